@@ -1,0 +1,159 @@
+"""The one error tree of sweep; every error carries its context, and none ever holds the API key.
+
+    SweepError                      base of everything sweep raises on purpose
+    ├── UsageError                  bad input from the user: stop at once, exit 2
+    │   ├── StudyFileError          a study file is unreadable or invalid (file, field, value)
+    │   └── SettingsError           environment / flags are inconsistent (field, value)
+    ├── StudioError                 the Edge Impulse API (either backend) did not do what was asked
+    │   ├── AuthError               401/403: stop the sweep at once
+    │   ├── ApiError                a definite answer that says no: 4xx or ``success: false``
+    │   ├── TransientError          retries exhausted on connect/read errors, 429 or 5xx
+    │   └── ProtocolError           an answer that does not parse into the official shape
+    ├── JobError                    one train job did not give a usable model: fail the trial, go on
+    │   ├── JobFailed               finished with ``finishedSuccessful`` false (log tail kept)
+    │   ├── StaleModelError         metadata older than the job's start
+    │   └── JobTimeout              the job or its profiling did not finish in time
+    ├── SweepAborted                the sweep stops on purpose (consecutive failures, Ctrl-C)
+    └── LocalStudioError            the embedded local studio cannot start or serve
+
+What happens next is decided by the class, never by the message text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "JobError",
+    "JobFailed",
+    "JobTimeout",
+    "LocalStudioError",
+    "ProtocolError",
+    "SettingsError",
+    "StaleModelError",
+    "StudioError",
+    "StudyFileError",
+    "SweepAborted",
+    "SweepError",
+    "TransientError",
+    "UsageError",
+]
+
+
+class SweepError(Exception):
+    """Base of every error sweep raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(SweepError):
+    """Bad input from the user; nothing was done."""
+
+    exit_code = 2
+
+
+class StudyFileError(UsageError):
+    """A study file is unreadable or invalid."""
+
+    def __init__(self, file: str, field: str, value: Any, reason: str) -> None:
+        self.file, self.field, self.value, self.reason = file, field, value, reason
+        where = f"{file}: {field}" if field else file
+        shown = "" if value is _MISSING else f" (got {value!r})"
+        super().__init__(f"{where}: {reason}{shown}")
+
+
+class SettingsError(UsageError):
+    """Environment variables or flags are missing or inconsistent."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
+
+
+class StudioError(SweepError):
+    """The Edge Impulse API did not do what was asked."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        route: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.method, self.route, self.status_code = method, route, status_code
+        where = " ".join(p for p in (method, route) if p)
+        code = f" -> HTTP {status_code}" if status_code is not None else ""
+        super().__init__(f"{where}{code}: {message}" if where else message)
+
+
+class AuthError(StudioError):
+    """401/403: the key is missing, wrong or lacks access (the key itself is never shown)."""
+
+    exit_code = 3
+
+
+class ApiError(StudioError):
+    """A definite refusal: a 4xx answer or ``success: false``."""
+
+
+class TransientError(StudioError):
+    """Connect/read errors, 429 or 5xx that outlasted the retry budget."""
+
+
+class ProtocolError(StudioError):
+    """An answer that does not have the official shape."""
+
+
+class JobError(SweepError):
+    """One train job did not give a usable model."""
+
+    def __init__(self, message: str, *, job_id: int | None = None) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id}: {message}" if job_id is not None else message)
+
+
+class JobFailed(JobError):
+    """The job finished unsuccessfully; ``log_tail`` holds its last lines, oldest first."""
+
+    def __init__(self, message: str, *, job_id: int | None = None, log_tail: list[str] | None = None) -> None:
+        super().__init__(message, job_id=job_id)
+        self.log_tail = list(log_tail or [])
+
+
+class StaleModelError(JobError):
+    """The learn block's metadata was written before this job started."""
+
+
+class JobTimeout(JobError):
+    """The job (or its profiling job) did not finish within the allowed time."""
+
+
+class SweepAborted(SweepError):
+    """The sweep stopped on purpose: too many consecutive failures, or an interrupt."""
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class LocalStudioError(SweepError):
+    """The embedded local studio could not start or serve."""
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+MISSING: Any = _MISSING
