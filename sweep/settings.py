@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # Where default study storages (journal files) live when a study file names none.
     state_dir: Path | None = None
     reports_dir: Path = Path("reports")
+    # Optuna storage URL used when neither a flag nor the study file names one.
+    storage: str | None = None
     # Polling of a running job: first interval, growth factor, cap (seconds).
     poll_initial_s: float = 1.0
     poll_factor: float = 1.5

@@ -1,0 +1,116 @@
+"""The thin edge: parse arguments, build settings, call the library, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from sweep.errors import SweepError
+
+__all__ = ["main"]
+
+log = logging.getLogger("sweep")
+
+
+def _add_storage(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage", metavar="URL",
+                   help="Optuna storage URL (journal:PATH, sqlite:///PATH, postgresql://...); "
+                        "default: the study file's, else a journal file in .sweep/ next to the study")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sweep",
+        description="Hyperparameter sweeps for Edge Impulse learn blocks, driven by Optuna. "
+                    "With no EI_API_KEY a study with target.kind = 'local' trains on the embedded local studio.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run (or resume) a sweep", description=(
+        "Run a study's trials as Edge Impulse train jobs. Running it again resumes: jobs left running are "
+        "re-attached, not trained again."))
+    run.add_argument("study", type=Path, help="study file (TOML)")
+    run.add_argument("--trials", type=int, metavar="N", help="total number of completed trials to reach")
+    _add_storage(run)
+    run.add_argument("--no-report", action="store_true", help="do not refresh reports/<study>/ at the end")
+    run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+
+    status = sub.add_parser("status", help="table of the study's trials", description="Show every trial: state, "
+                            "params, objectives, job id, and the best trial(s).")
+    status.add_argument("study", type=Path, help="study file (TOML)")
+    _add_storage(status)
+
+    best = sub.add_parser("best", help="the best trial's exact train request", description=(
+        "Print the best trial's train request body (JSON); with --apply save it to the learn block."))
+    best.add_argument("study", type=Path, help="study file (TOML)")
+    _add_storage(best)
+    best.add_argument("--apply", action="store_true", help="save the configuration to the learn block")
+    best.add_argument("--trial", type=int, metavar="N", help="use trial N instead of the best")
+
+    report = sub.add_parser("report", help="write reports/<study>/", description=(
+        "Write index.html, report.md, trials.csv and plots for a study."))
+    report.add_argument("study", type=Path, help="study file (TOML)")
+    _add_storage(report)
+    report.add_argument("--out", type=Path, metavar="DIR", help="output folder (default reports/<study>)")
+
+    compare = sub.add_parser("compare", help="compare several studies", description=(
+        "Best-so-far curves, objective distributions and best configurations of several studies."))
+    compare.add_argument("studies", type=Path, nargs="+", help="study files (TOML)")
+    compare.add_argument("--out", type=Path, metavar="DIR", help="output folder (default reports/compare-<names>)")
+
+    serve = sub.add_parser("serve", help="run the local studio server", description=(
+        "Serve the Edge Impulse train API on this machine, training real Keras models offline."))
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=4810, help="port (0 = any free port; default 4810)")
+    serve.add_argument("--data-dir", type=Path, default=None, help="projects, jobs and models (default .sweep/studio)")
+    serve.add_argument("--concurrency", type=int, default=1, help="training jobs at once (default 1)")
+    serve.add_argument("--allow-user-code", action="store_true",
+                       help="allow expert-mode scripts (runs the request's Python code!)")
+
+    imp = sub.add_parser("import", help="import exported features as a local project", description=(
+        "Import X_train_features.npy / y_train.npy (as Edge Impulse's dashboard exports them) as a local project."))
+    imp.add_argument("name", help="new project name")
+    imp.add_argument("--x", dest="x_path", type=Path, required=True, help="X_train_features.npy")
+    imp.add_argument("--y", dest="y_path", type=Path, required=True, help="y_train.npy")
+    imp.add_argument("--labels", help="comma-separated class names, in label order")
+    imp.add_argument("--shape", help="input shape, e.g. 8,8,1 (default: flat features)")
+    imp.add_argument("--data-dir", type=Path, default=None, help="local studio data dir (default .sweep/studio)")
+    return parser
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    signal.signal(signal.SIGTERM, _sigterm)
+    from sweep import commands  # the library side; imported after parsing so --help stays quick
+
+    try:
+        return int(getattr(commands, f"cmd_{args.command}")(args) or 0)
+    except SweepError as exc:
+        print(f"sweep: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("sweep: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

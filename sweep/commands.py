@@ -1,0 +1,220 @@
+"""What each CLI command does, on the library side (the CLI only parses and maps errors)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep.errors import SettingsError, UsageError
+from sweep.follow import Polling
+from sweep.progress import Progress
+from sweep.settings import Settings
+from sweep.storage import default_storage_url, load_or_create, open_storage, redact_url
+from sweep.study import StudySpec, load_study
+
+__all__ = ["cmd_best", "cmd_compare", "cmd_import", "cmd_report", "cmd_run", "cmd_serve", "cmd_status"]
+
+
+def _directions(spec: StudySpec) -> list[str]:
+    return [o.direction for o in spec.objectives]
+
+
+def _storage_url(spec: StudySpec, flag: str | None, settings: Settings) -> str:
+    """flag > study file > environment > default, decided here once."""
+    return flag or spec.storage or settings.storage or default_storage_url(spec.path, spec.name, settings.state_dir)
+
+
+def _open_study(spec: StudySpec, url: str, *, create: bool) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(url)
+    if create:
+        from sweep.sampler import make_sampler
+
+        return load_or_create(storage, spec.name, _directions(spec), make_sampler(spec.sampler, spec))
+    try:
+        return optuna.load_study(study_name=spec.name, storage=storage)
+    except KeyError:
+        raise UsageError(f"no study named {spec.name!r} in {redact_url(url)}; run `sweep run {spec.path}` first") from None
+
+
+def _record_study_attrs(study: optuna.Study, spec: StudySpec) -> None:
+    wanted: dict[str, Any] = {
+        "study_file": str(spec.path),
+        "objectives": [o.metric for o in spec.objectives],
+        "directions": _directions(spec),
+        "constraints": [str(c) for c in spec.constraints],
+        "device": spec.device,
+    }
+    current = study.user_attrs
+    for key, value in wanted.items():
+        if current.get(key) != value:
+            study.set_user_attr(key, value)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sweep.runner import RunOptions, Runner
+    from sweep.target import connect
+
+    settings = Settings()
+    spec = load_study(args.study)
+    trials = args.trials if args.trials is not None else spec.trials
+    if trials < 1:
+        raise SettingsError("--trials", f"must be at least 1 (got {trials})")
+    url = _storage_url(spec, args.storage, settings)
+    study = _open_study(spec, url, create=True)
+    _record_study_attrs(study, spec)
+    progress = Progress(quiet=args.quiet)
+    options = RunOptions(
+        target_trials=trials,
+        time_limit_s=spec.time_limit_s,
+        max_consecutive_failures=spec.max_consecutive_failures,
+        job_timeout_s=spec.timeout_per_job_s,
+        polling=Polling(settings.poll_initial_s, settings.poll_factor, settings.poll_max_s),
+    )
+    try:
+        with connect(spec, settings) as conn:
+            progress.info(f"study {spec.name!r}: {trials} trials on {conn.description}, "
+                          f"learn blocks {conn.learn_ids}; storage {redact_url(url)}")
+            summary = Runner(spec, study, conn.client, conn.learn_ids, options, progress=progress).run()
+    finally:
+        if not args.no_report:
+            _refresh_report(study, spec, settings, progress)
+    done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+    progress.warn(f"done: {summary.completed} completed, {summary.failed} failed, {summary.reused} reused, "
+                  f"{summary.reattached} re-attached in this run; {done} complete in the study"
+                  + (f" ({summary.stopped_reason})" if summary.stopped_reason else ""))
+    _print_best(study, spec, sys.stderr)
+    return 0
+
+
+def _refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, progress: Progress) -> None:
+    try:
+        from sweep.report.build import write_report
+
+        path = write_report(study, settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device)
+        progress.info(f"report: {path}")
+    except Exception as exc:  # noqa: BLE001 - a report problem must not hide the sweep's own outcome
+        progress.warn(f"could not write the report: {type(exc).__name__}: {exc}")
+
+
+def _best_trials(study: optuna.Study) -> list[FrozenTrial]:
+    try:
+        return [study.best_trial] if len(study.directions) == 1 else list(study.best_trials)
+    except ValueError:
+        return []
+
+
+def _print_best(study: optuna.Study, spec: StudySpec, stream: Any) -> None:
+    names = [o.metric for o in spec.objectives]
+    for t in _best_trials(study):
+        shown = " ".join(f"{n}={v:.4g}" for n, v in zip(names, t.values or []))
+        print(f"best: trial {t.number} {shown} job {t.user_attrs.get('job_id')}", file=stream)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    settings = Settings()
+    spec = load_study(args.study)
+    study = _open_study(spec, _storage_url(spec, args.storage, settings), create=False)
+    names = [o.metric for o in spec.objectives]
+    best = {t.number for t in _best_trials(study)}
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {"trial": t.number, "state": t.state.name, "job": t.user_attrs.get("job_id")}
+        row.update(t.params)
+        for i, n in enumerate(names):
+            row[n] = t.values[i] if t.values else None
+        row["best"] = "*" if t.number in best else ""
+        row["note"] = t.user_attrs.get("failure") or (f"= trial {t.user_attrs['duplicate_of']}"
+                                                      if "duplicate_of" in t.user_attrs else "")
+        rows.append(row)
+    if not rows:
+        print(f"study {spec.name!r}: no trials yet")
+        return 0
+    frame = pd.DataFrame(rows).set_index("trial")
+    with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 60):
+        print(frame.to_string(na_rep="-", float_format=lambda v: f"{v:.4g}"))
+    counts = frame["state"].value_counts().to_dict()
+    print("\n" + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()))
+    _print_best(study, spec, sys.stdout)
+    return 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    from sweep.studio.models import SetKerasParameterRequest
+    from sweep.target import connect
+
+    settings = Settings()
+    spec = load_study(args.study)
+    study = _open_study(spec, _storage_url(spec, args.storage, settings), create=False)
+    if args.trial is not None:
+        trials = [t for t in study.get_trials(deepcopy=False) if t.number == args.trial]
+        if not trials or trials[0].state != TrialState.COMPLETE:
+            raise UsageError(f"--trial {args.trial}: no completed trial with that number in study {spec.name!r}")
+    else:
+        trials = _best_trials(study)
+    if not trials:
+        raise UsageError(f"study {spec.name!r} has no completed (feasible) trial yet")
+    if args.apply and len(trials) > 1:
+        numbers = ", ".join(str(t.number) for t in trials)
+        raise UsageError(f"--apply: the study has {len(trials)} Pareto-optimal trials ({numbers}); choose one with --trial N")
+    bodies = [t.user_attrs.get("request") for t in trials]
+    if len(bodies) == 1:
+        print(json.dumps(bodies[0], indent=2, sort_keys=True))
+    else:
+        print(json.dumps({str(t.number): b for t, b in zip(trials, bodies)}, indent=2, sort_keys=True))
+    if args.apply:
+        with connect(spec, settings) as conn:
+            learn_id = conn.learn_ids[0]
+            conn.client.save_keras_config(learn_id, SetKerasParameterRequest.model_validate(bodies[0]))
+            print(f"applied trial {trials[0].number}'s configuration to learn block {learn_id} "
+                  f"({conn.description})", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sweep.report.build import write_report
+
+    settings = Settings()
+    spec = load_study(args.study)
+    study = _open_study(spec, _storage_url(spec, args.storage, settings), create=False)
+    out = args.out or settings.reports_dir / spec.name
+    print(write_report(study, out, study_file=str(spec.path), device=spec.device))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sweep.report.build import write_comparison
+
+    settings = Settings()
+    specs = [load_study(p) for p in args.studies]
+    studies = [_open_study(s, _storage_url(s, None, settings), create=False) for s in specs]
+    out = args.out or settings.reports_dir / ("compare-" + "-".join(s.name for s in specs))
+    print(write_comparison(studies, out))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sweep.local.serve import main as serve_main
+
+    if args.data_dir is None:
+        args.data_dir = Settings().data_dir
+    return int(serve_main(args) or 0)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from sweep.local.datasets import import_features
+
+    data_dir = args.data_dir or Settings().data_dir
+    labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
+    shape = tuple(int(s) for s in args.shape.split(",")) if args.shape else None
+    project = import_features(Path(data_dir), args.name, args.x_path, args.y_path, labels, shape)
+    print(f"imported {project.name!r} as local project {project.id} (learn blocks {project.learn_block_ids})")
+    return 0

@@ -1,0 +1,163 @@
+"""Follow one train job to a usable result: adaptive polling, failure log tail, profiling, stale check."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sweep.errors import JobFailed, JobTimeout, StaleModelError, SweepAborted
+from sweep.metrics import (
+    confusion_matrices,
+    curves_from_log,
+    curves_from_metadata,
+    flatten_metadata,
+    profiling_pending,
+)
+from sweep.studio.client import StudioClient
+from sweep.studio.models import Job, KerasModelMetadata, ModelType
+
+__all__ = ["Polling", "JobResult", "Follower", "Interrupted"]
+
+log = logging.getLogger("sweep.follow")
+
+# Studio and our servers stamp metadata and jobs with their own clocks; a model written this
+# long before the job was created is still "the old one". Small, because both come from one server.
+_STALE_SKEW = timedelta(seconds=1)
+
+
+class Interrupted(SweepAborted):
+    """The stop event was set while a job was being followed (Ctrl-C, SIGTERM)."""
+
+    def __init__(self, message: str = "interrupted") -> None:
+        super().__init__(message, exit_code=130)
+
+
+@dataclass(frozen=True)
+class Polling:
+    """Quick at first, backing off by ``factor`` to ``max_s``."""
+
+    initial_s: float = 1.0
+    factor: float = 1.5
+    max_s: float = 30.0
+
+    def intervals(self):  # type: ignore[no-untyped-def]
+        delay = self.initial_s
+        while True:
+            yield delay
+            delay = min(delay * self.factor, self.max_s)
+
+
+@dataclass
+class JobResult:
+    """What a finished, successful job gave: flat metrics and the richer parts reports use."""
+
+    job: Job
+    metadata: KerasModelMetadata
+    metrics: dict[str, float]
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    confusion: dict[str, list[list[float]]] = field(default_factory=dict)
+
+
+class Follower:
+    """Follows jobs of one client; ``stop`` (shared by all slots) interrupts any wait."""
+
+    def __init__(
+        self,
+        client: StudioClient,
+        *,
+        polling: Polling,
+        stop: threading.Event,
+        job_timeout_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        log_tail_lines: int = 40,
+    ) -> None:
+        self.client, self.polling, self.stop = client, polling, stop
+        self.job_timeout_s, self.clock, self.log_tail_lines = job_timeout_s, clock, log_tail_lines
+
+    def wait(self, job_id: int, *, on_poll: Callable[[Job], None] | None = None,
+             cancel_on_stop: bool = True) -> Job:
+        """Poll until the job is finished; cancel it on timeout or when ``stop`` is set."""
+        started = self.clock()
+        for delay in self.polling.intervals():
+            job = self.client.job_status(job_id)
+            if on_poll is not None:
+                on_poll(job)
+            if job.finished is not None:
+                return job
+            if self.job_timeout_s is not None and self.clock() - started > self.job_timeout_s:
+                self._cancel(job_id)
+                raise JobTimeout(f"not finished after {self.job_timeout_s:.0f} s; cancelled", job_id=job_id)
+            if self.stop.wait(delay):
+                if cancel_on_stop:
+                    self._cancel(job_id)
+                raise Interrupted(f"interrupted while following job {job_id}")
+        raise AssertionError("unreachable")
+
+    def _cancel(self, job_id: int) -> None:
+        try:
+            self.client.cancel_job(job_id)
+            log.info("cancelled job %s", job_id)
+        except Exception as exc:  # noqa: BLE001 - cancelling is best effort; say so, never hide it
+            log.warning("could not cancel job %s: %s", job_id, exc)
+
+    def log_tail(self, job_id: int) -> list[str]:
+        """The last lines of a job's log, oldest first (empty if the log cannot be read)."""
+        try:
+            items = self.client.job_log(job_id, limit=self.log_tail_lines)
+        except Exception as exc:  # noqa: BLE001 - the tail is a courtesy for a failure already known
+            log.warning("could not read the log of job %s: %s", job_id, exc)
+            return []
+        return [item.data.rstrip("\n") for item in reversed(items[: self.log_tail_lines])]
+
+    def result(
+        self,
+        job: Job,
+        learn_id: int,
+        *,
+        need_device: bool,
+        selected: ModelType | str | None = None,
+        stale_retries: int = 3,
+    ) -> JobResult:
+        """Check success, wait for profiling when device metrics matter, refuse a stale model."""
+        if not job.finished_successful:
+            tail = self.log_tail(job.id)
+            last = next((line for line in reversed(tail) if line.strip()), "no log")
+            raise JobFailed(f"finished unsuccessfully: {last}", job_id=job.id, log_tail=tail)
+        metadata = self._fresh_metadata(job, learn_id, stale_retries)
+        pending = profiling_pending(metadata)
+        while need_device and pending is not None:
+            log.info("job %s: waiting for profiling job %s", job.id, pending)
+            profiling = self.wait(pending)
+            if not profiling.finished_successful:
+                tail = self.log_tail(pending)
+                raise JobFailed(f"profiling job {pending} failed", job_id=job.id, log_tail=tail)
+            metadata = self._fresh_metadata(job, learn_id, stale_retries)
+            pending = profiling_pending(metadata)
+        curves = curves_from_metadata(metadata)
+        if not curves:
+            curves = curves_from_log(list(reversed([i.data for i in self.client.job_log(job.id)])))
+        return JobResult(
+            job=job,
+            metadata=metadata,
+            metrics=flatten_metadata(metadata, selected=selected, compute_time_s=job.compute_time),
+            curves=curves,
+            confusion=confusion_matrices(metadata),
+        )
+
+    def _fresh_metadata(self, job: Job, learn_id: int, retries: int) -> KerasModelMetadata:
+        since: datetime = job.started or job.created
+        for attempt in range(retries + 1):
+            metadata = self.client.metadata(learn_id)
+            if metadata.has_trained_model and metadata.created >= since - _STALE_SKEW:
+                return metadata
+            if attempt < retries and self.stop.wait(min(2.0 * (attempt + 1), 5.0)):
+                raise Interrupted()
+        raise StaleModelError(
+            f"learn block {learn_id} still holds a model from {metadata.created.isoformat()}, "
+            f"older than this job ({since.isoformat()})",
+            job_id=job.id,
+        )

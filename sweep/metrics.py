@@ -1,0 +1,164 @@
+"""Learn-block metadata and job logs -> flat metrics, curves and confusion matrices (pure, no I/O).
+
+Flat keys (the names objectives, constraints and reports use)::
+
+    {mt}.accuracy  {mt}.loss  {mt}.f1.{class}  {mt}.precision.{class}  {mt}.recall.{class}
+    {mt}.f1.macro_avg  {mt}.f1.weighted_avg
+    {mt}.{device}.latency_ms|ram_bytes|rom_bytes|model_bytes|arena_bytes
+    {device}.<same>   the selected model type (int8 unless the request says otherwise)
+    default.<same>    the device Studio marks as default
+    int8.accuracy_drop = float32.accuracy - int8.accuracy
+    compute_time_s    wall_time_s
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sweep.studio.models import KerasModelMetadata, ModelMetrics, ModelType
+
+__all__ = [
+    "DEVICE_FIELDS",
+    "confusion_matrices",
+    "curves_from_log",
+    "curves_from_metadata",
+    "flatten_metadata",
+    "profiling_pending",
+]
+
+DEVICE_FIELDS = ("latency_ms", "ram_bytes", "rom_bytes", "model_bytes", "arena_bytes")
+_AVERAGES = {"macro avg": "macro_avg", "weighted avg": "weighted_avg"}
+
+
+def _key(text: str) -> str:
+    """A class name as it appears inside a metric key (spaces and dots would be ambiguous)."""
+    return re.sub(r"[\s.]+", "_", str(text).strip())
+
+
+def _model_metrics(mm: ModelMetrics) -> dict[str, float]:
+    mt = mm.type.value
+    out: dict[str, float] = {f"{mt}.loss": float(mm.loss)}
+    if mm.accuracy is not None:
+        out[f"{mt}.accuracy"] = float(mm.accuracy)
+    for label, row in mm.report.items():
+        if not isinstance(row, dict):
+            continue
+        name = _AVERAGES.get(label, _key(label))
+        for field, short in (("f1-score", "f1"), ("precision", "precision"), ("recall", "recall")):
+            value = row.get(field)
+            if isinstance(value, (int, float)):
+                out[f"{mt}.{short}.{name}"] = float(value)
+    for perf in mm.on_device_performance:
+        if not perf.has_performance:
+            continue
+        device = _key(perf.mcu)
+        values = {
+            "latency_ms": float(perf.latency),
+            "ram_bytes": float(perf.tflite.ram_required),
+            "rom_bytes": float(perf.tflite.rom_required),
+            "model_bytes": float(perf.tflite.model_size),
+            "arena_bytes": float(perf.tflite.arena_size),
+        }
+        for field, value in values.items():
+            out[f"{mt}.{device}.{field}"] = value
+            if perf.is_default:
+                out[f"{mt}.default.{field}"] = value
+    return out
+
+
+def flatten_metadata(
+    metadata: KerasModelMetadata,
+    *,
+    selected: ModelType | str | None = None,
+    compute_time_s: float | None = None,
+) -> dict[str, float]:
+    """Every number of the metadata as ``{flat key: value}``; device shorthands follow ``selected``."""
+    flat: dict[str, float] = {}
+    for mm in metadata.model_validation_metrics:
+        flat.update(_model_metrics(mm))
+    chosen = ModelType(selected).value if selected else _preferred_type(metadata)
+    prefix = f"{chosen}."
+    for key, value in list(flat.items()):
+        rest = key[len(prefix):] if key.startswith(prefix) else None
+        if rest and rest.count(".") == 1 and rest.split(".")[1] in DEVICE_FIELDS:
+            flat[rest] = value
+    if "float32.accuracy" in flat and "int8.accuracy" in flat:
+        flat["int8.accuracy_drop"] = flat["float32.accuracy"] - flat["int8.accuracy"]
+    if compute_time_s is not None:
+        flat["compute_time_s"] = float(compute_time_s)
+    return flat
+
+
+def _preferred_type(metadata: KerasModelMetadata) -> str:
+    available = {m.type.value for m in metadata.model_validation_metrics}
+    for candidate in ("int8", metadata.recommended_model_type.value, "float32"):
+        if candidate in available:
+            return candidate
+    return metadata.recommended_model_type.value
+
+
+def profiling_pending(metadata: KerasModelMetadata) -> int | None:
+    """The profiling job id while device metrics are still being computed, else None."""
+    for mm in metadata.model_validation_metrics:
+        if mm.profiling_job_id is not None:
+            return mm.profiling_job_id
+    return None
+
+
+def confusion_matrices(metadata: KerasModelMetadata) -> dict[str, list[list[float]]]:
+    """Confusion matrix per model type (rows = true class)."""
+    return {mm.type.value: [list(map(float, row)) for row in mm.confusion_matrix]
+            for mm in metadata.model_validation_metrics}
+
+
+_CURVE_NAMES = {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+def curves_from_metadata(metadata: KerasModelMetadata) -> dict[str, list[float]]:
+    """Per-epoch series from ``tensorboardGraphs`` keyed by series title (``val_loss``...)."""
+    curves: dict[str, list[float]] = {}
+    for graph in metadata.tensorboard_graphs or []:
+        for series in graph.data:
+            name = series.title.strip().lower().replace(" ", "_")
+            if name not in curves:
+                curves[name] = [float(v) for v in series.values]
+    return curves
+
+
+_EPOCH = re.compile(r"\bEpoch\s+(\d+)\s*/\s*(\d+)")
+_PAIR = re.compile(r"\b(val_loss|val_accuracy|loss|accuracy)\s*:\s*([-+0-9.eE]+|nan)")
+
+
+def curves_from_log(lines_oldest_first: list[str]) -> dict[str, list[float]]:
+    """Best-effort per-epoch curves from Keras-style log lines; never used for final results.
+
+    An epoch's values are the last ``name: value`` pairs seen after its ``Epoch i/n`` line.
+    """
+    epochs: dict[int, dict[str, float]] = {}
+    current: int | None = None
+    for line in lines_oldest_first:
+        for raw in line.splitlines() or [line]:
+            m = _EPOCH.search(raw)
+            if m:
+                current = int(m.group(1))
+                epochs.setdefault(current, {})
+            if current is None:
+                continue
+            for name, value in _PAIR.findall(raw):
+                try:
+                    epochs[current][name] = float(value)
+                except ValueError:
+                    continue
+    curves: dict[str, list[float]] = {}
+    for epoch in sorted(epochs):
+        for name in _CURVE_NAMES:
+            if name in epochs[epoch]:
+                curves.setdefault(name, []).append(epochs[epoch][name])
+    return curves
+
+
+def trial_summary(values: dict[str, Any]) -> str:
+    """A short one-line rendering of a few metrics for progress lines."""
+    parts = [f"{k}={v:.4g}" for k, v in values.items() if isinstance(v, (int, float))]
+    return " ".join(parts)

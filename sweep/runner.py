@@ -1,0 +1,373 @@
+"""The ask/tell loop: ask -> train request -> submit -> record job id -> follow -> tell; resume and slots.
+
+One thread per slot (learn block), at most one job per learn block at a time. Optuna's storage is
+the only shared state, so several ``sweep run`` processes (or machines on PostgreSQL) can work on
+one study: each trial records its worker (host, pid, heartbeat) and its job id before waiting, and
+a RUNNING trial whose worker is gone is re-attached to its job instead of being trained again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep.errors import (
+    ApiError,
+    AuthError,
+    JobError,
+    JobFailed,
+    ProtocolError,
+    SweepAborted,
+    SweepError,
+    TransientError,
+)
+from sweep.follow import Follower, Interrupted, JobResult, Polling
+from sweep.metrics import DEVICE_FIELDS
+from sweep.progress import Progress
+from sweep.space import config_key, distributions, train_request
+from sweep.studio.client import StudioClient
+from sweep.studio.models import Job
+from sweep.study import StudySpec
+
+__all__ = ["Runner", "RunSummary", "RunOptions"]
+
+log = logging.getLogger("sweep.runner")
+_COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run behaves; the study file and flags fill it once at the edge."""
+
+    target_trials: int
+    time_limit_s: float | None = None
+    max_consecutive_failures: int = 5
+    job_timeout_s: float | None = None
+    polling: Polling = Polling()
+    heartbeat_s: float = 30.0
+    stale_after_s: float = 180.0
+
+
+@dataclass
+class RunSummary:
+    completed: int = 0
+    failed: int = 0
+    reused: int = 0
+    reattached: int = 0
+    stopped_reason: str = ""
+
+
+@dataclass
+class _Work:
+    trial: optuna.Trial
+    number: int
+    learn_id: int
+    request: dict[str, Any]
+    job_id: int | None = None
+    started_mono: float = field(default_factory=time.monotonic)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Runner:
+    """Drives one study against one Edge Impulse project through its learn-block slots."""
+
+    def __init__(
+        self,
+        spec: StudySpec,
+        study: optuna.Study,
+        client: StudioClient,
+        learn_ids: list[int],
+        options: RunOptions,
+        *,
+        progress: Progress | None = None,
+    ) -> None:
+        self.spec, self.study, self.client, self.learn_ids = spec, study, client, list(learn_ids)
+        self.options = options
+        self.progress = progress or Progress(quiet=True)
+        self.stop = threading.Event()
+        self.follower = Follower(client, polling=options.polling, stop=self.stop,
+                                 job_timeout_s=options.job_timeout_s)
+        self.space = distributions(spec)
+        self.metric_names = [o.metric for o in spec.objectives]
+        self.need_device = any(_is_device_metric(m) for m in self._all_metrics())
+        self.summary = RunSummary()
+        self._lock = threading.Lock()
+        self._abort: SweepError | None = None
+        self._consecutive_failures = 0
+        self._reattach: deque[_Work] = deque()
+        self._started = time.monotonic()
+        self._host = socket.gethostname()
+        self._known: dict[str, int] = {}
+
+    # ---- public ---------------------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        """Resume what a dead worker left, then fill the slots until the study is done."""
+        self._resume()
+        threads = [threading.Thread(target=self._slot, args=(lid,), name=f"slot-{lid}", daemon=True)
+                   for lid in self.learn_ids]
+        for t in threads:
+            t.start()
+        try:
+            while any(t.is_alive() for t in threads):
+                for t in threads:
+                    t.join(timeout=0.2)
+        except KeyboardInterrupt:
+            self.progress.warn("interrupted: cancelling running jobs and recording their trials...")
+            self._set_abort(Interrupted("interrupted by the user"))
+            for t in threads:
+                t.join()
+        if self._abort is not None:
+            self.summary.stopped_reason = str(self._abort)
+            raise self._abort
+        return self.summary
+
+    # ---- slots ------------------------------------------------------------------------------
+
+    def _slot(self, learn_id: int) -> None:
+        try:
+            while not self.stop.is_set():
+                work = self._next(learn_id)
+                if work is None:
+                    return
+                self._run(work)
+        except SweepError as exc:
+            self._set_abort(exc)
+        except Exception as exc:  # a bug must stop the sweep loudly, never hang the others
+            log.exception("slot %s crashed", learn_id)
+            self._set_abort(SweepAborted(f"internal error in slot {learn_id}: {type(exc).__name__}: {exc}"))
+
+    def _set_abort(self, exc: SweepError) -> None:
+        with self._lock:
+            if self._abort is None:
+                self._abort = exc
+        self.stop.set()
+
+    def _next(self, learn_id: int) -> _Work | None:
+        with self._lock:
+            for work in list(self._reattach):
+                if work.learn_id == learn_id or work.learn_id not in self.learn_ids:
+                    self._reattach.remove(work)
+                    return work
+            if self._reattach and not self.learn_ids:
+                return self._reattach.popleft()
+            if self.options.time_limit_s is not None and time.monotonic() - self._started > self.options.time_limit_s:
+                self._stop_reason("time limit reached")
+                return None
+            trials = self.study.get_trials(deepcopy=False)
+            done = sum(t.state in _COUNTED for t in trials)
+            running = sum(t.state == TrialState.RUNNING for t in trials)
+            if done + running >= self.options.target_trials:
+                return None
+            self._remember(trials)
+            trial = self.study.ask(self.space)
+            body = train_request(self.spec, trial.params).wire()
+            trial.set_user_attr("request", body)
+            trial.set_user_attr("worker", self._worker(learn_id))
+            return _Work(trial=trial, number=trial.number, learn_id=learn_id, request=body)
+
+    def _stop_reason(self, reason: str) -> None:
+        if not self.summary.stopped_reason:
+            self.summary.stopped_reason = reason
+            self.progress.info(f"stopping: {reason}")
+
+    def _worker(self, learn_id: int) -> dict[str, Any]:
+        return {"host": self._host, "pid": os.getpid(), "learn_id": learn_id, "heartbeat": _now().isoformat()}
+
+    def _remember(self, trials: list[FrozenTrial]) -> None:
+        for t in trials:
+            if t.state == TrialState.COMPLETE and "request" in t.user_attrs and "metrics" in t.user_attrs:
+                self._known.setdefault(config_key(t.user_attrs["request"]), t.number)
+
+    # ---- one trial ------------------------------------------------------------------------------
+
+    def _run(self, work: _Work) -> None:
+        twin = None if work.job_id is not None else self._known.get(config_key(work.request))
+        if twin is not None:
+            self._reuse(work, twin)
+            return
+        try:
+            if work.job_id is None:
+                if self.stop.is_set():
+                    raise Interrupted()
+                work.job_id = self.client.start_training(work.learn_id, _request_model(work.request))
+                work.trial.set_user_attr("job_id", work.job_id)  # before waiting: a restart re-attaches
+                self.progress.info(f"trial {work.number}: job {work.job_id} started on learn block {work.learn_id}")
+            job = self._follow(work)
+            result = self.follower.result(job, work.learn_id, need_device=self.need_device,
+                                          selected=work.request.get("selectedModelType"))
+        except Interrupted:
+            self._fail(work, f"interrupted; job {work.job_id} cancelled" if work.job_id else "interrupted before submission", [])
+            raise
+        except (AuthError, TransientError):
+            # The job (if any) runs on: leave the trial RUNNING with its job id for a later re-attach.
+            raise
+        except JobFailed as exc:
+            self._failure(work, exc.message, exc.log_tail)
+            return
+        except (JobError, ApiError, ProtocolError) as exc:
+            self._failure(work, str(exc), [])
+            return
+        self._complete(work, result)
+
+    def _follow(self, work: _Work) -> Job:
+        assert work.job_id is not None
+        last_beat = time.monotonic()
+
+        def on_poll(job: Job) -> None:
+            nonlocal last_beat
+            state = "running" if job.started else "queued"
+            self.progress.running(work.number, job.id, work.learn_id, state, time.monotonic() - work.started_mono)
+            if time.monotonic() - last_beat >= self.options.heartbeat_s:
+                work.trial.set_user_attr("worker", self._worker(work.learn_id))
+                last_beat = time.monotonic()
+
+        try:
+            return self.follower.wait(work.job_id, on_poll=on_poll)
+        finally:
+            self.progress.done(work.number)
+
+    def _complete(self, work: _Work, result: JobResult) -> None:
+        metrics = dict(result.metrics)
+        metrics["wall_time_s"] = time.monotonic() - work.started_mono
+        missing = [m for m in self._all_metrics() if m not in metrics]
+        if missing:
+            available = ", ".join(sorted(k for k in metrics if k.count(".") <= 1)[:30])
+            self._failure(work, f"metric {missing[0]!r} is not in the job's results (available: {available})", [])
+            return
+        trial = work.trial
+        trial.set_user_attr("metrics", metrics)
+        if result.curves:
+            trial.set_user_attr("curves", result.curves)
+        trial.set_user_attr("confusion", result.confusion)
+        trial.set_user_attr("class_names", list(result.metadata.class_names))
+        self._tell(work, metrics)
+        self.summary.completed += 1
+
+    def _tell(self, work: _Work, metrics: dict[str, float]) -> None:
+        for c in self.spec.constraints:
+            value = metrics[c.metric] - c.bound if c.op == "<=" else c.bound - metrics[c.metric]
+            work.trial.set_constraint(str(c), value)
+        values = [metrics[m] for m in self.metric_names]
+        self.study.tell(work.trial, values)
+        with self._lock:
+            self._consecutive_failures = 0
+            self._known.setdefault(config_key(work.request), work.number)
+        shown = " ".join(f"{m}={v:.4g}" for m, v in zip(self.metric_names, values))
+        self.progress.info(f"trial {work.number}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s)")
+        self._report_best()
+
+    def _reuse(self, work: _Work, twin: int) -> None:
+        """An identical request was already trained: tell its result again instead of training."""
+        source = self.study.get_trials(deepcopy=False)[twin]
+        for key in ("metrics", "curves", "confusion", "class_names"):
+            if key in source.user_attrs:
+                work.trial.set_user_attr(key, source.user_attrs[key])
+        work.trial.set_user_attr("duplicate_of", twin)
+        self.progress.info(f"trial {work.number}: same configuration as trial {twin}; result reused, nothing trained")
+        self._tell(work, dict(source.user_attrs["metrics"]))
+        self.summary.reused += 1
+
+    def _failure(self, work: _Work, reason: str, tail: list[str]) -> None:
+        self._fail(work, reason, tail)
+        with self._lock:
+            self._consecutive_failures += 1
+            count = self._consecutive_failures
+        if count >= self.options.max_consecutive_failures:
+            raise SweepAborted(f"{count} consecutive trials failed (max_consecutive_failures = "
+                               f"{self.options.max_consecutive_failures}); last: trial {work.number}: {reason}")
+
+    def _fail(self, work: _Work, reason: str, tail: list[str]) -> None:
+        work.trial.set_user_attr("failure", reason)
+        if tail:
+            work.trial.set_user_attr("log_tail", tail[-40:])
+        self.study.tell(work.trial, state=TrialState.FAIL)
+        self.summary.failed += 1
+        self.progress.warn(f"trial {work.number}: FAILED: {reason}")
+
+    def _report_best(self) -> None:
+        try:
+            if len(self.study.directions) == 1:
+                best = self.study.best_trial
+                self.progress.best(f"{self.metric_names[0]}={best.value:.4g} (trial {best.number})")
+            else:
+                self.progress.best(f"{len(self.study.best_trials)} trials on the Pareto front")
+        except ValueError:
+            pass
+
+    def _all_metrics(self) -> list[str]:
+        return [*self.metric_names, *(c.metric for c in self.spec.constraints)]
+
+    # ---- resume -------------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        """Re-attach RUNNING trials of dead workers to their jobs; fail those that never had one."""
+        for ft in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            worker = ft.user_attrs.get("worker") or {}
+            if self._alive(worker):
+                continue
+            trial = optuna.Trial(self.study, ft._trial_id)
+            learn_id = int(worker.get("learn_id", self.learn_ids[0]))
+            job_id = ft.user_attrs.get("job_id")
+            if job_id is None and ft.datetime_start is not None:
+                found = self.client.find_train_job(learn_id, created_after=ft.datetime_start.astimezone(timezone.utc))
+                if found is not None:
+                    job_id = found.id
+                    trial.set_user_attr("job_id", job_id)
+            if job_id is None:
+                trial.set_user_attr("failure", "its worker stopped before a job was submitted; replaced")
+                self.study.tell(trial, state=TrialState.FAIL)
+                self.progress.info(f"trial {ft.number}: worker gone before submission; marked failed and replaced")
+                continue
+            trial.set_user_attr("worker", self._worker(learn_id))
+            request = ft.user_attrs.get("request") or train_request(self.spec, ft.params).wire()
+            started = (_now() - ft.datetime_start.astimezone(timezone.utc)).total_seconds() if ft.datetime_start else 0.0
+            self._reattach.append(_Work(trial=trial, number=ft.number, learn_id=learn_id, request=request,
+                                        job_id=int(job_id), started_mono=time.monotonic() - max(started, 0.0)))
+            self.summary.reattached += 1
+            self.progress.info(f"trial {ft.number}: re-attached to job {job_id} on learn block {learn_id}")
+
+    def _alive(self, worker: dict[str, Any]) -> bool:
+        if not worker:
+            return False
+        if worker.get("host") == self._host:
+            pid = int(worker.get("pid", 0))
+            return pid != os.getpid() and pid > 0 and _pid_alive(pid)
+        try:
+            beat = datetime.fromisoformat(str(worker["heartbeat"]))
+        except (KeyError, ValueError):
+            return False
+        return _now() - beat < timedelta(seconds=self.options.stale_after_s)
+
+
+def _is_device_metric(name: str) -> bool:
+    return name.rsplit(".", 1)[-1] in DEVICE_FIELDS
+
+
+def _request_model(body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    from sweep.studio.models import SetKerasParameterRequest
+
+    return SetKerasParameterRequest.model_validate(body)

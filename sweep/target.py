@@ -1,0 +1,60 @@
+"""Where a study's jobs run: the real Studio or the embedded local studio, as one connected client."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sweep.errors import SettingsError, StudyFileError
+from sweep.settings import DEFAULT_STUDIO_URL, Settings
+from sweep.studio.client import StudioClient, make_http_client
+from sweep.study import StudySpec
+
+__all__ = ["Connection", "connect"]
+
+
+@dataclass
+class Connection:
+    """A ready client and the learn blocks (slots) the study may use."""
+
+    client: StudioClient
+    learn_ids: list[int]
+    description: str
+
+
+@contextlib.contextmanager
+def connect(spec: StudySpec, settings: Settings, *, check_blocks: bool = True) -> Iterator[Connection]:
+    """Open the study's target; the local studio is started here and stopped on exit."""
+    target = spec.target
+    if target.kind == "studio":
+        if settings.api_key is None or not settings.api_key.get_secret_value():
+            raise SettingsError("EI_API_KEY", f"{spec.path}: target.kind is 'studio' but EI_API_KEY is not set")
+        base_url = target.base_url or settings.studio_url or DEFAULT_STUDIO_URL
+        with make_http_client(base_url, settings.api_key, timeout=settings.http_timeout_s) as http:
+            client = StudioClient(http, target.project_id)
+            learn_ids = list(target.learn_blocks)
+            if check_blocks:
+                _check_blocks(spec, client, learn_ids)
+            yield Connection(client, learn_ids, f"Edge Impulse Studio project {target.project_id}")
+        return
+    from sweep.local.embedded import EmbeddedStudio  # heavy parts stay behind this door
+
+    with EmbeddedStudio(settings.data_dir) as studio:
+        project = studio.project(target.project)
+        learn_ids = list(target.learn_blocks or project.learn_block_ids[:1])
+        with make_http_client(studio.base_url, studio.api_key, timeout=settings.http_timeout_s) as http:
+            client = StudioClient(http, project.id)
+            if check_blocks:
+                _check_blocks(spec, client, learn_ids)
+            yield Connection(client, learn_ids,
+                             f"local studio project {project.name!r} (id {project.id}) at {studio.base_url}")
+
+
+def _check_blocks(spec: StudySpec, client: StudioClient, learn_ids: list[int]) -> None:
+    impulse = client.impulse()
+    known = {b.id for b in impulse.learn_blocks}
+    for lid in learn_ids:
+        if lid not in known:
+            raise StudyFileError(str(spec.path), "target.learn_blocks", lid,
+                                 f"no learn block with this id in the project's impulse (it has {sorted(known)})")
