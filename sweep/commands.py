@@ -36,11 +36,21 @@ def _open_study(spec: StudySpec, url: str, *, create: bool) -> optuna.Study:
     if create:
         from sweep.sampler import make_sampler
 
-        return load_or_create(storage, spec.name, _directions(spec), make_sampler(spec.sampler, spec))
+        # A resumed run must not replay the first run's seeded draws: shift the seed by the trials so far.
+        existing = _existing_trials(storage, spec.name)
+        return load_or_create(storage, spec.name, _directions(spec),
+                              make_sampler(spec.sampler, spec, n_existing_trials=existing))
     try:
         return optuna.load_study(study_name=spec.name, storage=storage)
     except KeyError:
         raise UsageError(f"no study named {spec.name!r} in {redact_url(url)}; run `sweep run {spec.path}` first") from None
+
+
+def _existing_trials(storage: optuna.storages.BaseStorage, name: str) -> int:
+    try:
+        return len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False))
+    except KeyError:
+        return 0
 
 
 def _record_study_attrs(study: optuna.Study, spec: StudySpec) -> None:

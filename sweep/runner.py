@@ -177,6 +177,10 @@ class Runner:
             if self.options.time_limit_s is not None and time.monotonic() - self._started > self.options.time_limit_s:
                 self._stop_reason("time limit reached")
                 return None
+            exhausted = getattr(self.study.sampler, "is_exhausted", None)
+            if exhausted is not None and exhausted(self.study):
+                self._stop_reason("the grid is exhausted")
+                return None
             trials = self.study.get_trials(deepcopy=False)
             done = sum(t.state in _COUNTED for t in trials)
             running = sum(t.state == TrialState.RUNNING for t in trials)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs (Chromium for the report test, a venv with sweep[test])
+# and run it. Extra arguments go to pytest. Used by .ci/run and the README.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "the HTML report test needs Debian's chromium: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: failing on purpose" >&2
+  exit 1
+fi
+exit "$rc"

@@ -1,0 +1,1 @@
+"""The embedded local studio: a server speaking the Edge Impulse train routes, training real Keras models offline."""

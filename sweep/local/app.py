@@ -1,0 +1,385 @@
+"""Starlette routes of the local studio: the Edge Impulse train API subset a sweep speaks."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from sweep.errors import ApiError
+from sweep.local import datasets
+from sweep.local.jobs import JobManager, official_metadata
+from sweep.local.store import read_log
+from sweep.studio.models import (
+    GenericApiResponse,
+    GetImpulseResponse,
+    GetJobResponse,
+    Job,
+    KerasModelMetadataResponse,
+    KerasResponse,
+    ListJobsResponse,
+    LogStdoutResponse,
+    ProjectInfoResponse,
+    SetKerasParameterRequest,
+    StartJobResponse,
+)
+
+__all__ = ["create_app", "MAX_BODY_BYTES", "QUOTA_MS"]
+
+MAX_BODY_BYTES = 1_000_000
+QUOTA_MS = 20 * 3600 * 1000  # compute time per calendar month, like a paid Studio tier
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class _Json(JSONResponse):
+    def render(self, content: Any) -> bytes:  # NaN losses must not turn into a 500
+        return json.dumps(content, allow_nan=True, separators=(",", ":")).encode()
+
+
+def _error(status: int, message: str) -> Response:
+    return _Json({"success": False, "error": message}, status_code=status)
+
+
+def _ok(model: Any) -> Response:
+    return _Json(model.wire())
+
+
+class _Ctx:
+    """What every handler needs: the data dir, the job manager, project lookup."""
+
+    def __init__(self, data_dir: Path, manager: JobManager, api_key: str) -> None:
+        self.data_dir, self.manager, self._key = data_dir, manager, api_key.encode()
+        self._projects: dict[int, datasets.LocalProject] = {}
+
+    def authorised(self, request: Request) -> bool:
+        given = request.headers.get("x-api-key", "")
+        return hmac.compare_digest(given.encode(), self._key)
+
+    def project(self, project_id: int) -> datasets.LocalProject:
+        if project_id not in self._projects:  # projects may be imported while we serve
+            self._projects = {p.id: p for p in datasets.list_projects(self.data_dir)}
+        if project_id not in self._projects:
+            raise ApiError(f"project {project_id} does not exist", status_code=404)
+        return self._projects[project_id]
+
+    def learn_block(self, project: datasets.LocalProject, learn_id: int) -> None:
+        if learn_id not in project.learn_block_ids:
+            raise ApiError(f"learn block {learn_id} does not exist in project {project.id} "
+                           f"(it has {sorted(project.learn_block_ids)})", status_code=404)
+
+
+Handler = Callable[[Request, _Ctx, datasets.LocalProject], Awaitable[Response]]
+
+
+def _route(path: str, handler: Handler, methods: list[str]) -> Route:
+    async def endpoint(request: Request) -> Response:
+        ctx: _Ctx = request.app.state.ctx
+        if not ctx.authorised(request):
+            return _error(401, "missing or wrong x-api-key header")
+        try:
+            project = ctx.project(request.path_params["project_id"])
+            return await handler(request, ctx, project)
+        except ApiError as exc:
+            return _error(exc.status_code or 400, exc.message)
+    return Route("/v1/api/{project_id:int}" + path, endpoint, methods=methods)
+
+
+def _int_query(request: Request, name: str, default: int | None, *, minimum: int = 0) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(f"query parameter {name} must be an integer (got {raw!r})", status_code=400) from None
+    if value < minimum:
+        raise ApiError(f"query parameter {name} must be >= {minimum} (got {value})", status_code=400)
+    return value
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        shown = repr(err.get("input"))
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        parts.append(f"{where}: {err['msg']} (got {shown})")
+    return "invalid request body: " + "; ".join(parts)
+
+
+async def _keras_body(request: Request, ctx: _Ctx, project: datasets.LocalProject,
+                      learn_id: int) -> dict[str, Any]:
+    """Parse + validate a SetKerasParameterRequest and merge it into the block's saved config."""
+    from sweep.local.validate import validate_request
+
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(f"request body too large ({declared} bytes; at most {MAX_BODY_BYTES})", status_code=400)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError(f"request body too large (more than {MAX_BODY_BYTES} bytes)", status_code=400)
+    try:
+        body = SetKerasParameterRequest.model_validate_json(bytes(raw) or b"{}")
+    except ValidationError as exc:
+        raise ApiError(_describe(exc), status_code=400) from None
+    merged = {**_keras_config(ctx, project, learn_id), **body.wire()}
+    try:
+        effective = SetKerasParameterRequest.model_validate(merged)
+    except ValidationError as exc:
+        raise ApiError(_describe(exc), status_code=400) from None
+    validate_request(effective, project)
+    return effective.wire()
+
+
+def _default_layers(project: datasets.LocalProject) -> list[dict[str, Any]]:
+    if len(project.input_shape) >= 2:
+        return [{"type": "conv2d" if len(project.input_shape) == 3 else "conv1d", "neurons": 8, "kernelSize": 3,
+                 "stack": 1}, {"type": "flatten"}, {"type": "dropout", "dropoutRate": 0.25}]
+    return [{"type": "dense", "neurons": 20}, {"type": "dense", "neurons": 10}]
+
+
+def _keras_config(ctx: _Ctx, project: datasets.LocalProject, learn_id: int) -> dict[str, Any]:
+    saved = ctx.manager.store.load_block(project.id, learn_id, "config.json")
+    if saved is not None:
+        return saved
+    return {"mode": "visual", "visualLayers": _default_layers(project), "trainingCycles": 30,
+            "learningRate": 0.005, "batchSize": 32, "trainTestSplit": 0.2, "autoClassWeights": False,
+            "augmentationPolicyImage": "none", "profileInt8": True, "skipEmbeddingsAndMemory": False,
+            "selectedModelType": "int8", "minimumConfidenceRating": 0.6}
+
+
+def _block_metadata(ctx: _Ctx, project: datasets.LocalProject, learn_id: int) -> dict[str, Any]:
+    stored = ctx.manager.store.load_block(project.id, learn_id, "metadata.json")
+    if stored is not None:
+        return official_metadata(stored)
+    return {"created": _EPOCH.isoformat(), "layers": [], "classNames": list(project.labels),
+            "labels": list(project.labels), "availableModelTypes": [], "recommendedModelType": "int8",
+            "modelValidationMetrics": [], "hasTrainedModel": False, "mode": "classification",
+            "imageInputScaling": "0..1", "thresholds": []}
+
+
+def _job(rec: dict[str, Any]) -> Job:
+    meta = {"learnId": rec["learnId"], "kind": rec["kind"]}
+    if rec.get("reason"):
+        meta["failureReason"] = rec["reason"]
+    return Job.model_validate({**rec, "jobNotificationUids": [], "metadata": meta})
+
+
+def _job_or_404(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> dict[str, Any]:
+    job_id = request.path_params["job_id"]
+    rec = ctx.manager.get(project.id, job_id)
+    if rec is None:
+        raise ApiError(f"job {job_id} does not exist in project {project.id}", status_code=404)
+    return rec
+
+
+# ---- handlers ---------------------------------------------------------------------------------
+
+
+async def project_info(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    from sweep.local.views import project_info_body
+
+    start = datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    used = ctx.manager.compute_time_ms(project.id, start)
+    body = project_info_body(project, period_start=start, used_ms=used, quota_ms=QUOTA_MS,
+                             job_limit_m=ctx.manager.job_limit_m)
+    ProjectInfoResponse.model_validate(body)
+    return _Json(body)
+
+
+async def impulse(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    from sweep.local.views import impulse_body
+
+    body = impulse_body(project)
+    GetImpulseResponse.model_validate(body)
+    return _Json(body)
+
+
+async def get_keras(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    from sweep.local.views import keras_body
+
+    learn_id = request.path_params["learn_id"]
+    ctx.learn_block(project, learn_id)
+    trained = ctx.manager.store.load_block(project.id, learn_id, "metadata.json") is not None
+    body = keras_body(project, learn_id, _keras_config(ctx, project, learn_id), trained)
+    return _ok(KerasResponse.model_validate(body))
+
+
+async def set_keras(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    learn_id = request.path_params["learn_id"]
+    ctx.learn_block(project, learn_id)
+    config = await _keras_body(request, ctx, project, learn_id)
+    ctx.manager.store.save_block(project.id, learn_id, "config.json", config)
+    return _ok(GenericApiResponse(success=True))
+
+
+async def metadata(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    learn_id = request.path_params["learn_id"]
+    ctx.learn_block(project, learn_id)
+    body = {"success": True, **_block_metadata(ctx, project, learn_id)}
+    if request.query_params.get("excludeLabels") == "true":
+        body["labels"] = []
+    KerasModelMetadataResponse.model_validate(body)
+    return _Json(body)
+
+
+async def train(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    learn_id = request.path_params["learn_id"]
+    ctx.learn_block(project, learn_id)
+    config = await _keras_body(request, ctx, project, learn_id)
+    busy = ctx.manager.busy_job(project.id, learn_id)
+    if busy is not None:
+        raise ApiError(f"learn block {learn_id} already has job {busy['id']} running; wait for it to "
+                       f"finish or cancel it first", status_code=409)
+    ctx.manager.store.save_block(project.id, learn_id, "config.json", config)
+    rec = ctx.manager.submit_train(project.id, learn_id, config)
+    return _ok(StartJobResponse(success=True, id=rec["id"]))
+
+
+def _list(recs: list[dict[str, Any]], offset: int, limit: int) -> Response:
+    page = recs[offset:offset + limit]
+    return _ok(ListJobsResponse(success=True, jobs=[_job(r) for r in page], total_job_count=len(recs)))
+
+
+async def active_jobs(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    recs = [r for r in ctx.manager.jobs(project.id) if r.get("finished") is None]
+    return _list(recs, 0, len(recs))
+
+
+_FINISHED = {"true": lambda r: r.get("finished") is not None, "false": lambda r: r.get("finished") is None,
+             "finished": lambda r: r.get("finished") is not None, "unfinished": lambda r: r.get("finished") is None,
+             "successful": lambda r: r.get("finishedSuccessful") is True,
+             "failed": lambda r: r.get("finished") is not None and r.get("finishedSuccessful") is not True,
+             "all": lambda r: True}
+
+
+def _date_query(request: Request, name: str) -> datetime | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(f"query parameter {name} must be an ISO date (got {raw!r})", status_code=400) from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+async def all_jobs(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    q = request.query_params
+    limit = _int_query(request, "limit", 50, minimum=0) or 0
+    offset = _int_query(request, "offset", 0) or 0
+    recs = ctx.manager.jobs(project.id)
+    if q.get("key"):
+        recs = [r for r in recs if r["key"] == q["key"]]
+    if q.get("category"):
+        recs = [r for r in recs if q["category"] in (r["category"], r["categoryKey"])]
+    if q.get("finished"):
+        keep = _FINISHED.get(q["finished"])
+        if keep is None:
+            raise ApiError(f"query parameter finished must be one of {sorted(_FINISHED)} (got {q['finished']!r})",
+                           status_code=400)
+        recs = [r for r in recs if keep(r)]
+    start, end = _date_query(request, "startDate"), _date_query(request, "endDate")
+    if start or end:
+        def inside(r: dict[str, Any]) -> bool:
+            created = datetime.fromisoformat(r["created"])
+            return (start is None or created >= start) and (end is None or created <= end)
+        recs = [r for r in recs if inside(r)]
+    return _list(recs, offset, limit)
+
+
+async def job_status(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    return _ok(GetJobResponse(success=True, job=_job(_job_or_404(request, ctx, project))))
+
+
+def _log_items(ctx: _Ctx, rec: dict[str, Any]) -> list[dict[str, str]]:
+    items = []
+    for created, data in read_log(ctx.manager.store.log_path(rec["id"])):
+        level = "error" if data.startswith(("Job failed", "Traceback")) else "info"
+        items.append({"created": created or rec["created"], "data": data + "\n", "logLevel": level})
+    return items
+
+
+async def job_stdout(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    rec = _job_or_404(request, ctx, project)
+    limit = min(_int_query(request, "limit", 1000) or 0, 1000)
+    offset = _int_query(request, "offset", 0) or 0
+    items = _log_items(ctx, rec)
+    level = request.query_params.get("logLevel")
+    if level in ("error", "warn"):
+        items = [i for i in items if i["logLevel"] == "error"]
+    newest_first = items[::-1][offset:offset + limit]
+    return _ok(LogStdoutResponse.model_validate({"success": True, "stdout": newest_first,
+                                                "totalCount": len(items)}))
+
+
+async def job_stdout_download(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    rec = _job_or_404(request, ctx, project)
+    lines = [data for _, data in read_log(ctx.manager.store.log_path(rec["id"]))]
+    limit = _int_query(request, "limit", None)
+    if limit is not None:
+        lines = lines[-limit:] if limit else []
+    return PlainTextResponse("".join(line + "\n" for line in lines))
+
+
+async def cancel_job(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+    _job_or_404(request, ctx, project)
+    force = request.query_params.get("forceCancel", "").lower() == "true"
+    ctx.manager.cancel(project.id, request.path_params["job_id"], force=force)
+    return _ok(GenericApiResponse(success=True))
+
+
+# ---- the app ----------------------------------------------------------------------------------
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal server error"
+    return _error(status, f"{request.method} {request.url.path}: {detail}")
+
+
+def create_app(data_dir: Path, manager: JobManager, api_key: str) -> Starlette:
+    """The ASGI app; the manager is started and stopped with the app's lifespan."""
+    jobs = "/jobs/{job_id:int}"
+    keras = "/training/keras/{learn_id:int}"
+    routes = [
+        _route("", project_info, ["GET"]),
+        _route("/impulse", impulse, ["GET"]),
+        _route(keras, get_keras, ["GET"]),
+        _route(keras, set_keras, ["POST"]),
+        _route(keras + "/metadata", metadata, ["GET"]),
+        _route("/jobs/train/keras/{learn_id:int}", train, ["POST"]),
+        _route("/jobs", active_jobs, ["GET"]),
+        _route("/jobs/all", all_jobs, ["GET"]),
+        _route(jobs + "/status", job_status, ["GET"]),
+        _route(jobs + "/stdout", job_stdout, ["GET"]),
+        _route(jobs + "/stdout/download", job_stdout_download, ["GET"]),
+        _route(jobs + "/cancel", cancel_job, ["POST"]),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        manager.start()
+        try:
+            yield
+        finally:
+            manager.shutdown()
+
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: _http_error, Exception: _http_error})
+    app.state.ctx = _Ctx(data_dir, manager, api_key)
+    return app
+

@@ -1,0 +1,234 @@
+"""Local studio projects on disk: the shipped digits/keywords datasets and imported Edge Impulse features."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from sweep.errors import LocalStudioError
+
+__all__ = [
+    "DIGITS_ID",
+    "KEYWORDS_ID",
+    "LocalProject",
+    "ensure_default_projects",
+    "find_project",
+    "get_project",
+    "import_features",
+    "keywords_arrays",
+    "list_projects",
+    "load_arrays",
+]
+
+Kind = Literal["image", "spectrogram", "features"]
+DIGITS_ID, KEYWORDS_ID = 1, 2
+KEYWORDS_SEED = 20240611
+KEYWORDS_LABELS = ["noise", "rise", "fall", "tone"]
+KEYWORDS_SHAPE = (32, 16, 1)  # time x frequency x 1
+KEYWORDS_PER_CLASS = 150
+_PROJECT_FILE = "project.json"
+
+
+@dataclass(frozen=True)
+class LocalProject:
+    """One local project: its identity, the feature shape, labels and where its arrays live."""
+
+    id: int
+    name: str
+    kind: Kind
+    input_shape: tuple[int, ...]
+    labels: list[str]
+    impulse_id: int
+    learn_block_ids: list[int]
+    path: Path
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "kind": self.kind, "inputShape": list(self.input_shape),
+                "labels": list(self.labels), "impulseId": self.impulse_id,
+                "learnBlockIds": list(self.learn_block_ids)}
+
+
+def _projects_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "projects"
+
+
+def _read(path: Path) -> LocalProject:
+    file = path / _PROJECT_FILE
+    try:
+        d = json.loads(file.read_text())
+        return LocalProject(id=int(d["id"]), name=str(d["name"]), kind=d["kind"],
+                            input_shape=tuple(int(v) for v in d["inputShape"]),
+                            labels=[str(v) for v in d["labels"]], impulse_id=int(d["impulseId"]),
+                            learn_block_ids=[int(v) for v in d["learnBlockIds"]], path=path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LocalStudioError(f"{file}: unreadable project file ({exc})") from exc
+
+
+def _write(project: LocalProject, x: np.ndarray, y: np.ndarray) -> None:
+    project.path.mkdir(parents=True, exist_ok=True)
+    np.save(project.path / "X.npy", x.astype(np.float32))
+    np.save(project.path / "y.npy", y.astype(np.int64))
+    tmp = project.path / (_PROJECT_FILE + ".tmp")
+    tmp.write_text(json.dumps(project.to_json(), indent=2))
+    tmp.replace(project.path / _PROJECT_FILE)  # project.json last: its presence means "complete"
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.data.astype(np.float32) / 16.0).reshape(-1, 8, 8, 1)
+    return x, d.target.astype(np.int64)
+
+
+def keywords_arrays(seed: int = KEYWORDS_SEED, per_class: int = KEYWORDS_PER_CLASS) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic synthetic spectrograms (time x freq): noise, rising chirp, falling chirp, steady tone."""
+    rng = np.random.default_rng(seed)
+    t_len, f_len, _ = KEYWORDS_SHAPE
+    t = np.arange(t_len)[:, None]
+    f = np.arange(f_len)[None, :]
+    xs, ys = [], []
+    for cls in range(len(KEYWORDS_LABELS)):
+        for _ in range(per_class):
+            start, width = rng.uniform(2, 6), rng.uniform(0.8, 1.6)
+            onset, length = int(rng.integers(0, 8)), int(rng.integers(18, 25))
+            slope = rng.uniform(0.25, 0.4)
+            if cls == 0:
+                ridge = None
+            elif cls == 1:
+                ridge = start + slope * (t - onset)
+            elif cls == 2:
+                ridge = (f_len - 1 - start) - slope * (t - onset)
+            else:
+                ridge = np.full_like(t, rng.uniform(3, 12), dtype=float)
+            img = rng.normal(0.15, 0.08, (t_len, f_len))
+            if ridge is not None:
+                active = (t >= onset) & (t < onset + length)
+                img += 0.8 * np.exp(-((f - ridge) ** 2) / (2 * width**2)) * active
+            xs.append(np.clip(img, 0.0, 1.0))
+            ys.append(cls)
+    x = np.asarray(xs, dtype=np.float32)[..., None]
+    order = rng.permutation(len(ys))
+    return x[order], np.asarray(ys, dtype=np.int64)[order]
+
+
+def ensure_default_projects(data_dir: Path) -> None:
+    """Create the shipped projects digits (id 1) and keywords (id 2) if missing; idempotent."""
+    root = _projects_dir(data_dir)
+    digits = LocalProject(DIGITS_ID, "digits", "image", (8, 8, 1), [str(i) for i in range(10)], 1, [3, 4],
+                          root / str(DIGITS_ID))
+    if not (digits.path / _PROJECT_FILE).exists():
+        _write(digits, *_digits_arrays())
+    keywords = LocalProject(KEYWORDS_ID, "keywords", "spectrogram", KEYWORDS_SHAPE, list(KEYWORDS_LABELS), 1, [5],
+                            root / str(KEYWORDS_ID))
+    if not (keywords.path / _PROJECT_FILE).exists():
+        _write(keywords, *keywords_arrays())
+
+
+def list_projects(data_dir: Path) -> list[LocalProject]:
+    root = _projects_dir(data_dir)
+    if not root.is_dir():
+        return []
+    found = [_read(p) for p in root.iterdir() if p.is_dir() and (p / _PROJECT_FILE).exists()]
+    return sorted(found, key=lambda p: p.id)
+
+
+def get_project(data_dir: Path, project_id: int) -> LocalProject:
+    path = _projects_dir(data_dir) / str(int(project_id))
+    if not (path / _PROJECT_FILE).exists():
+        raise LocalStudioError(f"no local project with id {project_id} under {_projects_dir(data_dir)}")
+    return _read(path)
+
+
+def find_project(data_dir: Path, name: str) -> LocalProject:
+    for p in list_projects(data_dir):
+        if p.name == name:
+            return p
+    raise LocalStudioError(f"no local project named {name!r} under {_projects_dir(data_dir)}")
+
+
+def load_arrays(project: LocalProject) -> tuple[np.ndarray, np.ndarray]:
+    """X as float32 (N, *input_shape) and y as int64 class indices (0-based)."""
+    try:
+        x = np.load(project.path / "X.npy", allow_pickle=False).astype(np.float32)
+        y = np.load(project.path / "y.npy", allow_pickle=False).astype(np.int64)
+    except (OSError, ValueError) as exc:
+        raise LocalStudioError(f"{project.path}: cannot read dataset arrays ({exc})") from exc
+    return x.reshape((len(x), *project.input_shape)), y
+
+
+def _labels_from_file(y_path: Path) -> list[str] | None:
+    for name in ("labels.txt", "labels.json"):
+        file = y_path.parent / name
+        if file.exists():
+            text = file.read_text()
+            if name.endswith(".json"):
+                return [str(v) for v in json.loads(text)]
+            return [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return None
+
+
+def _decode_labels(y: np.ndarray, n_labels: int | None, y_path: Path) -> np.ndarray:
+    """One-hot (N, C) -> argmax; 1-D ints are 1-based as Edge Impulse exports them, unless a 0 occurs."""
+    if y.ndim == 2 and y.shape[1] > 1:
+        if not np.allclose(y.sum(axis=1), 1.0):
+            raise LocalStudioError(f"{y_path}: 2-D labels must be one-hot rows (got row sums != 1)")
+        return y.argmax(axis=1).astype(np.int64)
+    y = y.reshape(-1)
+    if not np.issubdtype(y.dtype, np.number) or not np.all(np.equal(np.mod(y, 1), 0)):
+        raise LocalStudioError(f"{y_path}: labels must be integers or one-hot rows (got dtype {y.dtype})")
+    y = y.astype(np.int64)
+    if y.min() < 0:
+        raise LocalStudioError(f"{y_path}: negative label {int(y.min())}")
+    if y.min() >= 1:  # Edge Impulse exports 1-based class numbers
+        y = y - 1
+    if n_labels is not None and y.max() >= n_labels:
+        raise LocalStudioError(f"{y_path}: label {int(y.max()) + 1} but only {n_labels} label names")
+    return y
+
+
+def import_features(data_dir: Path, name: str, x_path: Path, y_path: Path, labels: list[str] | None,
+                    input_shape: tuple[int, ...] | None) -> LocalProject:
+    """Import an Edge Impulse dashboard export (X_train_features.npy, y_train.npy) as a new local project.
+
+    y: one-hot rows, or 1-based class numbers as Edge Impulse exports them (0-based if any 0
+    occurs). labels: the given list, else labels.txt (one per line) / labels.json beside y_path,
+    else "1".."C" (the exported class numbers). input_shape: default (F,) -> kind "features";
+    a 3-D shape makes an "image" project.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise LocalStudioError(f"project name {name!r}: use 1-64 letters, digits, '_', '.' or '-'")
+    if any(p.name == name for p in list_projects(data_dir)):
+        raise LocalStudioError(f"project name {name!r}: a local project with that name exists")
+    try:
+        x = np.load(x_path, allow_pickle=False)
+        y_raw = np.load(y_path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise LocalStudioError(f"cannot read {x_path} / {y_path}: {exc}") from exc
+    if x.ndim < 2 or len(x) == 0:
+        raise LocalStudioError(f"{x_path}: expected (N, F) features, got shape {x.shape}")
+    x = x.reshape(len(x), -1).astype(np.float32)
+    if len(y_raw) != len(x):
+        raise LocalStudioError(f"{y_path}: {len(y_raw)} labels for {len(x)} samples in {x_path}")
+    if labels is None:
+        labels = _labels_from_file(Path(y_path))
+    y = _decode_labels(y_raw, len(labels) if labels else None, Path(y_path))
+    if labels is None:
+        n = int(y_raw.shape[1]) if y_raw.ndim == 2 and y_raw.shape[1] > 1 else int(y.max()) + 1
+        labels = [str(i + 1) for i in range(n)]
+    shape = tuple(int(v) for v in input_shape) if input_shape else (x.shape[1],)
+    if math.prod(shape) != x.shape[1]:
+        raise LocalStudioError(f"input_shape {shape} has {math.prod(shape)} values, features have {x.shape[1]}")
+    existing = list_projects(data_dir)
+    new_id = max([p.id for p in existing] + [KEYWORDS_ID]) + 1
+    block = max([b for p in existing for b in p.learn_block_ids] + [5]) + 1
+    project = LocalProject(new_id, name, "image" if len(shape) == 3 else "features", shape, list(labels), 1,
+                           [block], _projects_dir(data_dir) / str(new_id))
+    _write(project, x.reshape((len(x), *shape)), y)
+    return project

@@ -1,0 +1,366 @@
+"""Job queue of the local studio: worker processes (spawn), cancel, persistence and restart recovery."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sweep.errors import ApiError
+from sweep.local.store import Store, append_log, atomic_write_json, iso, now, read_json
+
+__all__ = ["JobManager", "STOPPED_REASON", "official_metadata"]
+
+log = logging.getLogger("sweep.local.jobs")
+
+STOPPED_REASON = "server stopped while the job was running"
+TRAIN_CATEGORY = ("Training model", "learn-train-studio-wrapper")
+PROFILE_CATEGORY = ("Profiling model", "learn-profile-studio-wrapper")
+_MODEL_MODES = {"classification", "regression", "object-detection", "visual-anomaly", "anomaly-gmm",
+                "freeform", "anomaly"}
+
+
+def official_metadata(md: dict[str, Any]) -> dict[str, Any]:
+    """Normalise a stored metadata dict to the official shape (``mode`` is the model's task there)."""
+    md = dict(md)
+    if md.get("mode") not in _MODEL_MODES:
+        md["mode"] = "classification"
+    for key in ("layers", "labels", "thresholds"):
+        md.setdefault(key, [])
+    md.setdefault("imageInputScaling", "0..1")
+    return md
+
+
+# ---- the worker process -----------------------------------------------------------------------
+
+
+def _worker_main(conn: Any, parent_pid: int, allow_user_code: bool) -> None:
+    """Import the trainer (slow: Keras) before the job arrives, run ONE job, write result.json, exit."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when a job stops
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_error = None
+    try:
+        from sweep.local import datasets, trainer
+    except Exception:  # noqa: BLE001 - reported as the job's failure below
+        import_error = traceback.format_exc()
+    try:
+        job = conn.recv()
+    except (EOFError, OSError):
+        return
+    if job is None:
+        return
+    job_dir = Path(job["dir"])
+    out = os.open(job_dir / "worker.out", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    log_path = job_dir / "log"
+    cancel_path = job_dir / "cancel"
+
+    def cancelled() -> bool:
+        return cancel_path.exists() or os.getppid() != parent_pid
+
+    result: dict[str, Any]
+    try:
+        if import_error is not None:
+            raise RuntimeError(f"the trainer could not be imported:\n{import_error}")
+        from sweep.errors import JobFailed
+        from sweep.studio.models import SetKerasParameterRequest
+
+        project = datasets.get_project(Path(job["data_dir"]), job["project_id"])
+        request = SetKerasParameterRequest.model_validate(job["request"])
+        try:
+            metadata = trainer.train(request, project, workdir=job_dir, log=lambda t: append_log(log_path, t),
+                                     cancelled=cancelled, seed=job["seed"], allow_user_code=allow_user_code)
+        except JobFailed as exc:
+            result = {"success": False, "reason": exc.message}
+        else:
+            atomic_write_json(job_dir / "metadata.json", metadata.wire())
+            result = {"success": True}
+    except BaseException as exc:  # noqa: BLE001 - anything that stops training fails the job, with its trace
+        append_log(log_path, traceback.format_exc())
+        result = {"success": False, "reason": f"{type(exc).__name__}: {exc}"}
+    if cancelled() and os.getppid() == parent_pid:
+        result = {"success": False, "reason": "cancelled"}
+    if os.getppid() == parent_pid:  # an orphan (server killed) must not write into a later server's books
+        atomic_write_json(job_dir / "result.json", result)
+    sys.stdout.flush()
+
+
+class _Worker:
+    def __init__(self, ctx: Any, allow_user_code: bool) -> None:
+        parent, child = ctx.Pipe()
+        self.conn = parent
+        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), allow_user_code),
+                                   daemon=True, name="sweep-local-worker")
+        self.process.start()
+        child.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.kill()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(3)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(3)
+
+
+class _Running:
+    def __init__(self, worker: _Worker, started: float) -> None:
+        self.worker, self.started = worker, started
+        self.cancel_at: float | None = None
+        self.cancel_reason = "cancelled"
+
+
+# ---- the manager ------------------------------------------------------------------------------
+
+
+class JobManager:
+    """Queues train jobs, runs each in a spawned worker process, keeps every state on disk."""
+
+    def __init__(self, data_dir: Path, *, concurrency: int = 1, allow_user_code: bool = False,
+                 profiling_job: bool = False, job_limit_m: int = 60, cancel_grace_s: float = 10.0,
+                 profiling_delay_s: float = 1.0, prewarm: bool = True) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.data_dir, self.store = data_dir, Store(data_dir)
+        self.concurrency, self.allow_user_code = concurrency, allow_user_code
+        self.profiling_job, self.job_limit_m = profiling_job, job_limit_m
+        self.cancel_grace_s, self.profiling_delay_s, self.prewarm = cancel_grace_s, profiling_delay_s, prewarm
+        self._ctx = multiprocessing.get_context("spawn")
+        self._lock = threading.RLock()
+        self._jobs: dict[int, dict[str, Any]] = {}
+        self._queue: deque[int] = deque()
+        self._running: dict[int, _Running] = {}
+        self._profiling: dict[int, float] = {}
+        self._idle: list[_Worker] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- life cycle
+    def start(self) -> None:
+        for rec in self.store.all_jobs():
+            if rec.get("finished") is None:
+                started = rec.get("started") is not None
+                self._finish(rec, False, STOPPED_REASON if started else "server stopped before the job started")
+            self._jobs[rec["id"]] = rec
+        self._thread = threading.Thread(target=self._loop, name="sweep-local-jobs", daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        with self._lock:
+            for job_id, run in list(self._running.items()):
+                run.worker.kill()
+                self._finish(self._jobs[job_id], False, STOPPED_REASON)
+            self._running.clear()
+            for job_id in list(self._queue) + list(self._profiling):
+                self._finish(self._jobs[job_id], False, "server stopped before the job finished")
+            self._queue.clear()
+            self._profiling.clear()
+            for worker in self._idle:
+                worker.stop()
+            self._idle.clear()
+
+    # ---- queries
+    def get(self, project_id: int, job_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            rec = self._jobs.get(job_id)
+            return dict(rec) if rec is not None and rec["projectId"] == project_id else None
+
+    def jobs(self, project_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in sorted(self._jobs.values(), key=lambda r: -r["id"])
+                    if r["projectId"] == project_id]
+
+    def busy_job(self, project_id: int, learn_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            for rec in self._jobs.values():
+                if (rec["projectId"], rec["learnId"], rec["kind"]) == (project_id, learn_id, "train") \
+                        and rec.get("finished") is None:
+                    return dict(rec)
+        return None
+
+    def compute_time_ms(self, project_id: int, since: datetime) -> int:
+        with self._lock:
+            total = 0.0
+            for rec in self._jobs.values():
+                if rec["projectId"] == project_id and rec.get("computeTime") and \
+                        datetime.fromisoformat(rec["created"]) >= since:
+                    total += rec["computeTime"]
+        return int(total * 1000)
+
+    # ---- commands
+    def submit_train(self, project_id: int, learn_id: int, request: dict[str, Any]) -> dict[str, Any]:
+        """Queue a train job; a second job on a busy learn block is refused (409), nothing created."""
+        with self._lock:
+            busy = self.busy_job(project_id, learn_id)
+            if busy is not None:
+                raise ApiError(f"learn block {learn_id} already has job {busy['id']} running; wait for it to "
+                               f"finish or cancel it first", status_code=409)
+            rec = self._new_record(project_id, learn_id, "train", request)
+            self._queue.append(rec["id"])
+            self.store.log(rec["id"], f"Scheduling job in cluster... (job {rec['id']}, learn block {learn_id})")
+            return dict(rec)
+
+    def cancel(self, project_id: int, job_id: int, *, force: bool) -> dict[str, Any] | None:
+        with self._lock:
+            rec = self._jobs.get(job_id)
+            if rec is None or rec["projectId"] != project_id:
+                return None
+            if rec.get("finished") is not None:
+                return dict(rec)
+            self.store.log(job_id, "Cancel requested" + (" (forced)" if force else ""))
+            if job_id in self._queue:
+                self._queue.remove(job_id)
+                self._finish(rec, False, "cancelled")
+            elif job_id in self._profiling:
+                del self._profiling[job_id]
+                self._finish(rec, False, "cancelled")
+            elif job_id in self._running:
+                run = self._running[job_id]
+                (self.store.job_dir(job_id) / "cancel").touch()
+                if force:
+                    del self._running[job_id]
+                    run.worker.kill()
+                    self._finish(rec, False, "cancelled (forced)")
+                elif run.cancel_at is None:
+                    run.cancel_at = time.monotonic()
+            return dict(rec)
+
+    # ---- internals
+    def _new_record(self, project_id: int, learn_id: int, kind: str, request: dict[str, Any] | None,
+                    ) -> dict[str, Any]:
+        job_id = self.store.new_job_id()
+        category, category_key = TRAIN_CATEGORY if kind == "train" else PROFILE_CATEGORY
+        rec = {"id": job_id, "projectId": project_id, "learnId": learn_id, "kind": kind,
+               "key": f"keras-{learn_id}" if kind == "train" else f"keras-profile-{learn_id}",
+               "category": category, "categoryKey": category_key, "created": iso(now()),
+               "started": None, "finished": None, "finishedSuccessful": None, "computeTime": None,
+               "reason": None, "request": request}
+        self._jobs[job_id] = rec
+        self.store.save_job(rec)
+        return rec
+
+    def _finish(self, rec: dict[str, Any], success: bool, reason: str | None) -> None:
+        end = now()
+        rec["finished"] = iso(end)
+        rec["finishedSuccessful"] = success
+        rec["reason"] = reason
+        if rec.get("started"):
+            rec["computeTime"] = round((end - datetime.fromisoformat(rec["started"])).total_seconds(), 3)
+        if success:
+            self.store.log(rec["id"], "Job completed")
+        else:
+            self.store.log(rec["id"], f"Job failed: {reason}")
+        self.store.save_job(rec)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.1):
+            try:
+                with self._lock:
+                    self._tick()
+            except Exception:  # noqa: BLE001 - the loop must survive; the trace goes to the server log
+                log.exception("job loop error")
+
+    def _tick(self) -> None:
+        clock = time.monotonic()
+        for job_id, run in list(self._running.items()):
+            rec = self._jobs[job_id]
+            if not run.worker.process.is_alive():
+                del self._running[job_id]
+                self._complete(rec, run)
+                continue
+            if run.cancel_at is None and clock - run.started > self.job_limit_m * 60:
+                self.store.log(job_id, f"Job exceeded the job limit of {self.job_limit_m} minutes")
+                (self.store.job_dir(job_id) / "cancel").touch()
+                run.cancel_at, run.cancel_reason = clock, f"exceeded the job limit of {self.job_limit_m} minutes"
+            if run.cancel_at is not None and clock - run.cancel_at > self.cancel_grace_s:
+                del self._running[job_id]
+                run.worker.kill()
+                self._finish(rec, False, run.cancel_reason)
+        for job_id, due in list(self._profiling.items()):
+            if clock >= due:
+                del self._profiling[job_id]
+                self._complete_profiling(self._jobs[job_id])
+        self._idle = [w for w in self._idle if w.process.is_alive()]
+        while self._queue and len(self._running) < self.concurrency:
+            job_id = self._queue.popleft()
+            self._dispatch(self._jobs[job_id])
+        want = self.concurrency - len(self._running) if self.prewarm else 0
+        while len(self._idle) < want:
+            self._idle.append(_Worker(self._ctx, self.allow_user_code))
+
+    def _dispatch(self, rec: dict[str, Any]) -> None:
+        worker = self._idle.pop(0) if self._idle else _Worker(self._ctx, self.allow_user_code)
+        rec["started"] = iso(now())
+        self.store.save_job(rec)
+        self.store.log(rec["id"], "Job started")
+        job = {"id": rec["id"], "dir": str(self.store.job_dir(rec["id"])), "data_dir": str(self.data_dir),
+               "project_id": rec["projectId"], "request": rec["request"], "seed": rec["id"]}
+        try:
+            worker.conn.send(job)
+        except (OSError, ValueError) as exc:
+            worker.kill()
+            self._finish(rec, False, f"could not hand the job to a worker process: {exc}")
+            return
+        self._running[rec["id"]] = _Running(worker, time.monotonic())
+
+    def _complete(self, rec: dict[str, Any], run: _Running) -> None:
+        job_dir = self.store.job_dir(rec["id"])
+        try:
+            result = read_json(job_dir / "result.json")
+        except (FileNotFoundError, ValueError):
+            code = run.worker.process.exitcode
+            result = {"success": False, "reason": f"the worker process exited with code {code} without a result"}
+        if run.cancel_at is not None and result.get("success"):
+            result = {"success": False, "reason": run.cancel_reason}
+        if not result.get("success"):
+            self._finish(rec, False, str(result.get("reason") or "training failed"))
+            return
+        try:
+            metadata = official_metadata(read_json(job_dir / "metadata.json"))
+        except (FileNotFoundError, ValueError) as exc:
+            self._finish(rec, False, f"the worker wrote no readable model metadata: {exc}")
+            return
+        pid, lid = rec["projectId"], rec["learnId"]
+        if self.profiling_job:
+            prof = self._new_record(pid, lid, "profile", None)
+            atomic_write_json(self.store.job_dir(prof["id"]) / "metadata.json", metadata)
+            pending = {**metadata, "modelValidationMetrics": [
+                {**mm, "profilingJobId": prof["id"], "onDevicePerformance": []}
+                for mm in metadata.get("modelValidationMetrics", [])]}
+            self.store.save_block(pid, lid, "metadata.json", pending)
+            prof["started"] = iso(now())
+            self.store.save_job(prof)
+            self.store.log(prof["id"], f"Profiling the model of job {rec['id']}")
+            self._profiling[prof["id"]] = time.monotonic() + self.profiling_delay_s
+        else:
+            self.store.save_block(pid, lid, "metadata.json", metadata)
+        self.store.save_block(pid, lid, "model.json", {"jobId": rec["id"], "dir": str(job_dir)})
+        self._finish(rec, True, None)
+
+    def _complete_profiling(self, rec: dict[str, Any]) -> None:
+        pid, lid = rec["projectId"], rec["learnId"]
+        full = read_json(self.store.job_dir(rec["id"]) / "metadata.json")
+        current = self.store.load_block(pid, lid, "metadata.json") or {}
+        if any(mm.get("profilingJobId") == rec["id"] for mm in current.get("modelValidationMetrics", [])):
+            self.store.save_block(pid, lid, "metadata.json", full)
+        self.store.log(rec["id"], "Profiling done")
+        self._finish(rec, True, None)

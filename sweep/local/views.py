@@ -1,0 +1,140 @@
+"""Bodies of the local studio's descriptive answers: project info, impulse, learn block config."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from sweep.local.datasets import LocalProject
+
+__all__ = ["project_info_body", "impulse_body", "keras_body", "block_ids"]
+
+_CREATED = "2026-01-01T00:00:00+00:00"
+
+
+def block_ids(project: LocalProject) -> tuple[int, int]:
+    """Ids of the input and DSP blocks, distinct from the learn block ids."""
+    taken = set(project.learn_block_ids)
+    free = [i for i in range(1, max(taken, default=0) + 3) if i not in taken]
+    return free[0], free[1]
+
+
+def _next_month(start: datetime) -> datetime:
+    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+
+
+def project_info_body(project: LocalProject, *, period_start: datetime, used_ms: int, quota_ms: int,
+                      job_limit_m: int) -> dict[str, Any]:
+    """A ``ProjectInfoResponse`` the official model parses; quota and job limit are real."""
+    labels = list(project.labels)
+    summary = {"totalLengthMs": 0.0, "labels": labels, "totalLabels": len(labels), "dataCount": 0}
+    empty = {"totalLengthMs": 0.0, "labels": [], "totalLabels": 0, "dataCount": 0}
+    user = {"id": 1, "username": "local", "name": "Local studio", "email": "local@localhost",
+            "created": _CREATED, "staffInfo": {"isStaff": False, "hasSudoRights": False},
+            "pending": False, "activated": True, "mfaConfigured": False}
+    return {
+        "success": True,
+        "project": {
+            "id": project.id, "name": project.name, "description": f"Local {project.kind} project {project.name}",
+            "created": _CREATED, "owner": "local", "ownerIsDeveloperProfile": True,
+            "collaborators": [{**user, "isOwner": True}], "labelingMethod": "single_label", "metadata": {},
+            "isEnterpriseProject": False, "whitelabelId": 1, "tier": "professional", "hasPublicVersion": False,
+            "isPublic": False, "allowsLivePublicAccess": False, "indPauseProcessingSamples": False,
+            "publicProjectListed": False,
+        },
+        "developmentKeys": {},
+        "impulse": {"created": True, "configured": True, "complete": True},
+        "devices": [],
+        "dataSummary": summary,
+        "dataSummaryPerCategory": {"training": summary, "testing": empty, "validation": empty,
+                                   "postProcessing": empty},
+        "computeTime": {"periodStartDate": period_start.isoformat(),
+                        "periodEndDate": _next_month(period_start).isoformat(),
+                        "timeUsedMs": used_ms, "timeLeftMs": max(0, quota_ms - used_ms)},
+        "acquisitionSettings": {"intervalMs": 0.0, "lengthMs": 0, "segmentShift": False, "defaultPageSize": 50,
+                                "viewType": "list", "gridColumnCount": 4, "gridColumnCountDetailed": 2,
+                                "showExactSampleLength": False, "inlineEditBoundingBoxes": False},
+        "collaborators": [user],
+        "deploySettings": {"eonCompiler": True, "sensor": "camera" if project.kind == "image" else "microphone",
+                           "arduinoLibraryName": project.name, "tinkergenLibraryName": project.name,
+                           "particleLibraryName": project.name},
+        "experiments": [],
+        "latencyDevices": [],
+        "urls": {},
+        "showCreateFirstImpulse": False,
+        "showGettingStartedWizard": {"showWizard": False, "step": 0},
+        "performance": {"gpu": False, "jobLimitM": job_limit_m, "dspFileSizeMb": 0, "enterprisePerformance": False,
+                        "trainJobRamMb": 4096},
+        "trainJobNotificationUids": [], "dspJobNotificationUids": [], "modelTestingJobNotificationUids": [],
+        "exportJobNotificationUids": [],
+        "hasNewTrainingData": False,
+        "studioUrl": "http://127.0.0.1/",
+        "inPretrainedModelFlow": False,
+        "showSensorDataInAcquisitionGraph": False,
+        "notifications": [],
+        "defaultImpulseId": project.impulse_id,
+    }
+
+
+def impulse_body(project: LocalProject) -> dict[str, Any]:
+    """A ``GetImpulseResponse``: one input block, one DSP block, the project's learn blocks."""
+    input_id, dsp_id = block_ids(project)
+    image = project.kind == "image"
+    shape = list(project.input_shape)
+    input_block: dict[str, Any] = {"id": input_id, "type": "image" if image else "time-series",
+                                   "name": "Image data" if image else "Time series data",
+                                   "title": "Image data" if image else "Time series data"}
+    if image and len(shape) >= 2:
+        input_block.update(imageWidth=int(shape[1]), imageHeight=int(shape[0]), resizeMode="squash")
+    elif not image:
+        input_block.update(axes=["audio"], windowSizeMs=1000, windowIncreaseMs=500, frequencyHz=16000.0,
+                           padZeros=True)
+    dsp = {"id": dsp_id, "type": "image" if image else "mfe", "name": "Image" if image else "MFE",
+           "axes": ["image"] if image else ["audio"], "title": "Image" if image else "Audio (MFE)",
+           "input": input_id, "implementationVersion": 1}
+    learn = [{"id": lid, "type": "keras", "name": "NN Classifier" if i == 0 else f"NN Classifier {i + 1}",
+              "dsp": [dsp_id], "title": "Classification"} for i, lid in enumerate(project.learn_block_ids)]
+    return {"success": True, "impulse": {"id": project.impulse_id, "name": "Impulse #1", "type": "default",
+                                         "inputBlocks": [input_block], "dspBlocks": [dsp],
+                                         "learnBlocks": learn, "postProcessingBlocks": []}}
+
+
+def keras_body(project: LocalProject, learn_id: int, config: dict[str, Any], trained: bool) -> dict[str, Any]:
+    """A ``KerasResponse`` from the block's saved configuration."""
+    index = project.learn_block_ids.index(learn_id)
+    confidence = float(config.get("minimumConfidenceRating", 0.6))
+    body = {
+        "success": True,
+        "dependencies": {"classes": list(project.labels), "blockNames": ["Image" if project.kind == "image" else "MFE"],
+                         "featureCount": int(math.prod(project.input_shape)), "sampleCount": 0,
+                         "outputClasses": list(project.labels)},
+        "trained": trained,
+        "name": "NN Classifier" if index == 0 else f"NN Classifier {index + 1}",
+        "type": "keras",
+        "script": config.get("script", ""),
+        "minimumConfidenceRating": confidence,
+        "selectedModelType": config.get("selectedModelType", "int8"),
+        "mode": config.get("mode", "visual"),
+        "visualLayers": config.get("visualLayers", []),
+        "trainingCycles": config.get("trainingCycles", 30),
+        "learningRate": config.get("learningRate", 0.005),
+        "batchSize": config.get("batchSize", 32),
+        "defaultBatchSize": 32,
+        "shape": "(" + ", ".join(str(d) for d in project.input_shape) + ")",
+        "trainTestSplit": config.get("trainTestSplit", 0.2),
+        "autoClassWeights": config.get("autoClassWeights", False),
+        "augmentationPolicyImage": config.get("augmentationPolicyImage", "none"),
+        "profileInt8": config.get("profileInt8", True),
+        "skipEmbeddingsAndMemory": config.get("skipEmbeddingsAndMemory", False),
+        "transferLearningModels": [],
+        "showAdvancedTrainingSettings": bool(config.get("showAdvancedTrainingSettings", False)),
+        "showAugmentationTrainingSettings": bool(config.get("showAugmentationTrainingSettings", False)),
+        # the official client cannot parse a numeric BlockThresholdValue (float and str both match)
+        "thresholds": [],
+    }
+    if config.get("augmentationPolicySpectrogram") is not None:
+        body["augmentationPolicySpectrogram"] = config["augmentationPolicySpectrogram"]
+    return body
+
+

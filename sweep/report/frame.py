@@ -1,0 +1,295 @@
+"""Study -> pandas DataFrames: the data behind every report table and plot (pure, no I/O)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import FrozenTrial, TrialState
+
+__all__ = [
+    "COST_FIELDS",
+    "Objectives",
+    "Summary",
+    "accuracy_drop",
+    "best_so_far",
+    "confusion_frames",
+    "curves_frame",
+    "device_frame",
+    "failures",
+    "importances",
+    "is_feasible",
+    "metric_columns",
+    "objectives_of",
+    "pareto_mask",
+    "resolve_device",
+    "summary",
+    "top_trials",
+    "trials_frame",
+]
+
+COST_FIELDS = ("latency_ms", "ram_bytes", "rom_bytes")
+_BASE_COLUMNS = ["number", "state", "feasible"]
+_TAIL_COLUMNS = ["job_id", "compute_time_s", "wall_time_s", "duplicate_of", "failure"]
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """The study's objective metric names and directions (``maximize``/``minimize``)."""
+
+    names: list[str]
+    directions: list[str]
+
+    @property
+    def multi(self) -> bool:
+        return len(self.names) > 1
+
+
+def objectives_of(study: optuna.Study) -> Objectives:
+    """Objective names from the study attr ``objectives`` (else ``objective N``) and its directions."""
+    directions = [d.name.lower() for d in study.directions]
+    names = list(study.user_attrs.get("objectives") or [])
+    if len(names) != len(directions):
+        names = ["objective"] if len(directions) == 1 else [f"objective {i}" for i in range(len(directions))]
+    return Objectives(names=[str(n) for n in names], directions=directions)
+
+
+def is_feasible(trial: FrozenTrial) -> bool:
+    """Feasible when every constraint set with ``trial.set_constraint`` is <= 0 (none: feasible)."""
+    return all(v <= 0 for v in trial.constraints.values())
+
+
+def _wall_time(trial: FrozenTrial, metrics: dict[str, Any]) -> float:
+    if isinstance(metrics.get("wall_time_s"), (int, float)):
+        return float(metrics["wall_time_s"])
+    if trial.datetime_start and trial.datetime_complete:
+        return (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return math.nan
+
+
+def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> pd.DataFrame:
+    """One row per trial: number, state, feasible, objective values, ``params_<name>``,
+    every flat metric, job id, compute/wall time, duplicate_of and failure reason."""
+    objectives = objectives_of(study)
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    rows: list[dict[str, Any]] = []
+    for t in trials:
+        metrics = t.user_attrs.get("metrics") or {}
+        row: dict[str, Any] = {"number": t.number, "state": t.state.name, "feasible": is_feasible(t)}
+        for i, name in enumerate(objectives.names):
+            if t.values is not None and i < len(t.values):
+                row[name] = float(t.values[i])
+        for name, value in t.params.items():
+            row[f"params_{name}"] = value
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                row.setdefault(key, float(value))
+        row["job_id"] = t.user_attrs.get("job_id")
+        row["compute_time_s"] = metrics.get("compute_time_s", math.nan)
+        row["wall_time_s"] = _wall_time(t, metrics)
+        row["duplicate_of"] = t.user_attrs.get("duplicate_of")
+        row["failure"] = t.user_attrs.get("failure", "")
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=_BASE_COLUMNS + objectives.names + _TAIL_COLUMNS)
+    params = sorted(c for c in df.columns if c.startswith("params_"))
+    metrics_cols = sorted(c for c in df.columns if c not in set(_BASE_COLUMNS + objectives.names + params + _TAIL_COLUMNS))
+    for name in objectives.names:
+        if name not in df.columns:
+            df[name] = np.nan
+    order = _BASE_COLUMNS + objectives.names + params + metrics_cols + _TAIL_COLUMNS
+    df = df[order]
+    df["job_id"] = df["job_id"].astype("Int64")
+    df["duplicate_of"] = df["duplicate_of"].astype("Int64")
+    return df.reset_index(drop=True)
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """The flat-metric columns of a trials frame (dotted keys)."""
+    return [c for c in df.columns if "." in c and not c.startswith("params_")]
+
+
+def _complete(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["state"] == "COMPLETE"]
+
+
+def best_so_far(df: pd.DataFrame, objective: str, direction: str) -> pd.DataFrame:
+    """Complete trials in trial order: ``value``, ``feasible`` and the running ``best`` over feasible
+    trials (honours direction; NaN until the first feasible trial)."""
+    done = _complete(df)
+    done = done[done[objective].notna()] if objective in done.columns else done.iloc[0:0]
+    done = done.sort_values("number")
+    out = pd.DataFrame({"number": done["number"].astype(int).to_numpy(),
+                        "value": done[objective].astype(float).to_numpy() if len(done) else np.array([], float),
+                        "feasible": done["feasible"].astype(bool).to_numpy()})
+    counted = out["value"].where(out["feasible"])
+    out["best"] = (counted.cummax() if direction == "maximize" else counted.cummin()).ffill()
+    return out
+
+
+def pareto_mask(points: np.ndarray, directions: list[str]) -> np.ndarray:
+    """True for the non-dominated rows of ``points`` (n x k) under per-column directions."""
+    pts = np.asarray(points, dtype=float)
+    if pts.size == 0:
+        return np.zeros(len(pts), dtype=bool)
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    costs = pts * signs  # everything minimised
+    mask = np.ones(len(costs), dtype=bool)
+    for i in range(len(costs)):
+        dominated_by = np.all(costs <= costs[i], axis=1) & np.any(costs < costs[i], axis=1)
+        mask[i] = not dominated_by.any()
+    return mask
+
+
+def resolve_device(study: optuna.Study, df: pd.DataFrame, device: str | None = None) -> str | None:
+    """The device whose costs the report shows: argument, else study attr ``device``, else ``default``."""
+    columns = set(df.columns)
+    for candidate in (device, study.user_attrs.get("device")):
+        if candidate and any(f"{candidate}.{f}" in columns for f in COST_FIELDS):
+            return str(candidate)
+    if any(f"default.{f}" in columns for f in COST_FIELDS):
+        return "default"
+    return device or study.user_attrs.get("device") or None
+
+
+def _accuracy_key(df: pd.DataFrame) -> str | None:
+    for key in ("int8.accuracy", "float32.accuracy"):
+        if key in df.columns and df[key].notna().any():
+            return key
+    return None
+
+
+def device_frame(df: pd.DataFrame, device: str | None) -> pd.DataFrame:
+    """Complete trials' accuracy vs the device's latency/RAM/ROM, with per-cost Pareto flags
+    (the front of the feasible trials, or of all when none is feasible).
+
+    Columns: number, feasible, accuracy, latency_ms, ram_bytes, rom_bytes, pareto_<cost>.
+    ``accuracy`` is int8 accuracy when present (the model that runs on the device), else float32.
+    Empty when the device or accuracy is unknown.
+    """
+    acc = _accuracy_key(df)
+    cols = {f: f"{device}.{f}" for f in COST_FIELDS}
+    empty = pd.DataFrame(columns=["number", "feasible", "accuracy", *COST_FIELDS, *(f"pareto_{f}" for f in COST_FIELDS)])
+    if device is None or acc is None or not any(c in df.columns for c in cols.values()):
+        return empty
+    done = _complete(df)
+    out = pd.DataFrame({"number": done["number"].astype(int), "feasible": done["feasible"].astype(bool),
+                        "accuracy": done[acc].astype(float)})
+    for f, c in cols.items():
+        out[f] = done[c].astype(float) if c in done.columns else np.nan
+    out.attrs["accuracy_key"] = acc
+    # the front among feasible trials (all trials when none is feasible)
+    pool = out["feasible"] if out["feasible"].any() else pd.Series(True, index=out.index)
+    for f in COST_FIELDS:
+        flags = np.zeros(len(out), dtype=bool)
+        ok = (out["accuracy"].notna() & out[f].notna() & pool).to_numpy()
+        if ok.any():
+            flags[ok] = pareto_mask(out.loc[ok, ["accuracy", f]].to_numpy(), ["maximize", "minimize"])
+        out[f"pareto_{f}"] = flags
+    return out.reset_index(drop=True)
+
+
+def accuracy_drop(df: pd.DataFrame) -> pd.DataFrame:
+    """Per complete trial: float32 and int8 accuracy and the drop (float32 - int8)."""
+    done = _complete(df)
+    if "float32.accuracy" not in done.columns or "int8.accuracy" not in done.columns:
+        return pd.DataFrame(columns=["number", "float32", "int8", "drop"])
+    out = pd.DataFrame({"number": done["number"].astype(int), "float32": done["float32.accuracy"].astype(float),
+                        "int8": done["int8.accuracy"].astype(float)})
+    out["drop"] = out["float32"] - out["int8"]
+    return out.dropna().reset_index(drop=True)
+
+
+def _rank_key(t: FrozenTrial, objectives: Objectives) -> float:
+    v = float(t.values[0])
+    return -v if objectives.directions[0] == "maximize" else v
+
+
+def top_trials(study: optuna.Study, n: int = 5) -> list[FrozenTrial]:
+    """The best ``n`` complete trials: feasible first, ranked by the first objective; for several
+    objectives the Pareto-optimal trials come first."""
+    objectives = objectives_of(study)
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.values]
+    front: set[int] = set()
+    if objectives.multi and done:
+        mask = pareto_mask(np.array([t.values for t in done]), objectives.directions)
+        feas = np.array([is_feasible(t) for t in done])
+        front = {t.number for t, m, f in zip(done, mask, feas) if m and f}
+    done.sort(key=lambda t: (not is_feasible(t), t.number not in front if front else False, _rank_key(t, objectives), t.number))
+    return done[:n]
+
+
+def curves_frame(trials: list[FrozenTrial]) -> pd.DataFrame:
+    """Long frame (number, series, epoch starting at 1, value) of the trials' per-epoch curves."""
+    rows = []
+    for t in trials:
+        for series, values in (t.user_attrs.get("curves") or {}).items():
+            for epoch, value in enumerate(values or [], start=1):
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    rows.append({"number": t.number, "series": str(series), "epoch": epoch, "value": float(value)})
+    return pd.DataFrame(rows, columns=["number", "series", "epoch", "value"])
+
+
+def confusion_frames(trial: FrozenTrial) -> dict[str, pd.DataFrame]:
+    """Model type -> confusion matrix (rows true class, columns predicted), labelled by class."""
+    out: dict[str, pd.DataFrame] = {}
+    names = [str(n) for n in trial.user_attrs.get("class_names") or []]
+    for model_type in sorted(trial.user_attrs.get("confusion") or {}, key=lambda m: (m != "float32", m)):
+        matrix = np.asarray(trial.user_attrs["confusion"][model_type], dtype=float)
+        if matrix.ndim != 2 or matrix.size == 0:
+            continue
+        labels = names if len(names) == matrix.shape[0] else [str(i) for i in range(matrix.shape[0])]
+        cols = labels if matrix.shape[1] == len(labels) else [str(i) for i in range(matrix.shape[1])]
+        out[model_type] = pd.DataFrame(matrix, index=labels, columns=cols)
+    return out
+
+
+def importances(study: optuna.Study, objectives: Objectives, evaluator: object | None = None) -> pd.DataFrame:
+    """Long frame (objective, param, importance) per objective via ``optuna.importance``; each target is
+    signed so lower is better, as PED-ANOVA assumes."""
+    rows = []
+    for i, (name, direction) in enumerate(zip(objectives.names, objectives.directions)):
+        sign = -1.0 if direction == "maximize" else 1.0
+        with warnings.catch_warnings():  # the sign is handled here; PED-ANOVA warns about any target
+            warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
+            result = optuna.importance.get_param_importances(
+                study, evaluator=evaluator, target=lambda t, i=i, sign=sign: sign * t.values[i])  # type: ignore[arg-type]
+        rows += [{"objective": name, "param": p, "importance": float(v)} for p, v in result.items()]
+    return pd.DataFrame(rows, columns=["objective", "param", "importance"])
+
+
+def failures(df: pd.DataFrame) -> pd.DataFrame:
+    """Failed trials with their job id and reason (``no reason recorded`` when missing)."""
+    failed = df[df["state"] == "FAIL"][["number", "job_id", "failure"]].copy()
+    failed["failure"] = failed["failure"].fillna("").map(lambda s: s or "no reason recorded")
+    return failed.reset_index(drop=True)
+
+
+@dataclass
+class Summary:
+    """The headline numbers at the top of a report."""
+
+    counts: dict[str, int]
+    total: int
+    wall_time_s: float
+    compute_time_s: float
+    best: list[FrozenTrial] = field(default_factory=list)
+
+
+def summary(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTrial]) -> Summary:
+    """Trial counts by state, the study's elapsed wall time (first start to last finish) and compute time."""
+    counts = {s.name: 0 for s in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)}
+    for state, n in df["state"].value_counts().items():
+        counts[str(state)] = int(n)
+    trials = study.get_trials(deepcopy=False)
+    starts = [t.datetime_start for t in trials if t.datetime_start]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete]
+    wall = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+    compute = float(pd.to_numeric(df["compute_time_s"], errors="coerce").sum()) if len(df) else 0.0
+    return Summary(counts=counts, total=len(df), wall_time_s=max(wall, 0.0), compute_time_s=compute, best=top[:1])

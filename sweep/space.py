@@ -1,0 +1,320 @@
+"""The search space is data: the [space] schema, its Optuna distributions, and params -> train request."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from sweep.errors import MISSING, StudyFileError
+from sweep.studio.models import SetKerasParameterRequest
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+    from sweep.study import StudySpec
+
+__all__ = [
+    "Choices",
+    "FloatRange",
+    "IntRange",
+    "Layer",
+    "Space",
+    "Spectrogram",
+    "TAGS",
+    "config_key",
+    "distributions",
+    "grid",
+    "grid_size",
+    "parameters",
+    "train_request",
+]
+
+T = TypeVar("T")
+TAGS = frozenset({"Constant", "Range", "Choices"})
+GRID_LIMIT = 100_000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Choices(_Strict, Generic[T]):
+    """``{ choices = [a, b, c] }``: one of the listed values (categorical)."""
+
+    choices: list[T] = Field(min_length=1)
+
+    @field_validator("choices")
+    @classmethod
+    def _unique(cls, v: list[T]) -> list[T]:
+        if len({json.dumps(x) for x in v}) != len(v):
+            raise PydanticCustomError("unique", "choices must be unique")
+        return v
+
+
+class _Range(_Strict, Generic[T]):
+    # log and step come first so the bounds' validators can see them.
+    log: bool = False
+    step: Any = None
+    low: T
+    high: T
+
+    @field_validator("low")
+    @classmethod
+    def _low(cls, v: Any, info: ValidationInfo) -> Any:
+        if info.data.get("log") and v <= 0:
+            raise PydanticCustomError("log_low", "must be > 0 when log = true")
+        return v
+
+    @field_validator("high")
+    @classmethod
+    def _high(cls, v: Any, info: ValidationInfo) -> Any:
+        low, step = info.data.get("low"), info.data.get("step")
+        if low is None:
+            return v
+        if v < low:
+            raise PydanticCustomError("range", "must be >= low ({low})", {"low": low})
+        if step is not None and not _on_grid(v - low, step):
+            raise PydanticCustomError("step", "high - low must be a multiple of step ({step})", {"step": step})
+        return v
+
+
+def _on_grid(span: float, step: float) -> bool:
+    n = span / step
+    return abs(n - round(n)) <= 1e-9 * max(1.0, abs(n))
+
+
+class FloatRange(_Range[T], Generic[T]):
+    """``{ low, high, log = false, step = none }``: a float range (log and step exclude each other)."""
+
+    step: Annotated[float, Field(gt=0)] | None = None
+
+    @field_validator("step")
+    @classmethod
+    def _step(cls, v: float | None, info: ValidationInfo) -> float | None:
+        if v is not None and info.data.get("log"):
+            raise PydanticCustomError("log_step", "cannot be combined with log = true")
+        return v
+
+
+class IntRange(_Range[T], Generic[T]):
+    """``{ low, high, step = 1, log = false }``: an integer range (log needs step = 1)."""
+
+    step: Annotated[int, Field(ge=1)] = 1
+
+    @field_validator("step")
+    @classmethod
+    def _step(cls, v: int, info: ValidationInfo) -> int:
+        if v != 1 and info.data.get("log"):
+            raise PydanticCustomError("log_step", "must be 1 when log = true")
+        return v
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "Choices" if "choices" in value else "Range"
+    return "Constant"
+
+
+def _param(value_type: Any, range_type: Any) -> Any:
+    """A constant, a range or ``{ choices = [...] }``, told apart by shape."""
+    members: list[Any] = [Annotated[value_type, Tag("Constant")], Annotated[Choices[value_type], Tag("Choices")]]
+    if range_type is not None:
+        members.append(Annotated[range_type[value_type], Tag("Range")])
+    return Annotated[Union[tuple(members)], Discriminator(_kind)]  # noqa: UP007 - built at run time
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+Level = Literal["none", "low", "high"]
+LearningRate = _param(Annotated[float, Field(gt=0, le=1)], FloatRange)
+IntParam = _param(PositiveInt, IntRange)
+RepeatParam = _param(Annotated[int, Field(ge=0, le=32)], IntRange)
+RateParam = _param(Annotated[float, Field(ge=0, lt=1)], FloatRange)
+BoolParam = _param(bool, None)
+LevelParam = _param(Level, None)
+ImagePolicyParam = _param(Literal["none", "all"], None)
+
+
+class _Layer(_Strict):
+    repeat: RepeatParam | None = None  # type: ignore[valid-type]
+
+
+class DenseLayer(_Layer):
+    type: Literal["dense"]
+    neurons: IntParam  # type: ignore[valid-type]
+
+
+class ConvLayer(_Layer):
+    type: Literal["conv1d", "conv2d"]
+    neurons: IntParam  # type: ignore[valid-type]
+    kernel_size: IntParam | None = None  # type: ignore[valid-type]
+    stack: IntParam | None = None  # type: ignore[valid-type]
+
+
+class DropoutLayer(_Layer):
+    type: Literal["dropout"]
+    dropout_rate: RateParam  # type: ignore[valid-type]
+
+
+class ReshapeLayer(_Layer):
+    type: Literal["reshape"]
+    columns: IntParam  # type: ignore[valid-type]
+
+
+class PlainLayer(_Layer):
+    type: Literal["flatten", "batchNormalization"]
+
+
+Layer = Annotated[DenseLayer | ConvLayer | DropoutLayer | ReshapeLayer | PlainLayer, Field(discriminator="type")]
+
+
+class Spectrogram(_Strict):
+    """``augmentationPolicySpectrogram``: each field a constant or a distribution."""
+
+    enabled: BoolParam  # type: ignore[valid-type]
+    warping: BoolParam | None = None  # type: ignore[valid-type]
+    freq_masking: LevelParam | None = None  # type: ignore[valid-type]
+    time_masking: LevelParam | None = None  # type: ignore[valid-type]
+    gaussian_noise: LevelParam | None = None  # type: ignore[valid-type]
+
+
+class Space(_Strict):
+    """The ``[space]`` table: what each trial's train request is made of."""
+
+    learning_rate: LearningRate | None = None  # type: ignore[valid-type]
+    batch_size: IntParam | None = None  # type: ignore[valid-type]
+    training_cycles: IntParam | None = None  # type: ignore[valid-type]
+    augmentation_policy_image: ImagePolicyParam | None = None  # type: ignore[valid-type]
+    augmentation_policy_spectrogram: Spectrogram | None = None
+    layers: list[Layer] | None = None  # type: ignore[valid-type]
+
+
+# ---- space -> parameters ----------------------------------------------------------------------
+
+_LAYER_FIELDS = ("neurons", "kernel_size", "stack", "dropout_rate", "columns", "repeat")
+_SPECTROGRAM_FIELDS = ("enabled", "warping", "freq_masking", "time_masking", "gaussian_noise")
+
+
+def parameters(space: Space) -> Iterator[tuple[str, str, Any]]:
+    """Every set value of the space as ``(param name, field path in the file, value)``."""
+    for name in ("learning_rate", "batch_size", "training_cycles", "augmentation_policy_image"):
+        value = getattr(space, name)
+        if value is not None:
+            yield name, f"space.{name}", value
+    spectrogram = space.augmentation_policy_spectrogram
+    if spectrogram is not None:
+        for name in _SPECTROGRAM_FIELDS:
+            value = getattr(spectrogram, name)
+            if value is not None:
+                yield f"spectrogram.{name}", f"space.augmentation_policy_spectrogram.{name}", value
+    for i, layer in enumerate(space.layers or []):
+        for name in _LAYER_FIELDS:
+            value = getattr(layer, name, None)
+            if value is not None:
+                yield f"layers.{i}.{name}", f"space.layers[{i}].{name}", value
+
+
+def _is_tuned(value: Any) -> bool:
+    return isinstance(value, (FloatRange, IntRange, Choices))
+
+
+def _distribution(value: Any) -> BaseDistribution:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if isinstance(value, Choices):
+        return CategoricalDistribution(list(value.choices))
+    if isinstance(value, IntRange):
+        return IntDistribution(int(value.low), int(value.high), log=value.log, step=value.step)
+    return FloatDistribution(float(value.low), float(value.high), log=value.log, step=value.step)
+
+
+def distributions(spec: StudySpec) -> dict[str, BaseDistribution]:
+    """The Optuna search space: one distribution per tuned value (constants are not params)."""
+    return {name: _distribution(value) for name, _, value in parameters(spec.space) if _is_tuned(value)}
+
+
+def grid(spec: StudySpec) -> dict[str, list[Any]]:
+    """Every value of every param, for GridSampler; a continuous range is refused by its field."""
+    out: dict[str, list[Any]] = {}
+    for name, field, value in parameters(spec.space):
+        if isinstance(value, Choices):
+            out[name] = list(value.choices)
+        elif isinstance(value, IntRange):
+            out[name] = list(range(int(value.low), int(value.high) + 1, value.step))
+        elif isinstance(value, FloatRange):
+            if value.step is None:
+                raise StudyFileError(str(spec.path), field, value.model_dump(exclude_defaults=True),
+                                     "the grid sampler needs a finite set of values: give a step or choices")
+            n = round((value.high - value.low) / value.step)
+            out[name] = [_tidy(value.low + k * value.step) for k in range(n + 1)]
+    size = math.prod(len(v) for v in out.values())
+    if size > GRID_LIMIT:
+        raise StudyFileError(str(spec.path), "sampler.name", "grid",
+                             f"the grid has {size} points (more than {GRID_LIMIT}); use another sampler or fewer values")
+    return out
+
+
+def _tidy(x: float) -> float:
+    return float(f"{x:.12g}")
+
+
+# ---- params -> request ------------------------------------------------------------------------
+
+
+def train_request(spec: StudySpec, params: Mapping[str, Any]) -> SetKerasParameterRequest:
+    """The exact train request of one trial: its params, the space's constants, and ``[fixed]``."""
+    values: dict[str, Any] = {}
+    for name, field, value in parameters(spec.space):
+        if not _is_tuned(value):
+            values[name] = value
+        elif name in params:
+            values[name] = params[name]
+        else:
+            raise StudyFileError(str(spec.path), field, MISSING,
+                                 f"the trial has no value for param {name!r} (was the space changed?)")
+    body: dict[str, Any] = dict(spec.fixed)
+    for name, wire in (("learning_rate", "learningRate"), ("batch_size", "batchSize"),
+                       ("training_cycles", "trainingCycles"), ("augmentation_policy_image", "augmentationPolicyImage")):
+        if name in values:
+            body[wire] = values[name]
+    for wire in ("batchSize", "trainingCycles"):
+        if wire in body:
+            body[wire] = int(body[wire])
+    if spec.space.augmentation_policy_spectrogram is not None:
+        body["augmentationPolicySpectrogram"] = {
+            name: values[f"spectrogram.{name}"] for name in _SPECTROGRAM_FIELDS if f"spectrogram.{name}" in values
+        }
+    if spec.space.layers is not None:
+        body["mode"] = "visual"
+        body["visualLayers"] = _visual_layers(spec.space.layers, values)
+    return SetKerasParameterRequest.model_validate(body)
+
+
+def _visual_layers(layers: list[Any], values: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i, layer in enumerate(layers):
+        one: dict[str, Any] = {"type": layer.type}
+        for name in _LAYER_FIELDS[:-1]:
+            key = f"layers.{i}.{name}"
+            if key in values:
+                one[name] = values[key]
+        out.extend(dict(one) for _ in range(int(values.get(f"layers.{i}.repeat", 1))))
+    return out
+
+
+def config_key(request: SetKerasParameterRequest | Mapping[str, Any]) -> str:
+    """A canonical hash of a request body: equal keys = the same training configuration."""
+    model = request if isinstance(request, SetKerasParameterRequest) else SetKerasParameterRequest.model_validate(dict(request))
+    text = json.dumps(model.wire(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def grid_size(spec: StudySpec) -> int:
+    """How many distinct points the grid sampler would visit."""
+    return math.prod(len(v) for v in grid(spec).values())
+

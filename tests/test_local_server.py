@@ -1,0 +1,231 @@
+"""The local studio over real HTTP on 127.0.0.1: auth, bad input, 404s, busy blocks, cancel, restart."""
+
+from __future__ import annotations
+
+import json
+import stat
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from local_fixtures import TINY_TRAIN, http_client, local_http, local_studio, start_studio, wait_for  # noqa: F401
+
+from sweep.local.embedded import EmbeddedStudio
+from sweep.studio.models import (
+    GetJobResponse,
+    KerasModelMetadataResponse,
+    KerasResponse,
+    ListJobsResponse,
+    LogStdoutResponse,
+    StartJobResponse,
+)
+
+pytestmark = pytest.mark.slow
+LONG_TRAIN = {"trainingCycles": 3000, "learningRate": 0.001, "batchSize": 16}
+
+
+def _count(http: httpx.Client, project: int = 1) -> int:
+    answer = http.get(f"/api/{project}/jobs/all", params={"limit": 1})
+    assert answer.status_code == 200
+    return ListJobsResponse.model_validate(answer.json()).total_job_count
+
+
+def _train(http: httpx.Client, learn_id: int, body: dict[str, Any]) -> int:
+    answer = http.post(f"/api/1/jobs/train/keras/{learn_id}", json=body)
+    assert answer.status_code == 200, answer.text
+    return StartJobResponse.model_validate(answer.json()).id
+
+
+def _status(http: httpx.Client, job_id: int, project: int = 1) -> Any:
+    answer = http.get(f"/api/{project}/jobs/{job_id}/status")
+    assert answer.status_code == 200, answer.text
+    return GetJobResponse.model_validate(answer.json()).job
+
+
+def _finished(http: httpx.Client, job_id: int, timeout: float = 90.0) -> Any:
+    return wait_for(lambda: (j := _status(http, job_id)).finished is not None and j, timeout, f"job {job_id}")
+
+
+def _log(http: httpx.Client, job_id: int, **params: Any) -> list[str]:
+    answer = http.get(f"/api/1/jobs/{job_id}/stdout", params=params)
+    assert answer.status_code == 200, answer.text
+    return [item.data for item in LogStdoutResponse.model_validate(answer.json()).stdout]
+
+
+def _has_epoch(http: httpx.Client, job_id: int) -> bool:
+    return any(line.startswith("Epoch") for line in _log(http, job_id))
+
+
+def _metadata(http: httpx.Client, learn_id: int) -> KerasModelMetadataResponse:
+    answer = http.get(f"/api/1/training/keras/{learn_id}/metadata")
+    assert answer.status_code == 200, answer.text
+    return KerasModelMetadataResponse.model_validate(answer.json())
+
+
+def _refused(answer: httpx.Response, status: int) -> str:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert body["success"] is False and isinstance(body["error"], str) and body["error"]
+    return body["error"]
+
+
+def test_the_api_key_is_required_and_kept_private(local_studio: EmbeddedStudio) -> None:
+    url = f"{local_studio.base_url}/api/1/jobs"
+    _refused(httpx.get(url), 401)
+    _refused(httpx.get(url, headers={"x-api-key": "wrong"}), 401)
+    _refused(httpx.post(f"{local_studio.base_url}/api/1/jobs/train/keras/3", json=TINY_TRAIN), 401)
+    assert httpx.get(url, headers={"x-api-key": local_studio.api_key.get_secret_value()}).status_code == 200
+    mode = (local_studio.data_dir / "api_key").stat().st_mode
+    assert stat.S_IMODE(mode) == 0o600
+    assert local_studio.api_key.get_secret_value() not in local_studio.log_path.read_text()
+
+
+BAD_BODIES = {
+    "not json": b"{trainingCycles: 3",
+    "not an object": b"[1, 2, 3]",
+    "wrong type": b'{"trainingCycles": "many"}',
+    "float cycles": b'{"trainingCycles": 2.5}',
+    "unknown layer type": b'{"visualLayers": [{"type": "transformer", "neurons": 8}]}',
+    "learning rate 5": b'{"learningRate": 5}',
+    "batch size 0": b'{"batchSize": 0}',
+    "negative cycles": b'{"trainingCycles": -1}',
+    "absurd neurons": b'{"visualLayers": [{"type": "dense", "neurons": 1000000000}]}',
+    "absurd cycles": b'{"trainingCycles": 1000000000}',
+    "huge body": b'{"script": "' + b"x" * 2_000_000 + b'"}',
+}
+
+
+@pytest.mark.parametrize("route", ["/jobs/train/keras/3", "/training/keras/3"])
+def test_bad_bodies_are_refused_with_400_and_change_nothing(local_http: httpx.Client, route: str) -> None:
+    before_jobs = _count(local_http)
+    before_config = local_http.get("/api/1/training/keras/3").json()
+    for name, body in BAD_BODIES.items():
+        answer = local_http.post(f"/api/1{route}", content=body, headers={"content-type": "application/json"})
+        error = _refused(answer, 400)
+        assert "x" * 100 not in error, f"{name}: the error echoes the body"
+    assert _count(local_http) == before_jobs
+    assert local_http.get("/api/1/training/keras/3").json() == before_config
+    assert local_http.get("/api/1").status_code == 200  # still healthy
+
+
+def test_unknown_project_block_or_job_is_404(local_http: httpx.Client) -> None:
+    before = _count(local_http)
+    _refused(local_http.get("/api/999/impulse"), 404)
+    _refused(local_http.get("/api/1/training/keras/99"), 404)
+    _refused(local_http.get("/api/1/training/keras/99/metadata"), 404)
+    _refused(local_http.post("/api/1/jobs/train/keras/99", json=TINY_TRAIN), 404)
+    _refused(local_http.get("/api/1/jobs/999999/status"), 404)
+    _refused(local_http.get("/api/1/jobs/999999/stdout"), 404)
+    _refused(local_http.post("/api/1/jobs/999999/cancel"), 404)
+    _refused(local_http.get("/api/1/no/such/route"), 404)
+    _refused(local_http.get("/api/1/jobs/all", params={"limit": "ten"}), 400)
+    assert _count(local_http) == before
+
+
+def test_train_busy_block_stale_metadata_cancel(local_http: httpx.Client) -> None:
+    first = _train(local_http, 4, TINY_TRAIN)
+    job = _finished(local_http, first)
+    assert job.finished_successful is True and job.key == "keras-4" and job.compute_time > 0
+    model = _metadata(local_http, 4)
+    assert model.has_trained_model and model.created >= job.started - timedelta(seconds=1)
+    assert model.created <= job.finished
+
+    long_job = _train(local_http, 4, LONG_TRAIN)
+    before = _count(local_http)
+    error = _refused(local_http.post("/api/1/jobs/train/keras/4", json=TINY_TRAIN), 409)
+    assert "learn block 4" in error and f"job {long_job}" in error
+    assert _count(local_http) == before
+    active = ListJobsResponse.model_validate(local_http.get("/api/1/jobs").json()).jobs
+    assert long_job in [j.id for j in active]
+
+    wait_for(lambda: _has_epoch(local_http, long_job), 60, "the long job's first epoch")
+    assert _metadata(local_http, 4).created == model.created  # the previous model while training runs
+    assert local_http.post(f"/api/1/jobs/{long_job}/cancel").json() == {"success": True}
+    cancelled = _finished(local_http, long_job, timeout=15)
+    assert cancelled.finished_successful is False
+    assert any("cancel" in line.lower() for line in _log(local_http, long_job))
+    assert _metadata(local_http, 4).created == model.created  # a cancelled job replaces nothing
+
+
+def test_force_cancel_finishes_at_once(local_http: httpx.Client) -> None:
+    job_id = _train(local_http, 3, LONG_TRAIN)
+    wait_for(lambda: _status(local_http, job_id).started, 30, "the job to start")
+    assert local_http.post(f"/api/1/jobs/{job_id}/cancel", params={"forceCancel": "true"}).status_code == 200
+    job = _status(local_http, job_id)
+    assert job.finished is not None and job.finished_successful is False
+    _train(local_http, 3, TINY_TRAIN)  # the block is free again
+
+
+def test_listing_filters_and_log_paging(local_http: httpx.Client) -> None:
+    job_id = _train(local_http, 4, TINY_TRAIN)
+    _finished(local_http, job_id)
+    listing = ListJobsResponse.model_validate(
+        local_http.get("/api/1/jobs/all", params={"key": "keras-4", "finished": "successful"}).json())
+    assert job_id in [j.id for j in listing.jobs]
+    assert all(j.key == "keras-4" and j.finished_successful for j in listing.jobs)
+    ids = [j.id for j in listing.jobs]
+    assert ids == sorted(ids, reverse=True)
+    page = ListJobsResponse.model_validate(local_http.get("/api/1/jobs/all", params={"limit": 1, "offset": 1}).json())
+    assert len(page.jobs) == 1 and page.total_job_count >= 2
+
+    everything = LogStdoutResponse.model_validate(local_http.get(f"/api/1/jobs/{job_id}/stdout").json())
+    assert everything.total_count == len(everything.stdout) >= 4
+    stamps = [item.created for item in everything.stdout]
+    assert stamps == sorted(stamps, reverse=True)  # newest first
+    assert _log(local_http, job_id, limit=2) == [i.data for i in everything.stdout[:2]]
+    assert _log(local_http, job_id, limit=2, offset=1) == [i.data for i in everything.stdout[1:3]]
+    text = local_http.get(f"/api/1/jobs/{job_id}/stdout/download").text
+    assert text.splitlines() == [i.data.rstrip("\n") for i in reversed(everything.stdout)]
+    assert "Epoch 1/2" in text
+    config = KerasResponse.model_validate(local_http.get("/api/1/training/keras/4").json())
+    assert config.training_cycles == TINY_TRAIN["trainingCycles"]  # a train request also saves the config
+
+
+def test_restart_keeps_everything_and_fails_the_killed_job(tmp_path: Any) -> None:
+    data = tmp_path / "studio"
+    with start_studio(data) as studio, http_client(studio) as http:
+        done = _train(http, 3, TINY_TRAIN)
+        job = _finished(http, done)
+        log = _log(http, done)
+        model = _metadata(http, 3)
+        running = _train(http, 3, LONG_TRAIN)
+        wait_for(lambda: _has_epoch(http, running), 60, "the long job's first epoch")
+        studio.kill()  # kill -9: no chance to clean up
+
+    with start_studio(data, profiling_job=True) as studio, http_client(studio) as http:
+        assert _status(http, done) == job
+        assert _log(http, done) == log
+        assert _metadata(http, 3) == model
+        killed = _status(http, running)
+        assert killed.finished is not None and killed.finished_successful is False
+        assert "server stopped while the job was running" in _log(http, running)[0]
+        assert http.get("/api/1/jobs").json()["jobs"] == []
+
+        # --profiling-job: device metrics come from a second job, announced on the metadata
+        fresh = _train(http, 3, TINY_TRAIN)
+        assert fresh > running
+        _finished(http, fresh)
+        profiling = ListJobsResponse.model_validate(
+            http.get("/api/1/jobs/all", params={"key": "keras-profile-3"}).json()).jobs
+        assert len(profiling) == 1
+        prof = _finished(http, profiling[0].id, timeout=30)
+        assert prof.finished_successful is True
+        final = _metadata(http, 3)
+        assert final.created > model.created
+        assert all(mm.profiling_job_id is None and mm.on_device_performance for mm in final.model_validation_metrics)
+        last = _train(http, 3, LONG_TRAIN)
+        wait_for(lambda: _status(http, last).started, 30, "the last job to start")
+    # a graceful stop (SIGTERM) fails the running job at once, on disk
+    record = json.loads((data / "jobs" / str(last) / "job.json").read_text())
+    assert record["finished"] is not None and record["finishedSuccessful"] is False
+    assert record["reason"] == "server stopped while the job was running"
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path: Any) -> None:
+    from sweep.errors import LocalStudioError
+
+    studio = start_studio(tmp_path / "studio", extra_args=["--concurrency", "0"], startup_timeout=60)
+    with pytest.raises(LocalStudioError, match="concurrency"):
+        studio.start()
+

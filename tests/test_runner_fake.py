@@ -1,0 +1,180 @@
+"""The runner end to end over real HTTP against the scriptable fake Studio on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from fake_studio import FakeStudio, JobScript
+from runner_support import load, run_sweep, sweep_env, write_study
+
+
+@pytest.fixture
+def studio():
+    with FakeStudio(api_key="ei_secret_fake_key_0123456789") as fake:
+        yield fake
+
+
+def _posts(fake: FakeStudio) -> list[str]:
+    return [path for method, path, _ in fake.requests if method == "POST" and "/jobs/train/" in path]
+
+
+def test_full_sweep_records_params_job_ids_and_metrics(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=5)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    study = load(tmp_path)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    job_ids = [t.user_attrs["job_id"] for t in trials]
+    assert len(set(job_ids)) == 5 and set(job_ids) <= set(studio.jobs)
+    assert len(_posts(studio)) == 5
+    for t in trials:
+        m = t.user_attrs["metrics"]
+        assert t.values == [m["int8.accuracy"]]
+        assert {"float32.accuracy", "int8.loss", "compute_time_s", "wall_time_s"} <= set(m)
+        assert any(k.endswith(".latency_ms") for k in m)
+        # the request the job got is the request recorded on the trial
+        sent = studio.jobs[t.user_attrs["job_id"]].request
+        assert sent == t.user_attrs["request"]
+        assert sent["learningRate"] == pytest.approx(t.params["learning_rate"])
+        assert t.user_attrs["confusion"]["int8"] and t.user_attrs["class_names"]
+    assert "best: trial" in proc.stderr
+    status = run_sweep("status", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert status.returncode == 0 and "COMPLETE" in status.stdout and "*" in status.stdout
+    best = run_sweep("best", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
+    body = json.loads(best.stdout)
+    assert body == study.best_trial.user_attrs["request"]
+    # running the same command again does nothing more: the study already holds 5 trials
+    again = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert again.returncode == 0 and len(_posts(studio)) == 5
+
+
+def test_failed_job_marks_trial_failed_and_sweep_goes_on(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.script(JobScript(), JobScript(succeed=False, log_lines=["Epoch 1/5", "ERR: out of memory"]), JobScript())
+    path = write_study(tmp_path, studio.base_url, trials=3)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    trials = load(tmp_path).get_trials()
+    states = [t.state for t in trials]
+    assert states.count(TrialState.COMPLETE) == 3 and states.count(TrialState.FAIL) == 1
+    failed = next(t for t in trials if t.state == TrialState.FAIL)
+    assert "ERR: out of memory" in failed.user_attrs["failure"]
+    assert failed.user_attrs["log_tail"][-1] == "ERR: out of memory"
+    assert "FAILED" in proc.stderr
+
+
+def test_consecutive_failures_stop_the_sweep(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.script(*[JobScript(succeed=False, log_lines=["boom"]) for _ in range(10)])
+    path = write_study(tmp_path, studio.base_url, trials=8)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "3 consecutive trials failed" in proc.stderr
+    assert [t.state for t in load(tmp_path).get_trials()] == [TrialState.FAIL] * 3
+
+
+def test_stale_metadata_is_rejected(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.script(JobScript(), JobScript(stale_metadata=True))
+    path = write_study(tmp_path, studio.base_url, trials=2)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    trials = load(tmp_path).get_trials()
+    stale = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(stale) == 1 and "older than this job" in stale[0].user_attrs["failure"]
+
+
+def test_delayed_profiling_is_awaited_for_device_objectives(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.script(JobScript(profiling_delay_s=1.0), JobScript(profiling_delay_s=0.5))
+    path = write_study(tmp_path, studio.base_url, trials=2,
+                       objectives=(("int8.accuracy", "maximize"), ("cortex-m4f-80mhz.latency_ms", "minimize")))
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for t in load(tmp_path).get_trials():
+        assert t.state == TrialState.COMPLETE
+        assert t.values[1] == t.user_attrs["metrics"]["cortex-m4f-80mhz.latency_ms"] > 0
+
+
+def test_multi_objective_with_constraint(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=6,
+                       objectives=(("int8.accuracy", "maximize"), ("default.ram_bytes", "minimize")),
+                       constraints=("int8.accuracy_drop <= 0.5", "cortex-m4f-80mhz.latency_ms <= 1000000"))
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    study = load(tmp_path)
+    assert len(study.directions) == 2
+    for t in study.get_trials():
+        m = t.user_attrs["metrics"]
+        constraints = t.system_attrs["constraints"]
+        assert constraints == pytest.approx([m["int8.accuracy_drop"] - 0.5, m["cortex-m4f-80mhz.latency_ms"] - 1e6])
+    assert study.best_trials
+    best = run_sweep("best", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert best.returncode == 0 and json.loads(best.stdout)
+
+
+def test_identical_configuration_is_not_trained_again(studio: FakeStudio, tmp_path: Path) -> None:
+    space = """
+[space]
+learning_rate = 0.005
+batch_size = { choices = [32] }
+training_cycles = 10
+[[space.layers]]
+type = "dense"
+neurons = { choices = [16, 32] }
+"""
+    path = write_study(tmp_path, studio.base_url, trials=6, space=space)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    trials = load(tmp_path).get_trials()
+    trained = [t for t in trials if "duplicate_of" not in t.user_attrs]
+    reused = [t for t in trials if "duplicate_of" in t.user_attrs]
+    assert len(trained) == len(_posts(studio)) <= 2 and len(reused) >= 4
+    for t in reused:
+        twin = trials[t.user_attrs["duplicate_of"]]
+        assert t.values == twin.values and t.params == twin.params
+
+
+def test_wrong_key_stops_at_once_without_showing_it(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=2)
+    wrong = "ei_wrong_key_abcdef0123456789"
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(wrong), cwd=tmp_path)
+    assert proc.returncode == 3
+    assert "EI_API_KEY" in proc.stderr and wrong not in proc.stderr + proc.stdout
+    assert not _posts(studio)
+
+
+def test_missing_key_is_a_settings_error(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=2)
+    env = sweep_env("x")
+    env.pop("EI_API_KEY")
+    proc = run_sweep("run", str(path), env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and "EI_API_KEY" in proc.stderr
+
+
+def test_unknown_learn_block_names_the_field(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=2, learn_blocks=(999,))
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"{path}: target.learn_blocks: no learn block with this id" in proc.stderr and "999" in proc.stderr
+    assert not _posts(studio)
+
+
+def test_status_errors_are_retried(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.script(JobScript(duration_s=0.3, status_errors=[502, 503, 429]))
+    path = write_study(tmp_path, studio.base_url, trials=1)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert load(tmp_path).get_trials()[0].state == TrialState.COMPLETE
+
+
+def test_lost_post_answer_does_not_create_a_second_job(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.script(JobScript(drop_post_answer=True), JobScript())
+    path = write_study(tmp_path, studio.base_url, trials=2)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    trials = load(tmp_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    assert len(studio.jobs) == 2
+    assert sorted(t.user_attrs["job_id"] for t in trials) == sorted(studio.jobs)

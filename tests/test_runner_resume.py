@@ -1,0 +1,120 @@
+"""Kill -9 and Ctrl-C of a real `sweep run` process mid-job, then resume: nothing lost or doubled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from fake_studio import FakeStudio, JobScript
+from runner_support import load, run_sweep, sweep_cmd, sweep_env, write_study
+
+KEY = "ei_secret_resume_key_9876543210"
+
+
+@pytest.fixture
+def studio():
+    with FakeStudio(api_key=KEY) as fake:
+        yield fake
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _trial_with_job(folder: Path):  # type: ignore[no-untyped-def]
+    try:
+        trials = load(folder).get_trials()
+    except Exception:  # the study may not exist yet
+        return None
+    running = [t for t in trials if t.state == TrialState.RUNNING and "job_id" in t.user_attrs]
+    return running[0] if running else None
+
+
+def _train_posts(fake: FakeStudio) -> int:
+    return sum(1 for m, p, _ in fake.requests if m == "POST" and "/jobs/train/" in p)
+
+
+def test_kill_9_then_resume_reattaches_to_the_same_job(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.script(JobScript(duration_s=4.0), JobScript(), JobScript())
+    path = write_study(tmp_path, studio.base_url, trials=3)
+    proc = subprocess.Popen(sweep_cmd("run", str(path), "--no-report"), env=sweep_env(KEY), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _trial_with_job(tmp_path) is not None)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    orphan = _trial_with_job(tmp_path)
+    assert orphan is not None and orphan.state == TrialState.RUNNING
+    job_id = orphan.user_attrs["job_id"]
+    posts_before = _train_posts(studio)
+
+    again = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"re-attached to job {job_id}" in again.stderr
+    trials = load(tmp_path).get_trials()
+    resumed = trials[orphan.number]
+    assert resumed.state == TrialState.COMPLETE and resumed.user_attrs["job_id"] == job_id
+    assert resumed.values == [resumed.user_attrs["metrics"]["int8.accuracy"]]
+    # the killed trial's job was not submitted again; only the two remaining trials were
+    assert _train_posts(studio) == posts_before + 2
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+
+
+def test_trial_without_job_id_is_failed_and_replaced(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=2)
+    # a worker that died between ask and submit: a RUNNING trial with no job id and a dead pid
+    first = run_sweep("run", str(path), "--no-report", "--trials", "1", env=sweep_env(KEY), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    study = load(tmp_path)
+    trial = study.ask()
+    trial.set_user_attr("worker", {"host": os.uname().nodename, "pid": 2**22 + 7, "learn_id": 7,
+                                   "heartbeat": "2026-01-01T00:00:00+00:00"})
+    again = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    trials = load(tmp_path).get_trials()
+    assert trials[trial.number].state == TrialState.FAIL
+    assert "before a job was submitted" in trials[trial.number].user_attrs["failure"]
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 2
+
+
+def test_ctrl_c_cancels_the_job_records_the_trial_and_exits_non_zero(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.script(JobScript(duration_s=30.0))
+    path = write_study(tmp_path, studio.base_url, trials=3)
+    proc = subprocess.Popen(sweep_cmd("run", str(path), "--no-report"), env=sweep_env(KEY), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: _trial_with_job(tmp_path) is not None)
+    job_id = _trial_with_job(tmp_path).user_attrs["job_id"]
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert any(m == "POST" and p.endswith(f"/jobs/{job_id}/cancel") for m, p, _ in studio.requests)
+    trials = load(tmp_path).get_trials()
+    assert len(trials) == 1 and trials[0].state == TrialState.FAIL
+    assert f"job {job_id} cancelled" in trials[0].user_attrs["failure"]
+    assert KEY not in out + err
+
+
+def test_api_key_never_written_anywhere(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.script(JobScript(), JobScript(succeed=False, log_lines=["failing on purpose"]), JobScript())
+    path = write_study(tmp_path, studio.base_url, trials=2)
+    proc = run_sweep("-vv", "run", str(path), env=sweep_env(KEY), cwd=tmp_path, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    report = run_sweep("report", str(path), env=sweep_env(KEY), cwd=tmp_path, timeout=180)
+    assert report.returncode == 0, report.stderr
+    assert KEY not in proc.stdout + proc.stderr + report.stdout + report.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".journal" for p in written) and any(p.name == "index.html" for p in written)
+    for p in written:
+        assert KEY.encode() not in p.read_bytes(), p

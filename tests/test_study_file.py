@@ -1,0 +1,340 @@
+"""Study files: every kind of mistake gives one exact message naming file, field and value."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sweep.errors import MISSING, StudyFileError, UsageError
+from sweep.space import Choices, FloatRange, IntRange
+from sweep.study import Constraint, LocalTarget, StudioTarget, is_metric, load_study
+
+FILES = Path(__file__).parent / "study_files"
+BASE = """\
+name = "digits-dense"
+trials = 20
+time_limit = "30m"
+constraints = ["cortex-m4f-80mhz.ram_bytes <= 65536"]
+
+[target]
+kind = "local"
+project = "digits"
+
+[sampler]
+name = "tpe"
+seed = 42
+
+[[objectives]]
+metric = "int8.accuracy"
+direction = "maximize"
+
+[space]
+learning_rate = { low = 1e-4, high = 1e-2, log = true }
+batch_size = { choices = [16, 32, 64] }
+
+[space.augmentation_policy_spectrogram]
+enabled = true
+freq_masking = { choices = ["none", "low"] }
+
+[[space.layers]]
+type = "dense"
+neurons = { low = 8, high = 64, step = 8 }
+
+[[space.layers]]
+type = "dropout"
+dropout_rate = { low = 0.0, high = 0.5 }
+
+[fixed]
+trainTestSplit = 0.2
+"""
+
+
+def _edit(*pairs: tuple[str, str]) -> str:
+    text = BASE
+    for old, new in pairs:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+BAD = [
+    # (file text, field, value, message after "FILE: ")
+    pytest.param("name = \"x\"\ntrials = = 3\n", "", MISSING,
+                 "not valid TOML: Invalid value (at line 2, column 10)", id="not-toml"),
+    pytest.param("colour = 1\n" + BASE, "colour", 1, "colour: unknown field (got 1)", id="unknown-top-field"),
+    pytest.param(_edit(('name = "digits-dense"', 'name = "digits dense"')), "name", "digits dense",
+                 "name: use only letters, digits, '_', '.' and '-' (it is also the Optuna study name) "
+                 "(got 'digits dense')", id="bad-name"),
+    pytest.param(_edit(("trials = 20", "trials = 0")), "trials", 0,
+                 "trials: must be greater than or equal to 1 (got 0)", id="zero-trials"),
+    pytest.param(_edit(('time_limit = "30m"', 'time_limit = "30 minutes"')), "time_limit", "30 minutes",
+                 "time_limit: not a duration: use seconds (e.g. 600) or text like '90s', '30m', '2h' "
+                 "(got '30 minutes')", id="bad-duration"),
+    pytest.param(_edit(('project = "digits"', 'project = "digits"\napi_key = "ei_0123secret"')),
+                 "target.api_key", MISSING,
+                 "target.api_key: refused: the API key is read only from EI_API_KEY, never from a file",
+                 id="api-key-in-file"),
+    pytest.param(_edit(('kind = "local"', 'kind = "cloud"')), "target.kind", "cloud",
+                 "target.kind: must be one of 'local', 'studio' (got 'cloud')", id="unknown-target-kind"),
+    pytest.param(_edit(('kind = "local"\nproject = "digits"', 'kind = "studio"\nproject_id = 5')),
+                 "target.learn_blocks", MISSING, "target.learn_blocks: required field is missing",
+                 id="studio-without-learn-blocks"),
+    pytest.param(_edit(('project = "digits"', 'project = "digits"\nlearn_blocks = [3, 3]')),
+                 "target.learn_blocks", [3, 3], "target.learn_blocks: values must be unique (got [3, 3])",
+                 id="duplicate-learn-blocks"),
+    pytest.param(_edit(('name = "tpe"', 'name = "hyperband"')), "sampler.name", "hyperband",
+                 "sampler.name: must be 'tpe', 'random', 'grid', 'cmaes', 'gp', 'nsga2' or 'qmc' "
+                 "(got 'hyperband')", id="unknown-sampler"),
+    pytest.param(_edit(("seed = 42", "seed = 42\noptions = { n_startup = 3 }")), "sampler.options.n_startup", 3,
+                 "sampler.options.n_startup: unknown option of the tpe sampler (it takes: consider_prior, "
+                 "prior_weight, consider_magic_clip, consider_endpoints, n_startup_trials, n_ei_candidates, "
+                 "gamma, weights, multivariate, group, warn_independent_sampling, constant_liar) (got 3)",
+                 id="unknown-sampler-option"),
+    pytest.param(_edit(('name = "tpe"\nseed = 42', 'name = "qmc"\nseed = 42\noptions = { qmc_type = "lattice" }')),
+                 "sampler.options", {"qmc_type": "lattice"},
+                 "sampler.options: the qmc sampler refused these options: The `qmc_type='lattice'` is invalid. "
+                 "Choose either `halton` or `sobol`. (got {'qmc_type': 'lattice'})", id="bad-sampler-option-value"),
+    pytest.param(_edit(("seed = 42", "seed = 42\noptions = { seed = 1 }")), "sampler.options.seed", 1,
+                 "sampler.options.seed: not an option here: use sampler.seed (got 1)", id="seed-in-options"),
+    pytest.param(_edit(('name = "tpe"', 'name = "grid"')), "space.learning_rate",
+                 {"log": True, "low": 1e-4, "high": 1e-2},
+                 "space.learning_rate: the grid sampler needs a finite set of values: give a step or choices "
+                 "(got {'log': True, 'low': 0.0001, 'high': 0.01})", id="grid-with-continuous-param"),
+    pytest.param(_edit(('metric = "int8.accuracy"', 'metric = "int8.acuracy"')), "objectives[0].metric",
+                 "int8.acuracy",
+                 "objectives[0].metric: not a metric name: use e.g. int8.accuracy, float32.loss, int8.f1.<class>, "
+                 "<device>.ram_bytes, int8.<device>.latency_ms, default.rom_bytes, int8.accuracy_drop, "
+                 "compute_time_s or wall_time_s (got 'int8.acuracy')", id="bad-metric-name"),
+    pytest.param(_edit(('direction = "maximize"', 'direction = "max"')), "objectives[0].direction", "max",
+                 "objectives[0].direction: must be 'maximize' or 'minimize' (got 'max')", id="bad-direction"),
+    pytest.param(_edit(('direction = "maximize"',
+                        'direction = "maximize"\n[[objectives]]\nmetric = "int8.accuracy"\ndirection = "minimize"')),
+                 "objectives[1].metric", "int8.accuracy",
+                 "objectives[1].metric: repeats objectives[0].metric (got 'int8.accuracy')", id="duplicate-objective"),
+    pytest.param("objectives = []\n" + _edit(('[[objectives]]\nmetric = "int8.accuracy"\ndirection = "maximize"\n', "")),
+                 "objectives", [],
+                 "objectives: list should have at least 1 item after validation, not 0 (got [])", id="empty-objectives"),
+    pytest.param(_edit(('[[objectives]]\nmetric = "int8.accuracy"\ndirection = "maximize"\n', "")), "objectives",
+                 MISSING, "objectives: required field is missing", id="no-objectives"),
+    pytest.param(_edit(('"cortex-m4f-80mhz.ram_bytes <= 65536"', '"cortex-m4f-80mhz.ram_bytes < 65536"')),
+                 "constraints[0]", "cortex-m4f-80mhz.ram_bytes < 65536",
+                 "constraints[0]: not a constraint: write 'METRIC <= NUMBER' or 'METRIC >= NUMBER' "
+                 "(got 'cortex-m4f-80mhz.ram_bytes < 65536')", id="bad-constraint-operator"),
+    pytest.param(_edit(('direction = "maximize"', 'direction = "maximize"\nconstraints = ["int8.loss <= 1"]')),
+                 "objectives[0].constraints", ["int8.loss <= 1"],
+                 "objectives[0].constraints: constraints apply to the whole study: write `constraints = [...]` "
+                 "at the top of the file, before the first [table] (got ['int8.loss <= 1'])",
+                 id="constraints-inside-objective"),
+    pytest.param(_edit(("low = 1e-4, high = 1e-2, log = true", "low = -1e-4, high = 1e-2")),
+                 "space.learning_rate.low", -1e-4,
+                 "space.learning_rate.low: must be greater than 0 (got -0.0001)", id="negative-learning-rate"),
+    pytest.param(_edit(("low = 1e-4, high = 1e-2, log = true", "low = 1e-4, high = 2.0")),
+                 "space.learning_rate.high", 2.0,
+                 "space.learning_rate.high: must be less than or equal to 1 (got 2.0)", id="learning-rate-above-1"),
+    pytest.param(_edit(("low = 0.0, high = 0.5 }", "low = 0.0, high = 0.5, log = true }")),
+                 "space.layers[1].dropout_rate.low", 0.0,
+                 "space.layers[1].dropout_rate.low: must be > 0 when log = true (got 0.0)", id="log-with-zero-low"),
+    pytest.param(_edit(("low = 8, high = 64, step = 8", "low = 64, high = 8")), "space.layers[0].neurons.high", 8,
+                 "space.layers[0].neurons.high: must be >= low (64) (got 8)", id="high-below-low"),
+    pytest.param(_edit(("low = 8, high = 64, step = 8", "low = 8, high = 60, step = 8")),
+                 "space.layers[0].neurons.high", 60,
+                 "space.layers[0].neurons.high: high - low must be a multiple of step (8) (got 60)",
+                 id="range-not-multiple-of-step"),
+    pytest.param(_edit(("low = 8, high = 64, step = 8", "low = 8, high = 64, step = 0")),
+                 "space.layers[0].neurons.step", 0,
+                 "space.layers[0].neurons.step: must be greater than or equal to 1 (got 0)", id="zero-step"),
+    pytest.param(_edit(("{ choices = [16, 32, 64] }", "{ choices = [16, 32.5] }")), "space.batch_size.choices[1]",
+                 32.5, "space.batch_size.choices[1]: must be a valid integer (got 32.5)", id="float-batch-size"),
+    pytest.param(_edit(("{ choices = [16, 32, 64] }", "{ choices = [16, 16] }")), "space.batch_size.choices",
+                 [16, 16], "space.batch_size.choices: choices must be unique (got [16, 16])", id="duplicate-choices"),
+    pytest.param(_edit(("{ choices = [16, 32, 64] }", "{ choices = [16], low = 3 }")), "space.batch_size.low", 3,
+                 "space.batch_size.low: unknown field (got 3)", id="choices-and-range-mixed"),
+    pytest.param(_edit(('type = "dense"', 'type = "lstm"')), "space.layers[0].type", "lstm",
+                 "space.layers[0].type: must be one of 'dense', 'conv1d', 'conv2d', 'dropout', 'reshape', "
+                 "'flatten', 'batchNormalization' (got 'lstm')", id="unknown-layer-type"),
+    pytest.param(_edit(('type = "dropout"', 'type = "dropout"\nneurons = 3')), "space.layers[1].neurons", 3,
+                 "space.layers[1].neurons: unknown field (got 3)", id="param-not-for-layer-type"),
+    pytest.param(_edit(('type = "dropout"\ndropout_rate = { low = 0.0, high = 0.5 }', 'type = "dropout"')),
+                 "space.layers[1].dropout_rate", MISSING,
+                 "space.layers[1].dropout_rate: required field is missing", id="layer-missing-param"),
+    pytest.param(_edit(('{ choices = ["none", "low"] }', '"medium"')),
+                 "space.augmentation_policy_spectrogram.freq_masking", "medium",
+                 "space.augmentation_policy_spectrogram.freq_masking: must be 'none', 'low' or 'high' "
+                 "(got 'medium')", id="bad-masking-level"),
+    pytest.param(_edit(("enabled = true", "enabled = 1")), "space.augmentation_policy_spectrogram.enabled", 1,
+                 "space.augmentation_policy_spectrogram.enabled: must be a valid boolean (got 1)",
+                 id="int-for-bool"),
+    pytest.param(_edit(("trainTestSplit = 0.2", "train_test_split = 0.2")), "fixed.train_test_split", MISSING,
+                 "fixed.train_test_split: use the wire name 'trainTestSplit' (camelCase, as on the wire)",
+                 id="fixed-snake-case"),
+    pytest.param(_edit(("trainTestSplit = 0.2", "trainTestSplt = 0.2")), "fixed.trainTestSplt", MISSING,
+                 "fixed.trainTestSplt: unknown field; did you mean 'trainTestSplit'?", id="fixed-typo"),
+    pytest.param(_edit(("trainTestSplit = 0.2", "batchSize = 8")), "fixed.batchSize", 8,
+                 "fixed.batchSize: already set by [space]; a field is either tuned or fixed, not both (got 8)",
+                 id="fixed-collides-with-space"),
+    pytest.param(_edit(("trainTestSplit = 0.2", "trainTestSplit = 1.5")), "fixed.trainTestSplit", 1.5,
+                 "fixed.trainTestSplit: must be less than 1 (got 1.5)", id="fixed-out-of-range"),
+    pytest.param(_edit(("trainTestSplit = 0.2", 'profileInt8 = "yes"')), "fixed.profileInt8", "yes",
+                 "fixed.profileInt8: must be a valid boolean (got 'yes')", id="fixed-wrong-type"),
+    pytest.param(_edit(("learning_rate = { low = 1e-4, high = 1e-2, log = true }", "learning_rate = 0.001"),
+                       ("batch_size = { choices = [16, 32, 64] }", "batch_size = 32"),
+                       ('{ choices = ["none", "low"] }', '"low"'),
+                       ("neurons = { low = 8, high = 64, step = 8 }", "neurons = 8"),
+                       ("dropout_rate = { low = 0.0, high = 0.5 }", "dropout_rate = 0.1")),
+                 "space", MISSING, "space: no parameter to tune: give at least one range ({ low = ..., high = ... }) "
+                 "or { choices = [...] }", id="nothing-to-tune"),
+]
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize(("text", "field", "value", "message"), BAD)
+def test_bad_study_file_names_file_field_and_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, field: str, value: object, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    before = _snapshot(tmp_path)
+    with pytest.raises(StudyFileError) as caught:
+        load_study(path)
+    err = caught.value
+    assert str(err) == f"{path}: {message}"
+    assert (err.file, err.field) == (str(path), field)
+    assert err.value == value if value is not MISSING else err.value is MISSING
+    assert isinstance(err, UsageError) and err.exit_code == 2
+    assert _snapshot(tmp_path) == before  # loading writes nothing, even when it fails
+
+
+def test_every_problem_is_listed_the_first_one_in_the_attributes(tmp_path: Path) -> None:
+    path = tmp_path / "two.toml"
+    path.write_text(_edit(("trials = 20", "trials = 0"), ('direction = "maximize"', 'direction = "up"')))
+    with pytest.raises(StudyFileError) as caught:
+        load_study(path)
+    assert (caught.value.field, caught.value.value) == ("trials", 0)
+    assert str(caught.value) == (f"{path}: trials: must be greater than or equal to 1 (got 0)\n"
+                                 "  also objectives[0].direction: must be 'maximize' or 'minimize' (got 'up')")
+
+
+def test_the_api_key_never_appears_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "key.toml"
+    path.write_text("apiKey = 'ei_0123secret'\ntrials = 'x'\n")
+    with pytest.raises(StudyFileError) as caught:
+        load_study(path)
+    assert caught.value.field == "apiKey"
+    assert "ei_0123secret" not in str(caught.value) and "ei_0123secret" not in repr(caught.value.value)
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    pytest.param(lambda d: d / "missing.toml", "no such study file", id="missing"),
+    pytest.param(lambda d: d, "is a directory, not a study file", id="directory"),
+])
+def test_unreadable_files(tmp_path: Path, make, reason: str) -> None:  # type: ignore[no-untyped-def]
+    path = make(tmp_path)
+    with pytest.raises(StudyFileError) as caught:
+        load_study(path)
+    assert str(caught.value) == f"{path}: {reason}"
+    assert caught.value.exit_code == 2
+    assert not (tmp_path / "missing.toml").exists()
+
+
+def test_complete_file_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = _snapshot(FILES)
+    spec = load_study(FILES / "digits-dense.toml")
+    assert _snapshot(FILES) == before and list(tmp_path.iterdir()) == []
+    assert spec.name == "digits-dense" and spec.path == FILES / "digits-dense.toml"
+    assert (spec.trials, spec.time_limit_s, spec.timeout_per_job_s) == (20, 1800.0, 3600.0)
+    assert (spec.storage, spec.max_consecutive_failures, spec.device) == (None, 4, "cortex-m4f-80mhz")
+    assert spec.target == LocalTarget(kind="local", project="digits", learn_blocks=[3, 4])
+    assert (spec.sampler.name, spec.sampler.seed, spec.sampler.options) == ("tpe", 42, {"n_startup_trials": 5})
+    assert [(o.metric, o.direction) for o in spec.objectives] == [
+        ("int8.accuracy", "maximize"), ("cortex-m4f-80mhz.latency_ms", "minimize")]
+    assert spec.directions == ["maximize", "minimize"]
+    assert spec.constraints == [Constraint("cortex-m4f-80mhz.ram_bytes", "<=", 65536.0),
+                                Constraint("int8.accuracy_drop", "<=", 0.02)]
+    assert [str(c) for c in spec.constraints] == ["cortex-m4f-80mhz.ram_bytes <= 65536", "int8.accuracy_drop <= 0.02"]
+    assert spec.constraints[0].value({"cortex-m4f-80mhz.ram_bytes": 70000.0}) == 70000.0 - 65536.0
+    space = spec.space
+    assert isinstance(space.learning_rate, FloatRange) and space.learning_rate.log
+    assert isinstance(space.batch_size, Choices) and space.batch_size.choices == [16, 32, 64]
+    assert isinstance(space.training_cycles, IntRange) and space.training_cycles.step == 10
+    assert [layer.type for layer in space.layers or []] == ["dense", "dropout", "dense"]
+    assert space.layers is not None and space.layers[2].neurons == 10
+    assert spec.fixed == {"trainTestSplit": 0.2, "profileInt8": True, "selectedModelType": "int8"}
+
+
+def test_studio_target_and_defaults(tmp_path: Path) -> None:
+    spec = load_study(FILES / "keywords-studio.toml")
+    assert spec.target == StudioTarget(kind="studio", project_id=12345, learn_blocks=[7, 8])
+    assert spec.target.base_url is None  # the environment or the default decides
+    assert (spec.time_limit_s, spec.timeout_per_job_s, spec.storage, spec.device) == (None, None, None, None)
+    assert spec.max_consecutive_failures == 5 and spec.constraints == []
+    assert spec.sampler.name == "grid" and spec.sampler.seed is None
+
+
+@pytest.mark.parametrize(("written", "seconds"), [
+    pytest.param("600", 600.0, id="int-seconds"), pytest.param('"90s"', 90.0, id="seconds"),
+    pytest.param('"30m"', 1800.0, id="minutes"), pytest.param('"2h"', 7200.0, id="hours"),
+    pytest.param('"1.5h"', 5400.0, id="fractional"),
+])
+def test_durations(tmp_path: Path, written: str, seconds: float) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text(_edit(('time_limit = "30m"', f"time_limit = {written}\ntimeout_per_job = {written}")))
+    spec = load_study(path)
+    assert spec.time_limit_s == seconds == spec.timeout_per_job_s
+
+
+def test_unknown_camel_case_fixed_fields_pass_through(tmp_path: Path) -> None:
+    path = tmp_path / "f.toml"
+    path.write_text(_edit(("trainTestSplit = 0.2", 'trainTestSplit = 0.2\ntrainingProcessor = "cpu"')))
+    assert load_study(path).fixed == {"trainTestSplit": 0.2, "trainingProcessor": "cpu"}
+
+
+def test_path_may_be_a_string_and_storage_urls_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('storage = "sqlite:///sweep.db"\n' + BASE)
+    spec = load_study(str(path))
+    assert spec.path == path and spec.storage == "sqlite:///sweep.db"
+    assert os.listdir(tmp_path) == ["s.toml"]
+
+
+@pytest.mark.parametrize("name", [
+    "int8.accuracy", "float32.loss", "int8.f1.yes", "float32.recall.class_2", "int8.f1.macro_avg",
+    "int8.cortex-m4f-80mhz.latency_ms", "cortex-m4f-80mhz.ram_bytes", "default.rom_bytes",
+    "float32.default.arena_bytes", "int8.accuracy_drop", "compute_time_s", "wall_time_s", "akida.loss",
+])
+def test_metric_names_accepted(name: str) -> None:
+    assert is_metric(name)
+
+
+@pytest.mark.parametrize("name", [
+    "accuracy", "int8.acuracy", "int16.accuracy", "int8.f1", "int8.f1.two words", "cortex.m4.ram_bytes",
+    "cortex-m4f-80mhz.ram", "int8.accuracy ", "float32.accuracy_drop", "",
+])
+def test_metric_names_refused(name: str) -> None:
+    assert not is_metric(name)
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "study-file.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.toml"
+    path.write_text(example)
+    spec = load_study(path)
+    assert spec.storage == "sqlite:///digits.db" and len(spec.objectives) == 2
+    assert not (tmp_path / "digits.db").exists()
+
+
+@pytest.mark.parametrize("sampler", [
+    pytest.param('name = "nsga2"\noptions = { population_size = 20 }', id="nsga2"),
+    pytest.param('name = "qmc"\noptions = { qmc_type = "halton", scramble = true }', id="qmc"),
+])
+def test_documented_sampler_options_build(tmp_path: Path, sampler: str) -> None:
+    path = tmp_path / "o.toml"
+    path.write_text(_edit(('name = "tpe"', sampler)))
+    assert load_study(path).sampler.options
