@@ -69,6 +69,10 @@ def _worker_main(conn: Any, parent_pid: int, allow_user_code: bool) -> None:
     def cancelled() -> bool:
         return cancel_path.exists() or os.getppid() != parent_pid
 
+    def log(text: str) -> None:
+        if os.getppid() == parent_pid:  # an orphan (its server was killed) keeps quiet
+            append_log(log_path, text)
+
     result: dict[str, Any]
     try:
         if import_error is not None:
@@ -79,7 +83,7 @@ def _worker_main(conn: Any, parent_pid: int, allow_user_code: bool) -> None:
         project = datasets.get_project(Path(job["data_dir"]), job["project_id"])
         request = SetKerasParameterRequest.model_validate(job["request"])
         try:
-            metadata = trainer.train(request, project, workdir=job_dir, log=lambda t: append_log(log_path, t),
+            metadata = trainer.train(request, project, workdir=job_dir, log=log,
                                      cancelled=cancelled, seed=job["seed"], allow_user_code=allow_user_code)
         except JobFailed as exc:
             result = {"success": False, "reason": exc.message}
@@ -87,7 +91,7 @@ def _worker_main(conn: Any, parent_pid: int, allow_user_code: bool) -> None:
             atomic_write_json(job_dir / "metadata.json", metadata.wire())
             result = {"success": True}
     except BaseException as exc:  # noqa: BLE001 - anything that stops training fails the job, with its trace
-        append_log(log_path, traceback.format_exc())
+        log(traceback.format_exc())
         result = {"success": False, "reason": f"{type(exc).__name__}: {exc}"}
     if cancelled() and os.getppid() == parent_pid:
         result = {"success": False, "reason": "cancelled"}
@@ -150,6 +154,7 @@ class JobManager:
         self._idle: list[_Worker] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_spawn = -1e9
 
     # ---- life cycle
     def start(self) -> None:
@@ -304,7 +309,8 @@ class JobManager:
             job_id = self._queue.popleft()
             self._dispatch(self._jobs[job_id])
         want = self.concurrency - len(self._running) if self.prewarm else 0
-        while len(self._idle) < want:
+        if len(self._idle) < want and clock - self._last_spawn > 1.0:  # at most one warm-up a second
+            self._last_spawn = clock
             self._idle.append(_Worker(self._ctx, self.allow_user_code))
 
     def _dispatch(self, rec: dict[str, Any]) -> None:

@@ -196,7 +196,7 @@ class Impulse(WireModel):
     dsp_blocks: list[dict[str, Any]] = Field(default_factory=list)
     learn_blocks: list[ImpulseLearnBlock]
     post_processing_blocks: list[dict[str, Any]] = Field(default_factory=list)
-    type: str = "classification"
+    type: str = "default"
 
 
 class GetImpulseResponse(GenericApiResponse):
@@ -309,7 +309,7 @@ class KerasModelMetadata(WireModel):
     recommended_model_type: ModelType
     model_validation_metrics: list[ModelMetrics]
     has_trained_model: bool
-    mode: str = "visual"
+    mode: str = "classification"
     image_input_scaling: str = "0..1"
     thresholds: list[dict[str, Any]] = Field(default_factory=list)
     tensorboard_graphs: list[KerasModelMetadataGraph] | None = None

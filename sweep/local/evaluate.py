@@ -1,0 +1,112 @@
+"""TFLite conversion (float32, full-integer int8) and interpreter evaluation of a trained local model."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
+
+from sweep.local.devices import TensorLife, peak_live_bytes  # noqa: E402
+
+__all__ = ["Evaluation", "convert", "evaluate_tflite", "make_interpreter"]
+
+REPRESENTATIVE_SAMPLES = 200
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    loss: float
+    accuracy: float
+    confusion: list[list[float]]
+    report: dict[str, Any]
+    model_bytes: int
+    arena_bytes: int
+
+
+def make_interpreter(model: bytes) -> Any:
+    """ai_edge_litert's interpreter when installed, else tf.lite.Interpreter."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-not-found]
+    except ImportError:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return tf.lite.Interpreter(model_content=model, num_threads=1)
+    return Interpreter(model_content=model, num_threads=1)
+
+
+def convert(model: Any, x_train: np.ndarray, seed: int = 0) -> tuple[bytes, bytes]:
+    """(float32 .tflite, int8 .tflite with int8 input/output) via a SavedModel export of the Keras model."""
+    with tempfile.TemporaryDirectory(prefix="sweep-tflite-") as tmp:
+        saved = Path(tmp) / "saved"
+        model.export(str(saved), format="tf_saved_model", verbose=False)
+        float_model = tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
+        rng = np.random.default_rng(seed)
+        rep = x_train[rng.permutation(len(x_train))[:REPRESENTATIVE_SAMPLES]].astype(np.float32)
+
+        def representative() -> Any:
+            for row in rep:
+                yield [row[None, :]]
+
+        conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        int8_model = conv.convert()
+    return float_model, int8_model
+
+
+def arena_bytes(model: bytes) -> int:
+    """Peak live activation bytes over the op order at batch 1 (see devices.peak_live_bytes)."""
+    it = make_interpreter(model)
+    it.allocate_tensors()
+    ops = it._get_ops_details()  # noqa: SLF001 - the only API exposing op order with tensor indices
+    sizes = {t["index"]: int(np.prod(t["shape"])) * np.dtype(t["dtype"]).itemsize for t in it.get_tensor_details()}
+    produced: dict[int, int] = {d["index"]: 0 for d in it.get_input_details()}
+    last: dict[int, int] = {}
+    for i, op in enumerate(ops):
+        for t in op["outputs"]:
+            produced.setdefault(int(t), i)
+        for t in op["inputs"]:
+            last[int(t)] = i
+    for d in it.get_output_details():
+        last[d["index"]] = len(ops) - 1
+    lives = [TensorLife(sizes[t], first, max(last.get(t, first), first)) for t, first in produced.items()]
+    return peak_live_bytes(lives)
+
+
+def evaluate_tflite(model: bytes, x: np.ndarray, y: np.ndarray, labels: list[str]) -> Evaluation:
+    """Run the whole validation split through the interpreter; loss = mean categorical cross-entropy."""
+    it = make_interpreter(model)
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    it.resize_tensor_input(inp["index"], [len(x), x.shape[1]])
+    it.allocate_tensors()
+    feed = x.astype(np.float32)
+    if inp["dtype"] == np.int8:
+        scale, zero = inp["quantization"]
+        feed = np.clip(np.round(feed / scale + zero), -128, 127).astype(np.int8)
+    it.set_tensor(inp["index"], feed)
+    it.invoke()
+    probs = it.get_tensor(out["index"]).astype(np.float32)
+    if out["dtype"] == np.int8:
+        scale, zero = out["quantization"]
+        probs = (probs - zero) * scale
+    pred = probs.argmax(axis=1)
+    p_true = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)
+    idx = list(range(len(labels)))
+    report = classification_report(y, pred, labels=idx, target_names=labels, output_dict=True, zero_division=0)
+    cm = confusion_matrix(y, pred, labels=idx).astype(float).tolist()
+    return Evaluation(loss=float(-np.log(p_true).mean()), accuracy=float((pred == y).mean()), confusion=cm,
+                      report=report, model_bytes=len(model), arena_bytes=arena_bytes(model))

@@ -1,0 +1,236 @@
+"""Train one local studio job: a real Keras 3 model from visualLayers, then TFLite float32/int8 and metrics.
+
+How request fields are honoured (anything not listed that the local studio cannot do fails the job):
+- visualLayers: see sweep/local/validate.py for the layer rules; transfer_* layers -> JobFailed.
+- trainingCycles / learningRate (Adam) / batchSize / trainTestSplit (validation fraction, stratified
+  by label, seeded; unstratified with a log note if a class is too small): defaults 30 / 0.005 / 32 / 0.2.
+- autoClassWeights: sklearn "balanced" class weights on the training split.
+- augmentationPolicyImage "all" (image projects): random shift, zoom, brightness, plus horizontal
+  flip except for projects in augment.NO_FLIP_PROJECTS (digits: a mirrored digit is another glyph).
+- augmentationPolicySpectrogram (spectrogram projects): time warping, time/frequency masks and
+  Gaussian noise by level (augment.MASKS, augment.NOISE_STDDEV). Either policy on the other
+  project kind is not applicable (as in Studio) and is noted in the log.
+- selectedModelType -> recommendedModelType (default int8); akida/requiresRetrain -> JobFailed.
+- profileInt8 false -> the int8 model is evaluated but not profiled (onDevicePerformance []).
+- mode "expert" -> JobFailed unless allow_user_code; then ``script`` must define
+  build_model(input_length, classes) -> keras.Model (uncompiled), trained like a visual model.
+- useLearnedOptimizer, akida edge learning, customValidationMetadataKey, customParameters,
+  blockParameters -> JobFailed. minimumConfidenceRating, skipEmbeddingsAndMemory and UI flags do
+  not change training (no feature-explorer embeddings are computed).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
+
+from sweep.errors import ApiError, JobFailed  # noqa: E402
+from sweep.local import augment, devices, evaluate  # noqa: E402
+from sweep.local.datasets import LocalProject, load_arrays  # noqa: E402
+from sweep.local.layers import build_model, layer_summary  # noqa: E402
+from sweep.local.validate import plan_layers, total_macs, validate_request  # noqa: E402
+from sweep.studio.models import (  # noqa: E402
+    KerasModelMetadata,
+    KerasModelMetadataGraph,
+    KerasModelMetadataGraphSeries,
+    ModelMetrics,
+    ModelType,
+    SetKerasParameterRequest,
+)
+
+__all__ = ["DEFAULTS", "train"]
+
+# Studio's defaults for fields a request leaves out.
+DEFAULTS: dict[str, Any] = {"training_cycles": 30, "learning_rate": 0.005, "batch_size": 32,
+                            "train_test_split": 0.2}
+
+
+class _Progress(keras.callbacks.Callback):
+    """Keras-style epoch lines through ``log``; checks ``cancelled()`` after every batch."""
+
+    def __init__(self, log: Callable[[str], None], cancelled: Callable[[], bool], epochs: int) -> None:
+        super().__init__()
+        self.log, self.cancelled, self.epochs = log, cancelled, epochs
+        self.was_cancelled = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.log(f"Epoch {epoch + 1}/{self.epochs}")
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.cancelled():
+            self.was_cancelled = True
+            self.model.stop_training = True
+            raise JobFailed("cancelled")
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+        self.log(" - ".join(f"{k}: {float(logs[k]):.4f}" for k in keys if k in logs))
+
+
+def _refuse(request: SetKerasParameterRequest, project: LocalProject, allow_user_code: bool) -> list[str]:
+    """JobFailed for what the local studio cannot do; returns notes for fields that do not apply here."""
+    r = request
+    if r.mode == "expert" and not allow_user_code:
+        raise JobFailed("expert mode runs user code; start the local studio with user code allowed to run it")
+    if r.mode == "expert" and not (r.script or "").strip():
+        raise JobFailed("expert mode needs a script defining build_model(input_length, classes)")
+    for layer in r.visual_layers or []:
+        if layer.type.startswith("transfer_") and layer.enabled is not False:
+            raise JobFailed(f"layer type {layer.type!r} (pretrained transfer learning) is not available offline")
+    if r.selected_model_type in (ModelType.AKIDA, ModelType.REQUIRES_RETRAIN):
+        raise JobFailed(f"selectedModelType {r.selected_model_type.value!r} is not available in the local studio")
+    if r.akida_edge_learning_config and r.akida_edge_learning_config.get("enabled"):
+        raise JobFailed("akidaEdgeLearningConfig is not available in the local studio")
+    if r.use_learned_optimizer:
+        raise JobFailed("useLearnedOptimizer (VeLO) is not available in the local studio")
+    if r.custom_validation_metadata_key:
+        raise JobFailed("customValidationMetadataKey: local projects carry no sample metadata")
+    if r.custom_parameters or r.block_parameters:
+        raise JobFailed("customParameters/blockParameters apply to custom learn blocks, not the local Keras block")
+    notes = []
+    if r.augmentation_policy_image == "all" and project.kind != "image":
+        notes.append(f"augmentationPolicyImage 'all' does not apply to a {project.kind} project (as in Studio)")
+    if r.augmentation_policy_spectrogram and r.augmentation_policy_spectrogram.enabled and project.kind != "spectrogram":
+        notes.append(f"augmentationPolicySpectrogram does not apply to a {project.kind} project (as in Studio)")
+    return notes
+
+
+def _user_model(script: str, n_features: int, n_classes: int) -> keras.Model:
+    namespace: dict[str, Any] = {"keras": keras, "__name__": "sweep_user_script"}
+    try:
+        exec(compile(script, "<expert script>", "exec"), namespace)  # noqa: S102 - only with allow_user_code
+        build = namespace.get("build_model")
+        if not callable(build):
+            raise JobFailed("expert script must define build_model(input_length, classes) -> keras.Model")
+        model = build(n_features, n_classes)
+    except JobFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - user code: any error fails the job with its message
+        raise JobFailed(f"expert script failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(model, keras.Model):
+        raise JobFailed(f"expert script build_model returned {type(model).__name__}, not a keras.Model")
+    return model
+
+
+def _training_model(core: keras.Model, request: SetKerasParameterRequest, project: LocalProject, seed: int,
+                    log: Callable[[str], None]) -> keras.Model:
+    extra: list[keras.layers.Layer] = []
+    if request.augmentation_policy_image == "all" and project.kind == "image":
+        flip = project.name not in augment.NO_FLIP_PROJECTS
+        extra = augment.image_layers(flip=flip, seed=seed)
+        log(f"Image augmentation: shift, zoom, brightness{', horizontal flip' if flip else ' (no flip for ' + project.name + ')'}")
+    policy = request.augmentation_policy_spectrogram
+    if policy is not None and policy.enabled and project.kind == "spectrogram":
+        extra = augment.spectrogram_layers(policy, seed=seed)
+        log(f"Spectrogram augmentation: {policy.wire()}")
+    if not extra:
+        return core
+    shape = project.input_shape if len(project.input_shape) == 3 else (*project.input_shape, 1)
+    n = math.prod(project.input_shape)
+    return keras.Sequential([keras.Input((n,)), keras.layers.Reshape(shape), *extra,
+                             keras.layers.Reshape((n,)), core], name="sweep_local_training")
+
+
+def _graphs(history: dict[str, list[float]]) -> list[KerasModelMetadataGraph]:
+    out = []
+    for name in ("loss", "accuracy"):
+        series = [KerasModelMetadataGraphSeries(title=k, values=[float(v) for v in history[k]])
+                  for k in (name, f"val_{name}") if k in history]
+        out.append(KerasModelMetadataGraph(title=name, x_label="epoch", y_label=name, data=series))
+    return out
+
+
+def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: Path, log: Callable[[str], None],
+          cancelled: Callable[[], bool], seed: int = 0, allow_user_code: bool = False) -> KerasModelMetadata:
+    """Train, convert and evaluate; writes model.keras, model_float32.tflite, model_int8.tflite into workdir."""
+    try:
+        validate_request(request, project)
+    except ApiError as exc:
+        raise JobFailed(exc.message) from None
+    for note in _refuse(request, project, allow_user_code):
+        log(f"Note: {note}")
+    r = request
+    epochs = r.training_cycles or DEFAULTS["training_cycles"]
+    lr = r.learning_rate or DEFAULTS["learning_rate"]
+    batch = r.batch_size or DEFAULTS["batch_size"]
+    split = r.train_test_split or DEFAULTS["train_test_split"]
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    x, y = load_arrays(project)
+    n_classes, n_features = len(project.labels), math.prod(project.input_shape)
+    x = x.reshape(len(x), n_features)
+    try:
+        x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=split, stratify=y, random_state=seed)
+    except ValueError:
+        log("Note: a class is too small to stratify the validation split; splitting at random")
+        x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=split, random_state=seed)
+    log(f"Dataset {project.name}: {len(x_tr)} training, {len(x_val)} validation samples, {n_classes} classes")
+
+    keras.utils.set_random_seed(seed)
+    steps = plan_layers(r.visual_layers or [], project.input_shape, n_classes)
+    core = (_user_model(r.script or "", n_features, n_classes) if r.mode == "expert"
+            else build_model(steps, n_features, seed))
+    model = _training_model(core, r, project, seed, log)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    class_weight = None
+    if r.auto_class_weights:
+        w = compute_class_weight("balanced", classes=np.arange(n_classes), y=y_tr)
+        class_weight = {i: float(v) for i, v in enumerate(w)}
+        log("Class weights: " + ", ".join(f"{project.labels[i]}={v:.3f}" for i, v in class_weight.items()))
+    log(f"Training {core.count_params()} parameters: {epochs} epochs, learning rate {lr}, batch size {batch}")
+    progress = _Progress(log, cancelled, epochs)
+    t0 = time.monotonic()
+    try:
+        hist = model.fit(x_tr, y_tr, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch,
+                         class_weight=class_weight, callbacks=[progress], verbose=0, shuffle=True)
+    except JobFailed:
+        log("Training cancelled")
+        raise
+    if progress.was_cancelled or cancelled():
+        raise JobFailed("cancelled")
+    log(f"Finished training in {time.monotonic() - t0:.1f} s")
+    core.save(workdir / "model.keras")
+
+    t1 = time.monotonic()
+    float_model, int8_model = evaluate.convert(core, x_tr, seed)
+    (workdir / "model_float32.tflite").write_bytes(float_model)
+    (workdir / "model_int8.tflite").write_bytes(int8_model)
+    if cancelled():
+        raise JobFailed("cancelled")
+    macs = total_macs(steps) if r.mode != "expert" else 0
+    profile_int8 = r.profile_int8 is not False
+    metrics = []
+    for mt, tfl in ((ModelType.FLOAT32, float_model), (ModelType.INT8, int8_model)):
+        ev = evaluate.evaluate_tflite(tfl, x_val, y_val, project.labels)
+        perf = (devices.on_device_performance(mt.value, model_bytes=ev.model_bytes, macs=macs,
+                                              arena_bytes=ev.arena_bytes)
+                if (mt is ModelType.FLOAT32 or profile_int8) and macs else [])
+        metrics.append(ModelMetrics(type=mt, loss=ev.loss, accuracy=ev.accuracy, confusion_matrix=ev.confusion,
+                                    report=ev.report, on_device_performance=perf))
+        log(f"{mt.value} model: accuracy {ev.accuracy:.4f}, loss {ev.loss:.4f}, {ev.model_bytes} bytes")
+    if not profile_int8:
+        log("profileInt8 is false: no on-device estimates for the int8 model")
+    log(f"Converted and evaluated in {time.monotonic() - t1:.1f} s")
+    recommended = r.selected_model_type or ModelType.INT8
+    return KerasModelMetadata(
+        created=datetime.now(timezone.utc), layers=layer_summary(core), class_names=list(project.labels),
+        labels=list(project.labels), available_model_types=[ModelType.FLOAT32, ModelType.INT8],
+        recommended_model_type=recommended, model_validation_metrics=metrics, has_trained_model=True,
+        mode="classification", tensorboard_graphs=_graphs({k: list(v) for k, v in hist.history.items()}),
+    )
