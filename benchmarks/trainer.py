@@ -56,10 +56,37 @@ def local_train(project: datasets.LocalProject, request: SetKerasParameterReques
     return end - t, marks["fit_end"] - marks["fit"], end - marks["fit_end"]
 
 
+def http_job(data: Path, body: dict, timeout: float = 300.0) -> float:
+    """Wall time of the same training as a real local studio job over loopback HTTP (submit -> finished)."""
+    import httpx
+
+    from sweep.local.embedded import EmbeddedStudio
+
+    with EmbeddedStudio(data / "studio") as studio:
+        headers = {"x-api-key": studio.api_key.get_secret_value()}
+        with httpx.Client(base_url=studio.base_url, headers=headers, timeout=30) as client:
+            times = []
+            for _ in range(2):  # the first job also pays the worker's TensorFlow import
+                t = time.perf_counter()
+                job_id = client.post("/api/1/jobs/train/keras/3", json=body).raise_for_status().json()["id"]
+                while True:
+                    job = client.get(f"/api/1/jobs/{job_id}/status").raise_for_status().json()["job"]
+                    if job.get("finished"):
+                        break
+                    if time.perf_counter() - t > timeout:
+                        raise TimeoutError(f"job {job_id} did not finish in {timeout} s")
+                    time.sleep(0.1)
+                times.append(time.perf_counter() - t)
+                if not job.get("finishedSuccessful"):
+                    raise RuntimeError(f"job {job_id} failed: {job}")
+    return times[-1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--http", action="store_true", help="also time a real local studio job over HTTP")
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
     datasets.ensure_default_projects(data)
@@ -73,6 +100,10 @@ def main() -> None:
         total, fit, post = local_train(project, request, i, data / f"job{i}")
         print(f"run {i}: plain keras fit {plain:.2f} s | train() fit {fit:.2f} s (ratio {fit / plain:.2f}x) | "
               f"train() total {total:.2f} s (ratio {total / plain:.2f}x) | conversion+evaluation {post:.2f} s")
+    if args.http:
+        wall = http_job(data, request.wire())
+        print(f"local studio HTTP job (submit -> finished, warm worker): {wall:.2f} s "
+              f"(ratio {wall / plain:.2f}x of the last plain fit)")
 
 
 if __name__ == "__main__":

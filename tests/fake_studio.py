@@ -1,0 +1,484 @@
+"""A scriptable fake Edge Impulse Studio over real HTTP on 127.0.0.1: time-scripted jobs, no training."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from sweep.local import views
+from sweep.studio.models import (
+    DeviceBudget, GenericApiResponse, GetJobResponse, Job, JobLogItem, KerasModelMetadataGraph,
+    KerasModelMetadataGraphSeries, KerasModelMetadataResponse, ListJobsResponse, LogStdoutResponse, ModelMetrics,
+    ModelType, OnDevicePerformance, SetKerasParameterRequest, StartJobResponse,
+)
+
+__all__ = ["FakeStudio", "JobScript", "FakeJob", "fake_studio", "default_metrics"]
+
+Metrics = dict[str, float]
+DEVICES = [("cortex-m4f-80mhz", "Cortex-M4F 80MHz", True, 1.0), ("cortex-m7-216mhz", "Cortex-M7 216MHz", False, 0.3)]
+
+
+@dataclass
+class JobScript:
+    """How one train job behaves; every field is time-based, so no background thread is needed."""
+
+    duration_s: float = 0.0
+    succeed: bool = True
+    log_lines: list[str] | None = None
+    metrics: Metrics | Callable[[dict[str, Any]], Metrics] | None = None  # keys: accuracy, loss, int8_accuracy
+    stale_metadata: bool = False
+    profiling_delay_s: float = 0.0
+    drop_post_answer: bool = False
+    status_errors: list[int] = field(default_factory=list)
+
+
+@dataclass
+class FakeJob:
+    id: int
+    learn_id: int
+    request: dict[str, Any]
+    created: float
+    script: JobScript
+    cancelled: float | None = None
+    metadata_created: float | None = None  # set when the job finishes (stale: the previous one)
+
+    @property
+    def key(self) -> str:
+        return f"keras-{self.learn_id}"
+
+    def finished_at(self) -> float:
+        end = self.created + self.script.duration_s
+        return min(end, self.cancelled) if self.cancelled is not None else end
+
+    def done(self, now: float) -> bool:
+        return now >= self.finished_at()
+
+    def successful(self) -> bool:
+        return self.script.succeed and (self.cancelled is None or self.cancelled >= self.created + self.script.duration_s)
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat()
+
+
+def _widths(request: dict[str, Any]) -> list[int]:
+    return [int(layer.get("neurons") or 0) for layer in request.get("visualLayers") or [] if layer.get("neurons")]
+
+
+def default_metrics(request: dict[str, Any]) -> Metrics:
+    """Deterministic accuracy from learningRate and layer widths plus seeded noise (best near lr 3e-3)."""
+    lr = float(request.get("learningRate") or 0.005)
+    width = sum(_widths(request)) or 16
+    seed = int(hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:8], 16)
+    noise = ((seed % 1000) / 1000.0 - 0.5) * 0.02
+    acc = 0.97 - 0.08 * (math.log10(lr) + 2.5) ** 2 - 0.15 / math.sqrt(width) + noise
+    acc = min(0.995, max(0.05, acc))
+    return {"accuracy": acc, "loss": max(0.01, 1.0 - acc), "int8_accuracy": max(0.0, acc - 0.01 - 0.02 / width)}
+
+
+def _epochs(request: dict[str, Any]) -> int:
+    return max(1, int(request.get("trainingCycles") or 5))
+
+
+def _default_log(request: dict[str, Any], m: Metrics) -> list[str]:
+    n = _epochs(request)
+    lines = []
+    for e in range(1, n + 1):
+        f = e / n
+        acc, loss = m["accuracy"] * (0.5 + 0.5 * f), m["loss"] * (2 - f)
+        lines += [f"Epoch {e}/{n}", f"10/10 - 0s - loss: {loss:.4f} - accuracy: {acc:.4f} - "
+                  f"val_loss: {loss * 1.05:.4f} - val_accuracy: {acc * 0.98:.4f}"]
+    return lines
+
+
+class FakeStudio:
+    """Serves the train/job/metadata/project routes; jobs follow `JobScript`s queued with `script()`."""
+
+    def __init__(self, *, api_key: str = "test-key-fake-0123456789", project_id: int = 42,
+                 learn_block_ids: list[int] | None = None, class_names: list[str] | None = None,
+                 devices: list[tuple[str, str, bool, float]] | None = None, port: int = 0,
+                 state_file: Path | None = None, default_script: JobScript | None = None) -> None:
+        self.api_key = api_key
+        self.project_id = project_id
+        self.learn_block_ids = list(learn_block_ids or [7])
+        self.class_names = list(class_names or ["no", "yes", "noise"])
+        self.devices = list(devices or DEVICES)
+        self.default_script = default_script or JobScript()
+        self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
+        self.jobs: dict[int, FakeJob] = {}
+        self.configs: dict[int, dict[str, Any]] = {lid: {} for lid in self.learn_block_ids}
+        self._queue: list[JobScript] = []
+        self._lock = threading.RLock()
+        self._port = port
+        self._state_file = state_file
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._next_id = 1000
+        if state_file is not None and state_file.exists():
+            self._load()
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> FakeStudio:
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _make_handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeStudio:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "FakeStudio not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script(self, *scripts: JobScript) -> None:
+        """Queue scripts consumed in order by successive train POSTs (then `default_script`)."""
+        with self._lock:
+            self._queue.extend(scripts)
+
+    # ---- persistence --------------------------------------------------------------------------
+    def _save(self) -> None:
+        if self._state_file is None:
+            return
+        jobs = []
+        for j in self.jobs.values():
+            s = asdict(j.script)
+            if callable(j.script.metrics):
+                s["metrics"] = j.script.metrics(j.request)
+            jobs.append({**asdict(j), "script": s})
+        tmp = self._state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"next_id": self._next_id, "jobs": jobs, "configs": self.configs}))
+        tmp.replace(self._state_file)
+
+    def _load(self) -> None:
+        assert self._state_file is not None
+        state = json.loads(self._state_file.read_text())
+        self._next_id = state["next_id"]
+        self.configs.update({int(k): v for k, v in state.get("configs", {}).items()})
+        for raw in state["jobs"]:
+            job = FakeJob(**{**raw, "script": JobScript(**raw["script"])})
+            self.jobs[job.id] = job
+
+    # ---- behaviour ----------------------------------------------------------------------------
+    def _metrics(self, job: FakeJob) -> Metrics:
+        m = job.script.metrics
+        got = m(job.request) if callable(m) else m
+        return {**default_metrics(job.request), **(got or {})}
+
+    def _log(self, job: FakeJob, now: float) -> list[tuple[float, str]]:
+        lines = job.script.log_lines if job.script.log_lines is not None else _default_log(job.request,
+                                                                                           self._metrics(job))
+        end = job.finished_at()
+        span = max(end - job.created, 1e-9)
+        out = [(job.created + span * (i + 1) / (len(lines) + 1), line) for i, line in enumerate(lines)]
+        out = [(t, line) for t, line in out if t <= now]
+        if job.done(now):
+            tail = "Job completed" if job.successful() else ("Job was cancelled" if job.cancelled is not None
+                                                              else "Job failed (see above)")
+            out.append((end, tail))
+        return out
+
+    def _job_model(self, job: FakeJob, now: float) -> Job:
+        done = job.done(now)
+        end = job.finished_at()
+        return Job(id=job.id, category="Training model", category_key="keras", key=job.key,
+                   created=_iso(job.created), started=_iso(job.created),
+                   finished=_iso(end) if done else None, finished_successful=job.successful() if done else None,
+                   compute_time=round(end - job.created, 3) if done else None)
+
+    def _latest_done(self, learn_id: int, now: float) -> list[FakeJob]:
+        return [j for j in sorted(self.jobs.values(), key=lambda j: j.created)
+                if j.learn_id == learn_id and j.done(now) and j.successful()]
+
+    def _metadata(self, learn_id: int, now: float) -> dict[str, Any] | None:
+        done = self._latest_done(learn_id, now)
+        if not done:
+            return None
+        job = done[-1]
+        created = job.finished_at()
+        if job.script.stale_metadata:
+            created = done[-2].finished_at() if len(done) > 1 else job.created - 60.0
+        m = self._metrics(job)
+        profiling = now < job.finished_at() + job.script.profiling_delay_s
+        widths = _widths(job.request) or [16]
+        params = sum(a * b for a, b in zip([64] + widths, widths + [len(self.class_names)]))
+        n = len(self.class_names)
+
+        def metrics_for(mt: ModelType, acc: float) -> ModelMetrics:
+            scale = 1 if mt is ModelType.INT8 else 4
+            perf = [] if profiling else [
+                OnDevicePerformance(
+                    mcu=mcu, name=name, is_default=default, latency=round(params * 0.002 * speed * (1 if scale == 1
+                                                                                                   else 3), 3),
+                    tflite=_budget(params, scale, 1.2), eon=_budget(params, scale, 1.0), has_performance=True)
+                for mcu, name, default, speed in self.devices]
+            diag = acc * 10
+            cm = [[diag if i == k else (10 - diag) / max(n - 1, 1) for k in range(n)] for i in range(n)]
+            report: dict[str, Any] = {c: {"precision": acc, "recall": acc, "f1-score": acc, "support": 10.0}
+                                      for c in self.class_names}
+            report["accuracy"] = acc
+            for avg in ("macro avg", "weighted avg"):
+                report[avg] = {"precision": acc, "recall": acc, "f1-score": acc, "support": 10.0 * n}
+            return ModelMetrics(type=mt, loss=m["loss"], accuracy=acc, confusion_matrix=cm, report=report,
+                                on_device_performance=perf, profiling_job_id=job.id + 1 if profiling else None)
+
+        epochs = _epochs(job.request)
+        curve = [m["accuracy"] * (0.5 + 0.5 * (e + 1) / epochs) for e in range(epochs)]
+        loss = [m["loss"] * (2 - (e + 1) / epochs) for e in range(epochs)]
+        graphs = [KerasModelMetadataGraph(title="Accuracy", data=[
+            KerasModelMetadataGraphSeries(title="accuracy", values=curve),
+            KerasModelMetadataGraphSeries(title="val_accuracy", values=[v * 0.98 for v in curve])]),
+            KerasModelMetadataGraph(title="Loss", data=[
+                KerasModelMetadataGraphSeries(title="loss", values=loss),
+                KerasModelMetadataGraphSeries(title="val_loss", values=[v * 1.05 for v in loss])])]
+        return KerasModelMetadataResponse(
+            success=True, created=_iso(created), class_names=self.class_names, labels=self.class_names,
+            available_model_types=[ModelType.FLOAT32, ModelType.INT8], recommended_model_type=ModelType.INT8,
+            model_validation_metrics=[metrics_for(ModelType.FLOAT32, m["accuracy"]),
+                                      metrics_for(ModelType.INT8, m["int8_accuracy"])],
+            has_trained_model=True, tensorboard_graphs=graphs).wire()
+
+    def _project(self) -> SimpleNamespace:
+        return SimpleNamespace(id=self.project_id, name=f"fake-{self.project_id}", kind="audio",
+                               labels=self.class_names, learn_block_ids=self.learn_block_ids, impulse_id=1,
+                               input_shape=(99, 40))
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: dict[str, Any] | None,
+               api_key: str | None) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+        """Route one request; a None body means 'drop the connection without an answer'."""
+        now = time.time()
+        with self._lock:
+            self.requests.append((method, path, body))
+            if api_key != self.api_key:
+                return 401, GenericApiResponse(success=False, error="Invalid API key").wire(), {}
+            prefix = f"/v1/api/{self.project_id}"
+            if not path.startswith(prefix):
+                return 404, GenericApiResponse(success=False, error=f"No such project: {path}").wire(), {}
+            rest = path[len(prefix):]
+            for pattern, verb, fn in self._routes():
+                hit = re.fullmatch(pattern, rest)
+                if hit and verb == method:
+                    return fn(now, query, body, *[int(g) for g in hit.groups()])
+            return 404, GenericApiResponse(success=False, error=f"No route {method} {path}").wire(), {}
+
+    def _routes(self) -> list[tuple[str, str, Callable[..., tuple[int, dict[str, Any] | None, dict[str, str]]]]]:
+        return [
+            (r"", "GET", lambda now, q, b: (200, views.project_info_body(
+                self._project(), period_start=datetime(2026, 11, 1, tzinfo=timezone.utc), used_ms=1000,
+                quota_ms=3_600_000 * 20, job_limit_m=60), {})),
+            (r"/impulse", "GET", lambda now, q, b: (200, views.impulse_body(self._project()), {})),
+            (r"/training/keras/(\d+)", "GET", self._get_keras),
+            (r"/training/keras/(\d+)", "POST", self._set_keras),
+            (r"/training/keras/(\d+)/metadata", "GET", self._get_metadata),
+            (r"/jobs/train/keras/(\d+)", "POST", self._train),
+            (r"/jobs/(\d+)/status", "GET", self._status),
+            (r"/jobs/(\d+)/stdout", "GET", self._stdout),
+            (r"/jobs/(\d+)/cancel", "POST", self._cancel),
+            (r"/jobs", "GET", lambda now, q, b: self._list(now, {**q, "finished": "false"})),
+            (r"/jobs/all", "GET", self._list),
+        ]
+
+    def _no_block(self, lid: int) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        if lid in self.learn_block_ids:
+            return None
+        return 404, GenericApiResponse(success=False, error=f"Learn block {lid} not found").wire(), {}
+
+    def _get_keras(self, now: float, q: dict[str, str], b: Any, lid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        trained = bool(self._latest_done(lid, now))
+        return self._no_block(lid) or (200, views.keras_body(self._project(), lid, self.configs[lid], trained), {})
+
+    def _set_keras(self, now: float, q: dict[str, str], b: Any, lid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if err := self._no_block(lid):
+            return err
+        self.configs[lid].update(SetKerasParameterRequest.model_validate(b or {}).wire())
+        self._save()
+        return 200, GenericApiResponse(success=True).wire(), {}
+
+    def _get_metadata(self, now: float, q: dict[str, str], b: Any, lid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if err := self._no_block(lid):
+            return err
+        meta = self._metadata(lid, now)
+        if meta is None:
+            return 200, GenericApiResponse(success=False, error="No trained model for this learn block").wire(), {}
+        return 200, meta, {}
+
+    def _train(self, now: float, q: dict[str, str], b: Any, lid: int) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+        if err := self._no_block(lid):
+            return err
+        if any(j.learn_id == lid and not j.done(now) for j in self.jobs.values()):
+            return 400, GenericApiResponse(success=False, error=f"A training job is already running for "
+                                                                f"learn block {lid}").wire(), {}
+        request = SetKerasParameterRequest.model_validate(b or {}).wire()
+        script = self._queue.pop(0) if self._queue else self.default_script
+        script = JobScript(**{**asdict(script), "metrics": script.metrics,
+                              "status_errors": list(script.status_errors)})
+        job = FakeJob(id=self._next_id, learn_id=lid, request=request, created=now, script=script)
+        self._next_id += 1
+        self.jobs[job.id] = job
+        self.configs[lid].update(request)
+        self._save()
+        if script.drop_post_answer:
+            return 200, None, {}
+        return 200, StartJobResponse(success=True, id=job.id).wire(), {}
+
+    def _job(self, jid: int) -> FakeJob | None:
+        return self.jobs.get(jid)
+
+    def _missing(self, jid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        return 404, GenericApiResponse(success=False, error=f"Job {jid} not found").wire(), {}
+
+    def _status(self, now: float, q: dict[str, str], b: Any, jid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        job = self._job(jid)
+        if job is None:
+            return self._missing(jid)
+        if job.script.status_errors:
+            code = job.script.status_errors.pop(0)
+            self._save()
+            return code, GenericApiResponse(success=False, error=f"HTTP {code}").wire(), (
+                {"Retry-After": "0"} if code in (429, 503) else {})
+        return 200, GetJobResponse(success=True, job=self._job_model(job, now)).wire(), {}
+
+    def _stdout(self, now: float, q: dict[str, str], b: Any, jid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        job = self._job(jid)
+        if job is None:
+            return self._missing(jid)
+        lines = self._log(job, now)
+        items = [JobLogItem(created=_iso(t), data=line + "\n") for t, line in reversed(lines)]
+        limit = int(q.get("limit", 1000))
+        return 200, LogStdoutResponse(success=True, stdout=items[:limit], total_count=len(items)).wire(), {}
+
+    def _cancel(self, now: float, q: dict[str, str], b: Any, jid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        job = self._job(jid)
+        if job is None:
+            return self._missing(jid)
+        if not job.done(now):
+            job.cancelled = now
+            self._save()
+        return 200, GenericApiResponse(success=True).wire(), {}
+
+    def _list(self, now: float, q: dict[str, str], b: Any = None) -> tuple[int, dict[str, Any], dict[str, str]]:
+        jobs = sorted(self.jobs.values(), key=lambda j: -j.created)
+        if q.get("key"):
+            jobs = [j for j in jobs if j.key == q["key"]]
+        if q.get("finished") in ("true", "false"):
+            want = q["finished"] == "true"
+            jobs = [j for j in jobs if j.done(now) == want]
+        limit = int(q.get("limit", 20))
+        models = [self._job_model(j, now) for j in jobs[:limit]]
+        return 200, ListJobsResponse(success=True, jobs=models, total_job_count=len(jobs)).wire(), {}
+
+
+def _budget(params: int, scale: int, overhead: float) -> DeviceBudget:
+    model = params * scale
+    arena = int((2048 + params // 4 * scale) * overhead)
+    return DeviceBudget(ram_required=arena + 1024, rom_required=int(model * overhead) + 20_000, arena_size=arena,
+                        model_size=model)
+
+
+def _make_handler(studio: FakeStudio) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+            pass
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            status, answer, headers = studio.handle(self.command, url.path, query, body,
+                                                    self.headers.get("x-api-key"))
+            if answer is None:  # lost answer: the job exists, the client gets a closed connection
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    return Handler
+
+
+@pytest.fixture
+def fake_studio() -> Iterator[FakeStudio]:
+    """A started FakeStudio (api key `test-key-fake-0123456789`, project 42, learn block 7)."""
+    with FakeStudio() as studio:
+        yield studio
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--port-file", type=Path)
+    p.add_argument("--state-file", type=Path)
+    p.add_argument("--job-duration", type=float, default=0.0)
+    p.add_argument("--fail", action="store_true", help="jobs fail by default")
+    p.add_argument("--api-key", default="test-key-fake-0123456789")
+    p.add_argument("--project-id", type=int, default=42)
+    p.add_argument("--learn-block", type=int, action="append")
+    a = p.parse_args(argv)
+    studio = FakeStudio(api_key=a.api_key, project_id=a.project_id, learn_block_ids=a.learn_block, port=a.port,
+                        state_file=a.state_file, default_script=JobScript(duration_s=a.job_duration,
+                                                                          succeed=not a.fail)).start()
+    if a.port_file:
+        tmp = a.port_file.with_suffix(".tmp")
+        tmp.write_text(str(studio.port))
+        tmp.replace(a.port_file)
+    print(studio.base_url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        studio.stop()
+
+
+if __name__ == "__main__":
+    main()
