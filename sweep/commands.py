@@ -216,7 +216,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.data_dir is None:
         args.data_dir = Settings().data_dir
-    return int(serve_main(args) or 0)
+    try:
+        return int(serve_main(args) or 0)
+    except KeyboardInterrupt:  # uvicorn re-raises SIGINT/SIGTERM after a clean shutdown: that is a normal stop
+        return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,10 @@ from edgeimpulse_api.models.start_job_response import StartJobResponse
 from fake_studio import FakeStudio, JobScript, fake_studio  # noqa: F401 - fixture
 
 REQ = {"learningRate": 0.003, "trainingCycles": 3, "visualLayers": [{"type": "dense", "neurons": 32}]}
+
+
+def _t(value: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def client(s: FakeStudio) -> httpx.Client:
@@ -47,7 +52,7 @@ def test_every_route_parses_with_official_models(fake_studio: FakeStudio) -> Non
         assert c.get("/api/42/training/keras/7").json()["trainingCycles"] == 9
         jid = train(c)
         job = GetJobResponse.from_dict(c.get(f"/api/42/jobs/{jid}/status").json()).job
-        assert job.finished_successful is True and job.finished.tzinfo is not None and job.key == "keras-7"
+        assert job.finished_successful is True and _t(job.finished).tzinfo is not None and job.key == "keras-7"
         log = LogStdoutResponse.from_dict(c.get(f"/api/42/jobs/{jid}/stdout").json())
         assert log.total_count == len(log.stdout) and log.stdout[0].data.startswith("Job completed")
         assert log.stdout[-1].data.startswith("Epoch 1/3")
@@ -55,7 +60,7 @@ def test_every_route_parses_with_official_models(fake_studio: FakeStudio) -> Non
         assert [j.id for j in listed.jobs] == [jid]
         assert ListJobsResponse.from_dict(c.get("/api/42/jobs").json()).jobs == []
         meta = KerasModelMetadataResponse.from_dict(c.get("/api/42/training/keras/7/metadata").json())
-        assert meta.created >= job.created and meta.class_names == fake_studio.class_names
+        assert _t(meta.created) >= _t(job.created) and meta.class_names == fake_studio.class_names
         int8 = next(m for m in meta.model_validation_metrics if m.type == "int8")
         dev = next(d for d in int8.on_device_performance if d.is_default)
         assert dev.mcu == "cortex-m4f-80mhz" and "macro avg" in int8.report
