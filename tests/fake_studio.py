@@ -8,6 +8,7 @@ import json
 import math
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from sweep.studio.models import (
 __all__ = ["FakeStudio", "JobScript", "FakeJob", "fake_studio", "default_metrics"]
 
 Metrics = dict[str, float]
+Answer = tuple[int, dict[str, Any] | None, dict[str, str]]  # status, JSON body (None: drop), headers
 DEVICES = [("cortex-m4f-80mhz", "Cortex-M4F 80MHz", True, 1.0), ("cortex-m7-216mhz", "Cortex-M7 216MHz", False, 0.3)]
 
 
@@ -56,11 +58,11 @@ class FakeJob:
     created: float
     script: JobScript
     cancelled: float | None = None
-    metadata_created: float | None = None  # set when the job finishes (stale: the previous one)
+    kind: str = "train"  # or "profile": the job a metadata profilingJobId points at
 
     @property
     def key(self) -> str:
-        return f"keras-{self.learn_id}"
+        return f"keras-{self.learn_id}" if self.kind == "train" else f"profile-keras-{self.learn_id}"
 
     def finished_at(self) -> float:
         end = self.created + self.script.duration_s
@@ -70,7 +72,8 @@ class FakeJob:
         return now >= self.finished_at()
 
     def successful(self) -> bool:
-        return self.script.succeed and (self.cancelled is None or self.cancelled >= self.created + self.script.duration_s)
+        end = self.created + self.script.duration_s
+        return self.script.succeed and (self.cancelled is None or self.cancelled >= end)
 
 
 def _iso(t: float) -> str:
@@ -127,7 +130,7 @@ class FakeStudio:
         self._lock = threading.RLock()
         self._port = port
         self._state_file = state_file
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._next_id = 1000
         if state_file is not None and state_file.exists():
@@ -135,8 +138,7 @@ class FakeStudio:
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def start(self) -> FakeStudio:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _make_handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", self._port), _make_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
         self._thread.start()
@@ -204,7 +206,7 @@ class FakeStudio:
         span = max(end - job.created, 1e-9)
         out = [(job.created + span * (i + 1) / (len(lines) + 1), line) for i, line in enumerate(lines)]
         out = [(t, line) for t, line in out if t <= now]
-        if job.done(now):
+        if job.done(now) and job.script.log_lines is None:
             tail = "Job completed" if job.successful() else ("Job was cancelled" if job.cancelled is not None
                                                               else "Job failed (see above)")
             out.append((end, tail))
@@ -213,14 +215,15 @@ class FakeStudio:
     def _job_model(self, job: FakeJob, now: float) -> Job:
         done = job.done(now)
         end = job.finished_at()
-        return Job(id=job.id, category="Training model", category_key="keras", key=job.key,
+        category = ("Training model", "keras") if job.kind == "train" else ("Profiling model", "profile")
+        return Job(id=job.id, category=category[0], category_key=category[1], key=job.key,
                    created=_iso(job.created), started=_iso(job.created),
                    finished=_iso(end) if done else None, finished_successful=job.successful() if done else None,
                    compute_time=round(end - job.created, 3) if done else None)
 
     def _latest_done(self, learn_id: int, now: float) -> list[FakeJob]:
         return [j for j in sorted(self.jobs.values(), key=lambda j: j.created)
-                if j.learn_id == learn_id and j.done(now) and j.successful()]
+                if j.kind == "train" and j.learn_id == learn_id and j.done(now) and j.successful()]
 
     def _metadata(self, learn_id: int, now: float) -> dict[str, Any] | None:
         done = self._latest_done(learn_id, now)
@@ -228,9 +231,10 @@ class FakeStudio:
             return None
         job = done[-1]
         created = job.finished_at()
-        if job.script.stale_metadata:
-            created = done[-2].finished_at() if len(done) > 1 else job.created - 60.0
+        if job.script.stale_metadata:  # the previous model's time, and surely older than this job
+            created = min(done[-2].finished_at() if len(done) > 1 else job.created, job.created - 600.0)
         m = self._metrics(job)
+        profiler = job.id + 1  # created with the train job when the script delays profiling
         profiling = now < job.finished_at() + job.script.profiling_delay_s
         widths = _widths(job.request) or [16]
         params = sum(a * b for a, b in zip([64] + widths, widths + [len(self.class_names)]))
@@ -252,7 +256,7 @@ class FakeStudio:
             for avg in ("macro avg", "weighted avg"):
                 report[avg] = {"precision": acc, "recall": acc, "f1-score": acc, "support": 10.0 * n}
             return ModelMetrics(type=mt, loss=m["loss"], accuracy=acc, confusion_matrix=cm, report=report,
-                                on_device_performance=perf, profiling_job_id=job.id + 1 if profiling else None)
+                                on_device_performance=perf, profiling_job_id=profiler if profiling else None)
 
         epochs = _epochs(job.request)
         curve = [m["accuracy"] * (0.5 + 0.5 * (e + 1) / epochs) for e in range(epochs)]
@@ -276,7 +280,7 @@ class FakeStudio:
                                input_shape=(99, 40))
 
     def handle(self, method: str, path: str, query: dict[str, str], body: dict[str, Any] | None,
-               api_key: str | None) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+               api_key: str | None) -> Answer:
         """Route one request; a None body means 'drop the connection without an answer'."""
         now = time.time()
         with self._lock:
@@ -293,7 +297,7 @@ class FakeStudio:
                     return fn(now, query, body, *[int(g) for g in hit.groups()])
             return 404, GenericApiResponse(success=False, error=f"No route {method} {path}").wire(), {}
 
-    def _routes(self) -> list[tuple[str, str, Callable[..., tuple[int, dict[str, Any] | None, dict[str, str]]]]]:
+    def _routes(self) -> list[tuple[str, str, Callable[..., Answer]]]:
         return [
             (r"", "GET", lambda now, q, b: (200, views.project_info_body(
                 self._project(), period_start=datetime(2026, 11, 1, tzinfo=timezone.utc), used_ms=1000,
@@ -310,23 +314,23 @@ class FakeStudio:
             (r"/jobs/all", "GET", self._list),
         ]
 
-    def _no_block(self, lid: int) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+    def _no_block(self, lid: int) -> Answer | None:
         if lid in self.learn_block_ids:
             return None
         return 404, GenericApiResponse(success=False, error=f"Learn block {lid} not found").wire(), {}
 
-    def _get_keras(self, now: float, q: dict[str, str], b: Any, lid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _get_keras(self, now: float, q: dict[str, str], b: Any, lid: int) -> Answer:
         trained = bool(self._latest_done(lid, now))
         return self._no_block(lid) or (200, views.keras_body(self._project(), lid, self.configs[lid], trained), {})
 
-    def _set_keras(self, now: float, q: dict[str, str], b: Any, lid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _set_keras(self, now: float, q: dict[str, str], b: Any, lid: int) -> Answer:
         if err := self._no_block(lid):
             return err
         self.configs[lid].update(SetKerasParameterRequest.model_validate(b or {}).wire())
         self._save()
         return 200, GenericApiResponse(success=True).wire(), {}
 
-    def _get_metadata(self, now: float, q: dict[str, str], b: Any, lid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _get_metadata(self, now: float, q: dict[str, str], b: Any, lid: int) -> Answer:
         if err := self._no_block(lid):
             return err
         meta = self._metadata(lid, now)
@@ -334,10 +338,10 @@ class FakeStudio:
             return 200, GenericApiResponse(success=False, error="No trained model for this learn block").wire(), {}
         return 200, meta, {}
 
-    def _train(self, now: float, q: dict[str, str], b: Any, lid: int) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+    def _train(self, now: float, q: dict[str, str], b: Any, lid: int) -> Answer:
         if err := self._no_block(lid):
             return err
-        if any(j.learn_id == lid and not j.done(now) for j in self.jobs.values()):
+        if any(j.kind == "train" and j.learn_id == lid and not j.done(now) for j in self.jobs.values()):
             return 400, GenericApiResponse(success=False, error=f"A training job is already running for "
                                                                 f"learn block {lid}").wire(), {}
         request = SetKerasParameterRequest.model_validate(b or {}).wire()
@@ -347,6 +351,11 @@ class FakeStudio:
         job = FakeJob(id=self._next_id, learn_id=lid, request=request, created=now, script=script)
         self._next_id += 1
         self.jobs[job.id] = job
+        if script.profiling_delay_s > 0:
+            lasts = JobScript(duration_s=script.duration_s + script.profiling_delay_s, log_lines=["Profiling done"])
+            self.jobs[self._next_id] = FakeJob(id=self._next_id, learn_id=lid, request={}, created=now,
+                                               script=lasts, kind="profile")
+            self._next_id += 1
         self.configs[lid].update(request)
         self._save()
         if script.drop_post_answer:
@@ -356,10 +365,10 @@ class FakeStudio:
     def _job(self, jid: int) -> FakeJob | None:
         return self.jobs.get(jid)
 
-    def _missing(self, jid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _missing(self, jid: int) -> Answer:
         return 404, GenericApiResponse(success=False, error=f"Job {jid} not found").wire(), {}
 
-    def _status(self, now: float, q: dict[str, str], b: Any, jid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _status(self, now: float, q: dict[str, str], b: Any, jid: int) -> Answer:
         job = self._job(jid)
         if job is None:
             return self._missing(jid)
@@ -370,7 +379,7 @@ class FakeStudio:
                 {"Retry-After": "0"} if code in (429, 503) else {})
         return 200, GetJobResponse(success=True, job=self._job_model(job, now)).wire(), {}
 
-    def _stdout(self, now: float, q: dict[str, str], b: Any, jid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _stdout(self, now: float, q: dict[str, str], b: Any, jid: int) -> Answer:
         job = self._job(jid)
         if job is None:
             return self._missing(jid)
@@ -379,7 +388,7 @@ class FakeStudio:
         limit = int(q.get("limit", 1000))
         return 200, LogStdoutResponse(success=True, stdout=items[:limit], total_count=len(items)).wire(), {}
 
-    def _cancel(self, now: float, q: dict[str, str], b: Any, jid: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _cancel(self, now: float, q: dict[str, str], b: Any, jid: int) -> Answer:
         job = self._job(jid)
         if job is None:
             return self._missing(jid)
@@ -388,7 +397,7 @@ class FakeStudio:
             self._save()
         return 200, GenericApiResponse(success=True).wire(), {}
 
-    def _list(self, now: float, q: dict[str, str], b: Any = None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _list(self, now: float, q: dict[str, str], b: Any = None) -> Answer:
         jobs = sorted(self.jobs.values(), key=lambda j: -j.created)
         if q.get("key"):
             jobs = [j for j in jobs if j.key == q["key"]]
@@ -405,6 +414,15 @@ def _budget(params: int, scale: int, overhead: float) -> DeviceBudget:
     arena = int((2048 + params // 4 * scale) * overhead)
     return DeviceBudget(ram_required=arena + 1024, rom_required=int(model * overhead) + 20_000, arena_size=arena,
                         model_size=model)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up (killed sweeps, dropped answers) are routine here, not tracebacks."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, OSError)):
+            super().handle_error(request, client_address)
 
 
 def _make_handler(studio: FakeStudio) -> type[BaseHTTPRequestHandler]:

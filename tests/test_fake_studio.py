@@ -103,13 +103,17 @@ def test_scripts_failure_stale_profiling_and_status_errors(fake_studio: FakeStud
         assert [i["data"] for i in c.get(f"/api/42/jobs/{failed}/stdout").json()["stdout"]][-1] == "boom\n"
         stale = train(c)
         assert stale > first
-        assert c.get("/api/42/training/keras/7/metadata").json()["created"] == created  # stale: unchanged
+        stale_job = GetJobResponse.from_dict(c.get(f"/api/42/jobs/{stale}/status").json()).job
+        stale_meta = KerasModelMetadataResponse.from_dict(c.get("/api/42/training/keras/7/metadata").json())
+        assert _t(stale_meta.created) <= _t(created) and _t(stale_meta.created) < _t(stale_job.created)
         prof = train(c)
         r1, r2 = c.get(f"/api/42/jobs/{prof}/status"), c.get(f"/api/42/jobs/{prof}/status")
         assert (r1.status_code, r2.status_code) == (502, 429) and r2.headers["retry-after"] == "0"
         assert c.get(f"/api/42/jobs/{prof}/status").status_code == 200
         meta = KerasModelMetadataResponse.from_dict(c.get("/api/42/training/keras/7/metadata").json())
         assert all(m.profiling_job_id and not m.on_device_performance for m in meta.model_validation_metrics)
+        profiler = c.get(f"/api/42/jobs/{meta.model_validation_metrics[0].profiling_job_id}/status").json()["job"]
+        assert profiler.get("finished") is None and profiler["key"] == "profile-keras-7"
         time.sleep(0.5)
         meta = KerasModelMetadataResponse.from_dict(c.get("/api/42/training/keras/7/metadata").json())
         assert all(m.profiling_job_id is None and m.on_device_performance for m in meta.model_validation_metrics)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,9 +73,12 @@ def _read(path: Path) -> LocalProject:
 
 def _write(project: LocalProject, x: np.ndarray, y: np.ndarray) -> None:
     project.path.mkdir(parents=True, exist_ok=True)
-    np.save(project.path / "X.npy", x.astype(np.float32))
-    np.save(project.path / "y.npy", y.astype(np.int64))
-    tmp = project.path / (_PROJECT_FILE + ".tmp")
+    for name, arr in (("X.npy", x.astype(np.float32)), ("y.npy", y.astype(np.int64))):
+        part = project.path / f".{name}.{os.getpid()}.tmp"  # atomic: a concurrent reader never sees half a file
+        with open(part, "wb") as fh:
+            np.save(fh, arr)
+        part.replace(project.path / name)
+    tmp = project.path / f".{_PROJECT_FILE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(project.to_json(), indent=2))
     tmp.replace(project.path / _PROJECT_FILE)  # project.json last: its presence means "complete"
 
