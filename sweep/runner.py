@@ -108,6 +108,8 @@ class Runner:
         self.options = options
         self.progress = progress or Progress(quiet=True)
         self.stop = threading.Event()
+        self._all_done = threading.Event()
+        self._live = 0
         self.follower = Follower(client, polling=options.polling, stop=self.stop,
                                  job_timeout_s=options.job_timeout_s)
         self.space = distributions(spec)
@@ -127,19 +129,21 @@ class Runner:
     def run(self) -> RunSummary:
         """Resume what a dead worker left, then fill the slots until the study is done."""
         self._resume()
-        threads = [threading.Thread(target=self._slot, args=(lid,), name=f"slot-{lid}", daemon=True)
-                   for lid in self.learn_ids]
-        for t in threads:
-            t.start()
-        try:
-            while any(t.is_alive() for t in threads):
-                for t in threads:
-                    t.join(timeout=0.2)
-        except KeyboardInterrupt:
-            self.progress.warn("interrupted: cancelling running jobs and recording their trials...")
-            self._set_abort(Interrupted("interrupted by the user"))
-            for t in threads:
-                t.join()
+        self._live = len(self.learn_ids)
+        for lid in self.learn_ids:
+            threading.Thread(target=self._slot, args=(lid,), name=f"slot-{lid}", daemon=True).start()
+        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread
+        # looking finished (CPython), and the process would exit before jobs are cancelled.
+        interrupted = False
+        while True:
+            try:
+                if self._all_done.wait(0.2):
+                    break
+            except KeyboardInterrupt:
+                if not interrupted:
+                    interrupted = True
+                    self.progress.warn("interrupted: cancelling running jobs and recording their trials...")
+                    self._set_abort(Interrupted("interrupted by the user"))
         if self._abort is not None:
             self.summary.stopped_reason = str(self._abort)
             raise self._abort
@@ -148,6 +152,15 @@ class Runner:
     # ---- slots ------------------------------------------------------------------------------
 
     def _slot(self, learn_id: int) -> None:
+        try:
+            self._slot_loop(learn_id)
+        finally:
+            with self._lock:
+                self._live -= 1
+                if self._live <= 0:
+                    self._all_done.set()
+
+    def _slot_loop(self, learn_id: int) -> None:
         try:
             while not self.stop.is_set():
                 work = self._next(learn_id)
@@ -329,7 +342,11 @@ class Runner:
 
     def _resume(self) -> None:
         """Re-attach RUNNING trials of dead workers to their jobs; fail those that never had one."""
-        for ft in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        trials = self.study.get_trials(deepcopy=False)
+        owned = {int(t.user_attrs["job_id"]) for t in trials if "job_id" in t.user_attrs}
+        for ft in trials:
+            if ft.state != TrialState.RUNNING:
+                continue
             worker = ft.user_attrs.get("worker") or {}
             if self._alive(worker):
                 continue
@@ -337,7 +354,10 @@ class Runner:
             learn_id = int(worker.get("learn_id", self.learn_ids[0]))
             job_id = ft.user_attrs.get("job_id")
             if job_id is None and ft.datetime_start is not None:
-                found = self.client.find_train_job(learn_id, created_after=ft.datetime_start.astimezone(timezone.utc))
+                # its POST may have been answered after the worker died: look the job up, never
+                # taking a job another trial already owns
+                found = self.client.find_train_job(learn_id, created_after=ft.datetime_start.astimezone(timezone.utc),
+                                                   exclude=owned)
                 if found is not None:
                     job_id = found.id
                     trial.set_user_attr("job_id", job_id)

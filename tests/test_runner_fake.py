@@ -107,8 +107,10 @@ def test_multi_objective_with_constraint(studio: FakeStudio, tmp_path: Path) -> 
     assert len(study.directions) == 2
     for t in study.get_trials():
         m = t.user_attrs["metrics"]
-        constraints = t.system_attrs["constraints"]
-        assert constraints == pytest.approx([m["int8.accuracy_drop"] - 0.5, m["cortex-m4f-80mhz.latency_ms"] - 1e6])
+        assert t.constraints == pytest.approx({
+            "int8.accuracy_drop <= 0.5": m["int8.accuracy_drop"] - 0.5,
+            "cortex-m4f-80mhz.latency_ms <= 1000000": m["cortex-m4f-80mhz.latency_ms"] - 1e6,
+        })
     assert study.best_trials
     best = run_sweep("best", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
     assert best.returncode == 0 and json.loads(best.stdout)

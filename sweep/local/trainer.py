@@ -182,7 +182,7 @@ def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: 
     log(f"Dataset {project.name}: {len(x_tr)} training, {len(x_val)} validation samples, {n_classes} classes")
 
     keras.utils.set_random_seed(seed)
-    steps = plan_layers(r.visual_layers or [], project.input_shape, n_classes)
+    steps = [] if r.mode == "expert" else plan_layers(r.visual_layers or [], project.input_shape, n_classes)
     core = (_user_model(r.script or "", n_features, n_classes) if r.mode == "expert"
             else build_model(steps, n_features, seed))
     model = _training_model(core, r, project, seed, log)
@@ -213,7 +213,7 @@ def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: 
     (workdir / "model_int8.tflite").write_bytes(int8_model)
     if cancelled():
         raise JobFailed("cancelled")
-    macs = total_macs(steps) if r.mode != "expert" else 0
+    macs = total_macs(steps)
     profile_int8 = r.profile_int8 is not False
     metrics = []
     for mt, tfl in ((ModelType.FLOAT32, float_model), (ModelType.INT8, int8_model)):
