@@ -123,6 +123,8 @@ class Runner:
         self._started = time.monotonic()
         self._host = socket.gethostname()
         self._known: dict[str, int] = {}
+        self._indexed: set[int] = set()
+        self._best: tuple[float, int] | None = None
 
     # ---- public ---------------------------------------------------------------------------
 
@@ -215,8 +217,12 @@ class Runner:
         return {"host": self._host, "pid": os.getpid(), "learn_id": learn_id, "heartbeat": _now().isoformat()}
 
     def _remember(self, trials: list[FrozenTrial]) -> None:
+        """Index completed trials' requests (also other workers'), each trial once."""
         for t in trials:
-            if t.state == TrialState.COMPLETE and "request" in t.user_attrs and "metrics" in t.user_attrs:
+            if t.number in self._indexed or t.state != TrialState.COMPLETE:
+                continue
+            self._indexed.add(t.number)
+            if "request" in t.user_attrs and "metrics" in t.user_attrs:
                 self._known.setdefault(config_key(t.user_attrs["request"]), t.number)
 
     # ---- one trial ------------------------------------------------------------------------------
@@ -285,8 +291,10 @@ class Runner:
         self.summary.completed += 1
 
     def _tell(self, work: _Work, metrics: dict[str, float]) -> None:
+        feasible = True
         for c in self.spec.constraints:
-            value = metrics[c.metric] - c.bound if c.op == "<=" else c.bound - metrics[c.metric]
+            value = c.value(metrics)
+            feasible = feasible and value <= 0
             work.trial.set_constraint(str(c), value)
         values = [metrics[m] for m in self.metric_names]
         self.study.tell(work.trial, values)
@@ -295,7 +303,8 @@ class Runner:
             self._known.setdefault(config_key(work.request), work.number)
         shown = " ".join(f"{m}={v:.4g}" for m, v in zip(self.metric_names, values))
         self.progress.info(f"trial {work.number}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s)")
-        self._report_best()
+        if feasible:
+            self._report_best(work.number, values)
 
     def _reuse(self, work: _Work, twin: int) -> None:
         """An identical request was already trained: tell its result again instead of training."""
@@ -325,15 +334,16 @@ class Runner:
         self.summary.failed += 1
         self.progress.warn(f"trial {work.number}: FAILED: {reason}")
 
-    def _report_best(self) -> None:
-        try:
-            if len(self.study.directions) == 1:
-                best = self.study.best_trial
-                self.progress.best(f"{self.metric_names[0]}={best.value:.4g} (trial {best.number})")
-            else:
-                self.progress.best(f"{len(self.study.best_trials)} trials on the Pareto front")
-        except ValueError:
-            pass
+    def _report_best(self, number: int, values: list[float]) -> None:
+        """Best so far for the live line, kept here: ``study.best_trial`` copies every trial."""
+        if len(values) != 1:
+            return
+        sign = 1.0 if self.study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1.0
+        with self._lock:
+            if self._best is None or sign * values[0] > sign * self._best[0]:
+                self._best = (values[0], number)
+            value, best = self._best
+        self.progress.best(f"{self.metric_names[0]}={value:.4g} (trial {best})")
 
     def _all_metrics(self) -> list[str]:
         return [*self.metric_names, *(c.metric for c in self.spec.constraints)]
