@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("study", type=Path, help="study file (TOML)")
     run.add_argument("--trials", type=int, metavar="N", help="total number of completed trials to reach")
     _add_storage(run)
+    run.add_argument("--learn-blocks", metavar="ID,ID", help="use only these learn blocks as slots (e.g. one set per "
+                     "worker when several `sweep run` processes share a study)")
     run.add_argument("--no-report", action="store_true", help="do not refresh reports/<study>/ at the end")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
 

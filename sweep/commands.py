@@ -76,6 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     trials = args.trials if args.trials is not None else spec.trials
     if trials < 1:
         raise SettingsError("--trials", f"must be at least 1 (got {trials})")
+    blocks = _parse_blocks(args.learn_blocks) if args.learn_blocks else None
     url = _storage_url(spec, args.storage, settings)
     study = _open_study(spec, url, create=True)
     _record_study_attrs(study, spec)
@@ -88,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         polling=Polling(settings.poll_initial_s, settings.poll_factor, settings.poll_max_s),
     )
     try:
-        with connect(spec, settings) as conn:
+        with connect(spec, settings, learn_blocks=blocks) as conn:
             progress.info(f"study {spec.name!r}: {trials} trials on {conn.description}, "
                           f"learn blocks {conn.learn_ids}; storage {redact_url(url)}")
             summary = Runner(spec, study, conn.client, conn.learn_ids, options, progress=progress).run()
@@ -101,6 +102,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                   + (f" ({summary.stopped_reason})" if summary.stopped_reason else ""))
     _print_best(study, spec, sys.stderr)
     return 0
+
+
+def _parse_blocks(text: str) -> list[int]:
+    try:
+        blocks = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SettingsError("--learn-blocks", f"not a comma-separated list of learn block ids: {text!r}") from None
+    if not blocks or len(set(blocks)) != len(blocks) or min(blocks) < 1:
+        raise SettingsError("--learn-blocks", f"give distinct positive learn block ids (got {text!r})")
+    return blocks
 
 
 def _refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, progress: Progress) -> None:

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sweep.errors import SettingsError, StudyFileError
+from sweep.errors import LocalStudioError, SettingsError, StudyFileError
 from sweep.settings import DEFAULT_STUDIO_URL, Settings
 from sweep.studio.client import StudioClient, make_http_client
 from sweep.study import StudySpec
@@ -24,8 +24,12 @@ class Connection:
 
 
 @contextlib.contextmanager
-def connect(spec: StudySpec, settings: Settings, *, check_blocks: bool = True) -> Iterator[Connection]:
-    """Open the study's target; the local studio is started here and stopped on exit."""
+def connect(spec: StudySpec, settings: Settings, *, check_blocks: bool = True,
+            learn_blocks: list[int] | None = None) -> Iterator[Connection]:
+    """Open the study's target; the local studio is started here and stopped on exit.
+
+    ``learn_blocks`` (the ``--learn-blocks`` flag) overrides the study file's slots.
+    """
     target = spec.target
     if target.kind == "studio":
         if settings.api_key is None or not settings.api_key.get_secret_value():
@@ -33,7 +37,7 @@ def connect(spec: StudySpec, settings: Settings, *, check_blocks: bool = True) -
         base_url = target.base_url or settings.studio_url or DEFAULT_STUDIO_URL
         with make_http_client(base_url, settings.api_key, timeout=settings.http_timeout_s) as http:
             client = StudioClient(http, target.project_id)
-            learn_ids = list(target.learn_blocks)
+            learn_ids = list(learn_blocks or target.learn_blocks)
             if check_blocks:
                 _check_blocks(spec, client, learn_ids)
             yield Connection(client, learn_ids, f"Edge Impulse Studio project {target.project_id}")
@@ -41,8 +45,12 @@ def connect(spec: StudySpec, settings: Settings, *, check_blocks: bool = True) -
     from sweep.local.embedded import EmbeddedStudio  # heavy parts stay behind this door
 
     with EmbeddedStudio(settings.data_dir) as studio:
-        project = studio.project(target.project)
-        learn_ids = list(target.learn_blocks or project.learn_block_ids[:1])
+        try:
+            project = studio.project(target.project)
+        except LocalStudioError as exc:
+            raise StudyFileError(str(spec.path), "target.project", target.project,
+                                 f"no such project in the local studio at {settings.data_dir} ({exc})") from None
+        learn_ids = list(learn_blocks or target.learn_blocks or project.learn_block_ids[:1])
         with make_http_client(studio.base_url, studio.api_key, timeout=settings.http_timeout_s) as http:
             client = StudioClient(http, project.id)
             if check_blocks:
@@ -51,10 +59,15 @@ def connect(spec: StudySpec, settings: Settings, *, check_blocks: bool = True) -
                              f"local studio project {project.name!r} (id {project.id}) at {studio.base_url}")
 
 
+def _file_blocks(spec: StudySpec) -> list[int]:
+    return list(spec.target.learn_blocks or [])
+
+
 def _check_blocks(spec: StudySpec, client: StudioClient, learn_ids: list[int]) -> None:
     impulse = client.impulse()
     known = {b.id for b in impulse.learn_blocks}
     for lid in learn_ids:
         if lid not in known:
-            raise StudyFileError(str(spec.path), "target.learn_blocks", lid,
+            field = "--learn-blocks" if learn_ids != _file_blocks(spec) else "target.learn_blocks"
+            raise StudyFileError(str(spec.path), field, lid,
                                  f"no learn block with this id in the project's impulse (it has {sorted(known)})")
