@@ -1,0 +1,160 @@
+"""Several real `sweep run` workers on one study: a shared journal file and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import FrozenTrial, TrialState
+
+from fake_studio import FakeStudio, JobScript, default_metrics
+from runner_support import journal, sweep_cmd, sweep_env, write_study
+from sweep.space import config_key
+from sweep.storage import open_storage, redact_url
+
+KEY = "ei_secret_workers_key_1234567890"
+# Read at import: the autouse fixture in conftest.py clears SWEEP_* before each test runs.
+PG_URL = os.environ.get("SWEEP_TEST_PG_URL", "postgresql+psycopg://sweep_test:sweep_test@127.0.0.1:5432/sweep_test")
+BLOCKS = [7, 8, 9]
+
+
+@pytest.fixture
+def studio() -> Iterator[FakeStudio]:
+    with FakeStudio(api_key=KEY, learn_block_ids=BLOCKS, default_script=JobScript(duration_s=0.2)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty database on the test server (dropped afterwards), as an SQLAlchemy URL."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        import psycopg
+    except ImportError:
+        pytest.fail("the PostgreSQL tests need psycopg: pip install -e '.[postgres]'")
+    admin = make_url(PG_URL)
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"sweep_w_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {redact_url(PG_URL)} ({type(exc).__name__}): run "
+                    f"`sudo bash scripts/postgres.sh` (or point SWEEP_TEST_PG_URL at a server where the role "
+                    f"may CREATE DATABASE)", pytrace=False)
+    with conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield admin.set(database=name).render_as_string(hide_password=False)
+        finally:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _start(path: Path, storage: str, blocks: str, cwd: Path, *, quiet: bool = True) -> subprocess.Popen[str]:
+    args = ["run", str(path), "--no-report", "--storage", storage, "--learn-blocks", blocks]
+    return subprocess.Popen(sweep_cmd(*args, *(["--quiet"] if quiet else [])), env=sweep_env(KEY), cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(*procs: subprocess.Popen[str], timeout: float = 60) -> list[str]:
+    """Wait for every worker; if one failed, show all their logs (the cause is often in another's)."""
+    logs = []
+    for proc in procs:
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            err += f"\n(killed: still running after {timeout} s)"
+        logs.append(err)
+    shown = "\n".join(f"--- worker {p.pid} exited {p.returncode}:\n{err}" for p, err in zip(procs, logs))
+    assert all(p.returncode == 0 for p in procs), shown
+    assert not any(KEY in err for err in logs)
+    return logs
+
+
+def _trials(storage: str) -> list[FrozenTrial]:
+    try:
+        return optuna.load_study(study_name="fake", storage=open_storage(storage)).get_trials()
+    except KeyError:  # not created yet
+        return []
+
+
+def _wait_for(predicate, what: str, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _train_jobs(fake: FakeStudio) -> dict[int, object]:
+    return {jid: job for jid, job in fake.jobs.items() if job.kind == "train"}
+
+
+def _assert_one_job_per_block_at_a_time(fake: FakeStudio) -> None:
+    by_block: dict[int, list] = {}
+    for job in _train_jobs(fake).values():
+        by_block.setdefault(job.learn_id, []).append(job)
+    for lid, jobs in by_block.items():
+        jobs.sort(key=lambda j: j.created)
+        for before, after in zip(jobs, jobs[1:]):
+            assert after.created >= before.finished_at(), (
+                f"learn block {lid}: job {after.id} started while job {before.id} was running")
+
+
+def _assert_consistent(trials: list[FrozenTrial], fake: FakeStudio, pids: dict[int, int], target: int) -> None:
+    """Every trial is one finished job of one worker, with that job's own result; nothing lost or doubled."""
+    slots = len(pids)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert [t for t in trials if t.state != TrialState.COMPLETE] == [], [
+        (t.number, t.state.name, t.user_attrs.get("failure")) for t in trials if t.state != TrialState.COMPLETE]
+    # Each worker checks `complete + running < target` and then asks: across processes that check is
+    # not atomic, so at most one trial per other slot can slip in past the target, never more.
+    assert target <= len(complete) <= target + slots - 1, len(complete)
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
+    jobs = _train_jobs(fake)
+    job_ids = [t.user_attrs["job_id"] for t in complete]
+    assert len(set(job_ids)) == len(job_ids), "two trials share a job"
+    assert set(job_ids) == set(jobs), "a job was trained that no trial owns (or a trial's job is unknown)"
+    used = set()
+    for t in complete:
+        job = jobs[t.user_attrs["job_id"]]
+        worker = t.user_attrs["worker"]
+        assert job.learn_id == worker["learn_id"] and pids[job.learn_id] == worker["pid"], (t.number, worker)
+        assert job.request == t.user_attrs["request"]
+        assert job.request["learningRate"] == pytest.approx(t.params["learning_rate"])
+        metrics = t.user_attrs["metrics"]
+        assert t.values == [metrics["int8.accuracy"]]
+        assert metrics["int8.accuracy"] == pytest.approx(default_metrics(job.request)["int8_accuracy"])
+        assert job.done(time.time()) and job.successful()
+        used.add(job.learn_id)
+    assert used == set(pids), f"some worker trained nothing: {used} vs {set(pids)}"
+    _assert_one_job_per_block_at_a_time(fake)
+
+
+def _run_three_workers(studio: FakeStudio, tmp_path: Path, storage: str, target: int = 12) -> list[FrozenTrial]:
+    path = write_study(tmp_path, studio.base_url, trials=target, learn_blocks=tuple(BLOCKS))
+    procs = {lid: _start(path, storage, str(lid), tmp_path, quiet=False) for lid in BLOCKS}
+    _finish(*procs.values())
+    trials = _trials(storage)
+    _assert_consistent(trials, studio, {lid: p.pid for lid, p in procs.items()}, target)
+    return trials
+
+
+def test_three_workers_share_a_journal_file(studio: FakeStudio, tmp_path: Path) -> None:
+    _run_three_workers(studio, tmp_path, journal(tmp_path))
+
+
+def test_three_workers_share_a_postgresql_study(studio: FakeStudio, tmp_path: Path, pg_url: str) -> None:
+    optuna.storages.RDBStorage(pg_url)  # the schema once, before the workers (Optuna: race on alembic_version)
+    _run_three_workers(studio, tmp_path, pg_url)
