@@ -6,17 +6,20 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.errors import SettingsError, UsageError
+from sweep.errors import ApiError, ProtocolError, SettingsError, UsageError
 from sweep.follow import Polling
 from sweep.progress import Progress
 from sweep.settings import Settings
 from sweep.storage import default_storage_url, load_or_create, open_storage, redact_url
 from sweep.study import StudySpec, load_study
+
+if TYPE_CHECKING:
+    from sweep.studio.client import StudioClient
 
 __all__ = ["cmd_best", "cmd_compare", "cmd_import", "cmd_report", "cmd_run", "cmd_serve", "cmd_status"]
 
@@ -92,6 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         with connect(spec, settings, learn_blocks=blocks) as conn:
             progress.info(f"study {spec.name!r}: {trials} trials on {conn.description}, "
                           f"learn blocks {conn.learn_ids}; storage {redact_url(url)}")
+            _show_quota(conn.client, progress)
             summary = Runner(spec, study, conn.client, conn.learn_ids, options, progress=progress).run()
     finally:
         if not args.no_report:
@@ -102,6 +106,17 @@ def cmd_run(args: argparse.Namespace) -> int:
                   + (f" ({summary.stopped_reason})" if summary.stopped_reason else ""))
     _print_best(study, spec, sys.stderr)
     return 0
+
+
+def _show_quota(client: "StudioClient", progress: Progress) -> None:
+    """Say what the project's compute quota allows; a project we may not read is no reason to stop."""
+    try:
+        info = client.project_info()
+    except (ApiError, ProtocolError) as exc:
+        progress.info(f"compute quota unknown ({exc})")
+        return
+    left_min = info.compute_time.time_left_ms / 60000
+    progress.info(f"compute quota: {left_min:.0f} min left this period; at most {info.performance.job_limit_m} min per job")
 
 
 def _parse_blocks(text: str) -> list[int]:

@@ -126,6 +126,9 @@ def _assert_consistent(trials: list[FrozenTrial], fake: FakeStudio, pids: dict[i
     job_ids = [t.user_attrs["job_id"] for t in complete]
     assert len(set(job_ids)) == len(job_ids), "two trials share a job"
     assert set(job_ids) == set(jobs), "a job was trained that no trial owns (or a trial's job is unknown)"
+    keys = [config_key(t.user_attrs["request"]) for t in complete]
+    twins = [(t.number, t.user_attrs.get("duplicate_of")) for t in complete if keys.count(config_key(t.user_attrs["request"])) > 1]
+    assert not twins, f"workers trained the same configuration twice: {twins}"
     used = set()
     for t in complete:
         job = jobs[t.user_attrs["job_id"]]

@@ -1,0 +1,144 @@
+"""Following one job at the client seam: adaptive polling, timeout, interrupt, stale model."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+
+from sweep.errors import JobFailed, JobTimeout, StaleModelError
+from sweep.follow import Follower, Interrupted, Polling
+from sweep.studio.client import StudioClient
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+
+class RecordingStop(threading.Event):
+    """An Event whose waits return at once and are recorded; set after ``stop_after`` waits."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+        self.stop_after = stop_after
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(float(timeout or 0))
+        if self.stop_after is not None and len(self.waits) >= self.stop_after:
+            self.set()
+        return self.is_set()
+
+
+def _job(finished: bool, ok: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": 5, "category": "Training model", "categoryKey": "learn-train-studio-wrapper",
+                            "key": "keras-7", "created": T0.isoformat(), "started": T0.isoformat(),
+                            "jobNotificationUids": []}
+    if finished:
+        body.update(finished=(T0 + timedelta(seconds=30)).isoformat(), finishedSuccessful=ok, computeTime=30.0)
+    return {"success": True, "job": body}
+
+
+def _client(handler) -> StudioClient:  # type: ignore[no-untyped-def]
+    http = httpx.Client(base_url="http://studio.test/v1", transport=httpx.MockTransport(handler))
+    return StudioClient(http, 1, sleep=lambda s: None)
+
+
+def test_polling_backs_off_to_a_cap() -> None:
+    assert list(itertools.islice(Polling(1.0, 2.0, 5.0).intervals(), 5)) == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_wait_polls_quickly_then_backs_off() -> None:
+    polls = itertools.count()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=_job(finished=next(polls) >= 4))
+
+    stop = RecordingStop()
+    job = Follower(_client(handler), polling=Polling(0.5, 2.0, 3.0), stop=stop).wait(5)
+    assert job.finished is not None and stop.waits == [0.5, 1.0, 2.0, 3.0]
+
+
+def test_stop_cancels_the_job_and_interrupts() -> None:
+    cancelled: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/cancel"):
+            cancelled.append(request.url.path)
+            return httpx.Response(200, json={"success": True})
+        return httpx.Response(200, json=_job(finished=False))
+
+    with pytest.raises(Interrupted) as info:
+        Follower(_client(handler), polling=Polling(0.1, 1.5, 1.0), stop=RecordingStop(stop_after=2)).wait(5)
+    assert info.value.exit_code == 130 and cancelled == ["/v1/api/1/jobs/5/cancel"]
+
+
+def test_timeout_cancels_the_job() -> None:
+    clock = itertools.count(0, 100)
+    cancelled: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/cancel"):
+            cancelled.append(request.url.path)
+            return httpx.Response(200, json={"success": True})
+        return httpx.Response(200, json=_job(finished=False))
+
+    follower = Follower(_client(handler), polling=Polling(), stop=RecordingStop(), job_timeout_s=250,
+                        clock=lambda: float(next(clock)))
+    with pytest.raises(JobTimeout):
+        follower.wait(5)
+    assert cancelled
+
+
+def _metadata(created: datetime) -> dict[str, Any]:
+    return {"success": True, "created": created.isoformat(), "classNames": ["a", "b"], "availableModelTypes": ["int8"],
+            "recommendedModelType": "int8", "hasTrainedModel": True,
+            "modelValidationMetrics": [{"type": "int8", "loss": 0.2, "accuracy": 0.9,
+                                        "confusionMatrix": [[1, 0], [0, 1]], "report": {}, "onDevicePerformance": []}]}
+
+
+def test_failed_job_keeps_the_log_tail_oldest_first() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        lines = [{"created": T0.isoformat(), "data": f"line {i}"} for i in (3, 2, 1)]  # newest first
+        return httpx.Response(200, json={"success": True, "stdout": lines, "totalCount": 3})
+
+    follower = Follower(_client(handler), polling=Polling(), stop=RecordingStop())
+    from sweep.studio.models import Job
+
+    with pytest.raises(JobFailed) as info:
+        follower.result(Job.model_validate(_job(True, ok=False)["job"]), 7, need_device=False)
+    assert info.value.log_tail == ["line 1", "line 2", "line 3"] and "line 3" in str(info.value)
+
+
+def test_model_older_than_the_job_is_refused_after_retries() -> None:
+    reads = itertools.count()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        next(reads)
+        return httpx.Response(200, json=_metadata(T0 - timedelta(hours=1)))
+
+    from sweep.studio.models import Job
+
+    stop = RecordingStop()
+    with pytest.raises(StaleModelError):
+        Follower(_client(handler), polling=Polling(), stop=stop).result(
+            Job.model_validate(_job(True)["job"]), 7, need_device=False, stale_retries=2)
+    assert next(reads) == 3 and len(stop.waits) == 2
+
+
+def test_fresh_model_after_one_stale_read_is_accepted() -> None:
+    reads = itertools.count()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "/stdout" in request.url.path:
+            return httpx.Response(200, json={"success": True, "stdout": [], "totalCount": 0})
+        created = T0 - timedelta(hours=1) if next(reads) == 0 else T0 + timedelta(seconds=31)
+        return httpx.Response(200, json=_metadata(created))
+
+    from sweep.studio.models import Job
+
+    result = Follower(_client(handler), polling=Polling(), stop=RecordingStop()).result(
+        Job.model_validate(_job(True)["job"]), 7, need_device=False)
+    assert result.metrics["int8.accuracy"] == 0.9 and result.metrics["compute_time_s"] == 30.0
