@@ -187,8 +187,6 @@ class Runner:
                 if work.learn_id == learn_id or work.learn_id not in self.learn_ids:
                     self._reattach.remove(work)
                     return work
-            if self._reattach and not self.learn_ids:
-                return self._reattach.popleft()
             if self.options.time_limit_s is not None and time.monotonic() - self._started > self.options.time_limit_s:
                 self._stop_reason("time limit reached")
                 return None

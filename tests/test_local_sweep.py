@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -99,9 +98,15 @@ def _server_processes(data_dir: Path) -> list[str]:
 
 
 def _assert_server_stopped(ws: Path, stderr: str) -> None:
+    """Nothing answers our key on the port the run announced, and no server process on our data dir is left."""
     port = _port(stderr)
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    key = (ws / "data" / "api_key").read_text().strip()
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/v1/api/1/jobs", headers={"x-api-key": key}, timeout=3.0)
+    except httpx.TransportError:
+        pass  # refused: nobody listens there any more
+    else:  # the port may have been taken by someone else's server since: it must not be ours
+        assert answer.status_code != 200, f"the local studio still answers on port {port}"
     assert _server_processes(ws / "data") == []
 
 
@@ -312,7 +317,8 @@ neurons = { choices = [16, 24] }
     path = _write(ws, "synth-e2e", "synth", space, trials=1)
     run = _sweep(ws, "run", str(path), "--no-report")
     assert run.returncode == 0, run.stderr
-    assert f"local studio project 'synth' (id {project_id})" in run.stderr and f"learn blocks [{learn_id}]" in run.stderr
+    assert f"local studio project 'synth' (id {project_id})" in run.stderr
+    assert f"learn blocks [{learn_id}]" in run.stderr
     (t,) = _trials(ws, "synth-e2e")
     m = _check_complete(t, ws, ["alpha", "beta", "gamma"])
     assert m["int8.accuracy"] > 0.6  # well separated classes: far above chance (1/3) even after 3 epochs

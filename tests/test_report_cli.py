@@ -14,8 +14,9 @@ from runner_support import load, run_sweep, sweep_env, write_study
 
 KEY = "ei_report_cli_secret_0123456789abcdef"
 NETWORK = re.compile(
-    r"""(?:\b(?:src|href|action|srcset|poster|data)\s*=\s*["']?\s*(?:https?:|ftp:|wss?:)?//)"""
-    r"""|(?:url\(\s*["']?\s*(?:https?:)?//)|(?:@import\b)|(?:<script[^>]*\bsrc\s*=)|(?:<link[^>]*\bhref\s*=\s*["']?(?!data:))"""
+    r"""(?:\b(?:src|action|srcset|poster|data)\s*=\s*["']?\s*(?:https?:|ftp:|wss?:)?//)"""
+    r"""|(?:url\(\s*["']?\s*(?:https?:)?//)|(?:@import\b)|(?:<script[^>]*\bsrc\s*=)"""
+    r"""|(?:<link[^>]*\bhref\s*=\s*["']?(?!data:))"""
     r"""|(?:<iframe\b)|(?:\bfetch\s*\()|(?:XMLHttpRequest)""",
     re.IGNORECASE,
 )

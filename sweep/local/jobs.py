@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -42,29 +43,23 @@ def official_metadata(md: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- the worker process -----------------------------------------------------------------------
+# A worker imports Keras/TensorFlow once (seconds), then runs jobs one after another: each job starts
+# from keras.backend.clear_session() and train()'s own seeding, so a reused worker gives the same model
+# as a fresh one. It sends each result back over its pipe at once (the server need not wait for a TF
+# process to exit) and exits after MAX_JOBS_PER_WORKER jobs, after any error other than a failed or
+# cancelled job, or when its server goes away. Killing it (force cancel, grace or job limit) is safe.
+
+MAX_JOBS_PER_WORKER = 50
 
 
-def _worker_main(conn: Any, parent_pid: int, allow_user_code: bool) -> None:
-    """Import the trainer (slow: Keras) before the job arrives, run ONE job, write result.json, exit."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when a job stops
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import_error = None
-    try:
-        from sweep.local import datasets, trainer
-    except Exception:  # noqa: BLE001 - reported as the job's failure below
-        import_error = traceback.format_exc()
-    try:
-        job = conn.recv()
-    except (EOFError, OSError):
-        return
-    if job is None:
-        return
+def _run_job(job: dict[str, Any], parent_pid: int, allow_user_code: bool) -> dict[str, Any]:
+    """Run one job in this worker; the result says whether the worker may take another one."""
+    from sweep.errors import JobFailed
+    from sweep.local import datasets, trainer
+    from sweep.studio.models import SetKerasParameterRequest
+
     job_dir = Path(job["dir"])
-    out = os.open(job_dir / "worker.out", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    log_path = job_dir / "log"
-    cancel_path = job_dir / "cancel"
+    log_path, cancel_path = job_dir / "log", job_dir / "cancel"
 
     def cancelled() -> bool:
         return cancel_path.exists() or os.getppid() != parent_pid
@@ -75,39 +70,88 @@ def _worker_main(conn: Any, parent_pid: int, allow_user_code: bool) -> None:
 
     result: dict[str, Any]
     try:
-        if import_error is not None:
-            raise RuntimeError(f"the trainer could not be imported:\n{import_error}")
-        from sweep.errors import JobFailed
-        from sweep.studio.models import SetKerasParameterRequest
-
+        trainer.keras.backend.clear_session()
         project = datasets.get_project(Path(job["data_dir"]), job["project_id"])
         request = SetKerasParameterRequest.model_validate(job["request"])
-        try:
-            metadata = trainer.train(request, project, workdir=job_dir, log=log,
-                                     cancelled=cancelled, seed=job["seed"], allow_user_code=allow_user_code)
-        except JobFailed as exc:
-            result = {"success": False, "reason": exc.message}
-        else:
-            atomic_write_json(job_dir / "metadata.json", metadata.wire())
-            result = {"success": True}
+        metadata = trainer.train(request, project, workdir=job_dir, log=log, cancelled=cancelled,
+                                 seed=job["seed"], allow_user_code=allow_user_code)
+        atomic_write_json(job_dir / "metadata.json", metadata.wire())
+        result = {"success": True, "reusable": True}
+    except JobFailed as exc:
+        result = {"success": False, "reason": exc.message, "reusable": True}
     except BaseException as exc:  # noqa: BLE001 - anything that stops training fails the job, with its trace
         log(traceback.format_exc())
-        result = {"success": False, "reason": f"{type(exc).__name__}: {exc}"}
-    if cancelled() and os.getppid() == parent_pid:
-        result = {"success": False, "reason": "cancelled"}
-    if os.getppid() == parent_pid:  # an orphan (server killed) must not write into a later server's books
-        atomic_write_json(job_dir / "result.json", result)
+        result = {"success": False, "reason": f"{type(exc).__name__}: {exc}", "reusable": False}
+    if cancelled():
+        result["success"], result["reason"] = False, "cancelled"
+    return result
+
+
+def _redirect_output(path: Path | None) -> None:
+    """Point this process's stdout/stderr (fd 1 and 2: TF writes there too) at a job's file or nowhere."""
     sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path if path is not None else os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _worker_main(conn: Any, parent_pid: int, allow_user_code: bool, max_jobs: int) -> None:
+    """Import the trainer (slow: Keras) before a job arrives, then run jobs until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when a job stops
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_error = None
+    try:
+        from sweep.local import datasets, trainer  # noqa: F401
+    except Exception:  # noqa: BLE001 - reported as the job's failure below
+        import_error = traceback.format_exc()
+    for _ in range(max_jobs):
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        job_dir = Path(job["dir"])
+        _redirect_output(job_dir / "worker.out")
+        if import_error is not None:
+            append_log(job_dir / "log", import_error)
+            result = {"success": False, "reason": "the trainer could not be imported", "reusable": False}
+        else:
+            result = _run_job(job, parent_pid, allow_user_code)
+        _redirect_output(None)
+        if os.getppid() != parent_pid:  # an orphan must not write into a later server's books
+            return
+        atomic_write_json(job_dir / "result.json", result)
+        try:
+            conn.send(result)
+        except (OSError, ValueError):
+            return
+        if not result["reusable"]:
+            return
+        import gc
+
+        trainer.keras.backend.clear_session()  # free the last model while idle
+        gc.collect()
 
 
 class _Worker:
-    def __init__(self, ctx: Any, allow_user_code: bool) -> None:
+    def __init__(self, ctx: Any, allow_user_code: bool, max_jobs: int) -> None:
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), allow_user_code),
+        self.jobs_left = max_jobs
+        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), allow_user_code, max_jobs),
                                    daemon=True, name="sweep-local-worker")
         self.process.start()
         child.close()
+
+    def result(self) -> dict[str, Any] | None:
+        """The finished job's result if the worker has sent it, else None."""
+        try:
+            return self.conn.recv() if self.conn.poll() else None
+        except (EOFError, OSError):
+            return None
 
     def stop(self) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -138,14 +182,17 @@ class JobManager:
 
     def __init__(self, data_dir: Path, *, concurrency: int = 1, allow_user_code: bool = False,
                  profiling_job: bool = False, job_limit_m: int = 60, cancel_grace_s: float = 10.0,
-                 profiling_delay_s: float = 1.0, prewarm: bool = True) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+                 profiling_delay_s: float = 1.0, prewarm: bool = True,
+                 max_jobs_per_worker: int = MAX_JOBS_PER_WORKER) -> None:
+        if concurrency < 1 or max_jobs_per_worker < 1:
+            raise ValueError("concurrency and max_jobs_per_worker must be at least 1")
         self.data_dir, self.store = data_dir, Store(data_dir)
         self.concurrency, self.allow_user_code = concurrency, allow_user_code
         self.profiling_job, self.job_limit_m = profiling_job, job_limit_m
         self.cancel_grace_s, self.profiling_delay_s, self.prewarm = cancel_grace_s, profiling_delay_s, prewarm
+        self.max_jobs_per_worker = max_jobs_per_worker
         self._ctx = multiprocessing.get_context("spawn")
+        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)  # wakes the loop at once on submit/cancel
         self._lock = threading.RLock()
         self._jobs: dict[int, dict[str, Any]] = {}
         self._queue: deque[int] = deque()
@@ -222,6 +269,7 @@ class JobManager:
             rec = self._new_record(project_id, learn_id, "train", request)
             self._queue.append(rec["id"])
             self.store.log(rec["id"], f"Scheduling job in cluster... (job {rec['id']}, learn block {learn_id})")
+            self._wake()
             return dict(rec)
 
     def cancel(self, project_id: int, job_id: int, *, force: bool) -> dict[str, Any] | None:
@@ -247,6 +295,7 @@ class JobManager:
                     self._finish(rec, False, "cancelled (forced)")
                 elif run.cancel_at is None:
                     run.cancel_at = time.monotonic()
+            self._wake()
             return dict(rec)
 
     # ---- internals
@@ -276,8 +325,23 @@ class JobManager:
             self.store.log(rec["id"], f"Job failed: {reason}")
         self.store.save_job(rec)
 
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._wake_w.send_bytes(b"")
+
     def _loop(self) -> None:
-        while not self._stop.wait(0.1):
+        """Tick when a worker reports or exits, on submit/cancel, and at least every 0.1 s."""
+        while not self._stop.is_set():
+            with self._lock:
+                ready: list[Any] = [self._wake_r]
+                for run in self._running.values():
+                    ready += [run.worker.conn, run.worker.process.sentinel]
+            with contextlib.suppress(OSError, ValueError):
+                multiprocessing.connection.wait(ready, timeout=0.1)
+                while self._wake_r.poll():
+                    self._wake_r.recv_bytes()
+            if self._stop.is_set():
+                return
             try:
                 with self._lock:
                     self._tick()
@@ -288,9 +352,14 @@ class JobManager:
         clock = time.monotonic()
         for job_id, run in list(self._running.items()):
             rec = self._jobs[job_id]
-            if not run.worker.process.is_alive():
+            result = run.worker.result()
+            if result is not None or not run.worker.process.is_alive():
                 del self._running[job_id]
-                self._complete(rec, run)
+                if result is not None and result.get("reusable") and run.worker.jobs_left > 0:
+                    self._idle.append(run.worker)  # warm: the next job starts without importing TF
+                elif result is not None:
+                    run.worker.stop()
+                self._complete(rec, run, result)
                 continue
             if run.cancel_at is None and clock - run.started > self.job_limit_m * 60:
                 self.store.log(job_id, f"Job exceeded the job limit of {self.job_limit_m} minutes")
@@ -311,10 +380,12 @@ class JobManager:
         want = self.concurrency - len(self._running) if self.prewarm else 0
         if len(self._idle) < want and clock - self._last_spawn > 1.0:  # at most one warm-up a second
             self._last_spawn = clock
-            self._idle.append(_Worker(self._ctx, self.allow_user_code))
+            self._idle.append(_Worker(self._ctx, self.allow_user_code, self.max_jobs_per_worker))
 
     def _dispatch(self, rec: dict[str, Any]) -> None:
-        worker = self._idle.pop(0) if self._idle else _Worker(self._ctx, self.allow_user_code)
+        worker = self._idle.pop(0) if self._idle else _Worker(self._ctx, self.allow_user_code,
+                                                              self.max_jobs_per_worker)
+        worker.jobs_left -= 1
         rec["started"] = iso(now())
         self.store.save_job(rec)
         self.store.log(rec["id"], "Job started")
@@ -328,13 +399,14 @@ class JobManager:
             return
         self._running[rec["id"]] = _Running(worker, time.monotonic())
 
-    def _complete(self, rec: dict[str, Any], run: _Running) -> None:
+    def _complete(self, rec: dict[str, Any], run: _Running, result: dict[str, Any] | None) -> None:
         job_dir = self.store.job_dir(rec["id"])
-        try:
-            result = read_json(job_dir / "result.json")
-        except (FileNotFoundError, ValueError):
-            code = run.worker.process.exitcode
-            result = {"success": False, "reason": f"the worker process exited with code {code} without a result"}
+        if result is None:
+            try:
+                result = read_json(job_dir / "result.json")
+            except (FileNotFoundError, ValueError):
+                code = run.worker.process.exitcode
+                result = {"success": False, "reason": f"the worker process exited with code {code} without a result"}
         if run.cancel_at is not None and result.get("success"):
             result = {"success": False, "reason": run.cancel_reason}
         if not result.get("success"):
