@@ -1,7 +1,10 @@
 """Benchmark: local studio train() beside a plain keras model.fit of the same model, epochs and data, one run.
 
-Prints wall times, their ratio (target <= 1.3x) and the TFLite conversion + evaluation time separately.
-Usage: /work/venv/bin/python benchmarks/trainer.py [--epochs 30] [--repeat 2]
+Also runs real local studio jobs over loopback HTTP (EmbeddedStudio + httpx, POST -> finished), each
+submitted right after the previous one finished, as a sweep does. Prints wall times, the studio's
+training part (job wall minus conversion+evaluation) over the plain fit (target <= 1.3x), and the
+TFLite conversion + evaluation time separately.
+Usage: /work/venv/bin/python benchmarks/trainer.py [--epochs 30] [--repeat 2] [--jobs 3] [--conv]
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import argparse
 import math
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sweep.local import datasets
 from sweep.local import trainer as local_trainer
@@ -56,22 +61,32 @@ def local_train(project: datasets.LocalProject, request: SetKerasParameterReques
     return end - t, marks["fit_end"] - marks["fit"], end - marks["fit_end"]
 
 
-WARM_WAIT_S = 20.0
+def _log_times(client: Any, job_id: int) -> dict[str, float]:
+    """Seconds from the job log: startup gap, fit, conversion+evaluation, completion gap."""
+    lines = client.get(f"/api/1/jobs/{job_id}/stdout", params={"limit": 1000}).raise_for_status().json()["stdout"]
+    stamps = [(datetime.fromisoformat(i["created"]).timestamp(), i["data"].strip()) for i in reversed(lines)]
+
+    def at(prefix: str, last: bool = False) -> float:
+        found = [t for t, line in stamps if line.startswith(prefix)]
+        return found[-1] if last else found[0]
+
+    started, first = at("Job started"), stamps[[d for _, d in stamps].index("Job started") + 1][0]
+    fit0, fit1, post1, done = at("Epoch 1/"), at("Finished training"), at("Converted and evaluated"), at("Job completed")
+    return {"startup": first - started, "fit": fit1 - fit0, "post": post1 - fit1, "completion": done - post1}
 
 
-def http_job(data: Path, body: dict, timeout: float = 300.0) -> tuple[float, float]:
-    """Wall time of the same training as a real local studio job over loopback HTTP (submit -> finished)."""
+def http_jobs(data: Path, body: dict[str, Any], jobs: int, timeout: float = 600.0) -> list[tuple[float, dict]]:
+    """Real local studio jobs over loopback HTTP, each submitted the moment the previous one finished
+    (as the sweep runner does): (submit -> finished wall time, log breakdown) per job."""
     import httpx
 
     from sweep.local.embedded import EmbeddedStudio
 
+    out = []
     with EmbeddedStudio(data / "studio") as studio:
         headers = {"x-api-key": studio.api_key.get_secret_value()}
         with httpx.Client(base_url=studio.base_url, headers=headers, timeout=30) as client:
-            times = []
-            for i in range(2):  # the first job may pay the worker's TensorFlow import; the second waits for
-                if i:  # the server's spare worker to finish importing, to time a warm job
-                    time.sleep(WARM_WAIT_S)
+            for _ in range(jobs):
                 t = time.perf_counter()
                 job_id = client.post("/api/1/jobs/train/keras/3", json=body).raise_for_status().json()["id"]
                 while True:
@@ -80,35 +95,46 @@ def http_job(data: Path, body: dict, timeout: float = 300.0) -> tuple[float, flo
                         break
                     if time.perf_counter() - t > timeout:
                         raise TimeoutError(f"job {job_id} did not finish in {timeout} s")
-                    time.sleep(0.1)
-                times.append(time.perf_counter() - t)
+                    time.sleep(0.05)
+                wall = time.perf_counter() - t
                 if not job.get("finishedSuccessful"):
                     raise RuntimeError(f"job {job_id} failed: {job}")
-    return times[0], times[1]
+                out.append((wall, _log_times(client, job_id)))
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--http", action="store_true", help="also time a real local studio job over HTTP")
+    ap.add_argument("--repeat", type=int, default=2, help="in-process train() beside plain fit, this many times")
+    ap.add_argument("--jobs", type=int, default=3, help="back-to-back local studio HTTP jobs (0: none)")
+    ap.add_argument("--conv", action="store_true", help="a conv2d model (as in the digits demo) instead of dense")
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
     datasets.ensure_default_projects(data)
     project = datasets.get_project(data, datasets.DIGITS_ID)
+    layers = ([{"type": "conv2d", "neurons": 16, "kernelSize": 3}, {"type": "flatten"}] if args.conv else []) + \
+        [{"type": "dense", "neurons": 32}]
     request = SetKerasParameterRequest.model_validate(
-        {"visualLayers": [{"type": "dense", "neurons": 32}], "trainingCycles": args.epochs, "learningRate": 0.005,
-         "batchSize": 32, "trainTestSplit": 0.2})
+        {"visualLayers": layers, "trainingCycles": args.epochs, "learningRate": 0.005, "batchSize": 32,
+         "trainTestSplit": 0.2})
+    jobs = http_jobs(data, request.wire(), args.jobs) if args.jobs else []  # first: the studio idles after
     plain_fit(project, request, 0)  # warm-up: TF graph tracing and thread pools for both sides
+    plains = []
     for i in range(args.repeat):
         plain = plain_fit(project, request, i)
+        plains.append(plain)
         total, fit, post = local_train(project, request, i, data / f"job{i}")
-        print(f"run {i}: plain keras fit {plain:.2f} s | train() fit {fit:.2f} s (ratio {fit / plain:.2f}x) | "
-              f"train() total {total:.2f} s (ratio {total / plain:.2f}x) | conversion+evaluation {post:.2f} s")
-    if args.http:
-        cold, warm = http_job(data, request.wire())
-        print(f"local studio HTTP job, submit -> finished: first {cold:.2f} s, warm worker {warm:.2f} s "
-              f"(ratio {warm / plain:.2f}x of the last plain fit; includes conversion+evaluation)")
+        print(f"in-process run {i}: plain keras fit {plain:.2f} s | train() fit {fit:.2f} s (ratio {fit / plain:.2f}x)"
+              f" | train() total {total:.2f} s | conversion+evaluation {post:.2f} s")
+    plain = min(plains) if plains else plain_fit(project, request, 0)
+    print(f"plain keras model.fit, same model/epochs/data: {plain:.2f} s (best of {max(len(plains), 1)})")
+    for n, (wall, t) in enumerate(jobs):
+        training = wall - t["post"]
+        print(f"studio HTTP job {n + 1} (POST -> finished): {wall:.2f} s = startup gap {t['startup']:.2f} s + "
+              f"fit {t['fit']:.2f} s + conversion+evaluation {t['post']:.2f} s + completion gap "
+              f"{t['completion']:.2f} s | training part {training:.2f} s = {training / plain:.2f}x plain fit "
+              f"(target <= 1.3x){'' if n else '  [first job: may include the worker import]'}")
 
 
 if __name__ == "__main__":

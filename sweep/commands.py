@@ -81,24 +81,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SettingsError("--trials", f"must be at least 1 (got {trials})")
     blocks = _parse_blocks(args.learn_blocks) if args.learn_blocks else None
     url = _storage_url(spec, args.storage, settings)
-    study = _open_study(spec, url, create=True)
-    _record_study_attrs(study, spec)
+    study: optuna.Study | None = None
     progress = Progress(quiet=args.quiet)
     options = RunOptions(
         target_trials=trials,
         time_limit_s=spec.time_limit_s,
         max_consecutive_failures=spec.max_consecutive_failures,
         job_timeout_s=spec.timeout_per_job_s,
-        polling=Polling(settings.poll_initial_s, settings.poll_factor, settings.poll_max_s),
+        polling=_polling(spec, settings),
     )
     try:
         with connect(spec, settings, learn_blocks=blocks) as conn:
+            # Opened only once the target is known good: a refused start writes nothing.
+            study = _open_study(spec, url, create=True)
+            _record_study_attrs(study, spec)
             progress.info(f"study {spec.name!r}: {trials} trials on {conn.description}, "
                           f"learn blocks {conn.learn_ids}; storage {redact_url(url)}")
             _show_quota(conn.client, progress)
             summary = Runner(spec, study, conn.client, conn.learn_ids, options, progress=progress).run()
     finally:
-        if not args.no_report:
+        if study is not None and not args.no_report:
             _refresh_report(study, spec, settings, progress)
     done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
     progress.warn(f"done: {summary.completed} completed, {summary.failed} failed, {summary.reused} reused, "
@@ -106,6 +108,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                   + (f" ({summary.stopped_reason})" if summary.stopped_reason else ""))
     _print_best(study, spec, sys.stderr)
     return 0
+
+
+def _polling(spec: StudySpec, settings: Settings) -> Polling:
+    """Studio jobs last minutes: back off to 30 s. The local studio is on loopback and a late poll
+    only wastes the wall clock, so its cap is 2 s unless SWEEP_POLL_MAX_S says otherwise."""
+    cap = settings.poll_max_s
+    if spec.target.kind == "local" and "poll_max_s" not in settings.model_fields_set:
+        cap = 2.0
+    return Polling(min(settings.poll_initial_s, cap), settings.poll_factor, cap)
 
 
 def _show_quota(client: "StudioClient", progress: Progress) -> None:

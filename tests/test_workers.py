@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -81,9 +82,14 @@ def _finish(*procs: subprocess.Popen[str], timeout: float = 60) -> list[str]:
     return logs
 
 
+@functools.lru_cache(maxsize=None)
+def _storage(url: str) -> optuna.storages.BaseStorage:
+    return open_storage(url)  # once per URL: the tests poll it
+
+
 def _trials(storage: str) -> list[FrozenTrial]:
     try:
-        return optuna.load_study(study_name="fake", storage=open_storage(storage)).get_trials()
+        return optuna.load_study(study_name="fake", storage=_storage(storage)).get_trials()
     except KeyError:  # not created yet
         return []
 
@@ -173,7 +179,7 @@ def test_a_trial_just_asked_by_a_live_worker_is_not_taken_for_an_orphan(studio: 
     """Another worker's trial between its ask and its `worker` attr (a few ms) looks owner-less."""
     path = write_study(tmp_path, studio.base_url, trials=2, learn_blocks=tuple(BLOCKS))
     storage = journal(tmp_path)
-    study = optuna.create_study(storage=open_storage(storage), study_name="fake", direction="maximize")
+    study = optuna.create_study(storage=_storage(storage), study_name="fake", direction="maximize")
     theirs = study.ask(distributions(load_study(path)))
     proc = _start(path, storage, "8", tmp_path, quiet=False)
     (err,) = _finish(proc)
@@ -187,18 +193,18 @@ def test_a_trial_just_asked_by_a_live_worker_is_not_taken_for_an_orphan(studio: 
 
 def test_kill_9_worker_on_postgresql_job_reattached_by_the_next_worker(studio: FakeStudio, tmp_path: Path,
                                                                       pg_url: str) -> None:
-    studio.script(JobScript(duration_s=8.0))  # the first worker's first job: long enough to die in
+    studio.script(JobScript(duration_s=10.0))  # the first worker's first job: long enough to die in
     path = write_study(tmp_path, studio.base_url, trials=8, learn_blocks=tuple(BLOCKS))
     first = _start(path, pg_url, "7", tmp_path)
 
-    def first_job() -> FrozenTrial | None:
-        got = [t for t in _trials(pg_url) if t.state == TrialState.RUNNING and "job_id" in t.user_attrs]
+    def job_of(pid: int) -> FrozenTrial | None:
+        got = [t for t in _trials(pg_url) if "job_id" in t.user_attrs and t.user_attrs["worker"]["pid"] == pid]
         return got[0] if got else None
 
     try:
-        orphan = _wait_for(first_job, "the first worker's job")
+        orphan = _wait_for(lambda: job_of(first.pid), "the first worker's job")
         other = _start(path, pg_url, "8", tmp_path)
-        _wait_for(lambda: any(t.state == TrialState.COMPLETE for t in _trials(pg_url)), "the other worker's trial")
+        _wait_for(lambda: job_of(other.pid), "the other worker's first job")
     finally:
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=10)

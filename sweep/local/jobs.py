@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -130,8 +131,6 @@ def _worker_main(conn: Any, parent_pid: int, allow_user_code: bool, max_jobs: in
             return
         if not result["reusable"]:
             return
-        import gc
-
         trainer.keras.backend.clear_session()  # free the last model while idle
         gc.collect()
 
