@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import tempfile
 import time
 from datetime import datetime
@@ -118,17 +119,18 @@ def main() -> None:
     request = SetKerasParameterRequest.model_validate(
         {"visualLayers": layers, "trainingCycles": args.epochs, "learningRate": 0.005, "batchSize": 32,
          "trainTestSplit": 0.2})
-    jobs = http_jobs(data, request.wire(), args.jobs) if args.jobs else []  # first: the studio idles after
     plain_fit(project, request, 0)  # warm-up: TF graph tracing and thread pools for both sides
     plains = []
     for i in range(args.repeat):
-        plain = plain_fit(project, request, i)
-        plains.append(plain)
+        plains.append(plain_fit(project, request, i))
         total, fit, post = local_train(project, request, i, data / f"job{i}")
-        print(f"in-process run {i}: plain keras fit {plain:.2f} s | train() fit {fit:.2f} s (ratio {fit / plain:.2f}x)"
-              f" | train() total {total:.2f} s | conversion+evaluation {post:.2f} s")
-    plain = min(plains) if plains else plain_fit(project, request, 0)
-    print(f"plain keras model.fit, same model/epochs/data: {plain:.2f} s (best of {max(len(plains), 1)})")
+        print(f"in-process run {i}: plain keras fit {plains[-1]:.2f} s | train() fit {fit:.2f} s "
+              f"(ratio {fit / plains[-1]:.2f}x) | train() total {total:.2f} s | conversion+evaluation {post:.2f} s")
+    jobs = http_jobs(data, request.wire(), args.jobs) if args.jobs else []  # the studio is stopped after
+    plains.append(plain_fit(project, request, args.repeat))  # brackets the jobs: the machine's load drifts
+    plain = statistics.median(plains)
+    print(f"plain keras model.fit, same model/epochs/data: {plain:.2f} s (median of {len(plains)}: "
+          f"{', '.join(f'{p:.2f}' for p in plains)})")
     for n, (wall, t) in enumerate(jobs):
         training = wall - t["post"]
         print(f"studio HTTP job {n + 1} (POST -> finished): {wall:.2f} s = startup gap {t['startup']:.2f} s + "

@@ -35,7 +35,7 @@ VERSION="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
 # Debian's package creates the `main` cluster (it cannot start it without an init system); make one
 # if a minimal image skipped that.
 if ! pg_lsclusters -h | awk -v v="$VERSION" '$1 == v && $2 == "main" {found = 1} END {exit !found}'; then
-  pg_createcluster "$VERSION" main --port "$PORT" >/dev/null
+  pg_createcluster --port "$PORT" "$VERSION" main >/dev/null
 fi
 if ! pg_ctlcluster "$VERSION" main status >/dev/null 2>&1; then
   pg_ctlcluster "$VERSION" main start

@@ -11,6 +11,12 @@ if ! command -v chromium >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# PostgreSQL for tests/test_workers.py (several workers on one study): installed and started as root,
+# idempotent; a server named by SWEEP_TEST_PG_URL is used as it is.
+if [ -z "${SWEEP_TEST_PG_URL:-}" ]; then
+  SWEEP_TEST_PG_URL="$(bash scripts/postgres.sh)"
+  export SWEEP_TEST_PG_URL
+fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'

@@ -33,7 +33,7 @@ def _storage_url(spec: StudySpec, flag: str | None, settings: Settings) -> str:
     return flag or spec.storage or settings.storage or default_storage_url(spec.path, spec.name, settings.state_dir)
 
 
-def _open_study(spec: StudySpec, url: str, *, create: bool) -> optuna.Study:
+def _open_study(spec: StudySpec, url: str, *, create: bool, worker: str = "") -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(url)
     if create:
@@ -42,7 +42,7 @@ def _open_study(spec: StudySpec, url: str, *, create: bool) -> optuna.Study:
         # A resumed run must not replay the first run's seeded draws: shift the seed by the trials so far.
         existing = _existing_trials(storage, spec.name)
         return load_or_create(storage, spec.name, _directions(spec),
-                              make_sampler(spec.sampler, spec, n_existing_trials=existing))
+                              make_sampler(spec.sampler, spec, n_existing_trials=existing, worker=worker))
     try:
         return optuna.load_study(study_name=spec.name, storage=storage)
     except KeyError:
@@ -93,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with connect(spec, settings, learn_blocks=blocks) as conn:
             # Opened only once the target is known good: a refused start writes nothing.
-            study = _open_study(spec, url, create=True)
+            study = _open_study(spec, url, create=True, worker=",".join(map(str, blocks or [])))
             _record_study_attrs(study, spec)
             progress.info(f"study {spec.name!r}: {trials} trials on {conn.description}, "
                           f"learn blocks {conn.learn_ids}; storage {redact_url(url)}")

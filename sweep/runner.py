@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import (
@@ -168,7 +169,11 @@ class Runner:
                 work = self._next(learn_id)
                 if work is None:
                     return
-                self._run(work)
+                try:
+                    self._run(work)
+                except UpdateFinishedTrialError:
+                    # another worker judged ours dead and finished the trial: its word stands
+                    self.progress.warn(f"trial {work.number}: finished by another worker; moving on")
         except SweepError as exc:
             self._set_abort(exc)
         except Exception as exc:  # a bug must stop the sweep loudly, never hang the others
@@ -355,9 +360,12 @@ class Runner:
         for ft in trials:
             if ft.state != TrialState.RUNNING:
                 continue
-            worker = ft.user_attrs.get("worker") or {}
-            if self._alive(worker):
+            worker = ft.user_attrs.get("worker")
+            if worker is None and _age_s(ft) < self.options.stale_after_s:
+                continue  # just asked by a live worker, whose next write is its worker attr
+            if worker and self._alive(worker):
                 continue
+            worker = worker or {}
             trial = optuna.Trial(self.study, ft._trial_id)
             learn_id = int(worker.get("learn_id", self.learn_ids[0]))
             job_id = ft.user_attrs.get("job_id")
@@ -393,6 +401,12 @@ class Runner:
         except (KeyError, ValueError):
             return False
         return _now() - beat < timedelta(seconds=self.options.stale_after_s)
+
+
+def _age_s(ft: FrozenTrial) -> float:
+    if ft.datetime_start is None:
+        return 0.0
+    return (_now() - ft.datetime_start.astimezone(timezone.utc)).total_seconds()
 
 
 def _is_device_metric(name: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import warnings
+import zlib
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -50,7 +51,8 @@ _RESERVED = {
 }
 
 
-def make_sampler(sampler_spec: SamplerSpec, spec: StudySpec, *, n_existing_trials: int = 0) -> BaseSampler:
+def make_sampler(sampler_spec: SamplerSpec, spec: StudySpec, *, n_existing_trials: int = 0,
+                 worker: str = "") -> BaseSampler:
     """Build the sampler; ``n_existing_trials`` shifts the seed so a resumed study does not replay
     the random draws of its first run (0 = the seed as written)."""
     file, name = str(spec.path), sampler_spec.name
@@ -73,6 +75,10 @@ def make_sampler(sampler_spec: SamplerSpec, spec: StudySpec, *, n_existing_trial
     seed = sampler_spec.seed
     if seed is not None and n_existing_trials:
         seed = (seed * 1_000_003 + n_existing_trials) % 2**32
+    if seed is not None and worker:
+        # Workers started together see the same trial count: without this they would all draw the
+        # same configurations and train each one once per worker.
+        seed = (seed * 1_000_003 + zlib.crc32(worker.encode())) % 2**32
     if name == "grid":
         options["search_space"] = grid(spec)
     if "warn_independent_sampling" in accepted and name != "tpe":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import optuna
@@ -13,6 +14,7 @@ from sweep.errors import SettingsError
 __all__ = ["default_storage_url", "open_storage", "redact_url"]
 
 _JOURNAL = "journal:"
+_SCHEMA_ATTEMPTS = 5
 
 
 def default_storage_url(study_file: Path, name: str, state_dir: Path | None = None) -> str:
@@ -30,12 +32,22 @@ def open_storage(url: str) -> BaseStorage:
         return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
     if "://" not in url:
         raise SettingsError("storage", f"not a storage URL: {url!r} (use journal:PATH, sqlite:///PATH or postgresql://...)")
-    try:
-        return RDBStorage(url, engine_kwargs=_engine_kwargs(url))
-    except (ImportError, ModuleNotFoundError) as exc:
-        raise SettingsError("storage", f"{redact_url(url)}: driver not installed ({exc.name})") from None
-    except Exception as exc:  # SQLAlchemy's OperationalError etc.: report without the password
-        raise SettingsError("storage", f"cannot open {redact_url(url)}: {type(exc).__name__}") from None
+    from sqlalchemy.exc import IntegrityError, ProgrammingError  # here: journal runs never import SQLAlchemy
+
+    for attempt in range(_SCHEMA_ATTEMPTS):
+        try:
+            return RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except (ImportError, ModuleNotFoundError) as exc:
+            raise SettingsError("storage", f"{redact_url(url)}: driver not installed ({exc.name})") from None
+        except (IntegrityError, ProgrammingError) as exc:
+            # Several workers creating the schema of an empty database at once: the losers see the
+            # winner's tables (or version row) as duplicates; on retry create_all finds them in place.
+            if attempt + 1 == _SCHEMA_ATTEMPTS:
+                raise SettingsError("storage", f"cannot open {redact_url(url)}: {type(exc).__name__}") from None
+            time.sleep(0.2 * (attempt + 1))
+        except Exception as exc:  # SQLAlchemy's OperationalError etc.: report without the password
+            raise SettingsError("storage", f"cannot open {redact_url(url)}: {type(exc).__name__}") from None
+    raise AssertionError("unreachable")
 
 
 def _engine_kwargs(url: str) -> dict[str, object]:

@@ -59,10 +59,26 @@ def pg_url() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left_behind() -> Iterator[None]:
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+
+
 def _start(path: Path, storage: str, blocks: str, cwd: Path, *, quiet: bool = True) -> subprocess.Popen[str]:
+    """One `sweep run` worker process using only ``blocks`` as its slots."""
     args = ["run", str(path), "--no-report", "--storage", storage, "--learn-blocks", blocks]
-    return subprocess.Popen(sweep_cmd(*args, *(["--quiet"] if quiet else [])), env=sweep_env(KEY), cwd=cwd,
+    proc = subprocess.Popen(sweep_cmd(*args, *(["--quiet"] if quiet else [])), env=sweep_env(KEY), cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _STARTED.append(proc)
+    return proc
 
 
 def _finish(*procs: subprocess.Popen[str], timeout: float = 60) -> list[str]:
@@ -184,8 +200,8 @@ def test_a_trial_just_asked_by_a_live_worker_is_not_taken_for_an_orphan(studio: 
     proc = _start(path, storage, "8", tmp_path, quiet=False)
     (err,) = _finish(proc)
     trials = _trials(storage)
-    mine = trials[theirs.number]
-    assert mine.state == TrialState.RUNNING and "failure" not in mine.user_attrs, err
+    assert trials[theirs.number].state == TrialState.RUNNING, err
+    assert "failure" not in trials[theirs.number].user_attrs
     assert "worker gone" not in err
     # it still counts as running: this worker completed the one other trial the target leaves
     assert [t.state for t in trials if t.number != theirs.number] == [TrialState.COMPLETE]
@@ -201,13 +217,11 @@ def test_kill_9_worker_on_postgresql_job_reattached_by_the_next_worker(studio: F
         got = [t for t in _trials(pg_url) if "job_id" in t.user_attrs and t.user_attrs["worker"]["pid"] == pid]
         return got[0] if got else None
 
-    try:
-        orphan = _wait_for(lambda: job_of(first.pid), "the first worker's job")
-        other = _start(path, pg_url, "8", tmp_path)
-        _wait_for(lambda: job_of(other.pid), "the other worker's first job")
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.communicate(timeout=10)
+    orphan = _wait_for(lambda: job_of(first.pid), "the first worker's job")
+    other = _start(path, pg_url, "8", tmp_path)
+    _wait_for(lambda: job_of(other.pid), "the other worker's first job")
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=10)
     killed_at = time.time()
     job_id = orphan.user_attrs["job_id"]
     assert orphan.user_attrs["worker"]["pid"] == first.pid
