@@ -121,6 +121,7 @@ class Follower:
         need_device: bool,
         selected: ModelType | str | None = None,
         stale_retries: int = 3,
+        on_poll: Callable[[Job], None] | None = None,
     ) -> JobResult:
         """Check success, wait for profiling when device metrics matter, refuse a stale model."""
         if not job.finished_successful:
@@ -131,7 +132,7 @@ class Follower:
         pending = profiling_pending(metadata)
         while need_device and pending is not None:
             log.info("job %s: waiting for profiling job %s", job.id, pending)
-            profiling = self.wait(pending)
+            profiling = self.wait(pending, on_poll=on_poll)
             if not profiling.finished_successful:
                 tail = self.log_tail(pending)
                 raise JobFailed(f"profiling job {pending} failed", job_id=job.id, log_tail=tail)

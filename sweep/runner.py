@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -244,7 +245,9 @@ class Runner:
                 self.progress.info(f"trial {work.number}: job {work.job_id} started on learn block {work.learn_id}")
             job = self._follow(work)
             result = self.follower.result(job, work.learn_id, need_device=self.need_device,
-                                          selected=work.request.get("selectedModelType"))
+                                          selected=work.request.get("selectedModelType"),
+                                          on_poll=self._on_poll(work, "profiling"))
+            self.progress.done(work.number)
         except Interrupted:
             self._fail(work, f"interrupted; job {work.job_id} cancelled" if work.job_id else "interrupted before submission", [])
             raise
@@ -259,20 +262,24 @@ class Runner:
             return
         self._complete(work, result)
 
-    def _follow(self, work: _Work) -> Job:
-        assert work.job_id is not None
+    def _on_poll(self, work: _Work, what: str = "") -> Callable[[Job], None]:
+        """Refresh the live line and, every ``heartbeat_s``, the trial's worker record."""
         last_beat = time.monotonic()
 
         def on_poll(job: Job) -> None:
             nonlocal last_beat
-            state = "running" if job.started else "queued"
+            state = what or ("running" if job.started else "queued")
             self.progress.running(work.number, job.id, work.learn_id, state, time.monotonic() - work.started_mono)
             if time.monotonic() - last_beat >= self.options.heartbeat_s:
                 work.trial.set_user_attr("worker", self._worker(work.learn_id))
                 last_beat = time.monotonic()
 
+        return on_poll
+
+    def _follow(self, work: _Work) -> Job:
+        assert work.job_id is not None
         try:
-            return self.follower.wait(work.job_id, on_poll=on_poll)
+            return self.follower.wait(work.job_id, on_poll=self._on_poll(work))
         finally:
             self.progress.done(work.number)
 
@@ -330,6 +337,7 @@ class Runner:
                                f"{self.options.max_consecutive_failures}); last: trial {work.number}: {reason}")
 
     def _fail(self, work: _Work, reason: str, tail: list[str]) -> None:
+        self.progress.done(work.number)
         work.trial.set_user_attr("failure", reason)
         if tail:
             work.trial.set_user_attr("log_tail", tail[-40:])
