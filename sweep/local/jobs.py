@@ -1,25 +1,21 @@
-"""Job queue of the local studio: worker processes (spawn), cancel, persistence and restart recovery."""
+"""Job queue of the local studio: dispatch to worker processes, cancel, persistence and restart recovery."""
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
-import os
-import signal
-import sys
 import threading
 import time
-import traceback
 from collections import deque
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sweep.errors import ApiError
-from sweep.local.store import Store, append_log, atomic_write_json, iso, now, read_json
+from sweep.local.store import Store, atomic_write_json, iso, now, read_json
+from sweep.local.worker import MAX_JOBS_PER_WORKER, Worker
 
 __all__ = ["JobManager", "STOPPED_REASON", "official_metadata"]
 
@@ -43,133 +39,8 @@ def official_metadata(md: dict[str, Any]) -> dict[str, Any]:
     return md
 
 
-# ---- the worker process -----------------------------------------------------------------------
-# A worker imports Keras/TensorFlow once (seconds), then runs jobs one after another: each job starts
-# from keras.backend.clear_session() and train()'s own seeding, so a reused worker gives the same model
-# as a fresh one. It sends each result back over its pipe at once (the server need not wait for a TF
-# process to exit) and exits after MAX_JOBS_PER_WORKER jobs, after any error other than a failed or
-# cancelled job, or when its server goes away. Killing it (force cancel, grace or job limit) is safe.
-
-MAX_JOBS_PER_WORKER = 25  # measured: ~8 MiB more resident memory per job after clear_session (TF caches)
-
-
-def _run_job(job: dict[str, Any], parent_pid: int, allow_user_code: bool) -> dict[str, Any]:
-    """Run one job in this worker; the result says whether the worker may take another one."""
-    from sweep.errors import JobFailed
-    from sweep.local import datasets, trainer
-    from sweep.studio.models import SetKerasParameterRequest
-
-    job_dir = Path(job["dir"])
-    log_path, cancel_path = job_dir / "log", job_dir / "cancel"
-
-    def cancelled() -> bool:
-        return cancel_path.exists() or os.getppid() != parent_pid
-
-    def log(text: str) -> None:
-        if os.getppid() == parent_pid:  # an orphan (its server was killed) keeps quiet
-            append_log(log_path, text)
-
-    result: dict[str, Any]
-    try:
-        trainer.keras.backend.clear_session()
-        project = datasets.get_project(Path(job["data_dir"]), job["project_id"])
-        request = SetKerasParameterRequest.model_validate(job["request"])
-        metadata = trainer.train(request, project, workdir=job_dir, log=log, cancelled=cancelled,
-                                 seed=job["seed"], allow_user_code=allow_user_code)
-        atomic_write_json(job_dir / "metadata.json", metadata.wire())
-        result = {"success": True, "reusable": True}
-    except JobFailed as exc:
-        result = {"success": False, "reason": exc.message, "reusable": True}
-    except BaseException as exc:  # noqa: BLE001 - anything that stops training fails the job, with its trace
-        log(traceback.format_exc())
-        result = {"success": False, "reason": f"{type(exc).__name__}: {exc}", "reusable": False}
-    if cancelled():
-        result["success"], result["reason"] = False, "cancelled"
-    if job["request"].get("mode") == "expert":  # user code may have changed this process: retire it
-        result["reusable"] = False
-    return result
-
-
-def _redirect_output(path: Path | None) -> None:
-    """Point this process's stdout/stderr (fd 1 and 2: TF writes there too) at a job's file or nowhere."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    fd = os.open(path if path is not None else os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
-def _worker_main(conn: Any, parent_pid: int, allow_user_code: bool, max_jobs: int) -> None:
-    """Import the trainer (slow: Keras) before a job arrives, then run jobs until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when a job stops
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import_error = None
-    try:
-        from sweep.local import datasets, trainer  # noqa: F401
-    except Exception:  # noqa: BLE001 - reported as the job's failure below
-        import_error = traceback.format_exc()
-    for _ in range(max_jobs):
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        job_dir = Path(job["dir"])
-        _redirect_output(job_dir / "worker.out")
-        if import_error is not None:
-            append_log(job_dir / "log", import_error)
-            result = {"success": False, "reason": "the trainer could not be imported", "reusable": False}
-        else:
-            result = _run_job(job, parent_pid, allow_user_code)
-        _redirect_output(None)
-        if os.getppid() != parent_pid:  # an orphan must not write into a later server's books
-            return
-        atomic_write_json(job_dir / "result.json", result)
-        try:
-            conn.send(result)
-        except (OSError, ValueError):
-            return
-        if not result["reusable"]:
-            return
-        trainer.keras.backend.clear_session()  # free the last model while idle
-        gc.collect()
-
-
-class _Worker:
-    def __init__(self, ctx: Any, allow_user_code: bool, max_jobs: int) -> None:
-        parent, child = ctx.Pipe()
-        self.conn = parent
-        self.jobs_left = max_jobs
-        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), allow_user_code, max_jobs),
-                                   daemon=True, name="sweep-local-worker")
-        self.process.start()
-        child.close()
-
-    def result(self) -> dict[str, Any] | None:
-        """The finished job's result if the worker has sent it, else None."""
-        try:
-            return self.conn.recv() if self.conn.poll() else None
-        except (EOFError, OSError):
-            return None
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(None)
-        self.kill()
-
-    def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(3)
-            if self.process.is_alive():
-                self.process.kill()
-                self.process.join(3)
-
-
 class _Running:
-    def __init__(self, worker: _Worker, started: float) -> None:
+    def __init__(self, worker: Worker, started: float) -> None:
         self.worker, self.started = worker, started
         self.cancel_at: float | None = None
         self.cancel_reason = "cancelled"
@@ -199,7 +70,7 @@ class JobManager:
         self._queue: deque[int] = deque()
         self._running: dict[int, _Running] = {}
         self._profiling: dict[int, float] = {}
-        self._idle: list[_Worker] = []
+        self._idle: list[Worker] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_spawn = -1e9
@@ -381,10 +252,10 @@ class JobManager:
         want = self.concurrency - len(self._running) if self.prewarm else 0
         if len(self._idle) < want and clock - self._last_spawn > 1.0:  # at most one warm-up a second
             self._last_spawn = clock
-            self._idle.append(_Worker(self._ctx, self.allow_user_code, self.max_jobs_per_worker))
+            self._idle.append(Worker(self._ctx, self.allow_user_code, self.max_jobs_per_worker))
 
     def _dispatch(self, rec: dict[str, Any]) -> None:
-        worker = self._idle.pop(0) if self._idle else _Worker(self._ctx, self.allow_user_code,
+        worker = self._idle.pop(0) if self._idle else Worker(self._ctx, self.allow_user_code,
                                                               self.max_jobs_per_worker)
         worker.jobs_left -= 1
         rec["started"] = iso(now())

@@ -1,0 +1,148 @@
+"""Worker processes of the local studio: a spawned process that imports Keras once and runs train jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import signal
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
+from pathlib import Path
+from typing import Any
+
+from sweep.local.store import append_log, atomic_write_json
+
+__all__ = ["MAX_JOBS_PER_WORKER", "Worker"]
+
+# A worker imports Keras/TensorFlow once (seconds), then runs jobs one after another: each job starts
+# from keras.backend.clear_session() and train()'s own seeding, so a reused worker gives the same model
+# as a fresh one. It sends each result back over its pipe at once (the server need not wait for a TF
+# process to exit) and exits after MAX_JOBS_PER_WORKER jobs, after any error other than a failed or
+# cancelled job, or when its server goes away. Killing it (force cancel, grace or job limit) is safe.
+# Keras is imported only inside the worker process (in _worker_main/_run_job), never at module import.
+
+MAX_JOBS_PER_WORKER = 25  # measured: ~8 MiB more resident memory per job after clear_session (TF caches)
+
+
+def _run_job(job: dict[str, Any], parent_pid: int, allow_user_code: bool) -> dict[str, Any]:
+    """Run one job in this worker; the result says whether the worker may take another one."""
+    from sweep.errors import JobFailed
+    from sweep.local import datasets, trainer
+    from sweep.studio.models import SetKerasParameterRequest
+
+    job_dir = Path(job["dir"])
+    log_path, cancel_path = job_dir / "log", job_dir / "cancel"
+
+    def cancelled() -> bool:
+        return cancel_path.exists() or os.getppid() != parent_pid
+
+    def log(text: str) -> None:
+        if os.getppid() == parent_pid:  # an orphan (its server was killed) keeps quiet
+            append_log(log_path, text)
+
+    result: dict[str, Any]
+    try:
+        trainer.keras.backend.clear_session()
+        project = datasets.get_project(Path(job["data_dir"]), job["project_id"])
+        request = SetKerasParameterRequest.model_validate(job["request"])
+        metadata = trainer.train(request, project, workdir=job_dir, log=log, cancelled=cancelled,
+                                 seed=job["seed"], allow_user_code=allow_user_code)
+        atomic_write_json(job_dir / "metadata.json", metadata.wire())
+        result = {"success": True, "reusable": True}
+    except JobFailed as exc:
+        result = {"success": False, "reason": exc.message, "reusable": True}
+    except BaseException as exc:  # noqa: BLE001 - anything that stops training fails the job, with its trace
+        log(traceback.format_exc())
+        result = {"success": False, "reason": f"{type(exc).__name__}: {exc}", "reusable": False}
+    if cancelled():
+        result["success"], result["reason"] = False, "cancelled"
+    if job["request"].get("mode") == "expert":  # user code may have changed this process: retire it
+        result["reusable"] = False
+    return result
+
+
+def _redirect_output(path: Path | None) -> None:
+    """Point this process's stdout/stderr (fd 1 and 2: TF writes there too) at a job's file or nowhere."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path if path is not None else os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _worker_main(conn: Connection, parent_pid: int, allow_user_code: bool, max_jobs: int) -> None:
+    """Import the trainer (slow: Keras) before a job arrives, then run jobs until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when a job stops
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_error = None
+    try:
+        from sweep.local import datasets, trainer  # noqa: F401
+    except Exception:  # noqa: BLE001 - reported as the job's failure below
+        import_error = traceback.format_exc()
+    for number in range(1, max_jobs + 1):
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        job_dir = Path(job["dir"])
+        if os.getppid() == parent_pid:  # an orphan keeps quiet (as in _run_job)
+            append_log(job_dir / "log", f"Worker pid {os.getpid()}, job {number} of this worker")
+        _redirect_output(job_dir / "worker.out")
+        if import_error is not None:
+            append_log(job_dir / "log", import_error)
+            result = {"success": False, "reason": "the trainer could not be imported", "reusable": False}
+        else:
+            result = _run_job(job, parent_pid, allow_user_code)
+        _redirect_output(None)
+        if os.getppid() != parent_pid:  # an orphan must not write into a later server's books
+            return
+        atomic_write_json(job_dir / "result.json", result)
+        try:
+            conn.send(result)
+        except (OSError, ValueError):
+            return
+        if not result["reusable"]:
+            return
+        trainer.keras.backend.clear_session()  # free the last model while idle
+        gc.collect()
+
+
+class Worker:
+    """The server's handle on one worker process: its pipe, its process and how many jobs it may still take."""
+
+    def __init__(self, ctx: SpawnContext, allow_user_code: bool, max_jobs: int) -> None:
+        parent, child = ctx.Pipe()
+        self.conn = parent
+        self.jobs_left = max_jobs
+        self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), allow_user_code, max_jobs),
+                                   daemon=True, name="sweep-local-worker")
+        self.process.start()
+        child.close()
+
+    def result(self) -> dict[str, Any] | None:
+        """The finished job's result if the worker has sent it, else None."""
+        try:
+            return self.conn.recv() if self.conn.poll() else None
+        except (EOFError, OSError):
+            return None
+
+    def stop(self) -> None:
+        """Tell the worker to exit, then terminate it if it is still alive."""
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.kill()
+
+    def kill(self) -> None:
+        """Terminate the process (SIGTERM, then SIGKILL after 3 s)."""
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(3)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(3)

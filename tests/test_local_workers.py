@@ -1,0 +1,106 @@
+"""Local studio worker processes over real HTTP: a warm worker runs job after job, and survives a cancel."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from local_fixtures import TINY_TRAIN, http_client, start_studio, wait_for
+
+from sweep.local.embedded import EmbeddedStudio
+from sweep.studio.models import GetJobResponse, LogStdoutResponse, StartJobResponse
+
+pytestmark = pytest.mark.slow
+LONG_TRAIN = {"trainingCycles": 3000, "learningRate": 0.001, "batchSize": 16}
+WORKER_LINE = re.compile(r"Worker pid (\d+), job (\d+) of this worker")
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStudio]:
+    # concurrency 1: exactly one warm worker, so "the same process" is the only right answer for job two
+    with start_studio(tmp_path_factory.mktemp("local-workers"), concurrency=1) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def http(studio: EmbeddedStudio) -> Iterator[httpx.Client]:
+    with http_client(studio) as client:
+        yield client
+
+
+def _train(http: httpx.Client, learn_id: int, body: dict[str, Any]) -> int:
+    answer = http.post(f"/api/1/jobs/train/keras/{learn_id}", json=body)
+    assert answer.status_code == 200, answer.text
+    return StartJobResponse.model_validate(answer.json()).id
+
+
+def _status(http: httpx.Client, job_id: int) -> Any:
+    answer = http.get(f"/api/1/jobs/{job_id}/status")
+    assert answer.status_code == 200, answer.text
+    return GetJobResponse.model_validate(answer.json()).job
+
+
+def _finished(http: httpx.Client, job_id: int, timeout: float = 120.0) -> Any:
+    return wait_for(lambda: (j := _status(http, job_id)).finished is not None and j, timeout, f"job {job_id}")
+
+
+def _log(http: httpx.Client, job_id: int) -> list[str]:
+    answer = http.get(f"/api/1/jobs/{job_id}/stdout")
+    assert answer.status_code == 200, answer.text
+    return [item.data for item in LogStdoutResponse.model_validate(answer.json()).stdout]
+
+
+def _worker(http: httpx.Client, job_id: int) -> tuple[int, int]:
+    """(pid, how many jobs that worker has taken including this one) from the job's log."""
+    found = [m for line in _log(http, job_id) if (m := WORKER_LINE.search(line))]
+    assert len(found) == 1, f"job {job_id} should log its worker exactly once: {_log(http, job_id)}"
+    return int(found[0].group(1)), int(found[0].group(2))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _good(http: httpx.Client, job_id: int) -> None:
+    job = _finished(http, job_id)
+    assert job.finished_successful is True, _log(http, job_id)
+
+
+def test_back_to_back_jobs_share_one_warm_worker(studio: EmbeddedStudio, http: httpx.Client) -> None:
+    first = _train(http, 3, TINY_TRAIN)
+    _good(http, first)
+    second = _train(http, 3, TINY_TRAIN)
+    _good(http, second)
+    pid, count = _worker(http, first)
+    assert _worker(http, second) == (pid, count + 1)
+    assert studio.process is not None and pid != studio.process.pid  # a worker, not the server itself
+    assert _alive(pid)  # still there, idle and warm, for the next job
+    assert (Path(studio.data_dir) / "jobs" / str(second) / "worker.out").is_file()
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["cancel", "force-cancel"])
+def test_a_job_after_a_cancelled_one_succeeds(http: httpx.Client, force: bool) -> None:
+    doomed = _train(http, 3, LONG_TRAIN)
+    wait_for(lambda: any(line.startswith("Epoch") for line in _log(http, doomed)), 60, "the long job's first epoch")
+    params = {"forceCancel": "true"} if force else {}
+    assert http.post(f"/api/1/jobs/{doomed}/cancel", params=params).json() == {"success": True}
+    cancelled = _finished(http, doomed, timeout=15)
+    assert cancelled.finished_successful is False
+    pid, count = _worker(http, doomed)
+
+    after = _train(http, 3, TINY_TRAIN)
+    _good(http, after)
+    if force:  # the killed worker is gone; a fresh one took the job
+        wait_for(lambda: not _alive(pid), 10, f"the force-cancelled worker {pid} to exit")
+        assert _worker(http, after)[0] != pid
+    else:  # a polite cancel keeps the warm worker
+        assert _worker(http, after) == (pid, count + 1)
