@@ -46,6 +46,18 @@ def _client(handler) -> StudioClient:  # type: ignore[no-untyped-def]
     return StudioClient(http, 1, sleep=lambda s: None)
 
 
+def _never_finishing(cancelled: list[str]):  # type: ignore[no-untyped-def]
+    """A job that never finishes; cancel requests are recorded."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/cancel"):
+            cancelled.append(request.url.path)
+            return httpx.Response(200, json={"success": True})
+        return httpx.Response(200, json=_job(finished=False))
+
+    return handler
+
+
 def test_polling_backs_off_to_a_cap() -> None:
     assert list(itertools.islice(Polling(1.0, 2.0, 5.0).intervals(), 5)) == [1.0, 2.0, 4.0, 5.0, 5.0]
 
@@ -64,11 +76,7 @@ def test_wait_polls_quickly_then_backs_off() -> None:
 def test_stop_cancels_the_job_and_interrupts() -> None:
     cancelled: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/cancel"):
-            cancelled.append(request.url.path)
-            return httpx.Response(200, json={"success": True})
-        return httpx.Response(200, json=_job(finished=False))
+    handler = _never_finishing(cancelled)
 
     with pytest.raises(Interrupted) as info:
         Follower(_client(handler), polling=Polling(0.1, 1.5, 1.0), stop=RecordingStop(stop_after=2)).wait(5)
@@ -79,11 +87,7 @@ def test_timeout_cancels_the_job() -> None:
     clock = itertools.count(0, 100)
     cancelled: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/cancel"):
-            cancelled.append(request.url.path)
-            return httpx.Response(200, json={"success": True})
-        return httpx.Response(200, json=_job(finished=False))
+    handler = _never_finishing(cancelled)
 
     follower = Follower(_client(handler), polling=Polling(), stop=RecordingStop(), job_timeout_s=250,
                         clock=lambda: float(next(clock)))
