@@ -143,7 +143,7 @@ def test_multi_objective_has_pareto_and_hypervolume(tmp_path: Path) -> None:
     alts = set(_images(html))
     assert {"Pareto front", "Hypervolume history", "Best-so-far per objective",
             "Hyperparameter importance per objective"} <= alts
-    assert "One Pareto-optimal trial" in html
+    assert "Pareto-optimal trial (one of several below)" in html
 
 
 def test_importance_guard_and_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
