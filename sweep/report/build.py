@@ -87,7 +87,7 @@ def _summary_section(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTria
         return sec
     best = s.best[0]
     values = ", ".join(f"{n} = {_fmt(v)}" for n, v in zip(objectives.names, best.values))
-    label = "A Pareto-optimal trial (one of several below)" if objectives.multi and len(s.best) > 1 else (
+    label = "A Pareto-optimal trial (one of several below)" if objectives.multi and len(study.best_trials) > 1 else (
         "The Pareto-optimal trial" if objectives.multi else "Best trial")
     job = best.user_attrs.get("job_id")
     sec.blocks.append(Text(f"{label}: #{best.number}: {values}" + (f" (job {job})." if job is not None else ".")))
