@@ -83,13 +83,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     url = _storage_url(spec, args.storage, settings)
     study: optuna.Study | None = None
     progress = Progress(quiet=args.quiet)
-    options = RunOptions(
-        target_trials=trials,
-        time_limit_s=spec.time_limit_s,
-        max_consecutive_failures=spec.max_consecutive_failures,
-        job_timeout_s=spec.timeout_per_job_s,
-        polling=_polling(spec, settings),
-    )
     try:
         with connect(spec, settings, learn_blocks=blocks) as conn:
             # Opened only once the target is known good: a refused start writes nothing.
@@ -98,6 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.info(f"study {spec.name!r}: {trials} trials on {conn.description}, "
                           f"learn blocks {conn.learn_ids}; storage {redact_url(url)}")
             _show_quota(conn.client, progress)
+            options = RunOptions(
+                target_trials=trials,
+                time_limit_s=spec.time_limit_s,
+                max_consecutive_failures=spec.max_consecutive_failures,
+                job_timeout_s=spec.timeout_per_job_s,
+                polling=_polling(settings, conn.poll_max_s),
+            )
             summary = Runner(spec, study, conn.client, conn.learn_ids, options, progress=progress).run()
     finally:
         if study is not None and not args.no_report:
@@ -110,12 +110,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _polling(spec: StudySpec, settings: Settings) -> Polling:
-    """Studio jobs last minutes: back off to 30 s. The local studio is on loopback and a late poll
-    only wastes the wall clock, so its cap is 2 s unless SWEEP_POLL_MAX_S says otherwise."""
+def _polling(settings: Settings, target_cap_s: float | None) -> Polling:
+    """The settings' polling, with the target's cap unless SWEEP_POLL_MAX_S was set explicitly."""
     cap = settings.poll_max_s
-    if spec.target.kind == "local" and "poll_max_s" not in settings.model_fields_set:
-        cap = 2.0
+    if target_cap_s is not None and "poll_max_s" not in settings.model_fields_set:
+        cap = target_cap_s
     return Polling(min(settings.poll_initial_s, cap), settings.poll_factor, cap)
 
 

@@ -14,7 +14,6 @@ Flat keys (the names objectives, constraints and reports use)::
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from sweep.studio.models import KerasModelMetadata, ModelMetrics, ModelType
 
@@ -157,8 +156,3 @@ def curves_from_log(lines_oldest_first: list[str]) -> dict[str, list[float]]:
                 curves.setdefault(name, []).append(epochs[epoch][name])
     return curves
 
-
-def trial_summary(values: dict[str, Any]) -> str:
-    """A short one-line rendering of a few metrics for progress lines."""
-    parts = [f"{k}={v:.4g}" for k, v in values.items() if isinstance(v, (int, float))]
-    return " ".join(parts)

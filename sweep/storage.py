@@ -11,7 +11,7 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from sweep.errors import SettingsError
 
-__all__ = ["default_storage_url", "open_storage", "redact_url"]
+__all__ = ["default_storage_url", "load_or_create", "open_storage", "redact_url"]
 
 _JOURNAL = "journal:"
 _SCHEMA_ATTEMPTS = 5

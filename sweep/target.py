@@ -21,6 +21,10 @@ class Connection:
     client: StudioClient
     learn_ids: list[int]
     description: str
+    # Longest wait between status polls this target deserves: None = the settings' cap (30 s
+    # suits Studio jobs of minutes); the local studio is on loopback, where a late poll only
+    # wastes wall clock.
+    poll_max_s: float | None = None
 
 
 @contextlib.contextmanager
@@ -56,7 +60,8 @@ def connect(spec: StudySpec, settings: Settings, *, check_blocks: bool = True,
             if check_blocks:
                 _check_blocks(spec, client, learn_ids)
             yield Connection(client, learn_ids,
-                             f"local studio project {project.name!r} (id {project.id}) at {studio.base_url}")
+                             f"local studio project {project.name!r} (id {project.id}) at {studio.base_url}",
+                             poll_max_s=2.0)
 
 
 def _file_blocks(spec: StudySpec) -> list[int]:
