@@ -17,51 +17,55 @@ reachable() {
       >/dev/null 2>&1
 }
 
-if reachable; then
-  echo "$URL"
-  exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
-  echo "PostgreSQL for the tests is not reachable at 127.0.0.1:${PORT} as ${ROLE}; run this script as root" \
-       "(it installs Debian's postgresql, starts it and creates the test role), e.g. sudo bash $0" >&2
-  exit 1
-fi
+# Everything but the URL goes to stderr: callers capture stdout, so nothing else may reach it (and
+# no started daemon may hold it open).
+start_server() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "PostgreSQL for the tests is not reachable at 127.0.0.1:${PORT} as ${ROLE}; run this script as root" \
+         "(it installs Debian's postgresql, starts it and creates the test role), e.g. sudo bash $0" >&2
+    exit 1
+  fi
 
-if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v pg_ctlcluster >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-fi
-VERSION="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
-# Debian's package creates the `main` cluster (it cannot start it without an init system); make one
-# if a minimal image skipped that.
-if ! pg_lsclusters -h | awk -v v="$VERSION" '$1 == v && $2 == "main" {found = 1} END {exit !found}'; then
-  pg_createcluster --port "$PORT" "$VERSION" main >/dev/null
-fi
-if ! pg_ctlcluster "$VERSION" main status >/dev/null 2>&1; then
-  pg_ctlcluster "$VERSION" main start
-fi
-for _ in $(seq 1 60); do
-  pg_isready -q -h 127.0.0.1 -p "$PORT" && break
-  sleep 0.5
-done
-pg_isready -h 127.0.0.1 -p "$PORT" >/dev/null || {
-  echo "PostgreSQL $VERSION did not come up on 127.0.0.1:${PORT}; see /var/log/postgresql/" >&2
-  exit 1
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  VERSION="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+  # Debian's package creates the `main` cluster (it cannot start it without an init system); make one
+  # if a minimal image skipped that.
+  if ! pg_lsclusters -h | awk -v v="$VERSION" '$1 == v && $2 == "main" {found = 1} END {exit !found}'; then
+    pg_createcluster --port "$PORT" "$VERSION" main >/dev/null
+  fi
+  if ! pg_ctlcluster "$VERSION" main status >/dev/null 2>&1; then
+    pg_ctlcluster "$VERSION" main start
+  fi
+  for _ in $(seq 1 60); do
+    pg_isready -q -h 127.0.0.1 -p "$PORT" && break
+    sleep 0.5
+  done
+  pg_isready -h 127.0.0.1 -p "$PORT" >/dev/null || {
+    echo "PostgreSQL $VERSION did not come up on 127.0.0.1:${PORT}; see /var/log/postgresql/" >&2
+    exit 1
+  }
+
+  as_postgres() { runuser -u postgres -- psql -p "$PORT" -v ON_ERROR_STOP=1 -Atq "$@"; }
+  as_postgres -c "DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${ROLE}') THEN
+      CREATE ROLE ${ROLE} LOGIN CREATEDB PASSWORD '${PASSWORD}';
+    ELSE
+      ALTER ROLE ${ROLE} LOGIN CREATEDB PASSWORD '${PASSWORD}';
+    END IF;
+  END \$\$;"
+  if [ -z "$(as_postgres -c "SELECT 1 FROM pg_database WHERE datname = '${DB}'")" ]; then
+    as_postgres -c "CREATE DATABASE ${DB} OWNER ${ROLE}"
+  fi
+  reachable || {
+    echo "PostgreSQL is up but ${ROLE} cannot log in over 127.0.0.1:${PORT} (check pg_hba.conf)" >&2
+    exit 1
+  }
 }
 
-as_postgres() { runuser -u postgres -- psql -p "$PORT" -v ON_ERROR_STOP=1 -Atq "$@"; }
-as_postgres -c "DO \$\$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${ROLE}') THEN
-    CREATE ROLE ${ROLE} LOGIN CREATEDB PASSWORD '${PASSWORD}';
-  ELSE
-    ALTER ROLE ${ROLE} LOGIN CREATEDB PASSWORD '${PASSWORD}';
-  END IF;
-END \$\$;"
-if [ -z "$(as_postgres -c "SELECT 1 FROM pg_database WHERE datname = '${DB}'")" ]; then
-  as_postgres -c "CREATE DATABASE ${DB} OWNER ${ROLE}"
+if ! reachable; then
+  start_server >&2
 fi
-reachable || {
-  echo "PostgreSQL is up but ${ROLE} cannot log in over 127.0.0.1:${PORT} (check pg_hba.conf)" >&2
-  exit 1
-}
 echo "$URL"

@@ -15,6 +15,10 @@ fi
 # idempotent; a server named by SWEEP_TEST_PG_URL is used as it is.
 if [ -z "${SWEEP_TEST_PG_URL:-}" ]; then
   SWEEP_TEST_PG_URL="$(bash scripts/postgres.sh)"
+  case "$SWEEP_TEST_PG_URL" in
+    postgresql*://*) ;;
+    *) echo "scripts/postgres.sh printed no PostgreSQL URL (got: ${SWEEP_TEST_PG_URL})" >&2; exit 1 ;;
+  esac
   export SWEEP_TEST_PG_URL
 fi
 python3 -m venv .venv
