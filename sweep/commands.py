@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.errors import ApiError, ProtocolError, SettingsError, UsageError
+from sweep.errors import ApiError, ProtocolError, SettingsError, StudyFileError, UsageError
 from sweep.follow import Polling
 from sweep.progress import Progress
 from sweep.settings import Settings
@@ -57,8 +57,15 @@ def _existing_trials(storage: optuna.storages.BaseStorage, name: str) -> int:
 
 
 def _record_study_attrs(study: optuna.Study, spec: StudySpec) -> None:
+    ran_on = study.user_attrs.get("target")
+    if ran_on is not None and ran_on != spec.target.label:
+        # Its RUNNING trials hold job ids of the other target: re-attaching them here would be wrong.
+        raise StudyFileError(str(spec.path), "target", spec.target.label,
+                             f"study {spec.name!r} already ran on {ran_on}; it cannot take trials from another "
+                             "target: give this run another study name or storage")
     wanted: dict[str, Any] = {
         "study_file": str(spec.path),
+        "target": spec.target.label,
         "objectives": [o.metric for o in spec.objectives],
         "directions": _directions(spec),
         "constraints": [str(c) for c in spec.constraints],
@@ -75,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sweep.target import connect
 
     settings = Settings()
-    spec = load_study(args.study)
+    spec = load_study(args.study, settings)
     trials = args.trials if args.trials is not None else spec.trials
     if trials < 1:
         raise SettingsError("--trials", f"must be at least 1 (got {trials})")
@@ -167,7 +174,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     import pandas as pd
 
     settings = Settings()
-    spec = load_study(args.study)
+    spec = load_study(args.study, settings)
     study = _open_study(spec, _storage_url(spec, args.storage, settings), create=False)
     names = [o.metric for o in spec.objectives]
     best = {t.number for t in _best_trials(study)}
@@ -198,7 +205,7 @@ def cmd_best(args: argparse.Namespace) -> int:
     from sweep.target import connect
 
     settings = Settings()
-    spec = load_study(args.study)
+    spec = load_study(args.study, settings)
     study = _open_study(spec, _storage_url(spec, args.storage, settings), create=False)
     if args.trial is not None:
         trials = [t for t in study.get_trials(deepcopy=False) if t.number == args.trial]
@@ -229,7 +236,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sweep.report.build import write_report
 
     settings = Settings()
-    spec = load_study(args.study)
+    spec = load_study(args.study, settings)
     study = _open_study(spec, _storage_url(spec, args.storage, settings), create=False)
     out = args.out or settings.reports_dir / spec.name
     print(write_report(study, out, study_file=str(spec.path), device=spec.device))
@@ -240,7 +247,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sweep.report.build import write_comparison
 
     settings = Settings()
-    specs = [load_study(p) for p in args.studies]
+    specs = [load_study(p, settings) for p in args.studies]
     studies = [_open_study(s, _storage_url(s, None, settings), create=False) for s in specs]
     out = args.out or settings.reports_dir / ("compare-" + "-".join(s.name for s in specs))
     print(write_comparison(studies, out))

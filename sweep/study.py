@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from sweep.errors import MISSING, StudyFileError
+from sweep.settings import Settings
 from sweep.space import TAGS, Space, distributions
 from sweep.studio.models import SetKerasParameterRequest
 
@@ -85,13 +86,18 @@ class LocalTarget(_Strict):
     """Jobs run on the embedded local studio (offline, real Keras training)."""
 
     kind: Literal["local"]
-    project: str = Field(min_length=1)
+    project: str = Field(default="digits", min_length=1)
     learn_blocks: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, min_length=1)
 
     @field_validator("learn_blocks")
     @classmethod
     def _unique(cls, v: list[int] | None) -> list[int] | None:
         return _unique_list(v)
+
+    @property
+    def label(self) -> str:
+        """The project's identity, kept on the study: one study's jobs all live in one project."""
+        return f"local studio project {self.project!r}"
 
 
 class StudioTarget(_Strict):
@@ -106,6 +112,11 @@ class StudioTarget(_Strict):
     @classmethod
     def _unique(cls, v: list[int]) -> list[int]:
         return _unique_list(v)
+
+    @property
+    def label(self) -> str:
+        """The project's identity, kept on the study: one study's jobs all live in one project."""
+        return f"Edge Impulse Studio project {self.project_id}"
 
 
 def _unique_list(v: list[Any] | None) -> list[Any] | None:
@@ -242,8 +253,13 @@ class StudySpec:
 # ---- loading ----------------------------------------------------------------------------------
 
 
-def load_study(path: Path | str) -> StudySpec:
-    """Read and validate a study file; raise StudyFileError for every problem; write nothing."""
+def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
+    """Read and validate a study file; raise StudyFileError for every problem; write nothing.
+
+    ``settings`` (the environment) decides a target whose ``kind`` the file leaves out: Edge
+    Impulse Studio when ``EI_API_KEY`` is set, the embedded local studio otherwise. Without
+    settings the environment is not consulted (no key, so local).
+    """
     path = Path(path)
     file = str(path)
     try:
@@ -261,6 +277,7 @@ def load_study(path: Path | str) -> StudySpec:
     except tomllib.TOMLDecodeError as exc:
         raise StudyFileError(file, "", MISSING, f"not valid TOML: {exc}") from None
     _refuse_secrets(file, raw, ())
+    raw = _resolve_target(file, raw, settings)
     try:
         doc = StudyFile.model_validate(raw)
     except ValidationError as exc:
@@ -291,6 +308,38 @@ def load_study(path: Path | str) -> StudySpec:
                              "({ low = ..., high = ... }) or { choices = [...] }")
     make_sampler(spec.sampler, spec)  # options are checked by building the sampler once
     return spec
+
+
+_LOCAL_ONLY = ("project",)
+_STUDIO_ONLY = ("project_id", "base_url")
+
+
+def _resolve_target(file: str, raw: dict[str, Any], settings: Settings | None) -> dict[str, Any]:
+    """Fill in ``target.kind`` when the file leaves it out, and Studio's project id from EI_PROJECT_ID.
+
+    With no kind, one file can name both targets (``project`` for local, ``project_id`` and
+    ``base_url`` for Studio); the fields of the target not chosen are set aside.
+    """
+    target = raw.get("target", {})
+    if not isinstance(target, dict):
+        return raw  # the schema reports it
+    key = settings.api_key if settings is not None else None
+    project_id = settings.project_id if settings is not None else None
+    chosen = "kind" not in target
+    kind = target.get("kind", "studio" if key is not None and key.get_secret_value() else "local")
+    if chosen:
+        drop = _LOCAL_ONLY if kind == "studio" else _STUDIO_ONLY
+        target = {k: v for k, v in target.items() if k not in drop} | {"kind": kind}
+    if kind == "studio" and "project_id" not in target and project_id is not None:
+        target = target | {"project_id": project_id}
+    if chosen and kind == "studio":
+        why = ("required for Edge Impulse Studio: target.kind is not given and EI_API_KEY is set, so jobs "
+               "go to Studio (write kind = \"local\" to use the embedded local studio)")
+        if "project_id" not in target:
+            raise StudyFileError(file, "target.project_id", MISSING, why + "; or set EI_PROJECT_ID")
+        if "learn_blocks" not in target:
+            raise StudyFileError(file, "target.learn_blocks", MISSING, why)
+    return raw | {"target": target}
 
 
 def _check_unique(file: str, field: str, values: list[str]) -> None:

@@ -34,7 +34,8 @@ def write_study(
     *,
     name: str = "fake",
     trials: int = 4,
-    project_id: int = 42,
+    project_id: int | None = 42,
+    kind: str | None = "studio",
     learn_blocks: tuple[int, ...] = (7,),
     objectives: tuple[tuple[str, str], ...] = (("int8.accuracy", "maximize"),),
     constraints: tuple[str, ...] = (),
@@ -48,8 +49,8 @@ def write_study(
     body = "\n".join(top) + f"""
 
 [target]
-kind = "studio"
-project_id = {project_id}
+{f'kind = "{kind}"' if kind else ""}
+{f"project_id = {project_id}" if project_id is not None else ""}
 learn_blocks = [{", ".join(map(str, learn_blocks))}]
 base_url = "{base_url}"
 

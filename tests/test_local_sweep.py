@@ -43,8 +43,10 @@ def _sweep(ws: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPr
 
 
 def _write(ws: Path, name: str, project: str, space: str, *, trials: int, fixed: str = "trainTestSplit = 0.2",
-           max_failures: int = 3) -> Path:
+           max_failures: int = 3, kind: str | None = "local") -> Path:
+    """A study file; ``kind=None`` leaves target.kind out (local, as no EI_API_KEY is set)."""
     path = ws / f"{name}.toml"
+    kind_line = f'kind = "{kind}"' if kind else "# no kind: the local studio, since EI_API_KEY is not set"
     path.write_text(f"""
 name = "{name}"
 trials = {trials}
@@ -52,7 +54,7 @@ max_consecutive_failures = {max_failures}
 device = "{DEVICE}"
 
 [target]
-kind = "local"
+{kind_line}
 project = "{project}"
 
 [sampler]
@@ -172,7 +174,8 @@ class DigitsRun:
 
 @pytest.fixture(scope="module")
 def digits_run(ws: Path) -> DigitsRun:
-    path = _write(ws, "digits-e2e", "digits", DIGITS_SPACE, trials=2, fixed="trainTestSplit = 0.2\nprofileInt8 = true")
+    path = _write(ws, "digits-e2e", "digits", DIGITS_SPACE, trials=2, fixed="trainTestSplit = 0.2\nprofileInt8 = true",
+                  kind=None)
     proc = _sweep(ws, "run", str(path))
     return DigitsRun(path, proc, _trials(ws, "digits-e2e") if proc.returncode == 0 else [])
 
@@ -191,6 +194,7 @@ def test_digits_sweep_trains_for_real_and_writes_the_report(ws: Path, digits_run
         assert request["learningRate"] == pytest.approx(t.params["learning_rate"])
         assert request["visualLayers"][0] == {"type": "dense", "neurons": t.params["layers.0.neurons"]}
     assert "done: 2 completed, 0 failed" in proc.stderr and "best: trial" in proc.stderr
+    assert "on local studio project 'digits'" in proc.stderr  # no kind and no key: the embedded default
     _assert_server_stopped(ws, proc.stderr)
     out = ws / "reports" / "digits-e2e"
     assert (out / "index.html").stat().st_size > 0
@@ -264,6 +268,25 @@ kernel_size = 3
 [[space.layers]]
 type = "flatten"
 """
+
+
+def test_a_study_refuses_trials_from_another_target(ws: Path, digits_run: DigitsRun) -> None:
+    """Same study name and storage, other project: refused before anything is written."""
+    assert digits_run.proc.returncode == 0, digits_run.proc.stderr
+    path = ws / "other-target.toml"  # next to the first file: the same default journal
+    path.write_text(digits_run.path.read_text().replace('project = "digits"', 'project = "keywords"'))
+    before = _trials(ws, "digits-e2e")
+    proc = _sweep(ws, "run", str(path), "--no-report")
+    assert proc.returncode == 2, proc.stderr
+    assert (f"{path}: target: study 'digits-e2e' already ran on local studio project 'digits'; it cannot take "
+            "trials from another target: give this run another study name or storage "
+            "(got \"local studio project 'keywords'\")") in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert [(t.number, t.state) for t in _trials(ws, "digits-e2e")] == [(t.number, t.state) for t in before]
+    storage = open_storage(f"journal:{ws / '.sweep' / 'digits-e2e.journal'}")
+    study = optuna.load_study(study_name="digits-e2e", storage=storage)
+    assert study.user_attrs["target"] == "local studio project 'digits'"
+    assert _server_processes(ws / "data") == []
 
 
 def test_keywords_sweep_with_spectrogram_augmentation(ws: Path) -> None:

@@ -53,6 +53,18 @@ def test_full_sweep_records_params_job_ids_and_metrics(studio: FakeStudio, tmp_p
     assert again.returncode == 0 and len(_posts(studio)) == 5
 
 
+def test_no_target_kind_with_a_key_runs_on_studio(studio: FakeStudio, tmp_path: Path) -> None:
+    """kind left out + EI_API_KEY set = Studio; the project id may come from EI_PROJECT_ID."""
+    path = write_study(tmp_path, studio.base_url, trials=2, kind=None, project_id=None)
+    env = sweep_env(studio.api_key) | {"EI_PROJECT_ID": "42"}
+    proc = run_sweep("run", str(path), "--no-report", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "on Edge Impulse Studio project 42" in proc.stderr
+    assert _posts(studio) == ["/v1/api/42/jobs/train/keras/7"] * 2
+    assert load(tmp_path).user_attrs["target"] == "Edge Impulse Studio project 42"
+    assert studio.api_key not in proc.stderr + proc.stdout
+
+
 def test_failed_job_marks_trial_failed_and_sweep_goes_on(studio: FakeStudio, tmp_path: Path) -> None:
     studio.script(JobScript(), JobScript(succeed=False, log_lines=["Epoch 1/5", "ERR: out of memory"]), JobScript())
     path = write_study(tmp_path, studio.base_url, trials=3)

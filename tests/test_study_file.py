@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sweep.errors import MISSING, StudyFileError, UsageError
+from sweep.settings import Settings
 from sweep.space import Choices, FloatRange, IntRange
 from sweep.study import Constraint, LocalTarget, StudioTarget, is_metric, load_study
 
@@ -338,3 +339,71 @@ def test_documented_sampler_options_build(tmp_path: Path, sampler: str) -> None:
     path = tmp_path / "o.toml"
     path.write_text(_edit(('name = "tpe"', sampler)))
     assert load_study(path).sampler.options
+
+
+# ---- a target whose kind the file leaves out: Studio with EI_API_KEY, else the local studio ----
+
+_BOTH = ('[target]\nkind = "local"\nproject = "digits"\n',
+         '[target]\nproject = "keywords"\nproject_id = 777\nlearn_blocks = [5]\n')
+
+
+def _settings(**env: str) -> Settings:
+    return Settings(_env_file=None, **env)  # type: ignore[call-arg]
+
+
+def test_no_target_and_no_key_is_the_local_digits_project(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(_edit(('[target]\nkind = "local"\nproject = "digits"\n', "")))
+    assert load_study(path, _settings()).target == LocalTarget(kind="local", project="digits")
+    assert load_study(path).target == LocalTarget(kind="local", project="digits")
+
+
+def test_no_kind_and_no_key_is_local_and_sets_the_studio_fields_aside(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(_edit(_BOTH))
+    spec = load_study(path, _settings())
+    assert spec.target == LocalTarget(kind="local", project="keywords", learn_blocks=[5])
+    assert spec.target.label == "local studio project 'keywords'"
+
+
+def test_no_kind_with_a_key_is_studio(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(_edit(_BOTH))
+    spec = load_study(path, _settings(EI_API_KEY="ei_test_key"))
+    assert spec.target == StudioTarget(kind="studio", project_id=777, learn_blocks=[5])
+    assert spec.target.label == "Edge Impulse Studio project 777"
+
+
+def test_an_explicit_local_kind_stays_local_with_a_key(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(BASE)
+    spec = load_study(path, _settings(EI_API_KEY="ei_test_key"))
+    assert spec.target == LocalTarget(kind="local", project="digits")
+
+
+def test_studio_project_id_from_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(_edit((_BOTH[0], '[target]\nlearn_blocks = [9]\n')))
+    spec = load_study(path, _settings(EI_API_KEY="ei_test_key", EI_PROJECT_ID="4242"))
+    assert spec.target == StudioTarget(kind="studio", project_id=4242, learn_blocks=[9])
+    path.write_text(_edit((_BOTH[0], '[target]\nkind = "studio"\nproject_id = 1\nlearn_blocks = [9]\n')))
+    spec = load_study(path, _settings(EI_API_KEY="ei_test_key", EI_PROJECT_ID="4242"))
+    assert spec.target == StudioTarget(kind="studio", project_id=1, learn_blocks=[9])  # the file wins
+
+
+@pytest.mark.parametrize(("target", "field", "extra"), [
+    pytest.param('[target]\nproject = "digits"\n', "target.project_id", "; or set EI_PROJECT_ID", id="no-project-id"),
+    pytest.param("", "target.project_id", "; or set EI_PROJECT_ID", id="no-target-table"),
+    pytest.param("[target]\nproject_id = 3\n", "target.learn_blocks", "", id="no-learn-blocks"),
+])
+def test_no_kind_with_a_key_says_why_studio_fields_are_needed(
+    tmp_path: Path, target: str, field: str, extra: str
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(_edit((_BOTH[0], target)))
+    with pytest.raises(StudyFileError) as caught:
+        load_study(path, _settings(EI_API_KEY="ei_secret_value"))
+    assert str(caught.value) == (
+        f"{path}: {field}: required for Edge Impulse Studio: target.kind is not given and EI_API_KEY is set, "
+        f'so jobs go to Studio (write kind = "local" to use the embedded local studio){extra}')
+    assert caught.value.exit_code == 2 and "ei_secret_value" not in str(caught.value)
