@@ -15,8 +15,9 @@ from pydantic_core import PydanticCustomError
 
 from sweep.errors import MISSING, StudyFileError
 from sweep.settings import Settings
-from sweep.space import TAGS, Space, distributions
+from sweep.space import Space, distributions
 from sweep.studio.models import SetKerasParameterRequest
+from sweep.study_errors import dotted, file_error
 
 __all__ = [
     "Constraint",
@@ -281,7 +282,7 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
     try:
         doc = StudyFile.model_validate(raw)
     except ValidationError as exc:
-        raise _file_error(file, exc.errors(), ()) from None
+        raise file_error(file, exc.errors(), ()) from None
     _check_unique(file, "objectives[{}].metric", [o.metric for o in doc.objectives])
     _check_unique(file, "constraints[{}]", [str(_parse_constraint(c)) for c in doc.constraints])
     fixed = _check_fixed(file, doc)
@@ -352,73 +353,12 @@ def _refuse_secrets(file: str, node: Any, loc: tuple[str | int, ...]) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             if re.sub(r"[_-]", "", str(key).lower()) in _SECRET_KEYS:
-                raise StudyFileError(file, _dotted((*loc, key)), MISSING,
+                raise StudyFileError(file, dotted((*loc, key)), MISSING,
                                      "refused: the API key is read only from EI_API_KEY, never from a file")
             _refuse_secrets(file, value, (*loc, key))
     elif isinstance(node, list):
         for i, value in enumerate(node):
             _refuse_secrets(file, value, (*loc, i))
-
-
-# Tags pydantic puts in an error's location when it picks a union member: not fields of the file.
-_UNION_TAGS = TAGS | {"local", "studio", "dense", "conv1d", "conv2d", "dropout", "reshape", "flatten",
-                      "batchNormalization"}
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    free = False  # inside a free-form table (fixed, options): every key is the user's
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not free and isinstance(part, str) and (part in _UNION_TAGS or part.startswith("function-")):
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-            free = free or part in ("fixed", "options")
-    return out
-
-
-def _describe(err: Any) -> tuple[str, Any, str]:
-    """(field, value, reason) of one pydantic error, in the file's terms."""
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    value: Any = err.get("input", MISSING)
-    reason = err["msg"]
-    if kind == "missing":
-        value, reason = MISSING, "required field is missing"
-    elif kind == "extra_forbidden":
-        reason = "unknown field"
-    elif kind in ("union_tag_invalid", "union_tag_not_found"):
-        ctx = err.get("ctx") or {}
-        disc = str(ctx.get("discriminator", "")).strip("'") or "type"
-        loc = (*loc, disc)
-        expected = ctx.get("expected_tags", "")
-        if kind == "union_tag_not_found":
-            value, reason = MISSING, "required field is missing"
-        else:
-            value, reason = ctx.get("tag", value), f"must be one of {expected}"
-    elif kind == "literal_error":
-        reason = "must be " + str((err.get("ctx") or {}).get("expected", reason))
-    elif reason.startswith("Input should be "):
-        reason = "must be " + reason[len("Input should be "):]
-    reason = reason[:1].lower() + reason[1:]
-    return _dotted(loc), value, reason
-
-
-def _file_error(file: str, errors: list[Any], prefix: tuple[Any, ...]) -> StudyFileError:
-    described = [_describe({**e, "loc": (*prefix, *e["loc"])}) for e in errors]
-    seen: list[tuple[str, Any, str]] = []
-    for d in described:  # a union tried several kinds: keep one problem per field
-        if all(d[0] != s[0] for s in seen):
-            seen.append(d)
-    field, value, reason = seen[0]
-    error = StudyFileError(file, field, value, reason)
-    if len(seen) > 1:
-        more = [str(StudyFileError("", f, v, r)).lstrip(": ") for f, v, r in seen[1:]]
-        message = error.message + "".join(f"\n  also {m}" for m in more)
-        error.message, error.args = message, (message,)
-    return error
 
 
 # ---- fixed request fields ---------------------------------------------------------------------
@@ -467,5 +407,5 @@ def _check_fixed(file: str, doc: StudyFile) -> dict[str, Any]:
     try:
         _FixedFields.model_validate_json(json.dumps(doc.fixed), strict=True)
     except ValidationError as exc:
-        raise _file_error(file, exc.errors(), ("fixed",)) from None
+        raise file_error(file, exc.errors(), ("fixed",)) from None
     return dict(doc.fixed)
