@@ -41,7 +41,7 @@ SAMPLERS: dict[str, type[BaseSampler]] = {
     "qmc": optuna.samplers.QMCSampler,
 }
 # Needed at sampling time (Optuna imports them lazily, i.e. mid-sweep): checked up front.
-_NEEDS = {"cmaes": ("cmaes", "cmaes"), "gp": ("torch", "torch==2.13.0 (CPU)")}
+_NEEDS = {"cmaes": ("cmaes", ""), "gp": ("torch", " (pip install 'sweep[gp]')")}
 # Set by sweep itself, never through options.
 _RESERVED = {
     "seed": "use sampler.seed",
@@ -62,7 +62,7 @@ def make_sampler(sampler_spec: SamplerSpec, spec: StudySpec, *, n_existing_trial
                              "use tpe, nsga2, gp, random or qmc for several objectives")
     if name in _NEEDS and importlib.util.find_spec(_NEEDS[name][0]) is None:
         raise StudyFileError(file, "sampler.name", name,
-                             f"needs the Python package {_NEEDS[name][1]}, which is not installed")
+                             f"needs the Python package {_NEEDS[name][0]}, which is not installed{_NEEDS[name][1]}")
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     options = dict(sampler_spec.options)
     for key in options:

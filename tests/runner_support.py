@@ -42,6 +42,8 @@ def write_study(
     extra_top: str = "",
     space: str = BASE_SPACE,
     seed: int = 1,
+    sampler: str = "tpe",
+    sampler_options: str = "",
 ) -> Path:
     top = [f'name = "{name}"', f"trials = {trials}", "max_consecutive_failures = 3", extra_top]
     if constraints:
@@ -55,8 +57,9 @@ learn_blocks = [{", ".join(map(str, learn_blocks))}]
 base_url = "{base_url}"
 
 [sampler]
-name = "tpe"
+name = "{sampler}"
 seed = {seed}
+{f"options = {{ {sampler_options} }}" if sampler_options else ""}
 """
     for metric, direction in objectives:
         body += f'\n[[objectives]]\nmetric = "{metric}"\ndirection = "{direction}"\n'

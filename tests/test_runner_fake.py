@@ -128,6 +128,21 @@ def test_multi_objective_with_constraint(studio: FakeStudio, tmp_path: Path) -> 
     assert best.returncode == 0 and json.loads(best.stdout)
 
 
+def test_gp_sampler_drives_a_constrained_multi_objective_sweep(studio: FakeStudio, tmp_path: Path) -> None:
+    """Optuna's GPSampler (needs torch, from the gp extra) past its random start-up trials."""
+    path = write_study(tmp_path, studio.base_url, trials=8, sampler="gp", sampler_options="n_startup_trials = 3",
+                       objectives=(("int8.accuracy", "maximize"), ("default.ram_bytes", "minimize")),
+                       constraints=("int8.accuracy_drop <= 0.5",))
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    study = load(tmp_path)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 8
+    assert all(set(t.constraints or {}) == {"int8.accuracy_drop <= 0.5"} for t in trials)
+    assert study.best_trials
+
+
 def test_identical_configuration_is_not_trained_again(studio: FakeStudio, tmp_path: Path) -> None:
     space = """
 [space]
