@@ -207,10 +207,24 @@ class Runner:
                 return None
             self._remember(trials)
             trial = self.study.ask(self.space)
+            if self._surplus(trial):
+                return None
             body = train_request(self.spec, trial.params).wire()
             trial.set_user_attr("request", body)
             trial.set_user_attr("worker", self._worker(learn_id))
             return _Work(trial=trial, number=trial.number, learn_id=learn_id, request=body)
+
+    def _surplus(self, trial: optuna.Trial) -> bool:
+        """Fail ``trial`` unrun when the trials before it already make the target: counting, then
+        asking, is not atomic across processes, so another worker may have asked at the same moment."""
+        before = [t for t in self.study.get_trials(deepcopy=False)
+                  if t.number < trial.number and (t.state in _COUNTED or t.state == TrialState.RUNNING)]
+        if len(before) < self.options.target_trials:
+            return False
+        trial.set_user_attr("failure", f"not run: the study already had its {self.options.target_trials} trials "
+                                       "(another worker asked at the same moment)")
+        self.study.tell(trial, state=TrialState.FAIL)
+        return True
 
     def _stop_reason(self, reason: str) -> None:
         if not self.summary.stopped_reason:

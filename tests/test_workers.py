@@ -139,11 +139,14 @@ def _assert_consistent(trials: list[FrozenTrial], fake: FakeStudio, pids: dict[i
                        every_worker_trains: bool = True) -> None:
     """Every trial is one finished job of one worker, with that job's own result; nothing lost or doubled."""
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert [t for t in trials if t.state != TrialState.COMPLETE] == [], [
-        (t.number, t.state.name, t.user_attrs.get("failure")) for t in trials if t.state != TrialState.COMPLETE]
-    # Each worker checks `complete + running < target`, then asks: across processes that check is not
-    # atomic, so at most one trial per other slot slips in past the target, never more.
-    assert target <= len(complete) <= target + len(pids) - 1, len(complete)
+    # Counting, then asking, is not atomic across processes: a trial asked past the target is failed
+    # unrun (no job, a reason), at most one per other worker; the study ends with exactly the target.
+    surplus = [t for t in trials if t.state != TrialState.COMPLETE]
+    assert all(t.state == TrialState.FAIL and t.user_attrs["failure"].startswith(
+        f"not run: the study already had its {target} trials") and "job_id" not in t.user_attrs
+        for t in surplus), [(t.number, t.state.name, t.user_attrs.get("failure")) for t in surplus]
+    assert len(surplus) <= len(pids) - 1 and all(t.number >= target for t in surplus)
+    assert len(complete) == target
     assert sorted(t.number for t in trials) == list(range(len(trials)))
     jobs = _train_jobs(fake)
     job_ids = [t.user_attrs["job_id"] for t in complete]
@@ -238,3 +241,38 @@ def test_kill_9_worker_on_postgresql_job_reattached_by_the_next_worker(studio: F
     # the other worker went on training after the kill
     assert any(j.learn_id == 8 and j.created > killed_at for j in _train_jobs(studio).values())
     _assert_consistent(trials, studio, {7: nxt.pid, 8: other.pid}, 8)
+
+
+def test_a_trial_asked_past_the_target_is_failed_unrun(studio: FakeStudio, tmp_path: Path) -> None:
+    """The race made certain: another worker asks between this worker's count and its ask."""
+    from pydantic import SecretStr
+
+    from sweep.follow import Polling
+    from sweep.progress import Progress
+    from sweep.runner import RunOptions, Runner
+    from sweep.studio.client import StudioClient, make_http_client
+
+    spec = load_study(write_study(tmp_path, studio.base_url, trials=2))
+    study = optuna.create_study(storage=_storage(journal(tmp_path)), study_name="fake", direction="maximize")
+    space = distributions(spec)
+    study.tell(study.ask(space), 0.5)  # trial 0: done earlier
+    own_ask = study.ask
+    others: list[int] = []
+
+    def ask_after_another_worker(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not others:  # trial 1: the other worker's, running, asked a moment before ours
+            other = own_ask(space)
+            other.set_user_attr("worker", {"host": "elsewhere", "pid": 1, "learn_id": 8,
+                                           "heartbeat": "2999-01-01T00:00:00+00:00"})
+            others.append(other.number)
+        return own_ask(*args, **kwargs)
+
+    study.ask = ask_after_another_worker  # type: ignore[method-assign]
+    with make_http_client(studio.base_url, SecretStr(studio.api_key)) as http:
+        options = RunOptions(target_trials=2, polling=Polling(0.01, 1.5, 0.05))
+        summary = Runner(spec, study, StudioClient(http, 42), [7], options, progress=Progress(quiet=True)).run()
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL]
+    assert trials[2].user_attrs["failure"] == (
+        "not run: the study already had its 2 trials (another worker asked at the same moment)")
+    assert _train_jobs(studio) == {} and summary.completed == 0 and summary.failed == 0
