@@ -29,6 +29,7 @@ from sweep.errors import (
     JobError,
     JobFailed,
     ProtocolError,
+    SettingsError,
     SweepAborted,
     SweepError,
     TransientError,
@@ -132,6 +133,7 @@ class Runner:
 
     def run(self) -> RunSummary:
         """Resume what a dead worker left, then fill the slots until the study is done."""
+        self._refuse_busy_blocks()
         self._resume()
         self._live = len(self.learn_ids)
         for lid in self.learn_ids:
@@ -411,6 +413,17 @@ class Runner:
                                         job_id=int(job_id), started_mono=time.monotonic() - max(started, 0.0)))
             self.summary.reattached += 1
             self.progress.info(f"trial {ft.number}: re-attached to job {job_id} on learn block {learn_id}")
+
+    def _refuse_busy_blocks(self) -> None:
+        """One job per learn block: a block a live worker is using is not this worker's to train on."""
+        for ft in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            worker = ft.user_attrs.get("worker") or {}
+            if worker.get("learn_id") in self.learn_ids and self._alive(worker):
+                raise SettingsError(
+                    "--learn-blocks",
+                    f"learn block {worker['learn_id']} is in use by another live worker of this study (host "
+                    f"{worker.get('host')}, pid {worker.get('pid')}, trial {ft.number}); a learn block runs one "
+                    "job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13")
 
     def _alive(self, worker: dict[str, Any]) -> bool:
         if not worker:

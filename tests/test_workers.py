@@ -243,6 +243,27 @@ def test_kill_9_worker_on_postgresql_job_reattached_by_the_next_worker(studio: F
     _assert_consistent(trials, studio, {7: nxt.pid, 8: other.pid}, 8)
 
 
+def test_a_second_worker_on_a_busy_learn_block_is_refused(studio: FakeStudio, tmp_path: Path) -> None:
+    """One job per learn block: a worker started on a block another live worker uses exits 2, harmlessly."""
+    studio.script(JobScript(duration_s=3.0))
+    path = write_study(tmp_path, studio.base_url, trials=2, learn_blocks=tuple(BLOCKS))
+    storage = journal(tmp_path)
+    first = _start(path, storage, "7", tmp_path)
+    busy = _wait_for(lambda: [t for t in _trials(storage) if "job_id" in t.user_attrs], "the first worker's job")[0]
+    second = _start(path, storage, "8,7", tmp_path)
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 2, err
+    assert (f"--learn-blocks: learn block 7 is in use by another live worker of this study (host "
+            f"{busy.user_attrs['worker']['host']}, pid {first.pid}, trial {busy.number}); a learn block runs one "
+            "job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13") in err
+    assert "Traceback" not in err and KEY not in err
+    _finish(first)
+    trials = _trials(storage)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    assert {j.learn_id for j in _train_jobs(studio).values()} == {7}  # the refused worker trained nothing
+    _assert_consistent(trials, studio, {7: first.pid}, 2)
+
+
 def test_a_trial_asked_past_the_target_is_failed_unrun(studio: FakeStudio, tmp_path: Path) -> None:
     """The race made certain: another worker asks between this worker's count and its ask."""
     from pydantic import SecretStr
