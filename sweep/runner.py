@@ -9,14 +9,11 @@ a RUNNING trial whose worker is gone is re-attached to its job instead of being 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import optuna
@@ -29,7 +26,6 @@ from sweep.errors import (
     JobError,
     JobFailed,
     ProtocolError,
-    SettingsError,
     SweepAborted,
     SweepError,
     TransientError,
@@ -41,6 +37,7 @@ from sweep.space import config_key, distributions, train_request
 from sweep.studio.client import StudioClient
 from sweep.studio.models import Job
 from sweep.study import StudySpec
+from sweep.workers import Workers
 
 __all__ = ["Runner", "RunSummary", "RunOptions"]
 
@@ -80,20 +77,6 @@ class _Work:
     started_mono: float = field(default_factory=time.monotonic)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Runner:
     """Drives one study against one Edge Impulse project through its learn-block slots."""
 
@@ -124,7 +107,7 @@ class Runner:
         self._consecutive_failures = 0
         self._reattach: deque[_Work] = deque()
         self._started = time.monotonic()
-        self._host = socket.gethostname()
+        self.workers = Workers(study, self.learn_ids, options.stale_after_s)
         self._known: dict[str, int] = {}
         self._indexed: set[int] = set()
         self._best: tuple[float, int] | None = None
@@ -133,7 +116,7 @@ class Runner:
 
     def run(self) -> RunSummary:
         """Resume what a dead worker left, then fill the slots until the study is done."""
-        self._refuse_busy_blocks()
+        self.workers.refuse_busy_blocks()
         self._resume()
         self._live = len(self.learn_ids)
         for lid in self.learn_ids:
@@ -213,7 +196,7 @@ class Runner:
                 return None
             body = train_request(self.spec, trial.params).wire()
             trial.set_user_attr("request", body)
-            trial.set_user_attr("worker", self._worker(learn_id))
+            trial.set_user_attr("worker", self.workers.record(learn_id))
             return _Work(trial=trial, number=trial.number, learn_id=learn_id, request=body)
 
     def _surplus(self, trial: optuna.Trial) -> bool:
@@ -232,9 +215,6 @@ class Runner:
         if not self.summary.stopped_reason:
             self.summary.stopped_reason = reason
             self.progress.info(f"stopping: {reason}")
-
-    def _worker(self, learn_id: int) -> dict[str, Any]:
-        return {"host": self._host, "pid": os.getpid(), "learn_id": learn_id, "heartbeat": _now().isoformat()}
 
     def _remember(self, trials: list[FrozenTrial]) -> None:
         """Index completed trials' requests (also other workers'), each trial once."""
@@ -287,7 +267,7 @@ class Runner:
             state = what or ("running" if job.started else "queued")
             self.progress.running(work.number, job.id, work.learn_id, state, time.monotonic() - work.started_mono)
             if time.monotonic() - last_beat >= self.options.heartbeat_s:
-                work.trial.set_user_attr("worker", self._worker(work.learn_id))
+                work.trial.set_user_attr("worker", self.workers.record(work.learn_id))
                 last_beat = time.monotonic()
 
         return on_poll
@@ -378,70 +358,13 @@ class Runner:
     # ---- resume -------------------------------------------------------------------------------
 
     def _resume(self) -> None:
-        """Re-attach RUNNING trials of dead workers to their jobs; fail those that never had one."""
-        trials = self.study.get_trials(deepcopy=False)
-        owned = {int(t.user_attrs["job_id"]) for t in trials if "job_id" in t.user_attrs}
-        for ft in trials:
-            if ft.state != TrialState.RUNNING:
-                continue
-            worker = ft.user_attrs.get("worker")
-            if worker is None and _age_s(ft) < self.options.stale_after_s:
-                continue  # just asked by a live worker, whose next write is its worker attr
-            if worker and self._alive(worker):
-                continue
-            worker = worker or {}
-            trial = optuna.Trial(self.study, ft._trial_id)
-            learn_id = int(worker.get("learn_id", self.learn_ids[0]))
-            job_id = ft.user_attrs.get("job_id")
-            if job_id is None and ft.datetime_start is not None:
-                # its POST may have been answered after the worker died: look the job up, never
-                # taking a job another trial already owns
-                found = self.client.find_train_job(learn_id, created_after=ft.datetime_start.astimezone(timezone.utc),
-                                                   exclude=owned)
-                if found is not None:
-                    job_id = found.id
-                    trial.set_user_attr("job_id", job_id)
-            if job_id is None:
-                trial.set_user_attr("failure", "its worker stopped before a job was submitted; replaced")
-                self.study.tell(trial, state=TrialState.FAIL)
-                self.progress.info(f"trial {ft.number}: worker gone before submission; marked failed and replaced")
-                continue
-            trial.set_user_attr("worker", self._worker(learn_id))
-            request = ft.user_attrs.get("request") or train_request(self.spec, ft.params).wire()
-            started = (_now() - ft.datetime_start.astimezone(timezone.utc)).total_seconds() if ft.datetime_start else 0.0
-            self._reattach.append(_Work(trial=trial, number=ft.number, learn_id=learn_id, request=request,
-                                        job_id=int(job_id), started_mono=time.monotonic() - max(started, 0.0)))
+        """Re-attach RUNNING trials of dead workers to their jobs (those that never had one are replaced)."""
+        for orphan in self.workers.orphans(self.client, self.spec, self.progress):
+            self._reattach.append(_Work(trial=orphan.trial, number=orphan.number, learn_id=orphan.learn_id,
+                                        request=orphan.request, job_id=orphan.job_id,
+                                        started_mono=time.monotonic() - orphan.age_s))
             self.summary.reattached += 1
-            self.progress.info(f"trial {ft.number}: re-attached to job {job_id} on learn block {learn_id}")
-
-    def _refuse_busy_blocks(self) -> None:
-        """One job per learn block: a block a live worker is using is not this worker's to train on."""
-        for ft in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            worker = ft.user_attrs.get("worker") or {}
-            if worker.get("learn_id") in self.learn_ids and self._alive(worker):
-                raise SettingsError(
-                    "--learn-blocks",
-                    f"learn block {worker['learn_id']} is in use by another live worker of this study (host "
-                    f"{worker.get('host')}, pid {worker.get('pid')}, trial {ft.number}); a learn block runs one "
-                    "job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13")
-
-    def _alive(self, worker: dict[str, Any]) -> bool:
-        if not worker:
-            return False
-        if worker.get("host") == self._host:
-            pid = int(worker.get("pid", 0))
-            return pid != os.getpid() and pid > 0 and _pid_alive(pid)
-        try:
-            beat = datetime.fromisoformat(str(worker["heartbeat"]))
-        except (KeyError, ValueError):
-            return False
-        return _now() - beat < timedelta(seconds=self.options.stale_after_s)
-
-
-def _age_s(ft: FrozenTrial) -> float:
-    if ft.datetime_start is None:
-        return 0.0
-    return (_now() - ft.datetime_start.astimezone(timezone.utc)).total_seconds()
+            self.progress.info(f"trial {orphan.number}: re-attached to job {orphan.job_id} on learn block {orphan.learn_id}")
 
 
 def _is_device_metric(name: str) -> bool:

@@ -1,0 +1,122 @@
+"""Who runs each trial (host, pid, learn block, heartbeat), whether that worker lives, and what a dead one left."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep.errors import SettingsError
+from sweep.progress import Progress
+from sweep.space import train_request
+from sweep.studio.client import StudioClient
+from sweep.study import StudySpec
+
+__all__ = ["Orphan", "Workers"]
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A RUNNING trial of a dead worker whose job is known: to be followed, not trained again."""
+
+    trial: optuna.Trial
+    number: int
+    learn_id: int
+    job_id: int
+    request: dict[str, Any]
+    age_s: float
+
+
+class Workers:
+    """This process as a worker of ``study``, and the other workers as the study records them."""
+
+    def __init__(self, study: optuna.Study, learn_ids: list[int], stale_after_s: float) -> None:
+        self.study, self.learn_ids, self.stale_after_s = study, list(learn_ids), stale_after_s
+        self.host = socket.gethostname()
+
+    def record(self, learn_id: int) -> dict[str, Any]:
+        """The ``worker`` attr of a trial this process runs on ``learn_id``, with a fresh heartbeat."""
+        return {"host": self.host, "pid": os.getpid(), "learn_id": learn_id, "heartbeat": _now().isoformat()}
+
+    def alive(self, worker: dict[str, Any]) -> bool:
+        """Another worker's process on this host exists, or one elsewhere has beaten its heart lately."""
+        if not worker:
+            return False
+        if worker.get("host") == self.host:
+            pid = int(worker.get("pid", 0))
+            return pid != os.getpid() and pid > 0 and _pid_alive(pid)
+        try:
+            beat = datetime.fromisoformat(str(worker["heartbeat"]))
+        except (KeyError, ValueError):
+            return False
+        return _now() - beat < timedelta(seconds=self.stale_after_s)
+
+    def refuse_busy_blocks(self) -> None:
+        """One job per learn block: a block a live worker is using is not this worker's to train on."""
+        for ft in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            worker = ft.user_attrs.get("worker") or {}
+            if worker.get("learn_id") in self.learn_ids and self.alive(worker):
+                raise SettingsError(
+                    "--learn-blocks",
+                    f"learn block {worker['learn_id']} is in use by another live worker of this study (host "
+                    f"{worker.get('host')}, pid {worker.get('pid')}, trial {ft.number}); a learn block runs one "
+                    "job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13")
+
+    def orphans(self, client: StudioClient, spec: StudySpec, progress: Progress) -> Iterator[Orphan]:
+        """Take over RUNNING trials of dead workers that have a job; fail (to be replaced) those that never had one."""
+        trials = self.study.get_trials(deepcopy=False)
+        owned = {int(t.user_attrs["job_id"]) for t in trials if "job_id" in t.user_attrs}
+        for ft in trials:
+            if ft.state != TrialState.RUNNING:
+                continue
+            worker = ft.user_attrs.get("worker")
+            if worker is None and _age_s(ft) < self.stale_after_s:
+                continue  # just asked by a live worker, whose next write is its worker attr
+            if worker and self.alive(worker):
+                continue
+            worker = worker or {}
+            trial = optuna.Trial(self.study, ft._trial_id)
+            learn_id = int(worker.get("learn_id", self.learn_ids[0]))
+            job_id = ft.user_attrs.get("job_id")
+            if job_id is None and ft.datetime_start is not None:
+                # its POST may have been answered after the worker died: look the job up, never
+                # taking a job another trial already owns
+                found = client.find_train_job(learn_id, created_after=ft.datetime_start.astimezone(timezone.utc),
+                                              exclude=owned)
+                if found is not None:
+                    job_id = found.id
+                    trial.set_user_attr("job_id", job_id)
+            if job_id is None:
+                trial.set_user_attr("failure", "its worker stopped before a job was submitted; replaced")
+                self.study.tell(trial, state=TrialState.FAIL)
+                progress.info(f"trial {ft.number}: worker gone before submission; marked failed and replaced")
+                continue
+            trial.set_user_attr("worker", self.record(learn_id))
+            request = ft.user_attrs.get("request") or train_request(spec, ft.params).wire()
+            yield Orphan(trial, ft.number, learn_id, int(job_id), request, max(_age_s(ft), 0.0))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _age_s(ft: FrozenTrial) -> float:
+    if ft.datetime_start is None:
+        return 0.0
+    return (_now() - ft.datetime_start.astimezone(timezone.utc)).total_seconds()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
