@@ -101,6 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             options = RunOptions(
                 target_trials=trials,
                 time_limit_s=spec.time_limit_s,
+                compute_budget_s=spec.compute_budget_s,
                 max_consecutive_failures=spec.max_consecutive_failures,
                 job_timeout_s=spec.timeout_per_job_s,
                 polling=_polling(settings, conn.poll_max_s),

@@ -20,6 +20,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep.budget import Budget
 from sweep.errors import (
     ApiError,
     AuthError,
@@ -51,6 +52,7 @@ class RunOptions:
 
     target_trials: int
     time_limit_s: float | None = None
+    compute_budget_s: float | None = None
     max_consecutive_failures: int = 5
     job_timeout_s: float | None = None
     polling: Polling = Polling()
@@ -108,6 +110,7 @@ class Runner:
         self._reattach: deque[_Work] = deque()
         self._started = time.monotonic()
         self.workers = Workers(study, self.learn_ids, options.stale_after_s)
+        self.budget = Budget(client, options.compute_budget_s)
         self._known: dict[str, int] = {}
         self._indexed: set[int] = set()
         self._best: tuple[float, int] | None = None
@@ -189,6 +192,9 @@ class Runner:
             done = sum(t.state in _COUNTED for t in trials)
             running = sum(t.state == TrialState.RUNNING for t in trials)
             if done + running >= self.options.target_trials:
+                return None
+            if reason := self.budget.exhausted(trials, running):
+                self._stop_reason(reason)
                 return None
             self._remember(trials)
             trial = self.study.ask(self.space)

@@ -194,6 +194,7 @@ class StudyFile(_Strict):
     trials: int = Field(ge=1)
     time_limit: Duration | None = None
     timeout_per_job: Duration | None = None
+    compute_budget: Duration | None = None
     storage: Annotated[str, Field(min_length=1)] | None = None
     max_consecutive_failures: int = Field(default=5, ge=1)
     device: str | None = None
@@ -235,6 +236,7 @@ class StudySpec:
     path: Path
     trials: int
     time_limit_s: float | None
+    compute_budget_s: float | None
     storage: str | None
     sampler: SamplerSpec
     objectives: list[Objective]
@@ -291,6 +293,7 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
         path=path,
         trials=doc.trials,
         time_limit_s=doc.time_limit,
+        compute_budget_s=doc.compute_budget,
         storage=doc.storage,
         sampler=doc.sampler,
         objectives=list(doc.objectives),

@@ -33,6 +33,7 @@ __all__ = ["FakeStudio", "JobScript", "FakeJob", "fake_studio", "default_metrics
 
 Metrics = dict[str, float]
 Answer = tuple[int, dict[str, Any] | None, dict[str, str]]  # status, JSON body (None: drop), headers
+QUOTA_MS = 3_600_000 * 20  # the project's compute quota per period
 DEVICES = [("cortex-m4f-80mhz", "Cortex-M4F 80MHz", True, 1.0), ("cortex-m7-216mhz", "Cortex-M7 216MHz", False, 0.3)]
 
 
@@ -123,6 +124,7 @@ class FakeStudio:
         self.class_names = list(class_names or ["no", "yes", "noise"])
         self.devices = list(devices or DEVICES)
         self.default_script = default_script or JobScript()
+        self.quota_left_ms = QUOTA_MS - 1000  # the project's compute time left this period (settable)
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self.jobs: dict[int, FakeJob] = {}
         self.configs: dict[int, dict[str, Any]] = {lid: {} for lid in self.learn_block_ids}
@@ -300,8 +302,8 @@ class FakeStudio:
     def _routes(self) -> list[tuple[str, str, Callable[..., Answer]]]:
         return [
             (r"", "GET", lambda now, q, b: (200, views.project_info_body(
-                self._project(), period_start=datetime(2026, 11, 1, tzinfo=timezone.utc), used_ms=1000,
-                quota_ms=3_600_000 * 20, job_limit_m=60), {})),
+                self._project(), period_start=datetime(2026, 11, 1, tzinfo=timezone.utc),
+                used_ms=QUOTA_MS - self.quota_left_ms, quota_ms=QUOTA_MS, job_limit_m=60), {})),
             (r"/impulse", "GET", lambda now, q, b: (200, views.impulse_body(self._project()), {})),
             (r"/training/keras/(\d+)", "GET", self._get_keras),
             (r"/training/keras/(\d+)", "POST", self._set_keras),

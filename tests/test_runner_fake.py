@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -141,6 +143,32 @@ def test_gp_sampler_drives_a_constrained_multi_objective_sweep(studio: FakeStudi
     assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 8
     assert all(set(t.constraints or {}) == {"int8.accuracy_drop <= 0.5"} for t in trials)
     assert study.best_trials
+
+
+def test_compute_budget_stops_new_jobs_before_the_budget_is_spent(studio: FakeStudio, tmp_path: Path) -> None:
+    """Jobs of 0.5 s against a 1.6 s budget: a third job would pass it (1.5 s used + about 0.5 s)."""
+    studio.default_script = JobScript(duration_s=0.5)
+    path = write_study(tmp_path, studio.base_url, trials=6, extra_top="compute_budget = 1.6")
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    trials = load(tmp_path).get_trials()
+    used = [t.user_attrs["metrics"]["compute_time_s"] for t in trials]
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3 and len(_posts(studio)) == 3
+    assert sum(used[:2]) + statistics.median(used[:2]) <= 1.6 < sum(used) + statistics.median(used)
+    assert re.search(r"stopping: compute budget: 1\.[0-9] s of 1\.6 s used, and a job takes about 0\.[5-9] s",
+                     proc.stderr), proc.stderr
+    assert "done: 3 completed, 0 failed" in proc.stderr
+
+
+def test_the_project_quota_stops_new_jobs_when_one_would_not_fit(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.default_script = JobScript(duration_s=0.3)
+    studio.quota_left_ms = 200  # less than one job: the first job tells how long a job takes
+    path = write_study(tmp_path, studio.base_url, trials=4)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [t.state for t in load(tmp_path).get_trials()] == [TrialState.COMPLETE] and len(_posts(studio)) == 1
+    assert re.search(r"stopping: compute quota: 0\.2 s left in this period, and a job takes about 0\.[3-9] s",
+                     proc.stderr), proc.stderr
 
 
 def test_identical_configuration_is_not_trained_again(studio: FakeStudio, tmp_path: Path) -> None:

@@ -1,0 +1,68 @@
+"""Budget: when the study's compute cap or the project's quota leaves no room for another job."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from sweep.budget import Budget, compute_used_s
+from sweep.errors import ApiError
+
+
+class _Quota:
+    """The one client call Budget makes; counts its calls, can fail."""
+
+    def __init__(self, left_ms: int | None) -> None:
+        self.left_ms, self.calls = left_ms, 0
+
+    def project_info(self) -> Any:
+        self.calls += 1
+        if self.left_ms is None:
+            raise ApiError("403: no access to this project's quota", status_code=403)
+        return SimpleNamespace(compute_time=SimpleNamespace(time_left_ms=self.left_ms))
+
+
+def _trial(compute_s: float, state: TrialState = TrialState.COMPLETE, **attrs: Any) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(
+        state=state, value=0.5 if state == TrialState.COMPLETE else None,
+        user_attrs={"metrics": {"compute_time_s": compute_s}, **attrs})
+
+
+def test_only_trained_completed_trials_cost_compute() -> None:
+    trials = [_trial(60), _trial(30), _trial(99, duplicate_of=0), _trial(50, TrialState.FAIL)]
+    assert compute_used_s(trials) == [60.0, 30.0]
+
+
+def test_nothing_is_refused_before_a_job_has_finished() -> None:
+    quota = _Quota(0)
+    assert Budget(quota, cap_s=1.0).exhausted([], running=3) is None  # type: ignore[arg-type]
+    assert quota.calls == 0
+
+
+def test_the_cap_counts_running_jobs_and_the_next_one() -> None:
+    budget = Budget(_Quota(10**9), cap_s=600.0)  # type: ignore[arg-type]
+    done = [_trial(120), _trial(120)]  # 4 min used, a job takes 2 min
+    assert budget.exhausted(done, running=0) is None  # 4 + 2 <= 10 min
+    assert budget.exhausted(done, running=2) is None  # 4 + 3 x 2 = 10: just fits
+    assert budget.exhausted(done, running=3) == (
+        "compute budget: 4.0 min of 10.0 min used, and a job takes about 2.0 min")  # 4 + 4 x 2 > 10
+
+
+def test_the_quota_is_read_at_most_once_a_refresh_and_an_unreadable_one_is_ignored() -> None:
+    now = [0.0]
+    quota = _Quota(100_000)
+    budget = Budget(quota, cap_s=None, refresh_s=60.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    done = [_trial(120)]
+    assert budget.exhausted(done, running=0) == (
+        "compute quota: 1.7 min left in this period, and a job takes about 2.0 min")
+    quota.left_ms = 10**9
+    now[0] = 59.0
+    assert budget.exhausted(done, running=0) is not None and quota.calls == 1  # still the first reading
+    now[0] = 60.0
+    assert budget.exhausted(done, running=0) is None and quota.calls == 2
+    quota.left_ms = None
+    now[0] = 200.0
+    assert budget.exhausted(done, running=5) is None and quota.calls == 3
