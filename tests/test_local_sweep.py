@@ -198,6 +198,7 @@ def test_digits_sweep_trains_for_real_and_writes_the_report(ws: Path, digits_run
     _assert_server_stopped(ws, proc.stderr)
     out = ws / "reports" / "digits-e2e"
     assert (out / "index.html").stat().st_size > 0
+    assert "Trained on local studio project 'digits'." in (out / "report.md").read_text()
     csv = pd.read_csv(out / "trials.csv")
     assert sorted(csv["number"]) == [0, 1] and set(csv["state"]) == {"COMPLETE"}
     by_number = {t.number: t.user_attrs["metrics"]["int8.accuracy"] for t in trials}

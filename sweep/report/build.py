@@ -79,7 +79,9 @@ def _summary_section(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTria
                            f"(first start to last finish); trial wall time {_duration(trial_time)} in total, "
                            f"training compute time {_duration(s.compute_time_s)}."))
     goal = ", ".join(f"{n} ({d})" for n, d in zip(objectives.names, objectives.directions))
+    target = study.user_attrs.get("target")
     sec.blocks.append(Text(f"Objectives: {goal}. Device: {device or 'unknown'}."
+                           + (f" Trained on {target}." if target else "")
                            + (f" Study file: {study_file}." if study_file else "")))
     if not s.best:
         sec.blocks.append(Text("No trial has completed yet: there is no best trial and nothing to plot. "
