@@ -15,10 +15,19 @@ __all__ = ["Budget", "compute_used_s"]
 
 
 def compute_used_s(trials: list[FrozenTrial]) -> list[float]:
-    """Job compute time (s) of each completed trial that trained (reused twins cost nothing)."""
-    return [float(t.user_attrs["metrics"]["compute_time_s"]) for t in trials
-            if t.state == TrialState.COMPLETE and "duplicate_of" not in t.user_attrs
-            and "compute_time_s" in t.user_attrs.get("metrics", {})]
+    """Job compute time (s) of each finished trial that trained: completed ones (reused twins cost
+    nothing) and failed jobs, which cost compute too."""
+    used = []
+    for t in trials:
+        if t.state == TrialState.COMPLETE and "duplicate_of" not in t.user_attrs:
+            cost = (t.user_attrs.get("metrics") or {}).get("compute_time_s")
+        elif t.state == TrialState.FAIL:
+            cost = t.user_attrs.get("compute_time_s")
+        else:
+            continue
+        if cost is not None:
+            used.append(float(cost))
+    return used
 
 
 class Budget:

@@ -123,11 +123,14 @@ class JobError(SweepError):
 
 
 class JobFailed(JobError):
-    """The job finished unsuccessfully; ``log_tail`` holds its last lines, oldest first."""
+    """The job finished unsuccessfully; ``log_tail`` holds its last lines, oldest first, and
+    ``compute_time_s`` the compute it still cost (None when the status did not say)."""
 
-    def __init__(self, message: str, *, job_id: int | None = None, log_tail: list[str] | None = None) -> None:
+    def __init__(self, message: str, *, job_id: int | None = None, log_tail: list[str] | None = None,
+                 compute_time_s: float | None = None) -> None:
         super().__init__(message, job_id=job_id)
         self.log_tail = list(log_tail or [])
+        self.compute_time_s = compute_time_s
 
 
 class StaleModelError(JobError):

@@ -127,7 +127,8 @@ class Follower:
         if not job.finished_successful:
             tail = self.log_tail(job.id)
             last = next((line for line in reversed(tail) if line.strip()), "no log")
-            raise JobFailed(f"finished unsuccessfully: {last}", job_id=job.id, log_tail=tail)
+            raise JobFailed(f"finished unsuccessfully: {last}", job_id=job.id, log_tail=tail,
+                            compute_time_s=job.compute_time)
         metadata = self._fresh_metadata(job, learn_id, stale_retries)
         pending = profiling_pending(metadata)
         while need_device and pending is not None:

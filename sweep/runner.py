@@ -257,6 +257,8 @@ class Runner:
             # The job (if any) runs on: leave the trial RUNNING with its job id for a later re-attach.
             raise
         except JobFailed as exc:
+            if exc.compute_time_s is not None:  # a failed job still spent compute (see sweep.budget)
+                work.trial.set_user_attr("compute_time_s", exc.compute_time_s)
             self._failure(work, exc.message, exc.log_tail)
             return
         except (JobError, ApiError, ProtocolError) as exc:

@@ -31,9 +31,11 @@ def _trial(compute_s: float, state: TrialState = TrialState.COMPLETE, **attrs: A
         user_attrs={"metrics": {"compute_time_s": compute_s}, **attrs})
 
 
-def test_only_trained_completed_trials_cost_compute() -> None:
-    trials = [_trial(60), _trial(30), _trial(99, duplicate_of=0), _trial(50, TrialState.FAIL)]
-    assert compute_used_s(trials) == [60.0, 30.0]
+def test_trained_trials_cost_compute_failed_ones_too() -> None:
+    failed_job = optuna.trial.create_trial(state=TrialState.FAIL, user_attrs={"compute_time_s": 45.0})
+    never_ran = optuna.trial.create_trial(state=TrialState.FAIL, user_attrs={"failure": "not run"})
+    trials = [_trial(60), _trial(30), _trial(99, duplicate_of=0), failed_job, never_ran]
+    assert compute_used_s(trials) == [60.0, 30.0, 45.0]
 
 
 def test_nothing_is_refused_before_a_job_has_finished() -> None:

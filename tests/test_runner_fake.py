@@ -68,7 +68,8 @@ def test_no_target_kind_with_a_key_runs_on_studio(studio: FakeStudio, tmp_path: 
 
 
 def test_failed_job_marks_trial_failed_and_sweep_goes_on(studio: FakeStudio, tmp_path: Path) -> None:
-    studio.script(JobScript(), JobScript(succeed=False, log_lines=["Epoch 1/5", "ERR: out of memory"]), JobScript())
+    studio.script(JobScript(), JobScript(succeed=False, duration_s=0.4, log_lines=["Epoch 1/5", "ERR: out of memory"]),
+                  JobScript())
     path = write_study(tmp_path, studio.base_url, trials=3)
     proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -78,6 +79,7 @@ def test_failed_job_marks_trial_failed_and_sweep_goes_on(studio: FakeStudio, tmp
     failed = next(t for t in trials if t.state == TrialState.FAIL)
     assert "ERR: out of memory" in failed.user_attrs["failure"]
     assert failed.user_attrs["log_tail"][-1] == "ERR: out of memory"
+    assert failed.user_attrs["compute_time_s"] == pytest.approx(0.4, abs=0.05)  # the budget counts it
     assert "FAILED" in proc.stderr
 
 
