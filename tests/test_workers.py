@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import signal
@@ -245,8 +246,8 @@ def test_kill_9_worker_on_postgresql_job_reattached_by_the_next_worker(studio: F
 
 def test_a_second_worker_on_a_busy_learn_block_is_refused(studio: FakeStudio, tmp_path: Path) -> None:
     """One job per learn block: a worker started on a block another live worker uses exits 2, harmlessly."""
-    studio.script(JobScript(duration_s=3.0))
-    path = write_study(tmp_path, studio.base_url, trials=2, learn_blocks=tuple(BLOCKS))
+    studio.script(JobScript(duration_s=120.0))  # busy for as long as the second worker takes to start
+    path = write_study(tmp_path, studio.base_url, trials=1, learn_blocks=tuple(BLOCKS))
     storage = journal(tmp_path)
     first = _start(path, storage, "7", tmp_path)
     busy = _wait_for(lambda: [t for t in _trials(storage) if "job_id" in t.user_attrs], "the first worker's job")[0]
@@ -257,11 +258,13 @@ def test_a_second_worker_on_a_busy_learn_block_is_refused(studio: FakeStudio, tm
             f"{busy.user_attrs['worker']['host']}, pid {first.pid}, trial {busy.number}); a learn block runs one "
             "job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13") in err
     assert "Traceback" not in err and KEY not in err
+    job = studio.jobs[busy.user_attrs["job_id"]]
+    job.script = dataclasses.replace(job.script, duration_s=time.time() - job.created)  # finish it now
     _finish(first)
     trials = _trials(storage)
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    assert [t.state for t in trials] == [TrialState.COMPLETE]
     assert {j.learn_id for j in _train_jobs(studio).values()} == {7}  # the refused worker trained nothing
-    _assert_consistent(trials, studio, {7: first.pid}, 2)
+    _assert_consistent(trials, studio, {7: first.pid}, 1)
 
 
 def test_a_trial_asked_past_the_target_is_failed_unrun(studio: FakeStudio, tmp_path: Path) -> None:
