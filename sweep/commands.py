@@ -37,12 +37,14 @@ def _open_study(spec: StudySpec, url: str, *, create: bool, worker: str = "") ->
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(url)
     if create:
+        from sweep.pruning import make_pruner
         from sweep.sampler import make_sampler
 
         # A resumed run must not replay the first run's seeded draws: shift the seed by the trials so far.
         existing = _existing_trials(storage, spec.name)
         return load_or_create(storage, spec.name, _directions(spec),
-                              make_sampler(spec.sampler, spec, n_existing_trials=existing, worker=worker))
+                              make_sampler(spec.sampler, spec, n_existing_trials=existing, worker=worker),
+                              make_pruner(spec))
     try:
         return optuna.load_study(study_name=spec.name, storage=storage)
     except KeyError:
@@ -111,7 +113,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if study is not None and not args.no_report:
             _refresh_report(study, spec, settings, progress)
     done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
-    progress.warn(f"done: {summary.completed} completed, {summary.failed} failed, {summary.reused} reused, "
+    progress.warn(f"done: {summary.completed} completed, {summary.failed} failed, "
+                  + (f"{summary.pruned} pruned, " if summary.pruned else "") + f"{summary.reused} reused, "
                   f"{summary.reattached} re-attached in this run; {done} complete in the study"
                   + (f" ({summary.stopped_reason})" if summary.stopped_reason else ""))
     _print_best(study, spec, sys.stderr)

@@ -34,6 +34,7 @@ from sweep.errors import (
 from sweep.follow import Follower, Interrupted, JobResult, Polling
 from sweep.metrics import DEVICE_FIELDS
 from sweep.progress import Progress
+from sweep.pruning import CurveWatch
 from sweep.space import config_key, distributions, train_request
 from sweep.studio.client import StudioClient
 from sweep.studio.models import Job
@@ -66,6 +67,7 @@ class RunSummary:
     failed: int = 0
     reused: int = 0
     reattached: int = 0
+    pruned: int = 0
     stopped_reason: str = ""
 
 
@@ -77,6 +79,15 @@ class _Work:
     request: dict[str, Any]
     job_id: int | None = None
     started_mono: float = field(default_factory=time.monotonic)
+    watch: CurveWatch | None = None  # when the study prunes
+
+
+class _Prune(Exception):
+    """Raised from a poll when the trial's curve says stop; caught in ``_run``."""
+
+    def __init__(self, epoch: int, value: float) -> None:
+        super().__init__(epoch, value)
+        self.epoch, self.value = epoch, value
 
 
 class Runner:
@@ -245,11 +256,16 @@ class Runner:
                 work.job_id = self.client.start_training(work.learn_id, _request_model(work.request))
                 work.trial.set_user_attr("job_id", work.job_id)  # before waiting: a restart re-attaches
                 self.progress.info(f"trial {work.number}: job {work.job_id} started on learn block {work.learn_id}")
+            if self.spec.pruner.name != "none" and work.watch is None:
+                work.watch = CurveWatch(self.study, work.trial, self.spec.pruner)
             job = self._follow(work)
             result = self.follower.result(job, work.learn_id, need_device=self.need_device,
                                           selected=work.request.get("selectedModelType"),
                                           on_poll=self._on_poll(work, "profiling"))
             self.progress.done(work.number)
+        except _Prune as exc:
+            self._prune(work, exc)
+            return
         except Interrupted:
             self._fail(work, f"interrupted; job {work.job_id} cancelled" if work.job_id else "interrupted before submission", [])
             raise
@@ -267,18 +283,47 @@ class Runner:
         self._complete(work, result)
 
     def _on_poll(self, work: _Work, what: str = "") -> Callable[[Job], None]:
-        """Refresh the live line and, every ``heartbeat_s``, the trial's worker record."""
-        last_beat = time.monotonic()
+        """Refresh the live line; every ``heartbeat_s`` the trial's worker record; every
+        ``pruner.check_every`` (while training) its curve."""
+        last_beat = last_check = time.monotonic()
 
         def on_poll(job: Job) -> None:
-            nonlocal last_beat
+            nonlocal last_beat, last_check
             state = what or ("running" if job.started else "queued")
             self.progress.running(work.number, job.id, work.learn_id, state, time.monotonic() - work.started_mono)
             if time.monotonic() - last_beat >= self.options.heartbeat_s:
                 work.trial.set_user_attr("worker", self.workers.record(work.learn_id))
                 last_beat = time.monotonic()
+            if (not what and work.watch is not None and job.finished is None
+                    and time.monotonic() - last_check >= self.spec.pruner.check_every):
+                last_check = time.monotonic()
+                if stop := work.watch.check(self.client, job.id):
+                    raise _Prune(*stop)
 
         return on_poll
+
+    def _prune(self, work: _Work, exc: _Prune) -> None:
+        """Stop the job, wait until it has ended (its learn block is free again), record PRUNED."""
+        assert work.job_id is not None
+        interrupted: Interrupted | None = None
+        try:
+            self.client.cancel_job(work.job_id)
+            self.follower.wait(work.job_id, cancel_on_stop=False)
+        except Interrupted as err:  # Ctrl-C while the cancelled job winds down: record, then stop
+            interrupted = err
+        except (ApiError, ProtocolError, JobError) as err:
+            log.warning("trial %s: cancelling pruned job %s: %s", work.number, work.job_id, err)
+        curve = self.spec.pruner.curve
+        work.trial.set_user_attr("pruned", {"epoch": exc.epoch, "curve": curve, "value": exc.value})
+        self.study.tell(work.trial, state=TrialState.PRUNED)
+        with self._lock:
+            self.summary.pruned += 1
+            self._consecutive_failures = 0
+        self.progress.done(work.number)
+        self.progress.info(f"trial {work.number}: pruned at epoch {exc.epoch} ({curve} = {exc.value:.4g}); "
+                           f"job {work.job_id} cancelled")
+        if interrupted is not None:
+            raise interrupted
 
     def _follow(self, work: _Work) -> Job:
         assert work.job_id is not None
@@ -296,6 +341,8 @@ class Runner:
             self._failure(work, f"metric {missing[0]!r} is not in the job's results (available: {available})", [])
             return
         trial = work.trial
+        if work.watch is not None and not work.watch.multi:
+            work.watch.update(result.curves.get(self.spec.pruner.curve, []))  # the epochs polls missed
         trial.set_user_attr("metrics", metrics)
         if result.curves:
             trial.set_user_attr("curves", result.curves)

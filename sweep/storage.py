@@ -67,10 +67,11 @@ def redact_url(url: str) -> str:
     return url
 
 
-def load_or_create(storage: BaseStorage, name: str, directions: list[str], sampler: optuna.samplers.BaseSampler) -> optuna.Study:
+def load_or_create(storage: BaseStorage, name: str, directions: list[str], sampler: optuna.samplers.BaseSampler,
+                   pruner: optuna.pruners.BasePruner | None = None) -> optuna.Study:
     """Open the study or create it; directions must match an existing study's."""
     study = optuna.create_study(storage=storage, study_name=name, directions=directions,
-                                sampler=sampler, load_if_exists=True)
+                                sampler=sampler, pruner=pruner, load_if_exists=True)
     existing = [d.name.lower() for d in study.directions]
     if existing != [d.lower() for d in directions]:
         raise SettingsError("objectives", f"study {name!r} in this storage has directions {existing}, "

@@ -23,6 +23,7 @@ __all__ = [
     "Constraint",
     "LocalTarget",
     "Objective",
+    "PrunerSpec",
     "SamplerSpec",
     "StudioTarget",
     "StudyFile",
@@ -137,6 +138,15 @@ class SamplerSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class PrunerSpec(_Strict):
+    """Stop a trial's job early when its per-epoch ``curve`` (read from the job log) lags behind."""
+
+    name: Literal["none", "median", "percentile", "successive_halving", "hyperband", "threshold"] = "none"
+    curve: Literal["val_accuracy", "val_loss", "accuracy", "loss"] = "val_accuracy"
+    check_every: Duration = 10.0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class Objective(_Strict):
     """One metric to optimise."""
 
@@ -201,6 +211,7 @@ class StudyFile(_Strict):
     constraints: list[Annotated[str, AfterValidator(_check_constraint)]] = Field(default_factory=list)
     target: Target
     sampler: SamplerSpec = Field(default_factory=SamplerSpec)
+    pruner: PrunerSpec = Field(default_factory=PrunerSpec)
     objectives: list[Objective] = Field(min_length=1)
     space: Space
     fixed: dict[str, Any] = Field(default_factory=dict)
@@ -239,6 +250,7 @@ class StudySpec:
     compute_budget_s: float | None
     storage: str | None
     sampler: SamplerSpec
+    pruner: PrunerSpec
     objectives: list[Objective]
     constraints: list[Constraint]
     target: LocalTarget | StudioTarget
@@ -296,6 +308,7 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
         compute_budget_s=doc.compute_budget,
         storage=doc.storage,
         sampler=doc.sampler,
+        pruner=doc.pruner,
         objectives=list(doc.objectives),
         constraints=[_parse_constraint(c) for c in doc.constraints],
         target=doc.target,
@@ -311,6 +324,9 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
         raise StudyFileError(file, "space", MISSING, "no parameter to tune: give at least one range "
                              "({ low = ..., high = ... }) or { choices = [...] }")
     make_sampler(spec.sampler, spec)  # options are checked by building the sampler once
+    from sweep.pruning import make_pruner
+
+    make_pruner(spec)  # and the pruner's
     return spec
 
 

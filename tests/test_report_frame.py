@@ -283,3 +283,15 @@ def test_compare_frames_follow_each_study_direction_and_best_table() -> None:
     assert table.loc["default.latency_ms (minimize)", "down"] == 10.0
     assert table.loc["failed", "up"] == 1 and table.loc["complete", "down"] == 4
     assert table.loc["param dense", "up"] == up.best_trial.params["dense"]
+
+
+def test_a_pruned_trial_says_where_it_stopped() -> None:
+    study = optuna.create_study(direction="maximize")
+    d = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}
+    study.add_trial(optuna.trial.create_trial(
+        params={"lr": 0.05}, distributions=d, state=TrialState.PRUNED, intermediate_values={0: 0.1, 1: 0.12},
+        user_attrs={"job_id": 9, "pruned": {"epoch": 2, "curve": "val_accuracy", "value": 0.1234567}}))
+    row = fr.trials_frame(study).iloc[0]
+    assert (row["state"], row["job_id"]) == ("PRUNED", 9)
+    assert row["failure"] == "pruned at epoch 2 (val_accuracy = 0.1235)"
+    assert fr.failures(fr.trials_frame(study)).empty  # pruning is not a failure

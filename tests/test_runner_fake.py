@@ -11,7 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 from fake_studio import FakeStudio, JobScript
-from runner_support import load, run_sweep, sweep_env, write_study
+from runner_support import BASE_SPACE, load, run_sweep, sweep_env, write_study
 
 
 @pytest.fixture
@@ -171,6 +171,48 @@ def test_the_project_quota_stops_new_jobs_when_one_would_not_fit(studio: FakeStu
     assert [t.state for t in load(tmp_path).get_trials()] == [TrialState.COMPLETE] and len(_posts(studio)) == 1
     assert re.search(r"stopping: compute quota: 0\.2 s left in this period, and a job takes about 0\.[3-9] s",
                      proc.stderr), proc.stderr
+
+
+_PRUNER = """
+[pruner]
+name = "median"
+curve = "val_accuracy"
+check_every = 0.1
+options = { n_startup_trials = 3, n_warmup_steps = 1 }
+"""
+
+
+@pytest.mark.parametrize("objectives", [
+    pytest.param((("int8.accuracy", "maximize"),), id="single-objective-optuna-pruner"),
+    pytest.param((("int8.accuracy", "maximize"), ("default.ram_bytes", "minimize")), id="multi-objective-median-rule"),
+])
+def test_a_lagging_curve_is_pruned_and_its_job_cancelled(
+    studio: FakeStudio, tmp_path: Path, objectives: tuple[tuple[str, str], ...]
+) -> None:
+    """Three normal jobs, then one whose val_accuracy crawls (its log shows it epoch by epoch): stopped early."""
+    studio.script(*[JobScript(duration_s=0.5)] * 3, JobScript(duration_s=20.0, metrics={"accuracy": 0.05}),
+                  JobScript(duration_s=0.5, metrics={"accuracy": 0.99}))
+    space = BASE_SPACE.replace("training_cycles = { low = 5, high = 30, step = 5 }", "training_cycles = 10")
+    assert "training_cycles = 10" in space  # same epochs for all: their curves compare step by step
+    path = write_study(tmp_path, studio.base_url, trials=5, objectives=objectives, space=space + _PRUNER)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    trials = load(tmp_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3 + [TrialState.PRUNED, TrialState.COMPLETE]
+    pruned = trials[3]
+    job = studio.jobs[pruned.user_attrs["job_id"]]
+    assert job.cancelled is not None and job.cancelled - job.created < 10  # well before its 20 s
+    info = pruned.user_attrs["pruned"]
+    assert info["curve"] == "val_accuracy" and info["epoch"] >= 2 and info["value"] < 0.05
+    assert f"trial 3: pruned at epoch {info['epoch']} (val_accuracy = " in proc.stderr
+    # the next trial's job started only once the cancelled one had ended (one job per learn block)
+    nxt = studio.jobs[trials[4].user_attrs["job_id"]]
+    assert nxt.created >= job.finished_at()
+    if len(objectives) == 1:  # Optuna's pruner decided from the epochs reported
+        assert len(pruned.intermediate_values) == info["epoch"]
+        for t in trials[:3]:  # completed trials carry every epoch (polls that missed some are filled in)
+            assert len(t.intermediate_values) == t.user_attrs["request"]["trainingCycles"]
+    assert "done: 4 completed, 0 failed, 1 pruned, 0 reused" in proc.stderr
 
 
 def test_identical_configuration_is_not_trained_again(studio: FakeStudio, tmp_path: Path) -> None:

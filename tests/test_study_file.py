@@ -407,3 +407,57 @@ def test_no_kind_with_a_key_says_why_studio_fields_are_needed(
         f"{path}: {field}: required for Edge Impulse Studio: target.kind is not given and EI_API_KEY is set, "
         f'so jobs go to Studio (write kind = "local" to use the embedded local studio){extra}')
     assert caught.value.exit_code == 2 and "ei_secret_value" not in str(caught.value)
+
+
+# ---- [pruner] ----
+
+_TWO_OBJECTIVES = ('[[objectives]]\nmetric = "int8.accuracy"\ndirection = "maximize"\n',
+                   '[[objectives]]\nmetric = "int8.accuracy"\ndirection = "maximize"\n\n'
+                   '[[objectives]]\nmetric = "default.ram_bytes"\ndirection = "minimize"\n')
+
+
+@pytest.mark.parametrize(("pruner", "two", "field", "value", "reason"), [
+    pytest.param('name = "asha"', False, "pruner.name", "asha",
+                 "must be 'none', 'median', 'percentile', 'successive_halving', 'hyperband' or 'threshold'",
+                 id="unknown-pruner"),
+    pytest.param('name = "median"\ncurve = "f1"', False, "pruner.curve", "f1",
+                 "must be 'val_accuracy', 'val_loss', 'accuracy' or 'loss'", id="unknown-curve"),
+    pytest.param('name = "median"\noptions = { patience = 3 }', False, "pruner.options.patience", 3,
+                 "unknown option of the median pruner (it takes: n_startup_trials, n_warmup_steps, interval_steps, "
+                 "n_min_trials)", id="unknown-option"),
+    pytest.param('name = "median"\noptions = { interval_steps = 2 }', True, "pruner.options.interval_steps", 2,
+                 "unknown option of the median pruner (it takes: n_startup_trials, n_warmup_steps, n_min_trials)",
+                 id="multi-objective-option"),
+    pytest.param('name = "hyperband"', True, "pruner.name", "hyperband",
+                 "several objectives are pruned by the median rule only (Optuna's pruners handle a single "
+                 'objective): use name = "median"', id="hyperband-multi-objective"),
+    pytest.param('options = { n_startup_trials = 3 }', False, "pruner.options", {"n_startup_trials": 3},
+                 "options without a pruner: set pruner.name", id="options-without-pruner"),
+    pytest.param('name = "percentile"\noptions = { percentile = 150.0 }', False, "pruner.options",
+                 {"percentile": 150.0}, None, id="option-optuna-refuses"),
+    pytest.param('name = "median"\ncheck_every = "soon"', False, "pruner.check_every", "soon",
+                 "not a duration: use seconds (e.g. 600) or text like '90s', '30m', '2h'", id="bad-check-every"),
+])
+def test_bad_pruner(tmp_path: Path, pruner: str, two: bool, field: str, value: object, reason: str | None) -> None:
+    path = tmp_path / "p.toml"
+    text = BASE + f"\n[pruner]\n{pruner}\n"
+    path.write_text(text.replace(*_TWO_OBJECTIVES, 1) if two else text)
+    with pytest.raises(StudyFileError) as caught:
+        load_study(path)
+    err = caught.value
+    assert (err.field, err.value) == (field, value)
+    if reason is None:
+        assert err.reason.startswith("the percentile pruner refused these options: ")
+    else:
+        assert str(err) == f"{path}: {field}: {reason} (got {value!r})"
+
+
+def test_pruner_defaults_and_a_valid_table(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(BASE)
+    assert load_study(path).pruner.name == "none"
+    path.write_text(BASE + '\n[pruner]\nname = "successive_halving"\ncurve = "val_loss"\ncheck_every = "30s"\n'
+                    'options = { min_resource = 2 }\n')
+    pruner = load_study(path).pruner
+    assert (pruner.name, pruner.curve, pruner.check_every, pruner.options) == (
+        "successive_halving", "val_loss", 30.0, {"min_resource": 2})
