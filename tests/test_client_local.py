@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from sweep.errors import ApiError, AuthError, TransientError
 from sweep.local.embedded import EmbeddedStudio
+from sweep.metrics import curves_from_log, curves_from_metadata
 from sweep.studio.client import StudioClient, make_http_client
 from sweep.studio.models import SetKerasParameterRequest, VisualLayer
 from sweep.studio.retry import RetryPolicy
@@ -56,6 +57,10 @@ def test_every_route_against_the_local_studio(client: StudioClient) -> None:
     assert 0 < len(lines) <= 5 and lines[0].created >= lines[-1].created  # newest first
     metadata = client.metadata(LEARN)
     assert metadata.has_trained_model and metadata.created >= submitted.replace(microsecond=0)
+    # the epoch lines pruning reads agree with the curves the metadata publishes
+    curves = curves_from_log([item.data for item in reversed(client.job_log(job_id))])
+    assert len(curves["val_accuracy"]) == len(curves["val_loss"]) == TINY.training_cycles
+    assert curves["val_accuracy"] == pytest.approx(curves_from_metadata(metadata)["val_accuracy"], abs=1e-3)
     found = client.find_train_job(LEARN, created_after=submitted)
     assert found is not None and found.id == job_id
     assert job_id in [j.id for j in client.list_jobs(key=f"keras-{LEARN}", finished="successful")]
