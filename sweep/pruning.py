@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sweep.pruning")
 
-__all__ = ["PRUNERS", "CurveWatch", "make_pruner"]
+__all__ = ["PRUNERS", "CurveWatch", "make_pruner", "pruned_reason"]
 
 PRUNERS: dict[str, type[BasePruner]] = {
     "median": optuna.pruners.MedianPruner,
@@ -123,3 +123,8 @@ class CurveWatch:
 def _curve(trial: FrozenTrial, name: str) -> list[float]:
     curves: dict[str, Any] = trial.user_attrs.get("curves") or {}
     return [float(v) for v in curves.get(name, [])]
+
+
+def pruned_reason(info: dict[str, Any]) -> str:
+    """Where a pruned trial stopped (its ``pruned`` user attr), as the log and the reports say it."""
+    return f"pruned at epoch {info.get('epoch')} ({info.get('curve')} = {float(info.get('value', float('nan'))):.4g})"

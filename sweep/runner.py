@@ -34,7 +34,7 @@ from sweep.errors import (
 from sweep.follow import Follower, Interrupted, JobResult, Polling
 from sweep.metrics import DEVICE_FIELDS
 from sweep.progress import Progress
-from sweep.pruning import CurveWatch
+from sweep.pruning import CurveWatch, pruned_reason
 from sweep.space import config_key, distributions, train_request
 from sweep.studio.client import StudioClient
 from sweep.studio.models import Job
@@ -209,7 +209,8 @@ class Runner:
                 return None
             self._remember(trials)
             trial = self.study.ask(self.space)
-            if self._surplus(trial):
+            # Trials asked (by other workers) since the count above: only they can make this one surplus.
+            if done + running + trial.number - len(trials) >= self.options.target_trials and self._surplus(trial):
                 return None
             body = train_request(self.spec, trial.params).wire()
             trial.set_user_attr("request", body)
@@ -313,15 +314,14 @@ class Runner:
             interrupted = err
         except (ApiError, ProtocolError, JobError) as err:
             log.warning("trial %s: cancelling pruned job %s: %s", work.number, work.job_id, err)
-        curve = self.spec.pruner.curve
-        work.trial.set_user_attr("pruned", {"epoch": exc.epoch, "curve": curve, "value": exc.value})
+        info = {"epoch": exc.epoch, "curve": self.spec.pruner.curve, "value": exc.value}
+        work.trial.set_user_attr("pruned", info)
         self.study.tell(work.trial, state=TrialState.PRUNED)
         with self._lock:
             self.summary.pruned += 1
             self._consecutive_failures = 0
         self.progress.done(work.number)
-        self.progress.info(f"trial {work.number}: pruned at epoch {exc.epoch} ({curve} = {exc.value:.4g}); "
-                           f"job {work.job_id} cancelled")
+        self.progress.info(f"trial {work.number}: {pruned_reason(info)}; job {work.job_id} cancelled")
         if interrupted is not None:
             raise interrupted
 

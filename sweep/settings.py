@@ -39,3 +39,8 @@ class Settings(BaseSettings):
     poll_factor: float = 1.5
     poll_max_s: float = 30.0
     http_timeout_s: float = 30.0
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether Studio credentials are set (an empty EI_API_KEY counts as none)."""
+        return self.api_key is not None and bool(self.api_key.get_secret_value())

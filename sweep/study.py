@@ -343,10 +343,10 @@ def _resolve_target(file: str, raw: dict[str, Any], settings: Settings | None) -
     target = raw.get("target", {})
     if not isinstance(target, dict):
         return raw  # the schema reports it
-    key = settings.api_key if settings is not None else None
+    has_key = settings is not None and settings.has_api_key
     project_id = settings.project_id if settings is not None else None
     chosen = "kind" not in target
-    kind = target.get("kind", "studio" if key is not None and key.get_secret_value() else "local")
+    kind = target.get("kind", "studio" if has_key else "local")
     if chosen:
         drop = _LOCAL_ONLY if kind == "studio" else _STUDIO_ONLY
         target = {k: v for k, v in target.items() if k not in drop} | {"kind": kind}

@@ -36,7 +36,7 @@ def connect(spec: StudySpec, settings: Settings, *, check_blocks: bool = True,
     """
     target = spec.target
     if target.kind == "studio":
-        if settings.api_key is None or not settings.api_key.get_secret_value():
+        if not settings.has_api_key:
             raise SettingsError("EI_API_KEY", f"{spec.path}: target.kind is 'studio' but EI_API_KEY is not set")
         base_url = target.base_url or settings.studio_url or DEFAULT_STUDIO_URL
         with make_http_client(base_url, settings.api_key, timeout=settings.http_timeout_s) as http:
@@ -44,7 +44,7 @@ def connect(spec: StudySpec, settings: Settings, *, check_blocks: bool = True,
             learn_ids = list(learn_blocks or target.learn_blocks)
             if check_blocks:
                 _check_blocks(spec, client, learn_ids)
-            yield Connection(client, learn_ids, f"Edge Impulse Studio project {target.project_id}")
+            yield Connection(client, learn_ids, target.label)
         return
     from sweep.local.embedded import EmbeddedStudio  # heavy parts stay behind this door
 
@@ -60,7 +60,7 @@ def connect(spec: StudySpec, settings: Settings, *, check_blocks: bool = True,
             if check_blocks:
                 _check_blocks(spec, client, learn_ids)
             yield Connection(client, learn_ids,
-                             f"local studio project {project.name!r} (id {project.id}) at {studio.base_url}",
+                             f"{target.label} (id {project.id}) at {studio.base_url}",
                              poll_max_s=2.0)
 
 

@@ -12,6 +12,8 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep.pruning import pruned_reason
+
 __all__ = [
     "COST_FIELDS",
     "Objectives",
@@ -93,7 +95,8 @@ def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
         row["compute_time_s"] = metrics.get("compute_time_s", math.nan)
         row["wall_time_s"] = _wall_time(t, metrics)
         row["duplicate_of"] = t.user_attrs.get("duplicate_of")
-        row["failure"] = t.user_attrs.get("failure", "") or _pruned(t.user_attrs.get("pruned"))
+        pruned = t.user_attrs.get("pruned")
+        row["failure"] = t.user_attrs.get("failure", "") or (pruned_reason(pruned) if pruned else "")
         rows.append(row)
     df = pd.DataFrame(rows)
     if df.empty:
@@ -293,10 +296,3 @@ def summary(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTrial]) -> Su
     wall = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
     compute = float(pd.to_numeric(df["compute_time_s"], errors="coerce").sum()) if len(df) else 0.0
     return Summary(counts=counts, total=len(df), wall_time_s=max(wall, 0.0), compute_time_s=compute, best=top[:1])
-
-
-def _pruned(info: dict[str, Any] | None) -> str:
-    """Why a PRUNED trial stopped, in the words of the run's log."""
-    if not info:
-        return ""
-    return f"pruned at epoch {info.get('epoch')} ({info.get('curve')} = {float(info.get('value', float('nan'))):.4g})"
