@@ -401,3 +401,29 @@ training_cycles = 2
     _assert_server_stopped(ws, proc.stderr)
     status = _sweep(ws, "status", str(path))
     assert status.returncode == 0 and status.stdout.count("FAIL") >= 2 and reason in status.stdout
+
+
+SHIPPED = sorted((Path(__file__).parent.parent / "studies").glob("*.toml"))
+
+
+def test_the_shipped_studies_load() -> None:
+    from sweep.study import load_study
+
+    assert {p.stem for p in SHIPPED} >= {"digits", "keywords"}
+    for path in SHIPPED:
+        assert load_study(path).target.kind == "local"  # they run as they are, with no account
+
+
+def test_the_shipped_keywords_study_runs_as_it_is(ws: Path) -> None:
+    """The README's demo runs studies/digits.toml; this runs the spectrogram study (one trial)."""
+    studies = ws / "shipped"
+    studies.mkdir()
+    path = studies / "keywords.toml"
+    path.write_text((Path(__file__).parent.parent / "studies" / "keywords.toml").read_text())
+    proc = _sweep(ws, "run", str(path), "--trials", "1", "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    trials = optuna.load_study(study_name="keywords",
+                               storage=open_storage(f"journal:{studies / '.sweep' / 'keywords.journal'}")).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE]
+    assert trials[0].user_attrs["request"]["augmentationPolicySpectrogram"]["enabled"] == trials[0].params[
+        "spectrogram.enabled"]
