@@ -9,13 +9,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
+from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import ApiError, ProtocolError, SettingsError, StudyFileError, UsageError
 from sweep.follow import Polling
 from sweep.progress import Progress
 from sweep.settings import Settings
-from sweep.storage import default_storage_url, load_or_create, open_storage, redact_url
+from sweep.storage import (
+    check_directions,
+    check_storage_url,
+    default_storage_url,
+    existing_study,
+    load_or_create,
+    open_storage,
+    peek_storage,
+    redact_url,
+)
 from sweep.study import StudySpec, load_study
 
 if TYPE_CHECKING:
@@ -29,42 +39,55 @@ def _directions(spec: StudySpec) -> list[str]:
 
 
 def _storage_url(spec: StudySpec, flag: str | None, settings: Settings) -> str:
-    """flag > study file > environment > default, decided here once."""
-    return flag or spec.storage or settings.storage or default_storage_url(spec.path, spec.name, settings.state_dir)
+    """flag > study file > environment > default, decided here once; a bad URL names where it came from
+    (the study file's own was checked when the file loaded)."""
+    if flag:
+        return check_storage_url(flag, "--storage")
+    if spec.storage:
+        return spec.storage
+    if settings.storage:
+        return check_storage_url(settings.storage, "SWEEP_STORAGE")
+    return default_storage_url(spec.path, spec.name, settings.state_dir)
 
 
-def _open_study(spec: StudySpec, url: str, *, create: bool, worker: str = "") -> optuna.Study:
+def _existing(spec: StudySpec, url: str) -> tuple[BaseStorage | None, optuna.Study | None]:
+    """The storage and the study if they already exist; nothing is created either way."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(url)
-    if create:
-        from sweep.pruning import make_pruner
-        from sweep.sampler import make_sampler
-
-        # A resumed run must not replay the first run's seeded draws: shift the seed by the trials so far.
-        existing = _existing_trials(storage, spec.name)
-        return load_or_create(storage, spec.name, _directions(spec),
-                              make_sampler(spec.sampler, spec, n_existing_trials=existing, worker=worker),
-                              make_pruner(spec))
-    try:
-        return optuna.load_study(study_name=spec.name, storage=storage)
-    except KeyError:
-        raise UsageError(f"no study named {spec.name!r} in {redact_url(url)}; run `sweep run {spec.path}` first") from None
+    storage = peek_storage(url)
+    return storage, existing_study(storage, spec.name)
 
 
-def _existing_trials(storage: optuna.storages.BaseStorage, name: str) -> int:
-    try:
-        return len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False))
-    except KeyError:
-        return 0
+def _open_existing(spec: StudySpec, url: str) -> optuna.Study:
+    """The study for commands that only read it; one that never ran is an error, and leaves no file."""
+    study = _existing(spec, url)[1]
+    if study is None:
+        raise UsageError(f"no study named {spec.name!r} in {redact_url(url)}; run `sweep run {spec.path}` first")
+    return study
 
 
-def _record_study_attrs(study: optuna.Study, spec: StudySpec) -> None:
+def _check_compatible(study: optuna.Study, spec: StudySpec) -> None:
+    """An existing study takes this run's trials only with the same directions and target."""
+    check_directions(study, _directions(spec))
     ran_on = study.user_attrs.get("target")
     if ran_on is not None and ran_on != spec.target.label:
         # Its RUNNING trials hold job ids of the other target: re-attaching them here would be wrong.
         raise StudyFileError(str(spec.path), "target", spec.target.label,
                              f"study {spec.name!r} already ran on {ran_on}; it cannot take trials from another "
                              "target: give this run another study name or storage")
+
+
+def _create_study(spec: StudySpec, storage: BaseStorage, existing: optuna.Study | None, worker: str
+                  ) -> optuna.Study:
+    from sweep.pruning import make_pruner
+    from sweep.sampler import make_sampler
+
+    # A resumed run must not replay the first run's seeded draws: shift the seed by the trials so far.
+    n_existing = len(existing.get_trials(deepcopy=False)) if existing is not None else 0
+    sampler = make_sampler(spec.sampler, spec, n_existing_trials=n_existing, worker=worker)
+    return load_or_create(storage, spec.name, _directions(spec), sampler, make_pruner(spec))
+
+
+def _record_study_attrs(study: optuna.Study, spec: StudySpec) -> None:
     wanted: dict[str, Any] = {
         "study_file": str(spec.path),
         "target": spec.target.label,
@@ -81,7 +104,8 @@ def _record_study_attrs(study: optuna.Study, spec: StudySpec) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sweep.runner import RunOptions, Runner
-    from sweep.target import connect
+    from sweep.target import connect, plan_target
+    from sweep.workers import Workers
 
     settings = Settings()
     spec = load_study(args.study, settings)
@@ -90,13 +114,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SettingsError("--trials", f"must be at least 1 (got {trials})")
     blocks = _parse_blocks(args.learn_blocks) if args.learn_blocks else None
     url = _storage_url(spec, args.storage, settings)
-    study: optuna.Study | None = None
+    # Every check that needs no server comes first: a refused run writes nothing (no data dir,
+    # no journal, no report).
+    storage, existing = _existing(spec, url)
+    if existing is not None:
+        _check_compatible(existing, spec)
+    plan = plan_target(spec, settings, blocks)
+    stale_after_s = 180.0
+    if existing is not None:
+        Workers(existing, plan.learn_ids, stale_after_s).refuse_busy_blocks()
     progress = Progress(quiet=args.quiet)
+    study: optuna.Study | None = None  # set once the run really starts: only then is a report due
     try:
-        with connect(spec, settings, learn_blocks=blocks) as conn:
-            # Opened only once the target is known good: a refused start writes nothing.
-            study = _open_study(spec, url, create=True, worker=",".join(map(str, blocks or [])))
-            _record_study_attrs(study, spec)
+        with connect(spec, settings, plan) as conn:
+            opened = _create_study(spec, storage or open_storage(url), existing,
+                                   worker=",".join(map(str, blocks or [])))
+            _record_study_attrs(opened, spec)
             progress.info(f"study {spec.name!r}: {trials} trials on {conn.description}, "
                           f"learn blocks {conn.learn_ids}; storage {redact_url(url)}")
             _show_quota(conn.client, progress)
@@ -107,7 +140,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 max_consecutive_failures=spec.max_consecutive_failures,
                 job_timeout_s=spec.timeout_per_job_s,
                 polling=_polling(settings, conn.poll_max_s),
+                stale_after_s=stale_after_s,
             )
+            study = opened
             summary = Runner(spec, study, conn.client, conn.learn_ids, options, progress=progress).run()
     finally:
         if study is not None and not args.no_report:
@@ -179,7 +214,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = Settings()
     spec = load_study(args.study, settings)
-    study = _open_study(spec, _storage_url(spec, args.storage, settings), create=False)
+    study = _open_existing(spec, _storage_url(spec, args.storage, settings))
     names = [o.metric for o in spec.objectives]
     best = {t.number for t in _best_trials(study)}
     rows = []
@@ -206,11 +241,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_best(args: argparse.Namespace) -> int:
     from sweep.studio.models import SetKerasParameterRequest
-    from sweep.target import connect
+    from sweep.target import connect, plan_target
 
     settings = Settings()
     spec = load_study(args.study, settings)
-    study = _open_study(spec, _storage_url(spec, args.storage, settings), create=False)
+    study = _open_existing(spec, _storage_url(spec, args.storage, settings))
     if args.trial is not None:
         trials = [t for t in study.get_trials(deepcopy=False) if t.number == args.trial]
         if not trials or trials[0].state != TrialState.COMPLETE:
@@ -228,7 +263,7 @@ def cmd_best(args: argparse.Namespace) -> int:
     else:
         print(json.dumps({str(t.number): b for t, b in zip(trials, bodies)}, indent=2, sort_keys=True))
     if args.apply:
-        with connect(spec, settings) as conn:
+        with connect(spec, settings, plan_target(spec, settings)) as conn:
             learn_id = conn.learn_ids[0]
             conn.client.save_keras_config(learn_id, SetKerasParameterRequest.model_validate(bodies[0]))
             print(f"applied trial {trials[0].number}'s configuration to learn block {learn_id} "
@@ -241,7 +276,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     settings = Settings()
     spec = load_study(args.study, settings)
-    study = _open_study(spec, _storage_url(spec, args.storage, settings), create=False)
+    study = _open_existing(spec, _storage_url(spec, args.storage, settings))
     out = args.out or settings.reports_dir / spec.name
     print(write_report(study, out, study_file=str(spec.path), device=spec.device))
     return 0
@@ -252,7 +287,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     settings = Settings()
     specs = [load_study(p, settings) for p in args.studies]
-    studies = [_open_study(s, _storage_url(s, None, settings), create=False) for s in specs]
+    studies = [_open_existing(s, _storage_url(s, None, settings)) for s in specs]
     out = args.out or settings.reports_dir / ("compare-" + "-".join(s.name for s in specs))
     print(write_comparison(studies, out))
     return 0

@@ -129,8 +129,8 @@ class Runner:
     # ---- public ---------------------------------------------------------------------------
 
     def run(self) -> RunSummary:
-        """Resume what a dead worker left, then fill the slots until the study is done."""
-        self.workers.refuse_busy_blocks()
+        """Resume what a dead worker left, then fill the slots until the study is done (the caller has
+        refused learn blocks that another live worker uses: :meth:`Workers.refuse_busy_blocks`)."""
         self._resume()
         self._live = len(self.learn_ids)
         for lid in self.learn_ids:

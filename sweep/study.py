@@ -230,13 +230,6 @@ class StudyFile(_Strict):
             raise PydanticCustomError("device", "a device is written as in metric names: no spaces or dots (e.g. cortex-m4f-80mhz)")
         return v
 
-    @field_validator("storage")
-    @classmethod
-    def _storage(cls, v: str | None) -> str | None:
-        if v is not None and not (v.startswith("journal:") or "://" in v or v.endswith((".journal", ".log"))):
-            raise PydanticCustomError("storage", "not a storage URL: use journal:PATH, sqlite:///PATH or postgresql://...")
-        return v
-
 
 
 @dataclass(frozen=True)
@@ -300,6 +293,7 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
     _check_unique(file, "objectives[{}].metric", [o.metric for o in doc.objectives])
     _check_unique(file, "constraints[{}]", [str(_parse_constraint(c)) for c in doc.constraints])
     fixed = _check_fixed(file, doc)
+    _check_storage(file, doc.storage)
     spec = StudySpec(
         name=doc.name,
         path=path,
@@ -328,6 +322,14 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
 
     make_pruner(spec)  # and the pruner's
     return spec
+
+
+def _check_storage(file: str, url: str | None) -> None:
+    """The storage URL's scheme, driver and shape, checked before anything is opened."""
+    from sweep.storage import redact_url, storage_problem
+
+    if url is not None and (problem := storage_problem(url)) is not None:
+        raise StudyFileError(file, "storage", redact_url(url), problem)
 
 
 _LOCAL_ONLY = ("project",)

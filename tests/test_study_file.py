@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from study_cases import BAD, BASE, edit
 
 from sweep.errors import MISSING, StudyFileError, UsageError
 from sweep.settings import Settings
@@ -13,180 +14,6 @@ from sweep.space import Choices, FloatRange, IntRange
 from sweep.study import Constraint, LocalTarget, StudioTarget, is_metric, load_study
 
 FILES = Path(__file__).parent / "study_files"
-BASE = """\
-name = "digits-dense"
-trials = 20
-time_limit = "30m"
-constraints = ["cortex-m4f-80mhz.ram_bytes <= 65536"]
-
-[target]
-kind = "local"
-project = "digits"
-
-[sampler]
-name = "tpe"
-seed = 42
-
-[[objectives]]
-metric = "int8.accuracy"
-direction = "maximize"
-
-[space]
-learning_rate = { low = 1e-4, high = 1e-2, log = true }
-batch_size = { choices = [16, 32, 64] }
-
-[space.augmentation_policy_spectrogram]
-enabled = true
-freq_masking = { choices = ["none", "low"] }
-
-[[space.layers]]
-type = "dense"
-neurons = { low = 8, high = 64, step = 8 }
-
-[[space.layers]]
-type = "dropout"
-dropout_rate = { low = 0.0, high = 0.5 }
-
-[fixed]
-trainTestSplit = 0.2
-"""
-
-
-def _edit(*pairs: tuple[str, str]) -> str:
-    text = BASE
-    for old, new in pairs:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    return text
-
-
-BAD = [
-    # (file text, field, value, message after "FILE: ")
-    pytest.param("name = \"x\"\ntrials = = 3\n", "", MISSING,
-                 "not valid TOML: Invalid value (at line 2, column 10)", id="not-toml"),
-    pytest.param("colour = 1\n" + BASE, "colour", 1, "colour: unknown field (got 1)", id="unknown-top-field"),
-    pytest.param(_edit(('name = "digits-dense"', 'name = "digits dense"')), "name", "digits dense",
-                 "name: use only letters, digits, '_', '.' and '-' (it is also the Optuna study name) "
-                 "(got 'digits dense')", id="bad-name"),
-    pytest.param(_edit(("trials = 20", "trials = 0")), "trials", 0,
-                 "trials: must be greater than or equal to 1 (got 0)", id="zero-trials"),
-    pytest.param(_edit(('time_limit = "30m"', 'time_limit = "30 minutes"')), "time_limit", "30 minutes",
-                 "time_limit: not a duration: use seconds (e.g. 600) or text like '90s', '30m', '2h' "
-                 "(got '30 minutes')", id="bad-duration"),
-    pytest.param(_edit(('project = "digits"', 'project = "digits"\napi_key = "ei_0123secret"')),
-                 "target.api_key", MISSING,
-                 "target.api_key: refused: the API key is read only from EI_API_KEY, never from a file",
-                 id="api-key-in-file"),
-    pytest.param(_edit(('kind = "local"', 'kind = "cloud"')), "target.kind", "cloud",
-                 "target.kind: must be one of 'local', 'studio' (got 'cloud')", id="unknown-target-kind"),
-    pytest.param(_edit(('kind = "local"\nproject = "digits"', 'kind = "studio"\nproject_id = 5')),
-                 "target.learn_blocks", MISSING, "target.learn_blocks: required field is missing",
-                 id="studio-without-learn-blocks"),
-    pytest.param(_edit(('project = "digits"', 'project = "digits"\nlearn_blocks = [3, 3]')),
-                 "target.learn_blocks", [3, 3], "target.learn_blocks: values must be unique (got [3, 3])",
-                 id="duplicate-learn-blocks"),
-    pytest.param(_edit(('name = "tpe"', 'name = "hyperband"')), "sampler.name", "hyperband",
-                 "sampler.name: must be 'tpe', 'random', 'grid', 'cmaes', 'gp', 'nsga2' or 'qmc' "
-                 "(got 'hyperband')", id="unknown-sampler"),
-    pytest.param(_edit(("seed = 42", "seed = 42\noptions = { n_startup = 3 }")), "sampler.options.n_startup", 3,
-                 "sampler.options.n_startup: unknown option of the tpe sampler (it takes: consider_prior, "
-                 "prior_weight, consider_magic_clip, consider_endpoints, n_startup_trials, n_ei_candidates, "
-                 "gamma, weights, multivariate, group, warn_independent_sampling, constant_liar) (got 3)",
-                 id="unknown-sampler-option"),
-    pytest.param(_edit(('name = "tpe"\nseed = 42', 'name = "qmc"\nseed = 42\noptions = { qmc_type = "lattice" }')),
-                 "sampler.options", {"qmc_type": "lattice"},
-                 "sampler.options: the qmc sampler refused these options: The `qmc_type='lattice'` is invalid. "
-                 "Choose either `halton` or `sobol`. (got {'qmc_type': 'lattice'})", id="bad-sampler-option-value"),
-    pytest.param(_edit(("seed = 42", "seed = 42\noptions = { seed = 1 }")), "sampler.options.seed", 1,
-                 "sampler.options.seed: not an option here: use sampler.seed (got 1)", id="seed-in-options"),
-    pytest.param(_edit(('name = "tpe"', 'name = "grid"')), "space.learning_rate",
-                 {"log": True, "low": 1e-4, "high": 1e-2},
-                 "space.learning_rate: the grid sampler needs a finite set of values: give a step or choices "
-                 "(got {'log': True, 'low': 0.0001, 'high': 0.01})", id="grid-with-continuous-param"),
-    pytest.param(_edit(('metric = "int8.accuracy"', 'metric = "int8.acuracy"')), "objectives[0].metric",
-                 "int8.acuracy",
-                 "objectives[0].metric: not a metric name: use e.g. int8.accuracy, float32.loss, int8.f1.<class>, "
-                 "<device>.ram_bytes, int8.<device>.latency_ms, default.rom_bytes, int8.accuracy_drop, "
-                 "compute_time_s or wall_time_s (got 'int8.acuracy')", id="bad-metric-name"),
-    pytest.param(_edit(('direction = "maximize"', 'direction = "max"')), "objectives[0].direction", "max",
-                 "objectives[0].direction: must be 'maximize' or 'minimize' (got 'max')", id="bad-direction"),
-    pytest.param(_edit(('direction = "maximize"',
-                        'direction = "maximize"\n[[objectives]]\nmetric = "int8.accuracy"\ndirection = "minimize"')),
-                 "objectives[1].metric", "int8.accuracy",
-                 "objectives[1].metric: repeats objectives[0].metric (got 'int8.accuracy')", id="duplicate-objective"),
-    pytest.param("objectives = []\n" + _edit(('[[objectives]]\nmetric = "int8.accuracy"\ndirection = "maximize"\n', "")),
-                 "objectives", [],
-                 "objectives: list should have at least 1 item after validation, not 0 (got [])", id="empty-objectives"),
-    pytest.param(_edit(('[[objectives]]\nmetric = "int8.accuracy"\ndirection = "maximize"\n', "")), "objectives",
-                 MISSING, "objectives: required field is missing", id="no-objectives"),
-    pytest.param(_edit(('"cortex-m4f-80mhz.ram_bytes <= 65536"', '"cortex-m4f-80mhz.ram_bytes < 65536"')),
-                 "constraints[0]", "cortex-m4f-80mhz.ram_bytes < 65536",
-                 "constraints[0]: not a constraint: write 'METRIC <= NUMBER' or 'METRIC >= NUMBER' "
-                 "(got 'cortex-m4f-80mhz.ram_bytes < 65536')", id="bad-constraint-operator"),
-    pytest.param(_edit(('direction = "maximize"', 'direction = "maximize"\nconstraints = ["int8.loss <= 1"]')),
-                 "objectives[0].constraints", ["int8.loss <= 1"],
-                 "objectives[0].constraints: constraints apply to the whole study: write `constraints = [...]` "
-                 "at the top of the file, before the first [table] (got ['int8.loss <= 1'])",
-                 id="constraints-inside-objective"),
-    pytest.param(_edit(("low = 1e-4, high = 1e-2, log = true", "low = -1e-4, high = 1e-2")),
-                 "space.learning_rate.low", -1e-4,
-                 "space.learning_rate.low: must be greater than 0 (got -0.0001)", id="negative-learning-rate"),
-    pytest.param(_edit(("low = 1e-4, high = 1e-2, log = true", "low = 1e-4, high = 2.0")),
-                 "space.learning_rate.high", 2.0,
-                 "space.learning_rate.high: must be less than or equal to 1 (got 2.0)", id="learning-rate-above-1"),
-    pytest.param(_edit(("low = 0.0, high = 0.5 }", "low = 0.0, high = 0.5, log = true }")),
-                 "space.layers[1].dropout_rate.low", 0.0,
-                 "space.layers[1].dropout_rate.low: must be > 0 when log = true (got 0.0)", id="log-with-zero-low"),
-    pytest.param(_edit(("low = 8, high = 64, step = 8", "low = 64, high = 8")), "space.layers[0].neurons.high", 8,
-                 "space.layers[0].neurons.high: must be >= low (64) (got 8)", id="high-below-low"),
-    pytest.param(_edit(("low = 8, high = 64, step = 8", "low = 8, high = 60, step = 8")),
-                 "space.layers[0].neurons.high", 60,
-                 "space.layers[0].neurons.high: high - low must be a multiple of step (8) (got 60)",
-                 id="range-not-multiple-of-step"),
-    pytest.param(_edit(("low = 8, high = 64, step = 8", "low = 8, high = 64, step = 0")),
-                 "space.layers[0].neurons.step", 0,
-                 "space.layers[0].neurons.step: must be greater than or equal to 1 (got 0)", id="zero-step"),
-    pytest.param(_edit(("{ choices = [16, 32, 64] }", "{ choices = [16, 32.5] }")), "space.batch_size.choices[1]",
-                 32.5, "space.batch_size.choices[1]: must be a valid integer (got 32.5)", id="float-batch-size"),
-    pytest.param(_edit(("{ choices = [16, 32, 64] }", "{ choices = [16, 16] }")), "space.batch_size.choices",
-                 [16, 16], "space.batch_size.choices: choices must be unique (got [16, 16])", id="duplicate-choices"),
-    pytest.param(_edit(("{ choices = [16, 32, 64] }", "{ choices = [16], low = 3 }")), "space.batch_size.low", 3,
-                 "space.batch_size.low: unknown field (got 3)", id="choices-and-range-mixed"),
-    pytest.param(_edit(('type = "dense"', 'type = "lstm"')), "space.layers[0].type", "lstm",
-                 "space.layers[0].type: must be one of 'dense', 'conv1d', 'conv2d', 'dropout', 'reshape', "
-                 "'flatten', 'batchNormalization' (got 'lstm')", id="unknown-layer-type"),
-    pytest.param(_edit(('type = "dropout"', 'type = "dropout"\nneurons = 3')), "space.layers[1].neurons", 3,
-                 "space.layers[1].neurons: unknown field (got 3)", id="param-not-for-layer-type"),
-    pytest.param(_edit(('type = "dropout"\ndropout_rate = { low = 0.0, high = 0.5 }', 'type = "dropout"')),
-                 "space.layers[1].dropout_rate", MISSING,
-                 "space.layers[1].dropout_rate: required field is missing", id="layer-missing-param"),
-    pytest.param(_edit(('{ choices = ["none", "low"] }', '"medium"')),
-                 "space.augmentation_policy_spectrogram.freq_masking", "medium",
-                 "space.augmentation_policy_spectrogram.freq_masking: must be 'none', 'low' or 'high' "
-                 "(got 'medium')", id="bad-masking-level"),
-    pytest.param(_edit(("enabled = true", "enabled = 1")), "space.augmentation_policy_spectrogram.enabled", 1,
-                 "space.augmentation_policy_spectrogram.enabled: must be a valid boolean (got 1)",
-                 id="int-for-bool"),
-    pytest.param(_edit(("trainTestSplit = 0.2", "train_test_split = 0.2")), "fixed.train_test_split", MISSING,
-                 "fixed.train_test_split: use the wire name 'trainTestSplit' (camelCase, as on the wire)",
-                 id="fixed-snake-case"),
-    pytest.param(_edit(("trainTestSplit = 0.2", "trainTestSplt = 0.2")), "fixed.trainTestSplt", MISSING,
-                 "fixed.trainTestSplt: unknown field; did you mean 'trainTestSplit'?", id="fixed-typo"),
-    pytest.param(_edit(("trainTestSplit = 0.2", "batchSize = 8")), "fixed.batchSize", 8,
-                 "fixed.batchSize: already set by [space]; a field is either tuned or fixed, not both (got 8)",
-                 id="fixed-collides-with-space"),
-    pytest.param(_edit(("trainTestSplit = 0.2", "trainTestSplit = 1.5")), "fixed.trainTestSplit", 1.5,
-                 "fixed.trainTestSplit: must be less than 1 (got 1.5)", id="fixed-out-of-range"),
-    pytest.param(_edit(("trainTestSplit = 0.2", 'profileInt8 = "yes"')), "fixed.profileInt8", "yes",
-                 "fixed.profileInt8: must be a valid boolean (got 'yes')", id="fixed-wrong-type"),
-    pytest.param(_edit(("learning_rate = { low = 1e-4, high = 1e-2, log = true }", "learning_rate = 0.001"),
-                       ("batch_size = { choices = [16, 32, 64] }", "batch_size = 32"),
-                       ('{ choices = ["none", "low"] }', '"low"'),
-                       ("neurons = { low = 8, high = 64, step = 8 }", "neurons = 8"),
-                       ("dropout_rate = { low = 0.0, high = 0.5 }", "dropout_rate = 0.1")),
-                 "space", MISSING, "space: no parameter to tune: give at least one range ({ low = ..., high = ... }) "
-                 "or { choices = [...] }", id="nothing-to-tune"),
-]
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -213,7 +40,7 @@ def test_bad_study_file_names_file_field_and_value(
 
 def test_every_problem_is_listed_the_first_one_in_the_attributes(tmp_path: Path) -> None:
     path = tmp_path / "two.toml"
-    path.write_text(_edit(("trials = 20", "trials = 0"), ('direction = "maximize"', 'direction = "up"')))
+    path.write_text(edit(("trials = 20", "trials = 0"), ('direction = "maximize"', 'direction = "up"')))
     with pytest.raises(StudyFileError) as caught:
         load_study(path)
     assert (caught.value.field, caught.value.value) == ("trials", 0)
@@ -285,14 +112,14 @@ def test_studio_target_and_defaults(tmp_path: Path) -> None:
 ])
 def test_durations(tmp_path: Path, written: str, seconds: float) -> None:
     path = tmp_path / "d.toml"
-    path.write_text(_edit(('time_limit = "30m"', f"time_limit = {written}\ntimeout_per_job = {written}")))
+    path.write_text(edit(('time_limit = "30m"', f"time_limit = {written}\ntimeout_per_job = {written}")))
     spec = load_study(path)
     assert spec.time_limit_s == seconds == spec.timeout_per_job_s
 
 
 def test_unknown_camel_case_fixed_fields_pass_through(tmp_path: Path) -> None:
     path = tmp_path / "f.toml"
-    path.write_text(_edit(("trainTestSplit = 0.2", 'trainTestSplit = 0.2\ntrainingProcessor = "cpu"')))
+    path.write_text(edit(("trainTestSplit = 0.2", 'trainTestSplit = 0.2\ntrainingProcessor = "cpu"')))
     assert load_study(path).fixed == {"trainTestSplit": 0.2, "trainingProcessor": "cpu"}
 
 
@@ -337,7 +164,7 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
 ])
 def test_documented_sampler_options_build(tmp_path: Path, sampler: str) -> None:
     path = tmp_path / "o.toml"
-    path.write_text(_edit(('name = "tpe"', sampler)))
+    path.write_text(edit(('name = "tpe"', sampler)))
     assert load_study(path).sampler.options
 
 
@@ -353,14 +180,14 @@ def _settings(**env: str) -> Settings:
 
 def test_no_target_and_no_key_is_the_local_digits_project(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(_edit(('[target]\nkind = "local"\nproject = "digits"\n', "")))
+    path.write_text(edit(('[target]\nkind = "local"\nproject = "digits"\n', "")))
     assert load_study(path, _settings()).target == LocalTarget(kind="local", project="digits")
     assert load_study(path).target == LocalTarget(kind="local", project="digits")
 
 
 def test_no_kind_and_no_key_is_local_and_sets_the_studio_fields_aside(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(_edit(_BOTH))
+    path.write_text(edit(_BOTH))
     spec = load_study(path, _settings())
     assert spec.target == LocalTarget(kind="local", project="keywords", learn_blocks=[5])
     assert spec.target.label == "local studio project 'keywords'"
@@ -368,7 +195,7 @@ def test_no_kind_and_no_key_is_local_and_sets_the_studio_fields_aside(tmp_path: 
 
 def test_no_kind_with_a_key_is_studio(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(_edit(_BOTH))
+    path.write_text(edit(_BOTH))
     spec = load_study(path, _settings(EI_API_KEY="ei_test_key"))
     assert spec.target == StudioTarget(kind="studio", project_id=777, learn_blocks=[5])
     assert spec.target.label == "Edge Impulse Studio project 777"
@@ -383,10 +210,10 @@ def test_an_explicit_local_kind_stays_local_with_a_key(tmp_path: Path) -> None:
 
 def test_studio_project_id_from_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(_edit((_BOTH[0], '[target]\nlearn_blocks = [9]\n')))
+    path.write_text(edit((_BOTH[0], '[target]\nlearn_blocks = [9]\n')))
     spec = load_study(path, _settings(EI_API_KEY="ei_test_key", EI_PROJECT_ID="4242"))
     assert spec.target == StudioTarget(kind="studio", project_id=4242, learn_blocks=[9])
-    path.write_text(_edit((_BOTH[0], '[target]\nkind = "studio"\nproject_id = 1\nlearn_blocks = [9]\n')))
+    path.write_text(edit((_BOTH[0], '[target]\nkind = "studio"\nproject_id = 1\nlearn_blocks = [9]\n')))
     spec = load_study(path, _settings(EI_API_KEY="ei_test_key", EI_PROJECT_ID="4242"))
     assert spec.target == StudioTarget(kind="studio", project_id=1, learn_blocks=[9])  # the file wins
 
@@ -400,7 +227,7 @@ def test_no_kind_with_a_key_says_why_studio_fields_are_needed(
     tmp_path: Path, target: str, field: str, extra: str
 ) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(_edit((_BOTH[0], target)))
+    path.write_text(edit((_BOTH[0], target)))
     with pytest.raises(StudyFileError) as caught:
         load_study(path, _settings(EI_API_KEY="ei_secret_value"))
     assert str(caught.value) == (

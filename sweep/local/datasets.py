@@ -18,6 +18,7 @@ __all__ = [
     "DIGITS_ID",
     "KEYWORDS_ID",
     "LocalProject",
+    "default_projects",
     "ensure_default_projects",
     "find_project",
     "get_project",
@@ -25,6 +26,7 @@ __all__ = [
     "keywords_arrays",
     "list_projects",
     "load_arrays",
+    "peek_project",
 ]
 
 Kind = Literal["image", "spectrogram", "features"]
@@ -122,17 +124,40 @@ def keywords_arrays(seed: int = KEYWORDS_SEED, per_class: int = KEYWORDS_PER_CLA
     return x[order], np.asarray(ys, dtype=np.int64)[order]
 
 
-def ensure_default_projects(data_dir: Path) -> None:
-    """Create the shipped projects digits (id 1) and keywords (id 2) if missing; idempotent."""
+def default_projects(data_dir: Path) -> list[LocalProject]:
+    """The shipped projects digits (id 1) and keywords (id 2) as they are (or will be) stored; writes nothing."""
     root = _projects_dir(data_dir)
-    digits = LocalProject(DIGITS_ID, "digits", "image", (8, 8, 1), [str(i) for i in range(10)], 1, [3, 4],
-                          root / str(DIGITS_ID))
-    if not (digits.path / _PROJECT_FILE).exists():
-        _write(digits, *_digits_arrays())
-    keywords = LocalProject(KEYWORDS_ID, "keywords", "spectrogram", KEYWORDS_SHAPE, list(KEYWORDS_LABELS), 1, [5],
-                            root / str(KEYWORDS_ID))
-    if not (keywords.path / _PROJECT_FILE).exists():
-        _write(keywords, *keywords_arrays())
+    return [
+        LocalProject(DIGITS_ID, "digits", "image", (8, 8, 1), [str(i) for i in range(10)], 1, [3, 4],
+                     root / str(DIGITS_ID)),
+        LocalProject(KEYWORDS_ID, "keywords", "spectrogram", KEYWORDS_SHAPE, list(KEYWORDS_LABELS), 1, [5],
+                     root / str(KEYWORDS_ID)),
+    ]
+
+
+def ensure_default_projects(data_dir: Path) -> None:
+    """Create the shipped projects if missing; idempotent."""
+    arrays = {"digits": _digits_arrays, "keywords": keywords_arrays}
+    for project in default_projects(data_dir):
+        if not (project.path / _PROJECT_FILE).exists():
+            _write(project, *arrays[project.name]())
+
+
+def peek_project(data_dir: Path, name: str) -> LocalProject:
+    """The project named ``name`` as the local studio at ``data_dir`` will serve it: stored there, or a
+    shipped one its server creates at start; reads only, so a refused command writes no data dir."""
+    stored = list_projects(data_dir)
+    for p in stored:
+        if p.name == name:
+            return p
+    taken = {p.id for p in stored}
+    shipped = [p for p in default_projects(data_dir) if p.id not in taken]
+    for p in shipped:
+        if p.name == name:
+            return p
+    names = sorted({p.name for p in stored} | {p.name for p in shipped})
+    raise LocalStudioError(f"no local project named {name!r} under {_projects_dir(data_dir)} "
+                           f"(projects: {', '.join(names)}; `sweep import` adds one)")
 
 
 def list_projects(data_dir: Path) -> list[LocalProject]:
