@@ -10,7 +10,8 @@
     │   ├── TransientError          retries exhausted on connect/read errors, 429 or 5xx
     │   └── ProtocolError           an answer that does not parse into the official shape
     ├── JobError                    one train job did not give a usable model: fail the trial, go on
-    │   ├── JobFailed               finished with ``finishedSuccessful`` false (log tail kept)
+    │   ├── JobFailed               finished with ``finishedSuccessful`` false (reason from its error lines)
+    │   ├── JobVanished             the server no longer knows the job (404 on its status)
     │   ├── StaleModelError         metadata older than the job's start
     │   └── JobTimeout              the job or its profiling did not finish in time
     ├── SweepAborted                the sweep stops on purpose (consecutive failures, Ctrl-C)
@@ -29,6 +30,7 @@ __all__ = [
     "JobError",
     "JobFailed",
     "JobTimeout",
+    "JobVanished",
     "LocalStudioError",
     "ProtocolError",
     "SettingsError",
@@ -131,6 +133,10 @@ class JobFailed(JobError):
         super().__init__(message, job_id=job_id)
         self.log_tail = list(log_tail or [])
         self.compute_time_s = compute_time_s
+
+
+class JobVanished(JobError):
+    """The server answers 404 for a job that was submitted: deleted, or the server lost its jobs."""
 
 
 class StaleModelError(JobError):

@@ -9,16 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sweep.errors import JobFailed, JobTimeout, StaleModelError, SweepAborted
-from sweep.metrics import (
-    confusion_matrices,
-    curves_from_log,
-    curves_from_metadata,
-    flatten_metadata,
-    profiling_pending,
-)
+from sweep.errors import ApiError, JobFailed, JobTimeout, JobVanished, StaleModelError, SweepAborted
+from sweep.joblog import curves_from_log, failure_reason
+from sweep.metrics import confusion_matrices, curves_from_metadata, flatten_metadata, profiling_pending
 from sweep.studio.client import StudioClient
-from sweep.studio.models import Job, KerasModelMetadata, ModelType
+from sweep.studio.models import Job, JobLogItem, KerasModelMetadata, ModelType
 
 __all__ = ["Polling", "JobResult", "Follower", "Interrupted"]
 
@@ -27,6 +22,9 @@ log = logging.getLogger("sweep.follow")
 # Studio and our servers stamp metadata and jobs with their own clocks; a model written this
 # long before the job was created is still "the old one". Small, because both come from one server.
 _STALE_SKEW = timedelta(seconds=1)
+# How many of a failed job's newest log lines are searched for the reason (Studio serves 1000 at most).
+_REASON_LINES = 200
+_ERROR_LEVELS = {"error", "err", "fatal", "critical"}
 
 
 class Interrupted(SweepAborted):
@@ -83,7 +81,7 @@ class Follower:
         """Poll until the job is finished; cancel it on timeout or when ``stop`` is set."""
         started = self.clock()
         for delay in self.polling.intervals():
-            job = self.client.job_status(job_id)
+            job = self._status(job_id)
             if on_poll is not None:
                 on_poll(job)
             if job.finished is not None:
@@ -104,14 +102,44 @@ class Follower:
         except Exception as exc:  # noqa: BLE001 - cancelling is best effort; say so, never hide it
             log.warning("could not cancel job %s: %s", job_id, exc)
 
-    def log_tail(self, job_id: int) -> list[str]:
-        """The last lines of a job's log, oldest first (empty if the log cannot be read)."""
+    def _status(self, job_id: int) -> Job:
         try:
-            items = self.client.job_log(job_id, limit=self.log_tail_lines)
-        except Exception as exc:  # noqa: BLE001 - the tail is a courtesy for a failure already known
+            return self.client.job_status(job_id)
+        except ApiError as exc:
+            if exc.status_code == 404:
+                raise JobVanished("no longer exists on the server (it was deleted, or the server lost its jobs); "
+                                  f"{exc}", job_id=job_id) from None
+            raise
+
+    def _log(self, job_id: int, limit: int) -> list[JobLogItem]:
+        """The job's newest ``limit`` log items, newest first (empty if the log cannot be read)."""
+        try:
+            return self.client.job_log(job_id, limit=limit)[:limit]
+        except Exception as exc:  # noqa: BLE001 - the log is a courtesy for a failure already known
             log.warning("could not read the log of job %s: %s", job_id, exc)
             return []
-        return [item.data.rstrip("\n") for item in reversed(items[: self.log_tail_lines])]
+
+    def log_tail(self, job_id: int) -> list[str]:
+        """The last lines of a job's log, oldest first (empty if the log cannot be read)."""
+        return [item.data.rstrip("\n") for item in reversed(self._log(job_id, self.log_tail_lines))]
+
+    def failure(self, job: Job) -> JobFailed:
+        """Why ``job`` failed, told from its error lines (or plainly, when none says), with its log tail."""
+        why, tail = self.reason(job)
+        return JobFailed(f"failed: {why}", job_id=job.id, log_tail=tail, compute_time_s=job.compute_time)
+
+    def reason(self, job: Job) -> tuple[str, list[str]]:
+        """(why ``job`` failed, its last log lines oldest first): the newest error line of its log, else
+        the server's own reason, else a plain "no line says why" -- never merely the last line."""
+        items = list(reversed(self._log(job.id, max(_REASON_LINES, self.log_tail_lines))))  # oldest first
+        lines = [item.data.rstrip("\n") for item in items]
+        flagged = [item.data.rstrip("\n") for item in items if (item.log_level or "").lower() in _ERROR_LEVELS]
+        why = failure_reason(lines, flagged)
+        if why is None:
+            server = (job.metadata or {}).get("failureReason")
+            why = str(server) if server else (
+                f"no line of its log says why (read its last {len(lines)} lines)" if lines else "its log is empty")
+        return why, lines[-self.log_tail_lines:]
 
     def result(
         self,
@@ -125,18 +153,16 @@ class Follower:
     ) -> JobResult:
         """Check success, wait for profiling when device metrics matter, refuse a stale model."""
         if not job.finished_successful:
-            tail = self.log_tail(job.id)
-            last = next((line for line in reversed(tail) if line.strip()), "no log")
-            raise JobFailed(f"finished unsuccessfully: {last}", job_id=job.id, log_tail=tail,
-                            compute_time_s=job.compute_time)
+            raise self.failure(job)
         metadata = self._fresh_metadata(job, learn_id, stale_retries)
         pending = profiling_pending(metadata)
         while need_device and pending is not None:
             log.info("job %s: waiting for profiling job %s", job.id, pending)
             profiling = self.wait(pending, on_poll=on_poll)
             if not profiling.finished_successful:
-                tail = self.log_tail(pending)
-                raise JobFailed(f"profiling job {pending} failed", job_id=job.id, log_tail=tail)
+                why, tail = self.reason(profiling)
+                raise JobFailed(f"its profiling job {pending} failed: {why}", job_id=job.id, log_tail=tail,
+                                compute_time_s=job.compute_time)
             metadata = self._fresh_metadata(job, learn_id, stale_retries)
             pending = profiling_pending(metadata)
         curves = curves_from_metadata(metadata)

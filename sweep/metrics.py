@@ -1,4 +1,4 @@
-"""Learn-block metadata and job logs -> flat metrics, curves and confusion matrices (pure, no I/O).
+"""Learn-block metadata -> flat metrics, curves and confusion matrices (pure, no I/O).
 
 Flat keys (the names objectives, constraints and reports use)::
 
@@ -20,7 +20,6 @@ from sweep.studio.models import KerasModelMetadata, ModelMetrics, ModelType
 __all__ = [
     "DEVICE_FIELDS",
     "confusion_matrices",
-    "curves_from_log",
     "curves_from_metadata",
     "flatten_metadata",
     "profiling_pending",
@@ -111,7 +110,7 @@ def confusion_matrices(metadata: KerasModelMetadata) -> dict[str, list[list[floa
             for mm in metadata.model_validation_metrics}
 
 
-_CURVE_NAMES = {"loss", "accuracy", "val_loss", "val_accuracy"}
+
 
 
 def curves_from_metadata(metadata: KerasModelMetadata) -> dict[str, list[float]]:
@@ -123,36 +122,3 @@ def curves_from_metadata(metadata: KerasModelMetadata) -> dict[str, list[float]]
             if name not in curves:
                 curves[name] = [float(v) for v in series.values]
     return curves
-
-
-_EPOCH = re.compile(r"\bEpoch\s+(\d+)\s*/\s*(\d+)")
-_PAIR = re.compile(r"\b(val_loss|val_accuracy|loss|accuracy)\s*:\s*([-+0-9.eE]+|nan)")
-
-
-def curves_from_log(lines_oldest_first: list[str]) -> dict[str, list[float]]:
-    """Best-effort per-epoch curves from Keras-style log lines; never used for final results.
-
-    An epoch's values are the last ``name: value`` pairs seen after its ``Epoch i/n`` line.
-    """
-    epochs: dict[int, dict[str, float]] = {}
-    current: int | None = None
-    for line in lines_oldest_first:
-        for raw in line.splitlines() or [line]:
-            m = _EPOCH.search(raw)
-            if m:
-                current = int(m.group(1))
-                epochs.setdefault(current, {})
-            if current is None:
-                continue
-            for name, value in _PAIR.findall(raw):
-                try:
-                    epochs[current][name] = float(value)
-                except ValueError:
-                    continue
-    curves: dict[str, list[float]] = {}
-    for epoch in sorted(epochs):
-        for name in _CURVE_NAMES:
-            if name in epochs[epoch]:
-                curves.setdefault(name, []).append(epochs[epoch][name])
-    return curves
-

@@ -17,7 +17,7 @@ from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import ApiError, ProtocolError, StudyFileError, TransientError
-from sweep.metrics import curves_from_log
+from sweep.joblog import curves_from_log
 
 if TYPE_CHECKING:
     from sweep.studio.client import StudioClient

@@ -13,7 +13,8 @@ from pydantic import SecretStr
 
 from sweep.errors import ApiError, AuthError, TransientError
 from sweep.local.embedded import EmbeddedStudio
-from sweep.metrics import curves_from_log, curves_from_metadata
+from sweep.joblog import curves_from_log
+from sweep.metrics import curves_from_metadata
 from sweep.studio.client import StudioClient, make_http_client
 from sweep.studio.models import SetKerasParameterRequest, VisualLayer
 from sweep.studio.retry import RetryPolicy

@@ -113,7 +113,8 @@ def test_failed_job_keeps_the_log_tail_oldest_first() -> None:
 
     with pytest.raises(JobFailed) as info:
         follower.result(Job.model_validate(_job(True, ok=False)["job"]), 7, need_device=False)
-    assert info.value.log_tail == ["line 1", "line 2", "line 3"] and "line 3" in str(info.value)
+    assert info.value.log_tail == ["line 1", "line 2", "line 3"]
+    assert str(info.value) == "job 5: failed: no line of its log says why (read its last 3 lines)"
 
 
 def test_model_older_than_the_job_is_refused_after_retries() -> None:

@@ -9,7 +9,6 @@ from edgeimpulse_api.models.keras_model_metadata import KerasModelMetadata as Of
 
 from sweep.metrics import (
     confusion_matrices,
-    curves_from_log,
     curves_from_metadata,
     flatten_metadata,
     profiling_pending,
@@ -103,24 +102,3 @@ def test_curves_from_metadata() -> None:
     curves = curves_from_metadata(KerasModelMetadata.model_validate(metadata()))
     assert curves == {"val_accuracy": [0.5, 0.7, 0.8], "val_loss": [1.0, 0.6, 0.4]}
     assert curves_from_metadata(KerasModelMetadata.model_validate(metadata(graphs=False))) == {}
-
-
-def test_curves_from_keras_log_lines() -> None:
-    lines = [
-        "Training model...",
-        "Epoch 1/3",
-        "12/12 - 0s - loss: 2.1000 - accuracy: 0.3000 - val_loss: 1.9000 - val_accuracy: 0.4000",
-        "Epoch 2/3",
-        "loss: 1.5 - accuracy: 0.6 - val_loss: 1.2 - val_accuracy: 0.65",
-        "Epoch 3/3 12/12 - loss: 1.0e-1 - accuracy: 0.9 - val_loss: nan - val_accuracy: 0.88",
-        "calculate_classification_metrics{\"accuracy\": 0.88}",
-    ]
-    curves = curves_from_log(lines)
-    assert curves["loss"] == [2.1, 1.5, 0.1]
-    assert curves["val_accuracy"] == [0.4, 0.65, 0.88]
-    assert curves["accuracy"] == [0.3, 0.6, 0.9]
-    assert len(curves["val_loss"]) == 3
-
-
-def test_curves_from_log_ignore_lines_before_the_first_epoch() -> None:
-    assert curves_from_log(["loss: 1.0 - accuracy: 0.5"]) == {}

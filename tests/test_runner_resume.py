@@ -75,6 +75,48 @@ def test_kill_9_then_resume_reattaches_to_the_same_job(studio: FakeStudio, tmp_p
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
 
 
+def _kill_mid_job(studio: FakeStudio, tmp_path: Path, first: JobScript) -> tuple[Path, int, int]:
+    """Start a sweep whose first job follows ``first``, kill -9 it mid-job: (study file, trial, job id)."""
+    studio.script(first, JobScript(), JobScript())
+    path = write_study(tmp_path, studio.base_url, trials=2)
+    proc = subprocess.Popen(sweep_cmd("run", str(path), "--no-report"), env=sweep_env(KEY), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _trial_with_job(tmp_path) is not None)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    orphan = _trial_with_job(tmp_path)
+    assert orphan is not None
+    return path, orphan.number, int(orphan.user_attrs["job_id"])
+
+
+def test_a_reattached_job_that_failed_says_why_not_its_last_line(studio: FakeStudio, tmp_path: Path) -> None:
+    lines = ["Epoch 1/5", "loss: 0.1 - accuracy: 0.9", "Traceback (most recent call last):",
+             '  File "train.py", line 9, in <module>', "RecursionError: maximum recursion depth exceeded",
+             "loss: 0.0839 - accuracy: 0.9784 - val_loss: 0.0912 - val_accuracy: 0.9722"]
+    path, number, job_id = _kill_mid_job(studio, tmp_path, JobScript(duration_s=3.0, succeed=False, log_lines=lines))
+    again = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    failed = load(tmp_path).get_trials()[number]
+    assert failed.state == TrialState.FAIL
+    assert failed.user_attrs["failure"] == f"job {job_id}: failed: RecursionError: maximum recursion depth exceeded"
+    assert failed.user_attrs["log_tail"][-1].startswith("loss: 0.0839")
+
+
+def test_a_reattached_job_the_server_no_longer_knows_fails_plainly(studio: FakeStudio, tmp_path: Path) -> None:
+    path, number, job_id = _kill_mid_job(studio, tmp_path, JobScript(duration_s=30.0))
+    del studio.jobs[job_id]  # the server lost it (data reset, deleted)
+    again = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    trials = load(tmp_path).get_trials()
+    failed = trials[number]
+    assert failed.state == TrialState.FAIL
+    assert failed.user_attrs["failure"].startswith(
+        f"job {job_id}: no longer exists on the server (it was deleted, or the server lost its jobs); ")
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 2  # replaced, and the sweep went on
+
+
 def test_trial_without_job_id_is_failed_and_replaced(studio: FakeStudio, tmp_path: Path) -> None:
     path = write_study(tmp_path, studio.base_url, trials=2)
     # a worker that died between ask and submit: a RUNNING trial with no job id and a dead pid
