@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,17 @@ from sweep.local.devices import TensorLife, peak_live_bytes  # noqa: E402
 __all__ = ["Evaluation", "convert", "evaluate_tflite", "make_interpreter"]
 
 REPRESENTATIVE_SAMPLES = 200
+
+# TFLite's Python converter (tensorflow/lite/python/convert.py, convert_graphdef) emits this for EVERY
+# full-integer post-training quantization through from_concrete_functions: QuantizationMode.converter_flags()
+# passes inference_type=int8 with post_training_quantize=False to the graph -> TFLite pass, and
+# _is_quantized_input_stats_required() then asks for `quantized_input_stats` (mean/std), which only
+# the legacy quantized-inference mode (fake-quant graphs, no calibration) reads. That pass produces
+# a float32 model; the calibrator then runs the representative data through it, records min/max of
+# every tensor, the input included, and the quantizer sets the int8 input's scale/zero point from
+# that range. tests/test_local_int8.py pins this (input scale/zero point == the representative range
+# for data not in [0, 1] too); benchmarks/int8_calibration.py shows the accuracy.
+_NO_INPUT_STATS_WARNING = r"Statistics for quantized inputs were expected, but not specified"
 
 
 @dataclass(frozen=True)
@@ -35,8 +47,6 @@ def make_interpreter(model: bytes) -> Any:
     try:
         from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-not-found]
     except ImportError:
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return tf.lite.Interpreter(model_content=model, num_threads=1)
@@ -48,6 +58,8 @@ def convert(model: Any, x_train: np.ndarray, seed: int = 0) -> tuple[bytes, byte
 
     The model's inference graph is frozen in memory (what ``from_saved_model`` does after writing
     a SavedModel to disk, which costs 1-2 s a job); representative data come from ``x_train``.
+    They calibrate every tensor including the int8 input, whose scale/zero point cover their range
+    (min/max, widened to include 0); evaluate_tflite quantizes inputs with those parameters.
     """
     graph = _frozen_graph(model)
     float_model = tf.lite.TFLiteConverter.from_concrete_functions([graph]).convert()
@@ -64,7 +76,11 @@ def convert(model: Any, x_train: np.ndarray, seed: int = 0) -> tuple[bytes, byte
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    return float_model, conv.convert()
+    with warnings.catch_warnings():  # harmless for calibrated conversion: see _NO_INPUT_STATS_WARNING
+        warnings.filterwarnings("ignore", message=_NO_INPUT_STATS_WARNING, category=UserWarning,
+                                module=r"tensorflow\.lite\.python\.convert")
+        int8_model = conv.convert()
+    return float_model, int8_model
 
 
 def _frozen_graph(model: Any) -> Any:
