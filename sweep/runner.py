@@ -80,6 +80,8 @@ class _Work:
     job_id: int | None = None
     started_mono: float = field(default_factory=time.monotonic)
     watch: CurveWatch | None = None  # when the study prunes
+    key: str = ""  # config_key(request): equal keys = the same training configuration
+    twin: int | None = None  # an earlier trial with the same configuration, still running when asked
 
 
 class _Prune(Exception):
@@ -124,6 +126,8 @@ class Runner:
         self.budget = Budget(client, options.compute_budget_s)
         self._known: dict[str, int] = {}
         self._indexed: set[int] = set()
+        self._inflight: dict[int, str] = {}  # this process's trials in flight: number -> config key
+        self._keys: dict[int, str] = {}  # config keys of trials' recorded requests, by trial number
         self._best: tuple[float, int] | None = None
 
     # ---- public ---------------------------------------------------------------------------
@@ -213,9 +217,30 @@ class Runner:
             if done + running + trial.number - len(trials) >= self.options.target_trials and self._surplus(trial):
                 return None
             body = train_request(self.spec, trial.params).wire()
+            key = config_key(body)
             trial.set_user_attr("request", body)
             trial.set_user_attr("worker", self.workers.record(learn_id))
-            return _Work(trial=trial, number=trial.number, learn_id=learn_id, request=body)
+            twin = None if key in self._known else self._running_twin(key, trial.number, trials)
+            self._inflight[trial.number] = key
+            return _Work(trial=trial, number=trial.number, learn_id=learn_id, request=body, key=key, twin=twin)
+
+    def _running_twin(self, key: str, number: int, trials: list[FrozenTrial]) -> int | None:
+        """The earliest trial with configuration ``key`` still in flight: this process's, or another live
+        worker's (a dead worker's trial is left to its re-attacher). Called under the lock."""
+        ours = [n for n, k in self._inflight.items() if k == key and n < number]
+        theirs = [t.number for t in trials if t.state == TrialState.RUNNING and t.number < number
+                  and t.number not in self._inflight and self._key_of(t) == key
+                  and self.workers.alive(t.user_attrs.get("worker") or {})]
+        return min(ours + theirs, default=None)
+
+    def _key_of(self, trial: FrozenTrial) -> str | None:
+        """The configuration key of a trial's recorded request, computed once per trial."""
+        if trial.number not in self._keys:
+            request = trial.user_attrs.get("request")
+            if request is None:
+                return None
+            self._keys[trial.number] = config_key(request)
+        return self._keys[trial.number]
 
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Fail ``trial`` unrun when the trials before it already make the target: counting, then
@@ -240,15 +265,33 @@ class Runner:
             if t.number in self._indexed or t.state != TrialState.COMPLETE:
                 continue
             self._indexed.add(t.number)
-            if "request" in t.user_attrs and "metrics" in t.user_attrs:
-                self._known.setdefault(config_key(t.user_attrs["request"]), t.number)
+            key = self._key_of(t)
+            if key is not None and "metrics" in t.user_attrs:
+                self._known.setdefault(key, t.number)
 
     # ---- one trial ------------------------------------------------------------------------------
 
     def _run(self, work: _Work) -> None:
-        twin = None if work.job_id is not None else self._known.get(config_key(work.request))
-        if twin is not None:
-            self._reuse(work, twin)
+        try:
+            self._run_trial(work)
+        finally:
+            with self._lock:
+                self._inflight.pop(work.number, None)
+
+    def _run_trial(self, work: _Work) -> None:
+        if work.job_id is None and work.twin is not None:
+            try:
+                twin = self._await_twin(work)
+            except Interrupted:
+                self._fail(work, f"interrupted while waiting for trial {work.twin}, the same configuration", [])
+                raise
+            if twin is not None and twin.state == TrialState.PRUNED:
+                self._prune_as_twin(work, twin)
+                return
+        with self._lock:
+            known = None if work.job_id is not None else self._known.get(work.key)
+        if known is not None:
+            self._reuse(work, known)
             return
         try:
             if work.job_id is None:
@@ -282,6 +325,41 @@ class Runner:
             self._failure(work, str(exc), [])
             return
         self._complete(work, result)
+
+    def _await_twin(self, work: _Work) -> FrozenTrial | None:
+        """Wait until ``work.twin`` (the same configuration, running) ends: its final trial, or None when
+        its worker died (then this trial trains). The heartbeat goes on meanwhile."""
+        assert work.twin is not None
+        self.progress.info(f"trial {work.number}: same configuration as trial {work.twin}, still running; "
+                           "waiting for its result instead of training it twice")
+        last_beat = time.monotonic()
+        while True:
+            twin = self.study.get_trials(deepcopy=False)[work.twin]
+            with self._lock:
+                if twin.state != TrialState.RUNNING:
+                    self._remember([twin])
+                    return twin
+                ours = work.twin in self._inflight
+            if not ours and not self.workers.alive(twin.user_attrs.get("worker") or {}):
+                return None
+            self.progress.running(work.number, None, work.learn_id, f"waiting for trial {work.twin}",
+                                  time.monotonic() - work.started_mono)
+            if time.monotonic() - last_beat >= self.options.heartbeat_s:
+                work.trial.set_user_attr("worker", self.workers.record(work.learn_id))
+                last_beat = time.monotonic()
+            if self.stop.wait(min(1.0, self.options.polling.max_s)):
+                raise Interrupted()
+
+    def _prune_as_twin(self, work: _Work, twin: FrozenTrial) -> None:
+        """The same configuration was pruned: so is this trial, without training it."""
+        work.trial.set_user_attr("pruned", twin.user_attrs.get("pruned") or {})
+        work.trial.set_user_attr("duplicate_of", twin.number)
+        self.study.tell(work.trial, state=TrialState.PRUNED)
+        with self._lock:
+            self.summary.pruned += 1
+        self.progress.done(work.number)
+        self.progress.info(f"trial {work.number}: same configuration as trial {twin.number}, which was pruned; "
+                           "pruned too, nothing trained")
 
     def _on_poll(self, work: _Work, what: str = "") -> Callable[[Job], None]:
         """Refresh the live line; every ``heartbeat_s`` the trial's worker record; every
@@ -349,7 +427,8 @@ class Runner:
         trial.set_user_attr("confusion", result.confusion)
         trial.set_user_attr("class_names", list(result.metadata.class_names))
         self._tell(work, metrics)
-        self.summary.completed += 1
+        with self._lock:
+            self.summary.completed += 1
 
     def _tell(self, work: _Work, metrics: dict[str, float]) -> None:
         feasible = True
@@ -361,7 +440,7 @@ class Runner:
         self.study.tell(work.trial, values)
         with self._lock:
             self._consecutive_failures = 0
-            self._known.setdefault(config_key(work.request), work.number)
+            self._known.setdefault(work.key, work.number)
         shown = " ".join(f"{m}={v:.4g}" for m, v in zip(self.metric_names, values))
         self.progress.info(f"trial {work.number}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s)")
         if feasible:
@@ -376,7 +455,8 @@ class Runner:
         work.trial.set_user_attr("duplicate_of", twin)
         self.progress.info(f"trial {work.number}: same configuration as trial {twin}; result reused, nothing trained")
         self._tell(work, dict(source.user_attrs["metrics"]))
-        self.summary.reused += 1
+        with self._lock:
+            self.summary.reused += 1
 
     def _failure(self, work: _Work, reason: str, tail: list[str]) -> None:
         self._fail(work, reason, tail)
@@ -393,7 +473,8 @@ class Runner:
         if tail:
             work.trial.set_user_attr("log_tail", tail[-40:])
         self.study.tell(work.trial, state=TrialState.FAIL)
-        self.summary.failed += 1
+        with self._lock:
+            self.summary.failed += 1
         self.progress.warn(f"trial {work.number}: FAILED: {reason}")
 
     def _report_best(self, number: int, values: list[float]) -> None:
@@ -417,8 +498,10 @@ class Runner:
         for orphan in self.workers.orphans(self.client, self.spec, self.progress):
             self._reattach.append(_Work(trial=orphan.trial, number=orphan.number, learn_id=orphan.learn_id,
                                         request=orphan.request, job_id=orphan.job_id,
-                                        started_mono=time.monotonic() - orphan.age_s))
-            self.summary.reattached += 1
+                                        started_mono=time.monotonic() - orphan.age_s,
+                                        key=config_key(orphan.request)))
+            with self._lock:
+                self.summary.reattached += 1
             self.progress.info(f"trial {orphan.number}: re-attached to job {orphan.job_id} on learn block {orphan.learn_id}")
 
 
