@@ -40,8 +40,13 @@ SAMPLERS: dict[str, type[BaseSampler]] = {
     "nsga2": optuna.samplers.NSGAIISampler,
     "qmc": optuna.samplers.QMCSampler,
 }
-# Needed at sampling time (Optuna imports them lazily, i.e. mid-sweep): checked up front.
-_NEEDS = {"cmaes": ("cmaes", ""), "gp": ("torch", " (pip install 'sweep[gp]')")}
+# Python packages a sampler needs at sampling time: Optuna imports them lazily, i.e. mid-sweep,
+# so they are checked when the study file loads (an extra of ours installs each).
+_NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "cmaes": (("cmaes", ""),),
+    "qmc": (("scipy", "qmc"),),
+    "gp": (("torch", "gp"), ("scipy", "gp")),
+}
 # Set by sweep itself, never through options.
 _RESERVED = {
     "seed": "use sampler.seed",
@@ -60,9 +65,11 @@ def make_sampler(sampler_spec: SamplerSpec, spec: StudySpec, *, n_existing_trial
     if name == "cmaes" and len(spec.objectives) > 1:
         raise StudyFileError(file, "sampler.name", name, "CMA-ES handles a single objective only; "
                              "use tpe, nsga2, gp, random or qmc for several objectives")
-    if name in _NEEDS and importlib.util.find_spec(_NEEDS[name][0]) is None:
-        raise StudyFileError(file, "sampler.name", name,
-                             f"needs the Python package {_NEEDS[name][0]}, which is not installed{_NEEDS[name][1]}")
+    for package, extra in _NEEDS.get(name, ()):
+        if importlib.util.find_spec(package) is None:
+            how = f" (install the {extra} extra: pip install -e '.[{extra}]')" if extra else ""
+            raise StudyFileError(file, "sampler.name", name,
+                                 f"the {name} sampler needs the Python package {package}, which is not installed{how}")
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     options = dict(sampler_spec.options)
     for key in options:

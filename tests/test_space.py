@@ -191,7 +191,9 @@ def test_every_sampler_builds_and_asks(tmp_path: Path, name: str, objectives: st
 
 
 @pytest.mark.parametrize(("sampler", "package", "hint"), [
-    ("cmaes", "cmaes", ""), ("gp", "torch", " (pip install 'sweep[gp]')")])
+    ("cmaes", "cmaes", ""), ("gp", "torch", " (install the gp extra: pip install -e '.[gp]')"),
+    ("gp", "scipy", " (install the gp extra: pip install -e '.[gp]')"),
+    ("qmc", "scipy", " (install the qmc extra: pip install -e '.[qmc]')")])
 def test_missing_optional_package_is_refused_up_front(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sampler: str, package: str, hint: str
 ) -> None:
@@ -201,7 +203,27 @@ def test_missing_optional_package_is_refused_up_front(
     with pytest.raises(StudyFileError) as caught:
         _spec(tmp_path, SMALL.format(sampler=sampler, objectives=ONE))
     assert str(caught.value).endswith(
-        f"sampler.name: needs the Python package {package}, which is not installed{hint} (got '{sampler}')")
+        f"sampler.name: the {sampler} sampler needs the Python package {package}, which is not installed{hint} "
+        f"(got '{sampler}')")
+
+
+@pytest.mark.parametrize(("sampler", "blocked"), [("qmc", "scipy"), ("gp", "scipy"), ("gp", "torch")])
+def test_a_sampler_whose_package_cannot_be_imported_stops_the_cli_at_load(
+        tmp_path: Path, sampler: str, blocked: str) -> None:
+    """For real, in a fresh interpreter where the package cannot be imported: exit 2, nothing written."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "study.toml"
+    path.write_text(SMALL.format(sampler=sampler, objectives=ONE))
+    code = (f"import sys; sys.modules[{blocked!r}] = None; from sweep.cli import main; "
+            f"sys.exit(main(['run', {str(path)!r}]))")
+    before = sorted(tmp_path.rglob("*"))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert f"sampler.name: the {sampler} sampler needs the Python package {blocked}, which is not installed" \
+        in proc.stderr
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_seeded_samplers_repeat_and_resumed_runs_move_on(tmp_path: Path) -> None:
