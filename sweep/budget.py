@@ -6,28 +6,14 @@ import statistics
 import time
 from collections.abc import Callable
 
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from sweep.errors import ApiError, ProtocolError, TransientError
+from sweep.records import compute_used_s
+from sweep.units import duration
 from sweep.studio.client import StudioClient
 
-__all__ = ["Budget", "compute_used_s"]
-
-
-def compute_used_s(trials: list[FrozenTrial]) -> list[float]:
-    """Job compute time (s) of each finished trial that trained: completed ones (reused twins cost
-    nothing) and failed jobs, which cost compute too."""
-    used = []
-    for t in trials:
-        if t.state == TrialState.COMPLETE and "duplicate_of" not in t.user_attrs:
-            cost = (t.user_attrs.get("metrics") or {}).get("compute_time_s")
-        elif t.state == TrialState.FAIL:
-            cost = t.user_attrs.get("compute_time_s")
-        else:
-            continue
-        if cost is not None:
-            used.append(float(cost))
-    return used
+__all__ = ["Budget"]
 
 
 class Budget:
@@ -53,11 +39,11 @@ class Budget:
         used_s = sum(costs)
         ahead_s = job_s * (running + 1)  # the jobs still running, and the next one
         if self.cap_s is not None and used_s + ahead_s > self.cap_s:
-            return (f"compute budget: {_min(used_s)} of {_min(self.cap_s)} used, and a job takes about "
-                    f"{_min(job_s)}")
+            return (f"compute budget: {duration(used_s)} of {duration(self.cap_s)} used, and a job takes about "
+                    f"{duration(job_s)}")
         left_s = self._quota_left_s()
         if left_s is not None and left_s < ahead_s:
-            return (f"compute quota: {_min(left_s)} left in this period, and a job takes about {_min(job_s)}")
+            return (f"compute quota: {duration(left_s)} left in this period, and a job takes about {duration(job_s)}")
         return None
 
     def _quota_left_s(self) -> float | None:
@@ -69,7 +55,3 @@ class Budget:
             except (ApiError, ProtocolError, TransientError):
                 self._left_s = None
         return self._left_s
-
-
-def _min(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"

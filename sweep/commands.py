@@ -15,6 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweep.errors import ApiError, ProtocolError, SettingsError, StudyFileError, UsageError
 from sweep.follow import Polling
 from sweep.progress import Progress
+from sweep.records import compute_used_s
 from sweep.settings import Settings
 from sweep.storage import (
     check_directions,
@@ -27,6 +28,7 @@ from sweep.storage import (
     redact_url,
 )
 from sweep.study import StudySpec, load_study
+from sweep.units import duration
 
 if TYPE_CHECKING:
     from sweep.studio.client import StudioClient
@@ -234,7 +236,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 60):
         print(frame.to_string(na_rep="-", float_format=lambda v: f"{v:.4g}"))
     counts = frame["state"].value_counts().to_dict()
-    print("\n" + ", ".join(f"{n} {s.lower()}" for s, n in counts.items()))
+    jobs = compute_used_s(study.get_trials(deepcopy=False))
+    print("\n" + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
+          + f"; job compute {duration(sum(jobs))} over {len(jobs)} finished job(s) (reused trials cost none)")
     _print_best(study, spec, sys.stdout)
     return 0
 

@@ -35,6 +35,7 @@ from sweep.follow import Follower, Interrupted, JobResult, Polling
 from sweep.metrics import DEVICE_FIELDS
 from sweep.progress import Progress
 from sweep.pruning import CurveWatch, pruned_reason
+from sweep.records import COMPUTE
 from sweep.space import config_key, distributions, train_request
 from sweep.studio.client import StudioClient
 from sweep.studio.models import Job
@@ -82,6 +83,7 @@ class _Work:
     watch: CurveWatch | None = None  # when the study prunes
     key: str = ""  # config_key(request): equal keys = the same training configuration
     twin: int | None = None  # an earlier trial with the same configuration, still running when asked
+    compute_s: float | None = None  # the compute its job used, once the job has ended
 
 
 class _Prune(Exception):
@@ -303,6 +305,7 @@ class Runner:
             if self.spec.pruner.name != "none" and work.watch is None:
                 work.watch = CurveWatch(self.study, work.trial, self.spec.pruner)
             job = self._follow(work)
+            work.compute_s = job.compute_time
             result = self.follower.result(job, work.learn_id, need_device=self.need_device,
                                           selected=work.request.get("selectedModelType"),
                                           on_poll=self._on_poll(work, "profiling"))
@@ -317,8 +320,8 @@ class Runner:
             # The job (if any) runs on: leave the trial RUNNING with its job id for a later re-attach.
             raise
         except JobFailed as exc:
-            if exc.compute_time_s is not None:  # a failed job still spent compute (see sweep.budget)
-                work.trial.set_user_attr("compute_time_s", exc.compute_time_s)
+            if exc.compute_time_s is not None:
+                work.compute_s = exc.compute_time_s
             self._failure(work, exc.message, exc.log_tail)
             return
         except (JobError, ApiError, ProtocolError) as exc:
@@ -387,13 +390,15 @@ class Runner:
         interrupted: Interrupted | None = None
         try:
             self.client.cancel_job(work.job_id)
-            self.follower.wait(work.job_id, cancel_on_stop=False)
+            work.compute_s = self.follower.wait(work.job_id, cancel_on_stop=False).compute_time
         except Interrupted as err:  # Ctrl-C while the cancelled job winds down: record, then stop
             interrupted = err
         except (ApiError, ProtocolError, JobError) as err:
             log.warning("trial %s: cancelling pruned job %s: %s", work.number, work.job_id, err)
         info = {"epoch": exc.epoch, "curve": self.spec.pruner.curve, "value": exc.value}
         work.trial.set_user_attr("pruned", info)
+        if work.compute_s is not None:  # a cancelled job cost compute too (see sweep.records)
+            work.trial.set_user_attr(COMPUTE, work.compute_s)
         self.study.tell(work.trial, state=TrialState.PRUNED)
         with self._lock:
             self.summary.pruned += 1
@@ -470,6 +475,8 @@ class Runner:
     def _fail(self, work: _Work, reason: str, tail: list[str]) -> None:
         self.progress.done(work.number)
         work.trial.set_user_attr("failure", reason)
+        if work.compute_s is not None:  # a failed job cost compute too (see sweep.records)
+            work.trial.set_user_attr(COMPUTE, work.compute_s)
         if tail:
             work.trial.set_user_attr("log_tail", tail[-40:])
         self.study.tell(work.trial, state=TrialState.FAIL)

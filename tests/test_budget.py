@@ -8,7 +8,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweep.budget import Budget, compute_used_s
+from sweep.budget import Budget
+from sweep.records import compute_used_s
 from sweep.errors import ApiError
 
 

@@ -279,3 +279,31 @@ def test_lost_post_answer_does_not_create_a_second_job(studio: FakeStudio, tmp_p
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
     assert len(studio.jobs) == 2
     assert sorted(t.user_attrs["job_id"] for t in trials) == sorted(studio.jobs)
+
+
+def test_compute_time_is_one_figure_each_job_once_reused_trials_zero(studio: FakeStudio, tmp_path: Path) -> None:
+    """One failed job, one trained, five reused: the report, `sweep status` and the budget say the same sum."""
+    from sweep.records import total_compute_s
+    from sweep.report.frame import summary, trials_frame
+
+    studio.script(JobScript(duration_s=0.3, succeed=False, log_lines=["ERROR: boom"]), JobScript(duration_s=0.5))
+    space = "\n[space]\nbatch_size = { choices = [32] }\nlearning_rate = 0.01\ntraining_cycles = 5\n"
+    path = write_study(tmp_path, studio.base_url, trials=6, space=space)
+    env = sweep_env(studio.api_key, reports=str(tmp_path / "reports"))
+    proc = run_sweep("run", str(path), env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    study = load(tmp_path)
+    trials = study.get_trials()
+    assert [t.state for t in trials].count(TrialState.FAIL) == 1
+    assert sum("duplicate_of" in t.user_attrs for t in trials) == 5
+    jobs = {j.id: j for j in studio.jobs.values()}
+    assert len(jobs) == 2
+    expected = sum(j.finished_at() - j.created for j in jobs.values())
+    assert total_compute_s(trials) == pytest.approx(expected, abs=0.01)
+    assert summary(study, trials_frame(study), []).compute_time_s == pytest.approx(expected, abs=0.01)
+    report = (tmp_path / "reports" / "fake" / "report.md").read_text()
+    assert f"training compute time {expected:.1f} s" in report
+    status = run_sweep("status", str(path), env=env, cwd=tmp_path)
+    assert f"job compute {expected:.1f} s over 2 finished job(s) (reused trials cost none)" in status.stdout
+    frame = trials_frame(study)
+    assert (frame.loc[frame["duplicate_of"].notna(), "compute_time_s"] == 0).all()

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from optuna.trial import FrozenTrial
 
+from sweep.units import duration
 from sweep.report import frame as fr
 from sweep.report import plots
 from sweep.report.compare import best_table, history_frames, shared_objective
@@ -25,15 +26,6 @@ IMPORTANCE_MAX_TRIALS = 5000  # guard only: PED-ANOVA took 0.03 s on 1,000 and 0
 
 def _fmt(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _duration(seconds: float) -> str:
-    seconds = float(seconds)
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _plot(section: Section, name: str, alt: str, draw: Callable[[], Figure]) -> None:
@@ -65,7 +57,7 @@ def _metric_text(key: str, value: float) -> str:
     if key.endswith("_ms"):
         return f"{value:.4g} ms"
     if key.endswith("_s"):
-        return _duration(value)
+        return duration(value)
     return f"{value:.4g}"
 
 
@@ -75,9 +67,9 @@ def _summary_section(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTria
     sec = Section("Summary")
     counts = ", ".join(f"{n} {state.lower()}" for state, n in s.counts.items() if n)
     trial_time = float(pd.to_numeric(df["wall_time_s"], errors="coerce").sum()) if len(df) else 0.0
-    sec.blocks.append(Text(f"{s.total} trials ({counts or 'none yet'}). Elapsed {_duration(s.wall_time_s)} "
-                           f"(first start to last finish); trial wall time {_duration(trial_time)} in total, "
-                           f"training compute time {_duration(s.compute_time_s)}."))
+    sec.blocks.append(Text(f"{s.total} trials ({counts or 'none yet'}). Elapsed {duration(s.wall_time_s)} "
+                           f"(first start to last finish); trial wall time {duration(trial_time)} in total, "
+                           f"training compute time {duration(s.compute_time_s)}."))
     goal = ", ".join(f"{n} ({d})" for n, d in zip(objectives.names, objectives.directions))
     target = study.user_attrs.get("target")
     sec.blocks.append(Text(f"Objectives: {goal}. Device: {device or 'unknown'}."

@@ -13,6 +13,7 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.pruning import pruned_reason
+from sweep.records import job_compute_s, total_compute_s
 
 __all__ = [
     "COST_FIELDS",
@@ -92,7 +93,8 @@ def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 row.setdefault(key, float(value))
         row["job_id"] = t.user_attrs.get("job_id")
-        row["compute_time_s"] = metrics.get("compute_time_s", math.nan)
+        compute = job_compute_s(t)  # its own job's: 0 for a reused twin, failed and pruned jobs included
+        row["compute_time_s"] = compute if compute is not None else math.nan
         row["wall_time_s"] = _wall_time(t, metrics)
         row["duplicate_of"] = t.user_attrs.get("duplicate_of")
         pruned = t.user_attrs.get("pruned")
@@ -294,5 +296,5 @@ def summary(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTrial]) -> Su
     starts = [t.datetime_start for t in trials if t.datetime_start]
     ends = [t.datetime_complete for t in trials if t.datetime_complete]
     wall = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
-    compute = float(pd.to_numeric(df["compute_time_s"], errors="coerce").sum()) if len(df) else 0.0
+    compute = total_compute_s(trials)
     return Summary(counts=counts, total=len(df), wall_time_s=max(wall, 0.0), compute_time_s=compute, best=top[:1])
