@@ -81,30 +81,76 @@ def test_the_api_key_is_required_and_kept_private(local_studio: EmbeddedStudio) 
     assert local_studio.api_key.get_secret_value() not in local_studio.log_path.read_text()
 
 
-BAD_BODIES = {
-    "not json": b"{trainingCycles: 3",
-    "not an object": b"[1, 2, 3]",
-    "wrong type": b'{"trainingCycles": "many"}',
-    "float cycles": b'{"trainingCycles": 2.5}',
-    "unknown layer type": b'{"visualLayers": [{"type": "transformer", "neurons": 8}]}',
-    "learning rate 5": b'{"learningRate": 5}',
-    "batch size 0": b'{"batchSize": 0}',
-    "negative cycles": b'{"trainingCycles": -1}',
-    "absurd neurons": b'{"visualLayers": [{"type": "dense", "neurons": 1000000000}]}',
-    "absurd cycles": b'{"trainingCycles": 1000000000}',
-    "huge body": b'{"script": "' + b"x" * 2_000_000 + b'"}',
+DEEP = b'{"blockParameters": ' + b'{"a": ' * 40 + b"1" + b"}" * 40 + b"}"
+TEN_THOUSAND_DENSE = json.dumps({"visualLayers": [{"type": "dense", "neurons": 8}] * 10000}).encode()
+STACKED_CONV = json.dumps({"visualLayers": [{"type": "reshape", "columns": 8}]
+                           + [{"type": "conv1d", "neurons": 4, "kernelSize": 3, "stack": 16}] * 100}).encode()
+BAD_BODIES: dict[str, tuple[bytes, str]] = {
+    "not json": (b"{trainingCycles: 3", "invalid request body: body: Invalid JSON: key must be a string at line 1 "
+                 "column 2 (got b'{trainingCycles: 3')"),
+    "not an object": (b"[1, 2, 3]", "invalid request body: body: Input should be an object (got [1, 2, 3])"),
+    "wrong type": (b'{"trainingCycles": "many"}',
+                   "invalid request body: trainingCycles: Input should be a valid integer, unable to parse string as "
+                   "an integer (got 'many')"),
+    "float cycles": (b'{"trainingCycles": 2.5}',
+                     "invalid request body: trainingCycles: Input should be a valid integer, got a number with a "
+                     "fractional part (got 2.5)"),
+    "bool cycles": (b'{"trainingCycles": true}',
+                    "invalid request body: trainingCycles: Input should be a valid integer, not a boolean (got True)"),
+    "bool batch size": (b'{"batchSize": true}',
+                        "invalid request body: batchSize: Input should be a valid integer, not a boolean (got True)"),
+    "bool learning rate": (b'{"learningRate": false}',
+                           "invalid request body: learningRate: Input should be a valid number, not a boolean (got False)"),
+    "bool neurons": (b'{"visualLayers": [{"type": "dense", "neurons": true}]}',
+                     "invalid request body: visualLayers.0.neurons: Input should be a valid integer, not a boolean (got True)"),
+    "text learning rate": (b'{"learningRate": "fast"}',
+                           "invalid request body: learningRate: Input should be a valid number, unable to parse string "
+                           "as a number (got 'fast')"),
+    "unknown layer type": (b'{"visualLayers": [{"type": "transformer", "neurons": 8}]}',
+                           "visualLayers[0] (transformer): unknown layer type 'transformer'; known: batchNormalization, "
+                           "conv1d, conv2d, dense, dropout, flatten, reshape"),
+    "layer without type": (b'{"visualLayers": [{"neurons": 8}]}',
+                           "invalid request body: visualLayers.0.type: Field required (got {'neurons': 8})"),
+    "layers not a list": (b'{"visualLayers": {"type": "dense"}}',
+                          "invalid request body: visualLayers: Input should be a valid array (got {'type': 'dense'})"),
+    "10000 dense layers": (TEN_THOUSAND_DENSE, "visualLayers: at most 256 layers (got 10000)"),
+    "stacked conv layers": (STACKED_CONV, "visualLayers: the model would have 1703 Keras layers, over 1024"),
+    "deep nesting": (DEEP, "request body nests 41 levels deep (at most 16)"),
+    "learning rate 5": (b'{"learningRate": 5}', "learningRate must be in (0, 1] (got 5.0)"),
+    "nan learning rate": (b'{"learningRate": NaN}', "learningRate must be in (0, 1] (got nan)"),
+    "batch size 0": (b'{"batchSize": 0}', "batchSize must be in 1..65536 (got 0)"),
+    "negative cycles": (b'{"trainingCycles": -1}', "trainingCycles must be in 1..10000 (got -1)"),
+    "absurd cycles": (b'{"trainingCycles": 1000000000}', "trainingCycles must be in 1..10000 (got 1000000000)"),
+    "absurd neurons": (b'{"visualLayers": [{"type": "dense", "neurons": 1000000000}]}',
+                       "visualLayers[0] (dense): neurons must be in 1..4096 (got 1000000000)"),
+    "dropout 1": (b'{"visualLayers": [{"type": "dropout", "dropoutRate": 1.0}]}',
+                  "visualLayers[0] (dropout): dropoutRate must be in [0, 1) (got 1.0)"),
+    "columns not dividing": (b'{"visualLayers": [{"type": "reshape", "columns": 7}, {"type": "conv1d"}]}',
+                             "visualLayers[0] (reshape): columns 7 does not divide the 64 input features"),
+    "split 1": (b'{"trainTestSplit": 1.0}', "trainTestSplit must be in (0, 1) (got 1.0)"),
+    "unknown model type": (b'{"selectedModelType": "int4"}',
+                           "invalid request body: selectedModelType: Input should be 'int8', 'float32', 'akida' or "
+                           "'requiresRetrain' (got 'int4')"),
+    "masking level": (b'{"augmentationPolicySpectrogram": {"enabled": true, "freqMasking": "huge"}}',
+                      "invalid request body: augmentationPolicySpectrogram.freqMasking: Input should be 'none', 'low' "
+                      "or 'high' (got 'huge')"),
+    "custom parameter not text": (b'{"customParameters": {"a": 1}}',
+                                  "invalid request body: customParameters.a: Input should be a valid string (got 1)"),
+    "huge body": (b'{"script": "' + b"x" * 2_000_000 + b'"}', "request body too large (2000014 bytes; at most 1000000)"),
 }
 
 
 @pytest.mark.parametrize("route", ["/jobs/train/keras/3", "/training/keras/3"])
-def test_bad_bodies_are_refused_with_400_and_change_nothing(local_http: httpx.Client, route: str) -> None:
+def test_bad_bodies_are_refused_with_400_and_change_nothing(local_http: httpx.Client, local_studio: EmbeddedStudio,
+                                                            route: str) -> None:
     before_jobs = _count(local_http)
     before_config = local_http.get("/api/1/training/keras/3").json()
-    for name, body in BAD_BODIES.items():
+    before_dirs = sorted(p.name for p in (local_studio.data_dir / "jobs").iterdir())
+    for name, (body, message) in BAD_BODIES.items():
         answer = local_http.post(f"/api/1{route}", content=body, headers={"content-type": "application/json"})
-        error = _refused(answer, 400)
-        assert "x" * 100 not in error, f"{name}: the error echoes the body"
+        assert _refused(answer, 400) == message, name
     assert _count(local_http) == before_jobs
+    assert sorted(p.name for p in (local_studio.data_dir / "jobs").iterdir()) == before_dirs  # no job was created
     assert local_http.get("/api/1/training/keras/3").json() == before_config
     assert local_http.get("/api/1").status_code == 200  # still healthy
 
@@ -229,3 +275,13 @@ def test_a_server_that_cannot_start_says_why(tmp_path: Any) -> None:
     with pytest.raises(LocalStudioError, match="concurrency"):
         studio.start()
 
+
+
+@pytest.mark.parametrize(("raw", "depth"), [
+    (b"{}", 1), (b'{"a": [1, {"b": []}]}', 4), (b'{"s": "[[[[{{{{"}', 1), (b'{"s": "\\\\\\"[[["}', 1),
+    (b"3", 0), (b'[[["]"]]]', 3),
+])
+def test_json_depth_skips_strings(raw: bytes, depth: int) -> None:
+    from sweep.local.app import json_depth
+
+    assert json_depth(raw) == depth

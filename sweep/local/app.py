@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -33,11 +33,13 @@ from sweep.studio.models import (
     ProjectInfoResponse,
     SetKerasParameterRequest,
     StartJobResponse,
+    VisualLayer,
 )
 
-__all__ = ["create_app", "MAX_BODY_BYTES", "QUOTA_MS"]
+__all__ = ["create_app", "json_depth", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "QUOTA_MS"]
 
 MAX_BODY_BYTES = 1_000_000
+MAX_JSON_DEPTH = 16  # a train request nests 3 levels (body, visualLayers, a layer); options a few more
 QUOTA_MS = 20 * 3600 * 1000  # compute time per calendar month, like a paid Studio tier
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -108,6 +110,56 @@ def _int_query(request: Request, name: str, default: int | None, *, minimum: int
     return value
 
 
+def json_depth(raw: bytes) -> int:
+    """How deeply the JSON text nests objects and arrays (strings skipped), read before parsing so a
+    pathological body cannot exhaust the parser's or the validator's recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def _number_kind(annotation: Any) -> str | None:
+    """"integer" or "number" when a field holds an int or a float (optional or not), else None."""
+    kinds = {a for a in (get_args(annotation) or (annotation,)) if a is not type(None)}
+    if kinds == {int}:
+        return "integer"
+    if kinds == {float}:
+        return "number"
+    return None
+
+
+def _boolean_number(data: Any, model: type[BaseModel], where: str = "") -> str | None:
+    """Where a JSON boolean stands for a number (pydantic would read ``true`` as 1): the first such
+    field as ``path: reason (got True)``, or None. Layers are checked inside ``visualLayers``."""
+    if not isinstance(data, dict):
+        return None
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        value = data.get(key)
+        if isinstance(value, bool) and (kind := _number_kind(info.annotation)):
+            return f"{where}{key}: Input should be a valid {kind}, not a boolean (got {value})"
+        if key == "visualLayers" and isinstance(value, list):
+            for i, layer in enumerate(value):
+                if found := _boolean_number(layer, VisualLayer, f"{where}{key}.{i}."):
+                    return found
+    return None
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -131,10 +183,15 @@ async def _keras_body(request: Request, ctx: _Ctx, project: datasets.LocalProjec
         raw += chunk
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(f"request body too large (more than {MAX_BODY_BYTES} bytes)", status_code=400)
+    depth = json_depth(bytes(raw))
+    if depth > MAX_JSON_DEPTH:
+        raise ApiError(f"request body nests {depth} levels deep (at most {MAX_JSON_DEPTH})", status_code=400)
     try:
         body = SetKerasParameterRequest.model_validate_json(bytes(raw) or b"{}")
     except ValidationError as exc:
         raise ApiError(_describe(exc), status_code=400) from None
+    if problem := _boolean_number(json.loads(bytes(raw) or b"{}"), SetKerasParameterRequest):
+        raise ApiError(f"invalid request body: {problem}", status_code=400)
     merged = {**_keras_config(ctx, project, learn_id), **body.wire()}
     try:
         effective = SetKerasParameterRequest.model_validate(merged)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["LIMITS", "Step", "plan_layers", "validate_request", "total_macs", "total_params"]
 
 LIMITS: dict[str, float] = {"batch_size": 65536, "training_cycles": 10000, "neurons": 4096, "kernel_size": 64,
-                            "stack": 16, "params": 20_000_000}
+                            "stack": 16, "params": 20_000_000, "layers": 256, "keras_layers": 1024}
 KNOWN_TYPES = {"dense", "conv1d", "conv2d", "reshape", "flatten", "dropout", "batchNormalization"}
 DEFAULTS = {"dense": 20, "conv1d": 8, "conv2d": 8, "kernel": 3, "stack": 1, "dropout": 0.25}
 
@@ -171,10 +171,14 @@ def validate_request(request: SetKerasParameterRequest, project: LocalProject) -
     if r.train_test_split is not None and not 0.0 < r.train_test_split < 1.0:
         raise _bad(f"trainTestSplit must be in (0, 1) (got {r.train_test_split})")
     layers = r.visual_layers or []
+    if len(layers) > LIMITS["layers"]:
+        raise _bad(f"visualLayers: at most {int(LIMITS['layers'])} layers (got {len(layers)})")
     for i, layer in enumerate(layers):
         _check_layer(i, layer)
     if r.mode == "expert" or any(layer.type.startswith("transfer_") for layer in layers):
         return  # the trainer refuses these as a failed job, as it cannot run them offline
     steps = plan_layers(layers, project.input_shape, len(project.labels))
+    if len(steps) > LIMITS["keras_layers"]:
+        raise _bad(f"visualLayers: the model would have {len(steps)} Keras layers, over {int(LIMITS['keras_layers'])}")
     if total_params(steps) > LIMITS["params"]:
         raise _bad(f"visualLayers: the model has {total_params(steps)} weights, over {int(LIMITS['params'])}")
