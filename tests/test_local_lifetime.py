@@ -390,3 +390,28 @@ def test_an_owned_server_without_live_owners_stops_by_itself(tmp_path: Path, lef
     assert "no owner of this local studio has been alive for 1 s: stopping" in err
     assert not (data / "server.json").exists() and list((data / "owners").iterdir()) == []  # the dead lease pruned
     wait_for(lambda: not any(_alive(p) for p in family), 10, "the server's workers to exit")
+
+
+def test_workers_die_at_once_when_their_server_is_killed(tmp_path: Path, leftovers: Leftovers) -> None:
+    """SIGKILL of the server while its warm-up worker still imports Keras: the kernel kills the worker too."""
+    data = tmp_path / "studio"
+    leftovers.data_dirs.append(data)
+    studio = EmbeddedStudio(data)
+    studio.start()
+    try:
+        server = studio.pid
+        leftovers.pids.add(server)
+
+        def workers() -> set[int]:
+            found = {p for p in _descendants(server)
+                     if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()} if _alive(server) else set()
+            leftovers.pids.update(found)
+            return found
+
+        spawned = wait_for(workers, 30, "the warm-up worker", interval=0.05)
+        family = {server} | _descendants(server)
+    finally:
+        studio.kill()
+    wait_for(lambda: not any(_alive(p) for p in family), 2, f"the workers {sorted(spawned)} to die with their server",
+             interval=0.05)
+    assert not any(_alive(p) for p in family)
