@@ -86,9 +86,18 @@ class JobManager:
         self._thread.start()
 
     def shutdown(self) -> None:
+        """Stop the loop; running jobs fail (their workers are killed) and idle workers are stopped.
+
+        The loop thread itself stops the workers on its way out (see :meth:`_loop`); this does it only if the
+        loop is not running or did not end in time.
+        """
         self._stop.set()
+        self._wake()
         if self._thread is not None:
-            self._thread.join(5)
+            self._thread.join(30)
+        self._stop_workers()
+
+    def _stop_workers(self) -> None:
         with self._lock:
             for job_id, run in list(self._running.items()):
                 run.worker.kill()
@@ -202,7 +211,18 @@ class JobManager:
             self._wake_w.send_bytes(b"")
 
     def _loop(self) -> None:
-        """Tick when a worker reports or exits, on submit/cancel, and at least every 0.1 s."""
+        """Tick when a worker reports or exits, on submit/cancel, and at least every 0.1 s.
+
+        Only this thread spawns workers (in :meth:`_tick`), and it stops them before it ends: a worker's
+        parent-death signal (see ``worker._die_with_parent``) fires when the *thread* that spawned it
+        exits, so the spawning thread must live as long as its workers should.
+        """
+        try:
+            self._run_loop()
+        finally:
+            self._stop_workers()
+
+    def _run_loop(self) -> None:
         while not self._stop.is_set():
             with self._lock:
                 ready: list[Any] = [self._wake_r]

@@ -1,4 +1,10 @@
-"""Run the local studio server (blocking): bind, write the bound port, serve until SIGTERM/SIGINT."""
+"""Run the local studio server (blocking): lock the data dir, bind, announce, serve until told to stop.
+
+One server per data dir: it holds ``DATA/server.lock`` for its whole life and announces itself in
+``DATA/server.json`` once listening (see :mod:`sweep.local.lifetime`). A *standalone* server (``sweep serve``)
+runs until SIGTERM/SIGINT; an *owned* one (``--linger``, as ``EmbeddedStudio`` starts it) also stops by
+itself once no owner registered in ``DATA/owners/`` has been alive for ``linger`` seconds.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,15 @@ import threading
 from pathlib import Path
 
 from sweep.errors import LocalStudioError
+from sweep.local.lifetime import (
+    DEFAULT_LINGER_S,
+    DEFAULT_LOCK_WAIT_S,
+    OwnerWatch,
+    acquire_server_lock,
+    remove_server_info,
+    server_info,
+    write_server_info,
+)
 
 __all__ = ["serve", "add_arguments", "main"]
 
@@ -22,10 +37,38 @@ def _write_port_file(path: Path, port: int) -> None:
     os.replace(tmp, path)
 
 
+def _connect_host(host: str) -> str:
+    """The address a client on this machine uses to reach a server bound to ``host``."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 def serve(host: str, port: int, data_dir: Path, *, concurrency: int = 1, allow_user_code: bool = False,
           api_key: str | None = None, port_file: Path | None = None, profiling_job: bool = False,
-          job_limit_m: int = 60) -> None:
-    """Serve until stopped; ``port`` 0 picks a free port (printed, and written to ``port_file``)."""
+          job_limit_m: int = 60, linger: float | None = None, lock_wait: float = DEFAULT_LOCK_WAIT_S) -> None:
+    """Serve until stopped; ``port`` 0 picks a free port (printed, and written to ``port_file``).
+
+    ``linger`` None: standalone. Otherwise owned: stop ``linger`` s after the last owner is gone.
+    ``lock_wait``: how long to wait for another server on ``data_dir`` to let go of it before giving up.
+    """
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = acquire_server_lock(data_dir, lock_wait)  # first: a second server must not touch the jobs
+    try:
+        _serve_locked(host, port, data_dir, concurrency=concurrency, allow_user_code=allow_user_code,
+                      api_key=api_key, port_file=port_file, profiling_job=profiling_job,
+                      job_limit_m=job_limit_m, linger=linger)
+    finally:
+        remove_server_info(data_dir, os.getpid())
+        lock.release()
+
+
+def _serve_locked(host: str, port: int, data_dir: Path, *, concurrency: int, allow_user_code: bool,
+                  api_key: str | None, port_file: Path | None, profiling_job: bool, job_limit_m: int,
+                  linger: float | None) -> None:
     import uvicorn
 
     from sweep.local import datasets
@@ -33,8 +76,6 @@ def serve(host: str, port: int, data_dir: Path, *, concurrency: int = 1, allow_u
     from sweep.local.jobs import JobManager
     from sweep.local.store import load_or_create_api_key
 
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     datasets.ensure_default_projects(data_dir)
     key = api_key or load_or_create_api_key(data_dir)
     manager = JobManager(data_dir, concurrency=concurrency, allow_user_code=allow_user_code,
@@ -51,17 +92,39 @@ def serve(host: str, port: int, data_dir: Path, *, concurrency: int = 1, allow_u
     sock.listen(128)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, access_log=False)
-    server = uvicorn.Server(config)
+    pid = os.getpid()
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # stopping (a signal, or no owners left): from now on no client may pick this server. Done
+            # here, not after run(): uvicorn re-raises SIGTERM after its shutdown, which ends the process.
+            remove_server_info(data_dir, pid)
+            await super().shutdown(sockets=sockets)
+
+    server = Server(config)
+
+    def stop_for_lack_of_owners() -> None:  # called under owners.lock
+        remove_server_info(data_dir, pid)
+        server.should_exit = True
 
     def announce() -> None:
         while not server.started and not server.should_exit:
             threading.Event().wait(0.05)
-        if server.started:
-            print(f"sweep local studio listening on http://{host}:{bound}/v1 (data dir {data_dir})", flush=True)
-            if port_file is not None:
-                _write_port_file(Path(port_file), bound)
+        if not server.started or server.should_exit:
+            return
+        write_server_info(data_dir, server_info(
+            port=bound, base_url=f"http://{_connect_host(host)}:{bound}/v1", standalone=linger is None,
+            concurrency=concurrency, profiling_job=profiling_job))
+        if server.should_exit:  # a signal came in while we wrote it
+            remove_server_info(data_dir, pid)
+            return
+        print(f"sweep local studio listening on http://{host}:{bound}/v1 (data dir {data_dir})", flush=True)
+        if port_file is not None:
+            _write_port_file(Path(port_file), bound)
+        if linger is not None:
+            OwnerWatch(data_dir, linger, stop_for_lack_of_owners, lambda: server.should_exit).start()
 
-    threading.Thread(target=announce, daemon=True).start()
+    threading.Thread(target=announce, name="sweep-local-announce", daemon=True).start()
     try:
         server.run(sockets=[sock])
     finally:
@@ -79,13 +142,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profiling-job", action="store_true",
                         help="announce device metrics via a second (profiling) job, as Studio does")
     parser.add_argument("--job-limit-m", type=int, default=60, help="minutes a job may run (default 60)")
+    parser.add_argument("--lock-wait", type=float, default=DEFAULT_LOCK_WAIT_S, metavar="SECONDS",
+                        help="wait this long for another server on the data dir to stop before giving up "
+                             f"(default {DEFAULT_LOCK_WAIT_S:g})")
+    parser.add_argument("--linger", type=float, default=None, metavar="SECONDS",
+                        help="owned mode (as sweep run starts it): stop SECONDS after the last owner registered "
+                             f"in DATA/owners/ is gone (sweep run uses {DEFAULT_LINGER_S:g}); "
+                             "default: standalone, serve until SIGTERM/SIGINT")
 
 
 def main(args: argparse.Namespace) -> int:
     """Entry point for ``sweep serve`` and ``python -m sweep.local``."""
     if args.concurrency < 1:
         raise LocalStudioError(f"--concurrency must be at least 1 (got {args.concurrency})")
+    linger = getattr(args, "linger", None)
+    if linger is not None and linger < 0:
+        raise LocalStudioError(f"--linger must not be negative (got {linger:g})")
     serve(args.host, args.port, Path(args.data_dir), concurrency=args.concurrency,
           allow_user_code=args.allow_user_code, port_file=getattr(args, "port_file", None),
-          profiling_job=getattr(args, "profiling_job", False), job_limit_m=getattr(args, "job_limit_m", 60))
+          profiling_job=getattr(args, "profiling_job", False), job_limit_m=getattr(args, "job_limit_m", 60),
+          linger=linger, lock_wait=getattr(args, "lock_wait", DEFAULT_LOCK_WAIT_S))
     return 0
