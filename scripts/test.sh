@@ -23,6 +23,7 @@ if [ -z "${SWEEP_TEST_PG_URL:-}" ]; then
 fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip uninstall -q -y sweep >/dev/null 2>&1 || true  # a venv from before the rename to ei-sweep
 .venv/bin/python -m pip install -q -e '.[test]'
 set +e
 .venv/bin/python -m pytest "$@"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from sweep import __version__
 from sweep.errors import SweepError
 
 __all__ = ["main"]
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "With no EI_API_KEY a study with target.kind = 'local' trains on the embedded local studio.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("--version", action="version", version=f"sweep {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run (or resume) a sweep", description=(
@@ -42,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "worker when several `sweep run` processes share a study)")
     run.add_argument("--no-report", action="store_true", help="do not refresh reports/<study>/ at the end")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    run.add_argument("--stale-after", metavar="DURATION",
+                     help="a RUNNING trial whose worker on another host has not beaten its heart for this long is "
+                          "taken over (default 180s, or SWEEP_STALE_AFTER_S; at least 60s, twice the 30 s heartbeat)")
 
     status = sub.add_parser("status", help="table of the study's trials", description="Show every trial: state, "
                             "params, objectives, job id, and the best trial(s).")
@@ -104,7 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sweep import commands  # the library side; imported after parsing so --help stays quick
 
     try:
-        return int(getattr(commands, f"cmd_{args.command}")(args) or 0)
+        code = int(getattr(commands, f"cmd_{args.command}")(args) or 0)
+        sys.stdout.flush()  # here, so a closed pipe is seen below and not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`sweep status | head -1`): stop quietly, as Unix tools do on SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except SweepError as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return exc.exit_code

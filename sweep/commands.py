@@ -16,7 +16,7 @@ from sweep.errors import ApiError, ProtocolError, SettingsError, StudyFileError,
 from sweep.follow import Polling
 from sweep.progress import Progress
 from sweep.records import compute_used_s
-from sweep.settings import Settings
+from sweep.settings import Settings, load_settings
 from sweep.storage import (
     check_directions,
     check_storage_url,
@@ -64,6 +64,7 @@ def _open_existing(spec: StudySpec, url: str) -> optuna.Study:
     study = _existing(spec, url)[1]
     if study is None:
         raise UsageError(f"no study named {spec.name!r} in {redact_url(url)}; run `sweep run {spec.path}` first")
+    check_directions(study, _directions(spec))  # its values are read by the file's objectives
     return study
 
 
@@ -109,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sweep.target import connect, plan_target
     from sweep.workers import Workers
 
-    settings = Settings()
+    settings = load_settings()
     spec = load_study(args.study, settings)
     trials = args.trials if args.trials is not None else spec.trials
     if trials < 1:
@@ -122,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if existing is not None:
         _check_compatible(existing, spec)
     plan = plan_target(spec, settings, blocks)
-    stale_after_s = 180.0
+    stale_after_s = _stale_after(args.stale_after, settings)
     if existing is not None:
         Workers(existing, plan.learn_ids, stale_after_s).refuse_busy_blocks()
     progress = Progress(quiet=args.quiet)
@@ -156,6 +157,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                   + (f" ({summary.stopped_reason})" if summary.stopped_reason else ""))
     _print_best(study, spec, sys.stderr)
     return 0
+
+
+def _stale_after(flag: str | None, settings: Settings) -> float:
+    """--stale-after > SWEEP_STALE_AFTER_S > 180 s; at least two heartbeats, or a live worker looks dead."""
+    from sweep.runner import HEARTBEAT_S
+    from sweep.study import parse_duration
+
+    field, value = ("--stale-after", flag) if flag is not None else ("SWEEP_STALE_AFTER_S", settings.stale_after_s)
+    try:
+        seconds = float(parse_duration(value))
+    except (ValueError, TypeError):
+        raise SettingsError(field, f"not a duration: use seconds (e.g. 300) or text like '5m' (got {value!r})") from None
+    if seconds < 2 * HEARTBEAT_S:
+        raise SettingsError(field, f"must be at least {2 * HEARTBEAT_S:.0f} s, twice the {HEARTBEAT_S:.0f} s heartbeat "
+                                   f"of a running trial (got {value!r})")
+    return seconds
 
 
 def _polling(settings: Settings, target_cap_s: float | None) -> Polling:
@@ -214,7 +231,7 @@ def _print_best(study: optuna.Study, spec: StudySpec, stream: Any) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    settings = Settings()
+    settings = load_settings()
     spec = load_study(args.study, settings)
     study = _open_existing(spec, _storage_url(spec, args.storage, settings))
     names = [o.metric for o in spec.objectives]
@@ -247,7 +264,7 @@ def cmd_best(args: argparse.Namespace) -> int:
     from sweep.studio.models import SetKerasParameterRequest
     from sweep.target import connect, plan_target
 
-    settings = Settings()
+    settings = load_settings()
     spec = load_study(args.study, settings)
     study = _open_existing(spec, _storage_url(spec, args.storage, settings))
     if args.trial is not None:
@@ -278,7 +295,7 @@ def cmd_best(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from sweep.report.build import write_report
 
-    settings = Settings()
+    settings = load_settings()
     spec = load_study(args.study, settings)
     study = _open_existing(spec, _storage_url(spec, args.storage, settings))
     out = args.out or settings.reports_dir / spec.name
@@ -289,7 +306,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from sweep.report.build import write_comparison
 
-    settings = Settings()
+    settings = load_settings()
     specs = [load_study(p, settings) for p in args.studies]
     studies = [_open_existing(s, _storage_url(s, None, settings)) for s in specs]
     out = args.out or settings.reports_dir / ("compare-" + "-".join(s.name for s in specs))
@@ -301,7 +318,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sweep.local.serve import main as serve_main
 
     if args.data_dir is None:
-        args.data_dir = Settings().data_dir
+        args.data_dir = load_settings().data_dir
     try:
         return int(serve_main(args) or 0)
     except KeyboardInterrupt:  # uvicorn re-raises SIGINT/SIGTERM after a clean shutdown: that is a normal stop
@@ -311,7 +328,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from sweep.local.datasets import import_features
 
-    data_dir = args.data_dir or Settings().data_dir
+    data_dir = args.data_dir or load_settings().data_dir
     labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
     shape = tuple(int(s) for s in args.shape.split(",")) if args.shape else None
     project = import_features(Path(data_dir), args.name, args.x_path, args.y_path, labels, shape)

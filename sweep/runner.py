@@ -46,6 +46,7 @@ __all__ = ["Runner", "RunSummary", "RunOptions"]
 
 log = logging.getLogger("sweep.runner")
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+HEARTBEAT_S = 30.0  # a running trial's worker record is refreshed this often
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class RunOptions:
     max_consecutive_failures: int = 5
     job_timeout_s: float | None = None
     polling: Polling = Polling()
-    heartbeat_s: float = 30.0
+    heartbeat_s: float = HEARTBEAT_S
     stale_after_s: float = 180.0
 
 

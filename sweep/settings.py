@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "DEFAULT_STUDIO_URL"]
+from sweep.errors import SettingsError
+
+__all__ = ["DEFAULT_STUDIO_URL", "Settings", "load_settings"]
 
 DEFAULT_STUDIO_URL = "https://studio.edgeimpulse.com/v1"
 
@@ -39,8 +41,23 @@ class Settings(BaseSettings):
     poll_factor: float = 1.5
     poll_max_s: float = 30.0
     http_timeout_s: float = 30.0
+    # A RUNNING trial whose worker (on another host) has not beaten its heart for this long is taken over.
+    stale_after_s: float = 180.0
 
     @property
     def has_api_key(self) -> bool:
         """Whether Studio credentials are set (an empty EI_API_KEY counts as none)."""
         return self.api_key is not None and bool(self.api_key.get_secret_value())
+
+
+def load_settings() -> Settings:
+    """The environment's settings, or a SettingsError naming the variable and its value (never the key's)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "environment"
+        # a field's own name stands for SWEEP_<NAME>; an alias (EI_API_KEY ...) is the variable itself
+        variable = f"SWEEP_{name.upper()}" if name in Settings.model_fields else name
+        shown = "" if "API_KEY" in variable else f" (got {err.get('input')!r})"
+        raise SettingsError(variable, f"{err['msg'][:1].lower()}{err['msg'][1:]}{shown}") from None

@@ -59,3 +59,44 @@ def test_status_of_a_study_never_run(tmp_path: Path) -> None:
     study = Path(__file__).parent / "study_files" / "digits-dense.toml"
     proc = _sweep("status", str(study), "--storage", f"journal:{tmp_path / 'x.journal'}", cwd=tmp_path)
     assert proc.returncode == 2 and "no study named 'digits-dense'" in proc.stderr
+
+
+def test_version() -> None:
+    import sweep
+
+    proc = _sweep("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"sweep {sweep.__version__}"
+
+
+def test_the_distribution_is_ei_sweep_and_installs_the_sweep_command() -> None:
+    """`sweep` on PyPI is an unrelated project: ours is published as ei-sweep, command and package sweep."""
+    import importlib.metadata as metadata
+
+    import sweep
+
+    assert metadata.version("ei-sweep") == sweep.__version__
+    scripts = [e for e in metadata.entry_points(group="console_scripts") if e.name == "sweep"]
+    assert [e.value for e in scripts] == ["sweep.cli:main"] and scripts[0].dist.name == "ei-sweep"
+
+
+def test_status_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`sweep status | head -1` on a study whose table is far longer than a pipe's buffer."""
+    import optuna
+
+    from sweep.storage import open_storage
+
+    study_file = Path(__file__).parent / "study_files" / "digits-dense.toml"
+    url = f"journal:{tmp_path / 'big.journal'}"
+    study = optuna.create_study(study_name="digits-dense", storage=open_storage(url),
+                                directions=["maximize", "minimize"])
+    for i in range(600):
+        study.add_trial(optuna.trial.create_trial(
+            params={"learning_rate": 0.001}, values=[i / 600, 1.0],
+            distributions={"learning_rate": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)},
+            user_attrs={"job_id": i, "failure": "x" * 40}))
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c",
+                           f"{sys.executable} -m sweep.cli status {study_file} --storage {url} | head -1"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert len(proc.stdout.splitlines()) == 1 and "state" in proc.stdout, proc.stdout
+    assert proc.stderr == "", proc.stderr  # no BrokenPipeError traceback, no "Exception ignored"
+    assert proc.returncode == 141  # 128 + SIGPIPE, as `yes | head -1` under pipefail

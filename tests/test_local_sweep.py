@@ -403,7 +403,24 @@ training_cycles = 2
     assert status.returncode == 0 and status.stdout.count("FAIL") >= 2 and reason in status.stdout
 
 
-SHIPPED = sorted((Path(__file__).parent.parent / "studies").glob("*.toml"))
+def _shipped_studies(root: Path = Path(__file__).parent.parent) -> list[Path]:
+    """The study files the repository ships (tracked by git): a user's draft in studies/ is not one of them."""
+    tracked = subprocess.run(["git", "ls-files", "--", "studies/*.toml"], cwd=root, capture_output=True, text=True)
+    if tracked.returncode != 0:  # not a git checkout (an unpacked sdist): what is there is what shipped
+        return sorted((root / "studies").glob("*.toml"))
+    return sorted(root / line for line in tracked.stdout.splitlines() if line.strip())
+
+
+SHIPPED = _shipped_studies()
+
+
+def test_a_draft_study_in_studies_is_not_a_shipped_one(tmp_path: Path) -> None:
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "kept.toml").write_text("name = 'kept'\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "studies/kept.toml"], cwd=tmp_path, check=True)
+    (tmp_path / "studies" / "draft.toml").write_text("not = valid = toml\n")
+    assert _shipped_studies(tmp_path) == [tmp_path / "studies" / "kept.toml"]
 
 
 def test_the_shipped_studies_load() -> None:

@@ -157,3 +157,28 @@ def test_a_busy_learn_block_is_refused_before_anything_is_written(
     assert err == (f"sweep: error: --learn-blocks: learn block 3 is in use by another live worker of this study "
                    f"(host {socket.gethostname()}, pid {other.pid}, trial {trial.number}); a learn block runs one "
                    "job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13\n")
+
+
+@pytest.mark.parametrize(("env", "flag", "message"), [
+    ({"SWEEP_POLL_MAX_S": "soon"}, [], "SWEEP_POLL_MAX_S: input should be a valid number, unable to parse string as "
+                                       "a number (got 'soon')"),
+    ({"EI_PROJECT_ID": "five"}, [], "EI_PROJECT_ID: input should be a valid integer, unable to parse string as an "
+                                    "integer (got 'five')"),
+    ({"SWEEP_STALE_AFTER_S": "10"}, [], "SWEEP_STALE_AFTER_S: must be at least 60 s, twice the 30 s heartbeat of a "
+                                        "running trial (got 10.0)"),
+    ({}, ["--stale-after", "30s"], "--stale-after: must be at least 60 s, twice the 30 s heartbeat of a running "
+                                   "trial (got '30s')"),
+    ({}, ["--stale-after", "a while"], "--stale-after: not a duration: use seconds (e.g. 300) or text like '5m' "
+                                       "(got 'a while')"),
+    ({}, ["--trials", "0"], "--trials: must be at least 1 (got 0)"),
+    ({}, ["--learn-blocks", "3,x"], "--learn-blocks: not a comma-separated list of learn block ids: '3,x'"),
+])
+def test_bad_settings_and_flags_are_named(workspace: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch, env: dict[str, str], flag: list[str],
+                                          message: str) -> None:
+    path = workspace / "study.toml"
+    path.write_text(BASE)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    err = _refused(workspace, capsys, "run", str(path), *flag)
+    assert err == f"sweep: error: {message}\n"

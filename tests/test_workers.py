@@ -300,3 +300,34 @@ def test_a_trial_asked_past_the_target_is_failed_unrun(studio: FakeStudio, tmp_p
     assert trials[2].user_attrs["failure"] == (
         "not run: the study already had its 2 trials (another worker asked at the same moment)")
     assert _train_jobs(studio) == {} and summary.completed == 0 and summary.failed == 0
+
+
+def test_the_stale_worker_time_can_be_set(studio: FakeStudio, tmp_path: Path) -> None:
+    """A worker elsewhere silent for 100 s: alive under the default 180 s, taken over with --stale-after 90s."""
+    from datetime import datetime, timedelta, timezone
+
+    import httpx
+
+    from runner_support import run_sweep
+    from sweep.space import train_request
+
+    path = write_study(tmp_path, studio.base_url, trials=1, learn_blocks=(7,))
+    spec = load_study(path)
+    study = optuna.create_study(storage=_storage(journal(tmp_path)), study_name="fake", direction="maximize")
+    trial = study.ask(distributions(spec))
+    body = train_request(spec, trial.params).wire()
+    answer = httpx.post(f"{studio.base_url}/api/42/jobs/train/keras/7", json=body, headers={"x-api-key": KEY})
+    job_id = answer.json()["id"]
+    beat = (datetime.now(timezone.utc) - timedelta(seconds=100)).isoformat()
+    trial.set_user_attr("request", body)
+    trial.set_user_attr("job_id", job_id)
+    trial.set_user_attr("worker", {"host": "elsewhere", "pid": 1, "learn_id": 7, "heartbeat": beat})
+    args = ["run", str(path), "--no-report", "--storage", journal(tmp_path)]
+
+    busy = run_sweep(*args, env=sweep_env(KEY), cwd=tmp_path)
+    assert busy.returncode == 2 and "learn block 7 is in use by another live worker" in busy.stderr
+
+    taken = run_sweep(*args, "--stale-after", "90s", env=sweep_env(KEY), cwd=tmp_path)
+    assert taken.returncode == 0, taken.stderr
+    assert f"trial {trial.number}: re-attached to job {job_id} on learn block 7" in taken.stderr
+    assert _trials(journal(tmp_path))[trial.number].state == TrialState.COMPLETE
