@@ -40,7 +40,7 @@ def convert_before(model: Any, x_train: np.ndarray, seed: int = 0) -> tuple[byte
     """sweep.local.evaluate.convert before the int8 calibration change (kept verbatim for the comparison)."""
     import tensorflow as tf
 
-    graph = evaluate._frozen_graph(model)  # noqa: SLF001
+    graph = evaluate._frozen_graph(model)
     float_model = tf.lite.TFLiteConverter.from_concrete_functions([graph]).convert()
     rng = np.random.default_rng(seed)
     rep = x_train[rng.permutation(len(x_train))[:evaluate.REPRESENTATIVE_SAMPLES]].astype(np.float32)
@@ -95,15 +95,15 @@ def expected_input_quantization(rep: np.ndarray) -> tuple[float, int]:
     return scale, round(-128 - lo / scale)
 
 
-def D(n: int) -> dict[str, Any]:  # noqa: N802
+def D(n: int) -> dict[str, Any]:
     return {"type": "dense", "neurons": n}
 
 
-def C2(n: int, k: int = 3, stack: int = 1) -> dict[str, Any]:  # noqa: N802
+def C2(n: int, k: int = 3, stack: int = 1) -> dict[str, Any]:
     return {"type": "conv2d", "neurons": n, "kernelSize": k, "stack": stack}
 
 
-def C1(n: int, k: int = 3, stack: int = 1) -> dict[str, Any]:  # noqa: N802
+def C1(n: int, k: int = 3, stack: int = 1) -> dict[str, Any]:
     return {"type": "conv1d", "neurons": n, "kernelSize": k, "stack": stack}
 
 

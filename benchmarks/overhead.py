@@ -19,17 +19,18 @@ import optuna
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fake_studio import FakeStudio  # noqa: E402
-from runner_support import write_study  # noqa: E402
+from sweep.run.follow import Polling
+from sweep.run.progress import Progress
+from sweep.run.runner import Runner, RunOptions
+from sweep.session.storage import load_or_create, open_storage
+from sweep.studio.client import StudioClient, make_http_client
+from sweep.study.load import load_study
+from sweep.study.request import train_request
+from sweep.study.sampler import make_sampler
+from sweep.study.space import distributions
 
-from sweep.follow import Polling  # noqa: E402
-from sweep.progress import Progress  # noqa: E402
-from sweep.runner import Runner, RunOptions  # noqa: E402
-from sweep.sampler import make_sampler  # noqa: E402
-from sweep.space import distributions, train_request  # noqa: E402
-from sweep.storage import load_or_create, open_storage  # noqa: E402
-from sweep.studio.client import StudioClient, make_http_client  # noqa: E402
-from sweep.study import load_study  # noqa: E402
+from fake_studio import FakeStudio
+from runner_support import write_study
 
 TARGET_MS = 20.0
 
@@ -37,7 +38,7 @@ TARGET_MS = 20.0
 def bare(spec, folder: Path, n: int) -> float:  # type: ignore[no-untyped-def]
     storage = open_storage(f"journal:{folder / 'bare.journal'}")
     study = load_or_create(storage, spec.name, spec.directions, make_sampler(spec.sampler, spec))
-    space = distributions(spec)
+    space = distributions(spec.space)
     rng = random.Random(0)
     start = time.perf_counter()
     for _ in range(n):

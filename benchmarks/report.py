@@ -10,10 +10,10 @@ from pathlib import Path
 import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from test_report_frame import build_study  # noqa: E402  (the synthetic study the report tests use)
+from test_report_frame import build_study
 
-from sweep.report import frame as fr  # noqa: E402
-from sweep.report.build import write_report  # noqa: E402
+from sweep.report import frame as fr
+from sweep.report.build import write_report
 
 BUDGET_S = 15.0
 TRIALS = 1000

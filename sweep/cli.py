@@ -1,4 +1,4 @@
-"""The thin edge: parse arguments, build settings, call the library, map errors to exit codes."""
+"""The thin edge: parse arguments, build the settings once, call the command's typed function, map errors to exit codes."""
 
 from __future__ import annotations
 
@@ -11,12 +11,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from sweep import __version__
-from sweep.errors import SweepError
+from sweep.errors import SettingsError, SweepError
+from sweep.version import __version__
 
 __all__ = ["main"]
 
 log = logging.getLogger("sweep")
+
+
+def _learn_blocks(text: str) -> list[int]:
+    """``--learn-blocks 12,13``: distinct positive learn block ids."""
+    try:
+        blocks = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SettingsError("--learn-blocks", f"not a comma-separated list of learn block ids: {text!r}") from None
+    if not blocks or len(set(blocks)) != len(blocks) or min(blocks) < 1:
+        raise SettingsError("--learn-blocks", f"give distinct positive learn block ids (got {text!r})")
+    return blocks
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise SettingsError("--shape", f"not a comma-separated list of sizes, e.g. 8,8,1 (got {text!r})") from None
 
 
 def _add_storage(p: argparse.ArgumentParser) -> None:
@@ -103,14 +121,38 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    """The command's typed function, with the settings built here, once."""
+    from sweep import commands  # the library side; imported after parsing so --help stays quick
+    from sweep.settings import load_settings
+
+    settings = load_settings()
+    if args.command == "run":
+        blocks = _learn_blocks(args.learn_blocks) if args.learn_blocks else None
+        return commands.run(args.study, settings, trials=args.trials, storage=args.storage, learn_blocks=blocks,
+                            stale_after=args.stale_after, write_report=not args.no_report, quiet=args.quiet)
+    if args.command == "status":
+        return commands.status(args.study, settings, storage=args.storage)
+    if args.command == "best":
+        return commands.best(args.study, settings, storage=args.storage, apply=args.apply, trial=args.trial)
+    if args.command == "report":
+        return commands.report(args.study, settings, storage=args.storage, out=args.out)
+    if args.command == "compare":
+        return commands.compare(args.studies, settings, out=args.out)
+    if args.command == "serve":
+        return commands.serve(settings, host=args.host, port=args.port, data_dir=args.data_dir,
+                              concurrency=args.concurrency, allow_user_code=args.allow_user_code)
+    labels = [part.strip() for part in args.labels.split(",")] if args.labels else None
+    return commands.import_features(settings, name=args.name, x_path=args.x_path, y_path=args.y_path, labels=labels,
+                                    shape=_shape(args.shape) if args.shape else None, data_dir=args.data_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     signal.signal(signal.SIGTERM, _sigterm)
-    from sweep import commands  # the library side; imported after parsing so --help stays quick
-
     try:
-        code = int(getattr(commands, f"cmd_{args.command}")(args) or 0)
+        code = _dispatch(args)
         sys.stdout.flush()  # here, so a closed pipe is seen below and not at interpreter exit
         return code
     except BrokenPipeError:

@@ -14,7 +14,8 @@
     │   ├── JobVanished             the server no longer knows the job (404 on its status)
     │   ├── StaleModelError         metadata older than the job's start
     │   └── JobTimeout              the job or its profiling did not finish in time
-    ├── SweepAborted                the sweep stops on purpose (consecutive failures, Ctrl-C)
+    ├── SweepAborted                the sweep stops on purpose (consecutive failures, a budget)
+    │   └── Interrupted             Ctrl-C or SIGTERM: running jobs cancelled, their trials recorded (exit 130)
     └── LocalStudioError            the embedded local studio cannot start or serve
 
 What happens next is decided by the class, never by the message text.
@@ -27,6 +28,7 @@ from typing import Any
 __all__ = [
     "ApiError",
     "AuthError",
+    "Interrupted",
     "JobError",
     "JobFailed",
     "JobTimeout",
@@ -153,6 +155,13 @@ class SweepAborted(SweepError):
     def __init__(self, message: str, *, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Interrupted(SweepAborted):
+    """The stop event was set while a job was being followed or awaited (Ctrl-C, SIGTERM)."""
+
+    def __init__(self, message: str = "interrupted") -> None:
+        super().__init__(message, exit_code=130)
 
 
 class LocalStudioError(SweepError):

@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sweep.errors import SettingsError
 
-__all__ = ["DEFAULT_STUDIO_URL", "Settings", "load_settings"]
+__all__ = ["DEFAULT_STUDIO_URL", "Chosen", "Settings", "choose", "load_settings"]
+
+T = TypeVar("T")
+Source = Literal["flag", "study file", "environment", "default"]
 
 DEFAULT_STUDIO_URL = "https://studio.edgeimpulse.com/v1"
 
 
+class Chosen(NamedTuple, Generic[T]):
+    """A value and where it came from (for messages that name the flag, file field or variable)."""
+
+    value: T
+    source: Source
+
+
+def choose(*, flag: T | None = None, study_file: T | None = None, environment: T | None = None,
+           default: T) -> Chosen[T]:
+    """flag > study file > environment > default: the one place sweep's precedence is written."""
+    candidates: tuple[tuple[T | None, Source], ...] = (
+        (flag, "flag"), (study_file, "study file"), (environment, "environment"))
+    for value, source in candidates:
+        if value is not None:
+            return Chosen(value, source)
+    return Chosen(default, "default")
+
+
 class Settings(BaseSettings):
-    """What the environment says. Precedence is flag > study file > environment > default,
-    resolved once in :mod:`sweep.target`; the API key comes only from here, never a file."""
+    """What the environment says, built once at the edge (:func:`load_settings`); :func:`choose` weighs
+    it against flags and the study file. The API key comes only from here, never a file."""
 
     model_config = SettingsConfigDict(env_prefix="SWEEP_", extra="ignore", frozen=True)
 

@@ -13,23 +13,36 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pydantic import ValidationError
 
 from sweep.local import views
+from sweep.local.datasets import LocalProject
 from sweep.studio.models import (
-    DeviceBudget, GenericApiResponse, GetJobResponse, Job, JobLogItem, KerasModelMetadataGraph,
-    KerasModelMetadataGraphSeries, KerasModelMetadataResponse, ListJobsResponse, LogStdoutResponse, ModelMetrics,
-    ModelType, OnDevicePerformance, SetKerasParameterRequest, StartJobResponse,
+    DeviceBudget,
+    GenericApiResponse,
+    GetJobResponse,
+    Job,
+    JobLogItem,
+    KerasModelMetadataGraph,
+    KerasModelMetadataGraphSeries,
+    KerasModelMetadataResponse,
+    ListJobsResponse,
+    LogStdoutResponse,
+    ModelMetrics,
+    ModelType,
+    OnDevicePerformance,
+    SetKerasParameterRequest,
+    StartJobResponse,
 )
 
-__all__ = ["FakeStudio", "JobScript", "FakeJob", "fake_studio", "default_metrics"]
+__all__ = ["FakeJob", "FakeStudio", "JobScript", "default_metrics", "fake_studio"]
 
 Metrics = dict[str, float]
 Answer = tuple[int, dict[str, Any] | None, dict[str, str]]  # status, JSON body (None: drop), headers
@@ -77,8 +90,21 @@ class FakeJob:
         return self.script.succeed and (self.cancelled is None or self.cancelled >= end)
 
 
+NOT_JSON: Any = object()  # a request body that did not parse
+
+
+def _request(b: Any) -> dict[str, Any] | Answer:
+    """A train/config body as Studio reads it, or its 400 (as Studio answers a body it cannot use)."""
+    if b is NOT_JSON or not isinstance(b, dict | None):
+        return 400, GenericApiResponse(success=False, error="invalid request body: not a JSON object").wire(), {}
+    try:
+        return SetKerasParameterRequest.model_validate(b or {}).wire()
+    except ValidationError as exc:
+        return 400, GenericApiResponse(success=False, error=f"invalid request body: {exc.errors()[0]['msg']}").wire(), {}
+
+
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(t, tz=UTC).isoformat()
 
 
 def _widths(request: dict[str, Any]) -> list[int]:
@@ -276,10 +302,11 @@ class FakeStudio:
                                       metrics_for(ModelType.INT8, m["int8_accuracy"])],
             has_trained_model=True, tensorboard_graphs=graphs).wire()
 
-    def _project(self) -> SimpleNamespace:
-        return SimpleNamespace(id=self.project_id, name=f"fake-{self.project_id}", kind="audio",
-                               labels=self.class_names, learn_block_ids=self.learn_block_ids, impulse_id=1,
-                               input_shape=(99, 40))
+    def _project(self) -> LocalProject:
+        """The project as the local studio's answer builders describe one (nothing is stored)."""
+        return LocalProject(id=self.project_id, name=f"fake-{self.project_id}", kind="spectrogram",
+                            input_shape=(99, 40), labels=self.class_names, impulse_id=1,
+                            learn_block_ids=self.learn_block_ids, path=Path("/nonexistent"))
 
     def handle(self, method: str, path: str, query: dict[str, str], body: dict[str, Any] | None,
                api_key: str | None) -> Answer:
@@ -302,7 +329,7 @@ class FakeStudio:
     def _routes(self) -> list[tuple[str, str, Callable[..., Answer]]]:
         return [
             (r"", "GET", lambda now, q, b: (200, views.project_info_body(
-                self._project(), period_start=datetime(2026, 11, 1, tzinfo=timezone.utc),
+                self._project(), period_start=datetime(2026, 11, 1, tzinfo=UTC),
                 used_ms=QUOTA_MS - self.quota_left_ms, quota_ms=QUOTA_MS, job_limit_m=60), {})),
             (r"/impulse", "GET", lambda now, q, b: (200, views.impulse_body(self._project()), {})),
             (r"/training/keras/(\d+)", "GET", self._get_keras),
@@ -328,7 +355,10 @@ class FakeStudio:
     def _set_keras(self, now: float, q: dict[str, str], b: Any, lid: int) -> Answer:
         if err := self._no_block(lid):
             return err
-        self.configs[lid].update(SetKerasParameterRequest.model_validate(b or {}).wire())
+        request = _request(b)
+        if isinstance(request, tuple):
+            return request
+        self.configs[lid].update(request)
         self._save()
         return 200, GenericApiResponse(success=True).wire(), {}
 
@@ -346,7 +376,9 @@ class FakeStudio:
         if any(j.kind == "train" and j.learn_id == lid and not j.done(now) for j in self.jobs.values()):
             return 400, GenericApiResponse(success=False, error=f"A training job is already running for "
                                                                 f"learn block {lid}").wire(), {}
-        request = SetKerasParameterRequest.model_validate(b or {}).wire()
+        request = _request(b)
+        if isinstance(request, tuple):
+            return request
         script = self._queue.pop(0) if self._queue else self.default_script
         script = JobScript(**{**asdict(script), "metrics": script.metrics,
                               "status_errors": list(script.status_errors)})
@@ -435,7 +467,7 @@ def _make_handler(studio: FakeStudio) -> type[BaseHTTPRequestHandler]:
             super().setup()
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _serve(self) -> None:
@@ -445,7 +477,7 @@ def _make_handler(studio: FakeStudio) -> type[BaseHTTPRequestHandler]:
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
-                body = None
+                body = NOT_JSON
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             status, answer, headers = studio.handle(self.command, url.path, query, body,
                                                     self.headers.get("x-api-key"))

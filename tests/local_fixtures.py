@@ -20,8 +20,15 @@ import pytest
 
 from sweep.local.embedded import EmbeddedStudio
 
-__all__ = ["local_studio", "local_http", "official_api", "start_studio", "http_client", "official_client",
-           "wait_for"]
+__all__ = [
+    "http_client",
+    "local_http",
+    "local_studio",
+    "official_api",
+    "official_client",
+    "start_studio",
+    "wait_for",
+]
 
 TINY_TRAIN = {"trainingCycles": 2, "learningRate": 0.01, "batchSize": 32}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import optuna
 
-from sweep.storage import open_storage
+from sweep.session.storage import open_storage
 
 BASE_SPACE = """
 [space]

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
-from sweep.budget import Budget
-from sweep.records import compute_used_s
-from sweep.errors import ApiError
-
-
-class _Quota:
-    """The one client call Budget makes; counts its calls, can fail."""
-
-    def __init__(self, left_ms: int | None) -> None:
-        self.left_ms, self.calls = left_ms, 0
-
-    def project_info(self) -> Any:
-        self.calls += 1
-        if self.left_ms is None:
-            raise ApiError("403: no access to this project's quota", status_code=403)
-        return SimpleNamespace(compute_time=SimpleNamespace(time_left_ms=self.left_ms))
+from fake_backend import FakeBackend
+from sweep.run.budget import Budget
+from sweep.session.records import compute_used_s
 
 
 def _trial(compute_s: float, state: TrialState = TrialState.COMPLETE, **attrs: Any) -> optuna.trial.FrozenTrial:
@@ -40,13 +26,13 @@ def test_trained_trials_cost_compute_failed_ones_too() -> None:
 
 
 def test_nothing_is_refused_before_a_job_has_finished() -> None:
-    quota = _Quota(0)
-    assert Budget(quota, cap_s=1.0).exhausted([], running=3) is None  # type: ignore[arg-type]
-    assert quota.calls == 0
+    quota = FakeBackend(quota_left_ms=0)
+    assert Budget(quota, cap_s=1.0).exhausted([], running=3) is None
+    assert quota.calls == []
 
 
 def test_the_cap_counts_running_jobs_and_the_next_one() -> None:
-    budget = Budget(_Quota(10**9), cap_s=600.0)  # type: ignore[arg-type]
+    budget = Budget(FakeBackend(quota_left_ms=10**9), cap_s=600.0)
     done = [_trial(120), _trial(120)]  # 4 min used, a job takes 2 min
     assert budget.exhausted(done, running=0) is None  # 4 + 2 <= 10 min
     assert budget.exhausted(done, running=2) is None  # 4 + 3 x 2 = 10: just fits
@@ -56,16 +42,16 @@ def test_the_cap_counts_running_jobs_and_the_next_one() -> None:
 
 def test_the_quota_is_read_at_most_once_a_refresh_and_an_unreadable_one_is_ignored() -> None:
     now = [0.0]
-    quota = _Quota(100_000)
-    budget = Budget(quota, cap_s=None, refresh_s=60.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    quota = FakeBackend(quota_left_ms=100_000)
+    budget = Budget(quota, cap_s=None, refresh_s=60.0, clock=lambda: now[0])
     done = [_trial(120)]
     assert budget.exhausted(done, running=0) == (
         "compute quota: 1.7 min left in this period, and a job takes about 2.0 min")
-    quota.left_ms = 10**9
+    quota.quota_left_ms = 10**9
     now[0] = 59.0
-    assert budget.exhausted(done, running=0) is not None and quota.calls == 1  # still the first reading
+    assert budget.exhausted(done, running=0) is not None and len(quota.calls) == 1  # still the first reading
     now[0] = 60.0
-    assert budget.exhausted(done, running=0) is None and quota.calls == 2
-    quota.left_ms = None
+    assert budget.exhausted(done, running=0) is None and len(quota.calls) == 2
+    quota.quota_left_ms = None
     now[0] = 200.0
-    assert budget.exhausted(done, running=5) is None and quota.calls == 3
+    assert budget.exhausted(done, running=5) is None and len(quota.calls) == 3

@@ -83,7 +83,7 @@ def test_status_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     """`sweep status | head -1` on a study whose table is far longer than a pipe's buffer."""
     import optuna
 
-    from sweep.storage import open_storage
+    from sweep.session.storage import open_storage
 
     study_file = Path(__file__).parent / "study_files" / "digits-dense.toml"
     url = f"journal:{tmp_path / 'big.journal'}"

@@ -5,31 +5,46 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
 import httpx
 import pytest
-from edgeimpulse_api.models.generic_api_response import GenericApiResponse as OfficialGeneric
-from edgeimpulse_api.models.get_impulse_response import GetImpulseResponse as OfficialImpulse
+from edgeimpulse_api.models.generic_api_response import (
+    GenericApiResponse as OfficialGeneric,
+)
+from edgeimpulse_api.models.get_impulse_response import (
+    GetImpulseResponse as OfficialImpulse,
+)
 from edgeimpulse_api.models.get_job_response import GetJobResponse as OfficialJob
-from edgeimpulse_api.models.keras_model_metadata_response import KerasModelMetadataResponse as OfficialMetadata
+from edgeimpulse_api.models.keras_model_metadata_response import (
+    KerasModelMetadataResponse as OfficialMetadata,
+)
 from edgeimpulse_api.models.list_jobs_response import ListJobsResponse as OfficialJobs
-from edgeimpulse_api.models.log_stdout_response import LogStdoutResponse as OfficialStdout
-from edgeimpulse_api.models.set_keras_parameter_request import SetKerasParameterRequest as OfficialRequest
+from edgeimpulse_api.models.log_stdout_response import (
+    LogStdoutResponse as OfficialStdout,
+)
+from edgeimpulse_api.models.set_keras_parameter_request import (
+    SetKerasParameterRequest as OfficialRequest,
+)
 from edgeimpulse_api.models.start_job_response import StartJobResponse as OfficialStart
 from pydantic import SecretStr
 
 from sweep.errors import ApiError, AuthError, ProtocolError, TransientError
 from sweep.studio.client import StudioClient, make_http_client
-from sweep.studio.models import AugmentationPolicySpectrogram, ModelType, SetKerasParameterRequest, VisualLayer
+from sweep.studio.models import (
+    AugmentationPolicySpectrogram,
+    ModelType,
+    SetKerasParameterRequest,
+    VisualLayer,
+)
 from sweep.studio.retry import RetryPolicy
 
 KEY = "ei_0123456789abcdef_secret_key"
 PROJECT, LEARN = 77, 3
 BASE = "https://studio.test/v1"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -103,7 +118,7 @@ class FakeStudio:
                 raise httpx.ReadTimeout("timed out", request=request)
             self.bodies.append(json.loads(request.content))
             self.next_id += 1
-            self.jobs.append(job(self.next_id, created=datetime.now(timezone.utc).replace(microsecond=0)))
+            self.jobs.append(job(self.next_id, created=datetime.now(UTC).replace(microsecond=0)))
             if fault == "read":
                 raise httpx.ReadError("connection reset by peer", request=request)
             if fault == "502":
@@ -328,7 +343,7 @@ def test_retry_after_seconds_is_honoured() -> None:
 
 def test_retry_after_http_date_is_honoured() -> None:
     clock = Clock()
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=20), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
     make(scripted(httpx.Response(503, headers={"Retry-After": when}), 200), clock).job_status(5)
     (slept,) = clock.sleeps
     assert 17.0 < slept <= 20.0  # second resolution of the date, and the time this test takes
@@ -409,7 +424,7 @@ def test_unreadable_job_list_never_leads_to_a_second_post() -> None:
 
 def test_look_up_ignores_known_old_and_foreign_jobs() -> None:
     studio, clock = FakeStudio(["read-no-job"]), Clock()
-    since = datetime.now(timezone.utc).replace(microsecond=0)
+    since = datetime.now(UTC).replace(microsecond=0)
     studio.jobs = [job(90, created=since - timedelta(seconds=20), finished=True),   # seen before: not ours
                    job(91, created=since - timedelta(minutes=5)),                   # far too old
                    job(92, created=since + timedelta(seconds=1), key="keras-4")]    # another learn block

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-from local_fixtures import local_studio  # noqa: F401
 from pydantic import SecretStr
 
 from sweep.errors import ApiError, AuthError, TransientError
 from sweep.local.embedded import EmbeddedStudio
-from sweep.joblog import curves_from_log
-from sweep.metrics import curves_from_metadata
 from sweep.studio.client import StudioClient, make_http_client
+from sweep.studio.joblog import curves_from_log
+from sweep.studio.metrics import curves_from_metadata
 from sweep.studio.models import SetKerasParameterRequest, VisualLayer
 from sweep.studio.retry import RetryPolicy
+
+from local_fixtures import local_studio  # noqa: F401
 
 PROJECT, LEARN, SPARE = 1, 3, 4  # the shipped `digits` project and its two learn blocks
 TINY = SetKerasParameterRequest(training_cycles=2, learning_rate=0.01, batch_size=32,
@@ -25,7 +26,7 @@ TINY = SetKerasParameterRequest(training_cycles=2, learning_rate=0.01, batch_siz
 
 
 @pytest.fixture(scope="module")
-def client(local_studio: EmbeddedStudio) -> Iterator[StudioClient]:  # noqa: F811
+def client(local_studio: EmbeddedStudio) -> Iterator[StudioClient]:
     with make_http_client(local_studio.base_url, local_studio.api_key, timeout=30.0) as http:
         yield StudioClient(http, PROJECT)
 
@@ -48,7 +49,7 @@ def test_every_route_against_the_local_studio(client: StudioClient) -> None:
     client.save_keras_config(LEARN, config_request := SetKerasParameterRequest(training_cycles=3))
     assert client.keras_config(LEARN).training_cycles == config_request.training_cycles
 
-    submitted = datetime.now(timezone.utc)
+    submitted = datetime.now(UTC)
     job_id = client.start_training(LEARN, TINY)
     assert any(j.id == job_id for j in client.list_jobs(key=f"keras-{LEARN}"))
     wait_finished(client, job_id)
@@ -68,7 +69,7 @@ def test_every_route_against_the_local_studio(client: StudioClient) -> None:
     assert job_id not in [j.id for j in client.list_jobs(active_only=True)]
 
 
-def test_real_errors_map_to_the_error_tree(client: StudioClient, local_studio: EmbeddedStudio) -> None:  # noqa: F811
+def test_real_errors_map_to_the_error_tree(client: StudioClient, local_studio: EmbeddedStudio) -> None:
     with pytest.raises(ApiError) as info:
         client.job_status(987654)
     assert info.value.status_code == 404 and info.value.route == f"/api/{PROJECT}/jobs/987654/status"
@@ -104,7 +105,7 @@ class LoseTrainAnswer(httpx.BaseTransport):
         self.real.close()
 
 
-def test_lost_train_answer_on_the_real_server_makes_one_job(local_studio: EmbeddedStudio) -> None:  # noqa: F811
+def test_lost_train_answer_on_the_real_server_makes_one_job(local_studio: EmbeddedStudio) -> None:
     transport = LoseTrainAnswer()
     with make_http_client(local_studio.base_url, local_studio.api_key, transport=transport) as http:
         client = StudioClient(http, PROJECT)

@@ -13,7 +13,9 @@ import pytest
 from edgeimpulse_api.models.generic_api_response import GenericApiResponse
 from edgeimpulse_api.models.get_impulse_response import GetImpulseResponse
 from edgeimpulse_api.models.get_job_response import GetJobResponse
-from edgeimpulse_api.models.keras_model_metadata_response import KerasModelMetadataResponse
+from edgeimpulse_api.models.keras_model_metadata_response import (
+    KerasModelMetadataResponse,
+)
 from edgeimpulse_api.models.keras_response import KerasResponse
 from edgeimpulse_api.models.list_jobs_response import ListJobsResponse
 from edgeimpulse_api.models.log_stdout_response import LogStdoutResponse
@@ -39,7 +41,7 @@ def train(c: httpx.Client, req: dict = REQ) -> int:
     return StartJobResponse.from_dict(r.json()).id
 
 
-def test_every_route_parses_with_official_models(fake_studio: FakeStudio) -> None:  # noqa: F811
+def test_every_route_parses_with_official_models(fake_studio: FakeStudio) -> None:
     with client(fake_studio) as c:
         ProjectInfoResponse.from_dict(c.get("/api/42").json())
         info = c.get("/api/42").json()
@@ -73,7 +75,7 @@ def test_every_route_parses_with_official_models(fake_studio: FakeStudio) -> Non
         assert wide["eon"]["ramRequired"] > dev.eon.ram_required and wide["latency"] > dev.latency
 
 
-def test_auth_busy_block_and_unknown_routes(fake_studio: FakeStudio) -> None:  # noqa: F811
+def test_auth_busy_block_and_unknown_routes(fake_studio: FakeStudio) -> None:
     with httpx.Client(base_url=fake_studio.base_url, headers={"x-api-key": "wrong"}) as bad:
         r = bad.get("/api/42")
         assert r.status_code == 401 and r.json()["success"] is False
@@ -91,7 +93,7 @@ def test_auth_busy_block_and_unknown_routes(fake_studio: FakeStudio) -> None:  #
         assert c.get("/api/43").status_code == 404
 
 
-def test_scripts_failure_stale_profiling_and_status_errors(fake_studio: FakeStudio) -> None:  # noqa: F811
+def test_scripts_failure_stale_profiling_and_status_errors(fake_studio: FakeStudio) -> None:
     fake_studio.script(JobScript(), JobScript(succeed=False, log_lines=["boom"]), JobScript(stale_metadata=True),
                        JobScript(profiling_delay_s=0.4, status_errors=[502, 429]))
     with client(fake_studio) as c:
@@ -119,7 +121,7 @@ def test_scripts_failure_stale_profiling_and_status_errors(fake_studio: FakeStud
         assert all(m.profiling_job_id is None and m.on_device_performance for m in meta.model_validation_metrics)
 
 
-def test_timed_job_and_dropped_post_answer(fake_studio: FakeStudio) -> None:  # noqa: F811
+def test_timed_job_and_dropped_post_answer(fake_studio: FakeStudio) -> None:
     fake_studio.script(JobScript(duration_s=0.3, drop_post_answer=True))
     with client(fake_studio) as c:
         with pytest.raises(httpx.TransportError):
@@ -132,7 +134,7 @@ def test_timed_job_and_dropped_post_answer(fake_studio: FakeStudio) -> None:  # 
         assert c.get(f"/api/42/jobs/{jid}/status").json()["job"]["finishedSuccessful"] is True
 
 
-def test_metrics_script_and_default_is_deterministic(fake_studio: FakeStudio) -> None:  # noqa: F811
+def test_metrics_script_and_default_is_deterministic(fake_studio: FakeStudio) -> None:
     fake_studio.script(JobScript(), JobScript(), JobScript(metrics={"accuracy": 0.5, "int8_accuracy": 0.25}))
     with client(fake_studio) as c:
         accs = []
@@ -143,7 +145,7 @@ def test_metrics_script_and_default_is_deterministic(fake_studio: FakeStudio) ->
     assert [p for m, p, _ in fake_studio.requests if m == "POST"] == ["/v1/api/42/jobs/train/keras/7"] * 3
 
 
-def test_keep_alive_round_trip(fake_studio: FakeStudio) -> None:  # noqa: F811
+def test_keep_alive_round_trip(fake_studio: FakeStudio) -> None:
     with client(fake_studio) as c:
         c.get("/api/42/jobs")
         t = time.perf_counter()

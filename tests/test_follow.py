@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import itertools
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from sweep.errors import JobFailed, JobTimeout, StaleModelError
-from sweep.follow import Follower, Interrupted, Polling
+from sweep.errors import Interrupted, JobFailed, JobTimeout, StaleModelError
+from sweep.run.follow import Follower, Polling
 from sweep.studio.client import StudioClient
 
-T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 class RecordingStop(threading.Event):
@@ -147,3 +147,22 @@ def test_fresh_model_after_one_stale_read_is_accepted() -> None:
     result = Follower(_client(handler), polling=Polling(), stop=RecordingStop()).result(
         Job.model_validate(_job(True)["job"]), 7, need_device=False)
     assert result.metrics["int8.accuracy"] == 0.9 and result.metrics["compute_time_s"] == 30.0
+
+
+def test_on_poll_may_stop_following_and_the_job_comes_back_unfinished() -> None:
+    """Pruning is a return value of the poll callback, not an exception thrown through the follower."""
+    from fake_backend import FakeBackend
+    from sweep.studio.models import Job
+
+    backend = FakeBackend()
+    job_id = backend.add_job(7)
+    seen: list[int] = []
+
+    def on_poll(job: Job) -> bool:
+        seen.append(job.id)
+        return len(seen) == 3
+
+    follower = Follower(backend, polling=Polling(0.0, 1.0, 0.0), stop=RecordingStop())
+    job = follower.wait(job_id, on_poll=on_poll)
+    assert job.id == job_id and job.finished is None and seen == [job_id] * 3
+    assert backend.cancelled == []  # stopping to follow is not cancelling: the caller decides

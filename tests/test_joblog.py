@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sweep.joblog import curves_from_log, failure_reason
+from sweep.studio.joblog import curves_from_log, failure_reason
 
 
 def test_curves_from_keras_log_lines() -> None:

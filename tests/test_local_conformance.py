@@ -8,10 +8,11 @@ from typing import Any
 
 import edgeimpulse_api as ei
 import pytest
-from local_fixtures import local_studio, official_api, official_client, wait_for  # noqa: F401
 
 from sweep.local.embedded import EmbeddedStudio
 from sweep.studio.models import KerasModelMetadataResponse
+
+from local_fixtures import local_studio, official_api, official_client, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.slow
 PROJECT = 1
@@ -33,7 +34,7 @@ def test_project_info_and_impulse(official_api: Any) -> None:
     info = ei.ProjectsApi(official_api).get_project_info(PROJECT)
     assert info.success and info.project.id == PROJECT and info.project.name == "digits"
     assert info.performance.job_limit_m == 60
-    assert 0 < info.compute_time.time_left_ms and info.compute_time.time_used_ms >= 0
+    assert info.compute_time.time_left_ms > 0 and info.compute_time.time_used_ms >= 0
     assert _dt(info.compute_time.period_start_date) < _dt(info.compute_time.period_end_date)
     impulse = ei.ImpulseApi(official_api).get_impulse(PROJECT).impulse
     assert [b.id for b in impulse.learn_blocks] == [3, 4]
@@ -96,9 +97,8 @@ def test_errors_reach_the_official_client(local_studio: EmbeddedStudio, official
     import edgeimpulse_api as ei_mod
 
     config = ei_mod.Configuration(host=local_studio.base_url, api_key={"ApiKeyAuthentication": "not-the-key"})
-    with ei_mod.ApiClient(config) as wrong:
-        with pytest.raises(ei_mod.exceptions.UnauthorizedException):
-            ei.JobsApi(wrong).list_active_jobs(PROJECT)
+    with ei_mod.ApiClient(config) as wrong, pytest.raises(ei_mod.exceptions.UnauthorizedException):
+        ei.JobsApi(wrong).list_active_jobs(PROJECT)
     with pytest.raises(ei_mod.exceptions.NotFoundException):
         ei.JobsApi(official_api).get_job_status(PROJECT, 987654)
     with pytest.raises(ei_mod.exceptions.ApiException) as bad:

@@ -28,7 +28,7 @@ def test_default_projects(data_dir: Path) -> None:
     assert (digits.id, digits.name, digits.learn_block_ids, digits.impulse_id) == (1, "digits", [3, 4], 1)
     assert (keywords.id, keywords.name, keywords.learn_block_ids, keywords.kind) == (2, "keywords", [5], "spectrogram")
     x, y = datasets.load_arrays(digits)
-    assert x.shape == (1797, 8, 8, 1) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert x.shape == (1797, 8, 8, 1) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
     assert sorted(set(y.tolist())) == list(range(10)) and digits.labels == [str(i) for i in range(10)]
     kx, ky = datasets.load_arrays(keywords)
     assert kx.shape[1:] == (32, 16, 1) and np.bincount(ky).tolist() == [150] * 4

@@ -122,7 +122,7 @@ def test_evaluate_quantizes_inputs_like_the_tflite_quantize_op(digits: tuple, tr
                               *trained.layers])  # type: ignore[attr-defined]
     _, int8_model = evaluate.convert(model, feats_tr)
     rep = _representative(feats_tr)
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([evaluate._frozen_graph(model)])  # noqa: SLF001
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([evaluate._frozen_graph(model)])
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([row[None, :]] for row in rep)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]  # float32 in/out: QUANTIZE op inside

@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 import optuna
 import pytest
-from local_fixtures import wait_for
 from optuna.trial import TrialState
 
 from sweep.local.embedded import EmbeddedStudio
-from sweep.storage import open_storage
+from sweep.session.storage import open_storage
+
+from local_fixtures import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from local_fixtures import TINY_TRAIN, http_client, local_http, local_studio, start_studio, wait_for  # noqa: F401
 
 from sweep.local.embedded import EmbeddedStudio
 from sweep.studio.models import (
@@ -19,6 +18,15 @@ from sweep.studio.models import (
     ListJobsResponse,
     LogStdoutResponse,
     StartJobResponse,
+)
+
+from local_fixtures import (  # noqa: F401
+    TINY_TRAIN,
+    http_client,
+    local_http,
+    local_studio,
+    start_studio,
+    wait_for,
 )
 
 pytestmark = pytest.mark.slow
@@ -282,6 +290,6 @@ def test_a_server_that_cannot_start_says_why(tmp_path: Any) -> None:
     (b"3", 0), (b'[[["]"]]]', 3),
 ])
 def test_json_depth_skips_strings(raw: bytes, depth: int) -> None:
-    from sweep.local.app import json_depth
+    from sweep.local.bodies import json_depth
 
     assert json_depth(raw) == depth

@@ -18,7 +18,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweep.local.embedded import EmbeddedStudio
-from sweep.storage import open_storage
+from sweep.session.storage import open_storage
 
 CYCLES = 2
 DEVICE = "cortex-m4f-80mhz"
@@ -424,7 +424,7 @@ def test_a_draft_study_in_studies_is_not_a_shipped_one(tmp_path: Path) -> None:
 
 
 def test_the_shipped_studies_load() -> None:
-    from sweep.study import load_study
+    from sweep.study.load import load_study
 
     assert {p.stem for p in SHIPPED} >= {"digits", "keywords"}
     for path in SHIPPED:

@@ -9,11 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from edgeimpulse_api.models.keras_model_metadata import KerasModelMetadata as OfficialMetadata
+from edgeimpulse_api.models.keras_model_metadata import (
+    KerasModelMetadata as OfficialMetadata,
+)
 
 from sweep.errors import JobFailed
 from sweep.local import datasets, trainer
-from sweep.studio.models import AugmentationPolicySpectrogram, KerasModelMetadata, SetKerasParameterRequest
+from sweep.studio.models import (
+    AugmentationPolicySpectrogram,
+    KerasModelMetadata,
+    SetKerasParameterRequest,
+)
 
 EPOCH_LINE = re.compile(r"^loss: [\d.]+ - accuracy: [\d.]+ - val_loss: [\d.]+ - val_accuracy: [\d.]+$")
 

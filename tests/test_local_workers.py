@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from local_fixtures import TINY_TRAIN, http_client, start_studio, wait_for
 
 from sweep.local.embedded import EmbeddedStudio
 from sweep.studio.models import GetJobResponse, LogStdoutResponse, StartJobResponse
+
+from local_fixtures import TINY_TRAIN, http_client, start_studio, wait_for
 
 pytestmark = pytest.mark.slow
 LONG_TRAIN = {"trainingCycles": 3000, "learningRate": 0.001, "batchSize": 16}

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from edgeimpulse_api.models.keras_model_metadata import KerasModelMetadata as OfficialMetadata
+from edgeimpulse_api.models.keras_model_metadata import (
+    KerasModelMetadata as OfficialMetadata,
+)
 
-from sweep.metrics import (
+from sweep.studio.metrics import (
     confusion_matrices,
     curves_from_metadata,
     flatten_metadata,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from sweep.pruning import CurveWatch
-from sweep.study import PrunerSpec
+from sweep.run.curve import CurveWatch
+from sweep.study.schema import PrunerSpec
 
 
 def _spec(**kw: object) -> PrunerSpec:
@@ -57,3 +57,17 @@ def test_median_rule_for_loss_and_its_start_up() -> None:
     assert watch.update([0.9, 0.34, 0.2]) is False  # no completed trial reached epoch 3: nothing to compare
     other = CurveWatch(study, study.ask(), _spec(curve="val_loss", options={"n_startup_trials": 2}))
     assert other.update([0.9, 0.36]) is True
+
+
+def test_check_reads_the_running_jobs_log_through_the_backend() -> None:
+    from fake_backend import FakeBackend
+
+    study = _multi_study([[0.5, 0.7], [0.4, 0.6], [0.6, 0.8]])
+    backend = FakeBackend()
+    job = backend.add_job(7)
+    watch = CurveWatch(study, study.ask(), _spec(options={"n_startup_trials": 3, "n_warmup_steps": 1}))
+    backend.log(job, "Epoch 1/5", "loss: 1.0 - accuracy: 0.3 - val_loss: 1.1 - val_accuracy: 0.3")
+    assert watch.check(backend, job) is None  # epoch 1 is the warm-up
+    backend.log(job, "Epoch 2/5", "loss: 0.9 - accuracy: 0.4 - val_loss: 1.0 - val_accuracy: 0.2")
+    assert watch.check(backend, job) == (2, 0.2)
+    assert backend.calls == [f"log {job}", f"log {job}"]

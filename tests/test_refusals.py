@@ -6,10 +6,11 @@ from pathlib import Path
 
 import optuna
 import pytest
-from study_cases import BAD, BASE, edit
 
 from sweep.cli import main
-from sweep.storage import open_storage
+from sweep.session.storage import open_storage
+
+from study_cases import BAD, BASE, edit
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:

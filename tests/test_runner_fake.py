@@ -283,8 +283,8 @@ def test_lost_post_answer_does_not_create_a_second_job(studio: FakeStudio, tmp_p
 
 def test_compute_time_is_one_figure_each_job_once_reused_trials_zero(studio: FakeStudio, tmp_path: Path) -> None:
     """One failed job, one trained, five reused: the report, `sweep status` and the budget say the same sum."""
-    from sweep.records import total_compute_s
     from sweep.report.frame import summary, trials_frame
+    from sweep.session.records import total_compute_s
 
     studio.script(JobScript(duration_s=0.3, succeed=False, log_lines=["ERROR: boom"]), JobScript(duration_s=0.5))
     space = "\n[space]\nbatch_size = { choices = [32] }\nlearning_rate = 0.01\ntraining_cycles = 5\n"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from fake_studio import FakeStudio, JobScript
-from sweep.space import distributions
-from sweep.study import load_study
+from sweep.study.load import load_study
+from sweep.study.space import distributions
 
+from fake_studio import FakeStudio, JobScript
 from runner_support import load, run_sweep, sweep_cmd, sweep_env, write_study
 
 KEY = "ei_secret_resume_key_9876543210"
@@ -123,7 +123,7 @@ def test_trial_without_job_id_is_failed_and_replaced(studio: FakeStudio, tmp_pat
     first = run_sweep("run", str(path), "--no-report", "--trials", "1", env=sweep_env(KEY), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     study = load(tmp_path)
-    trial = study.ask(distributions(load_study(path)))
+    trial = study.ask(distributions(load_study(path).space))
     trial.set_user_attr("worker", {"host": os.uname().nodename, "pid": 2**22 + 7, "learn_id": 7,
                                    "heartbeat": "2026-01-01T00:00:00+00:00"})
     again = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)

@@ -12,14 +12,16 @@ import pytest
 from optuna.trial import TrialState
 from pydantic import SecretStr
 
+from sweep.run.follow import Polling
+from sweep.run.progress import Progress
+from sweep.run.runner import Runner, RunOptions
+from sweep.run.tally import RunSummary
+from sweep.session.storage import open_storage
+from sweep.studio.client import StudioClient, make_http_client
+from sweep.study.load import load_study
+
 from fake_studio import FakeStudio, JobScript
 from runner_support import write_study
-from sweep.follow import Polling
-from sweep.progress import Progress
-from sweep.runner import RunOptions, Runner, RunSummary
-from sweep.storage import open_storage
-from sweep.studio.client import StudioClient, make_http_client
-from sweep.study import load_study
 
 BLOCKS = (7, 8, 9, 10)
 TWO_CONFIGS = """
@@ -48,14 +50,14 @@ def fast_switching() -> Iterator[None]:
 
 
 class _LockedSummary(RunSummary):
-    """A RunSummary that fails the test when a counter changes while the runner's lock is free."""
+    """A RunSummary that fails the test when a counter changes while the run's tally lock is free."""
 
     runner: Runner | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         runner = type(self).runner
         if runner is not None and name in ("completed", "failed", "reused", "reattached", "pruned"):
-            assert runner._lock.locked(), f"RunSummary.{name} changed without the runner's lock"
+            assert runner.tally._lock.locked(), f"RunSummary.{name} changed without the tally's lock"
         super().__setattr__(name, value)
 
 
@@ -83,7 +85,7 @@ def test_counters_are_exact_with_four_slots(studio: FakeStudio, tmp_path: Path, 
     runner, study, http = _runner(studio, tmp_path, trials=24, space=space)
     summary = _LockedSummary()
     _LockedSummary.runner = runner
-    runner.summary = summary
+    runner.tally.summary = summary
     try:
         with http:
             runner.run()

@@ -8,16 +8,24 @@ from pathlib import Path
 
 import optuna
 import pytest
-from edgeimpulse_api.models.set_keras_parameter_request import SetKerasParameterRequest as OfficialRequest
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from edgeimpulse_api.models.set_keras_parameter_request import (
+    SetKerasParameterRequest as OfficialRequest,
+)
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.storages import InMemoryStorage
 
-from sweep import sampler as sampler_module
+from sweep.study import sampler as sampler_module
 from sweep.errors import StudyFileError
-from sweep.sampler import SAMPLERS, make_sampler
-from sweep.space import config_key, distributions, grid, grid_size, train_request
 from sweep.studio.models import SetKerasParameterRequest
-from sweep.study import StudySpec, load_study
+from sweep.study.load import load_study
+from sweep.study.request import config_key, train_request
+from sweep.study.sampler import SAMPLERS, make_sampler
+from sweep.study.space import distributions, grid, grid_size
+from sweep.study.spec import StudySpec
 
 FILES = Path(__file__).parent / "study_files"
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -61,7 +69,7 @@ TWO = ONE + '\n[[objectives]]\nmetric = "default.latency_ms"\ndirection = "minim
 
 
 def test_distributions_are_the_tuned_values_only(dense: StudySpec) -> None:
-    assert distributions(dense) == {
+    assert distributions(dense.space) == {
         "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
         "batch_size": CategoricalDistribution([16, 32, 64]),
         "training_cycles": IntDistribution(10, 40, step=10),
@@ -75,7 +83,7 @@ def test_distributions_are_the_tuned_values_only(dense: StudySpec) -> None:
 
 
 def test_conv_distributions(conv: StudySpec) -> None:
-    assert distributions(conv) == {
+    assert distributions(conv.space) == {
         "batch_size": IntDistribution(32, 64, step=32),
         "layers.1.neurons": CategoricalDistribution([8, 16, 32]),
         "layers.1.stack": IntDistribution(1, 2),
@@ -180,7 +188,7 @@ def test_every_sampler_builds_and_asks(tmp_path: Path, name: str, objectives: st
     assert isinstance(sampler, SAMPLERS[name])
     study = optuna.create_study(storage=InMemoryStorage(), sampler=sampler,
                                 directions=["maximize", "minimize"] if multi else ["maximize"])
-    space = distributions(spec)
+    space = distributions(spec.space)
     for i in range(3):
         trial = study.ask(space)
         assert set(trial.params) == set(space)
@@ -231,20 +239,20 @@ def test_seeded_samplers_repeat_and_resumed_runs_move_on(tmp_path: Path) -> None
 
     def first_params(**kw: int) -> list[dict]:  # type: ignore[type-arg]
         study = optuna.create_study(sampler=make_sampler(spec.sampler, spec, **kw))
-        return [study.ask(distributions(spec)).params for _ in range(4)]
+        return [study.ask(distributions(spec.space)).params for _ in range(4)]
 
     assert first_params() == first_params()
     assert first_params(n_existing_trials=4) != first_params()
 
 
 def test_grid_lists_every_value(dense: StudySpec, conv: StudySpec, tmp_path: Path) -> None:
-    assert grid(conv) == {"batch_size": [32, 64], "layers.1.neurons": [8, 16, 32], "layers.1.stack": [1, 2]}
-    assert grid_size(conv) == 12
+    assert grid(conv.space, str(conv.path)) == {"batch_size": [32, 64], "layers.1.neurons": [8, 16, 32], "layers.1.stack": [1, 2]}
+    assert grid_size(conv.space, str(conv.path)) == 12
     spec = _spec(tmp_path, SMALL.format(sampler="grid", objectives=ONE).replace(
         "{ low = 0.001, high = 0.003, step = 0.001 }", "{ low = 0.1, high = 0.7, step = 0.3 }"))
-    assert grid(spec)["learning_rate"] == [0.1, 0.4, 0.7]
+    assert grid(spec.space, str(spec.path))["learning_rate"] == [0.1, 0.4, 0.7]
     with pytest.raises(StudyFileError) as caught:
-        grid(dense)
+        grid(dense.space, str(dense.path))
     assert caught.value.field == "space.learning_rate"
 
 
@@ -252,8 +260,8 @@ def test_grid_sampler_visits_every_point_once_with_ask_and_tell(conv: StudySpec)
     sampler = make_sampler(conv.sampler, conv)
     study = optuna.create_study(sampler=sampler, direction="maximize")
     seen = set()
-    for i in range(grid_size(conv)):
-        trial = study.ask(distributions(conv))
+    for i in range(grid_size(conv.space, str(conv.path))):
+        trial = study.ask(distributions(conv.space))
         seen.add(config_key(train_request(conv, trial.params)))
         study.tell(trial, float(i))  # optuna's own GridSampler raises here (study.stop outside optimize)
     assert len(seen) == 12

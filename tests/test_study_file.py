@@ -6,12 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
-from study_cases import BAD, BASE, edit
 
 from sweep.errors import MISSING, StudyFileError, UsageError
 from sweep.settings import Settings
-from sweep.space import Choices, FloatRange, IntRange
-from sweep.study import Constraint, LocalTarget, StudioTarget, is_metric, load_study
+from sweep.studio.metrics import is_metric
+from sweep.study.load import load_study
+from sweep.study.schema import Constraint, LocalTarget, StudioTarget
+from sweep.study.space import Choices, FloatRange, IntRange
+
+from study_cases import BAD, BASE, edit
 
 FILES = Path(__file__).parent / "study_files"
 

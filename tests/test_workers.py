@@ -10,17 +10,21 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 
 import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep.session.storage import open_storage
+from sweep.study.load import load_study
+from sweep.study.request import config_key
+from sweep.study.space import distributions
+from sweep.study.storage_url import redact_url
+
 from fake_studio import FakeStudio, JobScript, default_metrics
 from runner_support import journal, sweep_cmd, sweep_env, write_study
-from sweep.space import config_key, distributions
-from sweep.storage import open_storage, redact_url
-from sweep.study import load_study
 
 KEY = "ei_secret_workers_key_1234567890"
 # Read at import: the autouse fixture in conftest.py clears SWEEP_* before each test runs.
@@ -99,7 +103,7 @@ def _finish(*procs: subprocess.Popen[str], timeout: float = 60) -> list[str]:
     return logs
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _storage(url: str) -> optuna.storages.BaseStorage:
     return open_storage(url)  # once per URL: the tests poll it
 
@@ -200,7 +204,7 @@ def test_a_trial_just_asked_by_a_live_worker_is_not_taken_for_an_orphan(studio: 
     path = write_study(tmp_path, studio.base_url, trials=2, learn_blocks=tuple(BLOCKS))
     storage = journal(tmp_path)
     study = optuna.create_study(storage=_storage(storage), study_name="fake", direction="maximize")
-    theirs = study.ask(distributions(load_study(path)))
+    theirs = study.ask(distributions(load_study(path).space))
     proc = _start(path, storage, "8", tmp_path, quiet=False)
     (err,) = _finish(proc)
     trials = _trials(storage)
@@ -271,14 +275,14 @@ def test_a_trial_asked_past_the_target_is_failed_unrun(studio: FakeStudio, tmp_p
     """The race made certain: another worker asks between this worker's count and its ask."""
     from pydantic import SecretStr
 
-    from sweep.follow import Polling
-    from sweep.progress import Progress
-    from sweep.runner import RunOptions, Runner
+    from sweep.run.follow import Polling
+    from sweep.run.progress import Progress
+    from sweep.run.runner import Runner, RunOptions
     from sweep.studio.client import StudioClient, make_http_client
 
     spec = load_study(write_study(tmp_path, studio.base_url, trials=2))
     study = optuna.create_study(storage=_storage(journal(tmp_path)), study_name="fake", direction="maximize")
-    space = distributions(spec)
+    space = distributions(spec.space)
     study.tell(study.ask(space), 0.5)  # trial 0: done earlier
     own_ask = study.ask
     others: list[int] = []
@@ -304,21 +308,22 @@ def test_a_trial_asked_past_the_target_is_failed_unrun(studio: FakeStudio, tmp_p
 
 def test_the_stale_worker_time_can_be_set(studio: FakeStudio, tmp_path: Path) -> None:
     """A worker elsewhere silent for 100 s: alive under the default 180 s, taken over with --stale-after 90s."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     import httpx
 
+    from sweep.study.request import train_request
+
     from runner_support import run_sweep
-    from sweep.space import train_request
 
     path = write_study(tmp_path, studio.base_url, trials=1, learn_blocks=(7,))
     spec = load_study(path)
     study = optuna.create_study(storage=_storage(journal(tmp_path)), study_name="fake", direction="maximize")
-    trial = study.ask(distributions(spec))
+    trial = study.ask(distributions(spec.space))
     body = train_request(spec, trial.params).wire()
     answer = httpx.post(f"{studio.base_url}/api/42/jobs/train/keras/7", json=body, headers={"x-api-key": KEY})
     job_id = answer.json()["id"]
-    beat = (datetime.now(timezone.utc) - timedelta(seconds=100)).isoformat()
+    beat = (datetime.now(UTC) - timedelta(seconds=100)).isoformat()
     trial.set_user_attr("request", body)
     trial.set_user_attr("job_id", job_id)
     trial.set_user_attr("worker", {"host": "elsewhere", "pid": 1, "learn_id": 7, "heartbeat": beat})

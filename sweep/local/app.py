@@ -6,11 +6,11 @@ import hmac
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,13 +19,14 @@ from starlette.routing import Route
 
 from sweep.errors import ApiError
 from sweep.local import datasets
+from sweep.local.bodies import describe, parse_train_request
 from sweep.local.jobs import JobManager, official_metadata
+from sweep.local.record import JobRecord, JobState
 from sweep.local.store import read_log
 from sweep.studio.models import (
     GenericApiResponse,
     GetImpulseResponse,
     GetJobResponse,
-    Job,
     KerasModelMetadataResponse,
     KerasResponse,
     ListJobsResponse,
@@ -33,15 +34,13 @@ from sweep.studio.models import (
     ProjectInfoResponse,
     SetKerasParameterRequest,
     StartJobResponse,
-    VisualLayer,
 )
 
-__all__ = ["create_app", "json_depth", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "QUOTA_MS"]
+__all__ = ["MAX_BODY_BYTES", "QUOTA_MS", "create_app"]
 
 MAX_BODY_BYTES = 1_000_000
-MAX_JSON_DEPTH = 16  # a train request nests 3 levels (body, visualLayers, a layer); options a few more
 QUOTA_MS = 20 * 3600 * 1000  # compute time per calendar month, like a paid Studio tier
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _Json(JSONResponse):
@@ -110,71 +109,22 @@ def _int_query(request: Request, name: str, default: int | None, *, minimum: int
     return value
 
 
-def json_depth(raw: bytes) -> int:
-    """How deeply the JSON text nests objects and arrays (strings skipped), read before parsing so a
-    pathological body cannot exhaust the parser's or the validator's recursion."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return deepest
-
-
-def _number_kind(annotation: Any) -> str | None:
-    """"integer" or "number" when a field holds an int or a float (optional or not), else None."""
-    kinds = {a for a in (get_args(annotation) or (annotation,)) if a is not type(None)}
-    if kinds == {int}:
-        return "integer"
-    if kinds == {float}:
-        return "number"
-    return None
-
-
-def _boolean_number(data: Any, model: type[BaseModel], where: str = "") -> str | None:
-    """Where a JSON boolean stands for a number (pydantic would read ``true`` as 1): the first such
-    field as ``path: reason (got True)``, or None. Layers are checked inside ``visualLayers``."""
-    if not isinstance(data, dict):
-        return None
-    for name, info in model.model_fields.items():
-        key = info.alias or name
-        value = data.get(key)
-        if isinstance(value, bool) and (kind := _number_kind(info.annotation)):
-            return f"{where}{key}: Input should be a valid {kind}, not a boolean (got {value})"
-        if key == "visualLayers" and isinstance(value, list):
-            for i, layer in enumerate(value):
-                if found := _boolean_number(layer, VisualLayer, f"{where}{key}.{i}."):
-                    return found
-    return None
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        shown = repr(err.get("input"))
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        parts.append(f"{where}: {err['msg']} (got {shown})")
-    return "invalid request body: " + "; ".join(parts)
-
-
 async def _keras_body(request: Request, ctx: _Ctx, project: datasets.LocalProject,
                       learn_id: int) -> dict[str, Any]:
-    """Parse + validate a SetKerasParameterRequest and merge it into the block's saved config."""
+    """Read a SetKerasParameterRequest, merge it into the block's saved config, check what can be trained."""
     from sweep.local.validate import validate_request
 
+    body = parse_train_request(await _read_body(request))
+    merged = {**_keras_config(ctx, project, learn_id), **body.wire()}
+    try:
+        effective = SetKerasParameterRequest.model_validate(merged)
+    except ValidationError as exc:
+        raise ApiError(describe(exc), status_code=400) from None
+    validate_request(effective, project)
+    return effective.wire()
+
+
+async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ApiError(f"request body too large ({declared} bytes; at most {MAX_BODY_BYTES})", status_code=400)
@@ -183,22 +133,7 @@ async def _keras_body(request: Request, ctx: _Ctx, project: datasets.LocalProjec
         raw += chunk
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(f"request body too large (more than {MAX_BODY_BYTES} bytes)", status_code=400)
-    depth = json_depth(bytes(raw))
-    if depth > MAX_JSON_DEPTH:
-        raise ApiError(f"request body nests {depth} levels deep (at most {MAX_JSON_DEPTH})", status_code=400)
-    try:
-        body = SetKerasParameterRequest.model_validate_json(bytes(raw) or b"{}")
-    except ValidationError as exc:
-        raise ApiError(_describe(exc), status_code=400) from None
-    if problem := _boolean_number(json.loads(bytes(raw) or b"{}"), SetKerasParameterRequest):
-        raise ApiError(f"invalid request body: {problem}", status_code=400)
-    merged = {**_keras_config(ctx, project, learn_id), **body.wire()}
-    try:
-        effective = SetKerasParameterRequest.model_validate(merged)
-    except ValidationError as exc:
-        raise ApiError(_describe(exc), status_code=400) from None
-    validate_request(effective, project)
-    return effective.wire()
+    return bytes(raw)
 
 
 def _default_layers(project: datasets.LocalProject) -> list[dict[str, Any]]:
@@ -228,14 +163,7 @@ def _block_metadata(ctx: _Ctx, project: datasets.LocalProject, learn_id: int) ->
             "imageInputScaling": "0..1", "thresholds": []}
 
 
-def _job(rec: dict[str, Any]) -> Job:
-    meta = {"learnId": rec["learnId"], "kind": rec["kind"]}
-    if rec.get("reason"):
-        meta["failureReason"] = rec["reason"]
-    return Job.model_validate({**rec, "jobNotificationUids": [], "metadata": meta})
-
-
-def _job_or_404(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> dict[str, Any]:
+def _job_or_404(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> JobRecord:
     job_id = request.path_params["job_id"]
     rec = ctx.manager.get(project.id, job_id)
     if rec is None:
@@ -249,7 +177,7 @@ def _job_or_404(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> 
 async def project_info(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
     from sweep.local.views import project_info_body
 
-    start = datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     used = ctx.manager.compute_time_ms(project.id, start)
     body = project_info_body(project, period_start=start, used_ms=used, quota_ms=QUOTA_MS,
                              job_limit_m=ctx.manager.job_limit_m)
@@ -299,28 +227,29 @@ async def train(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> 
     config = await _keras_body(request, ctx, project, learn_id)
     busy = ctx.manager.busy_job(project.id, learn_id)
     if busy is not None:
-        raise ApiError(f"learn block {learn_id} already has job {busy['id']} running; wait for it to "
+        raise ApiError(f"learn block {learn_id} already has job {busy.id} running; wait for it to "
                        f"finish or cancel it first", status_code=409)
     ctx.manager.store.save_block(project.id, learn_id, "config.json", config)
     rec = ctx.manager.submit_train(project.id, learn_id, config)
-    return _ok(StartJobResponse(success=True, id=rec["id"]))
+    return _ok(StartJobResponse(success=True, id=rec.id))
 
 
-def _list(recs: list[dict[str, Any]], offset: int, limit: int) -> Response:
+def _list(recs: list[JobRecord], offset: int, limit: int) -> Response:
     page = recs[offset:offset + limit]
-    return _ok(ListJobsResponse(success=True, jobs=[_job(r) for r in page], total_job_count=len(recs)))
+    return _ok(ListJobsResponse(success=True, jobs=[r.wire() for r in page], total_job_count=len(recs)))
 
 
 async def active_jobs(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
-    recs = [r for r in ctx.manager.jobs(project.id) if r.get("finished") is None]
+    recs = [r for r in ctx.manager.jobs(project.id) if not r.state.is_finished]
     return _list(recs, 0, len(recs))
 
 
-_FINISHED = {"true": lambda r: r.get("finished") is not None, "false": lambda r: r.get("finished") is None,
-             "finished": lambda r: r.get("finished") is not None, "unfinished": lambda r: r.get("finished") is None,
-             "successful": lambda r: r.get("finishedSuccessful") is True,
-             "failed": lambda r: r.get("finished") is not None and r.get("finishedSuccessful") is not True,
-             "all": lambda r: True}
+_FINISHED: dict[str, Callable[[JobRecord], bool]] = {
+    "true": lambda r: r.state.is_finished, "false": lambda r: not r.state.is_finished,
+    "finished": lambda r: r.state.is_finished, "unfinished": lambda r: not r.state.is_finished,
+    "successful": lambda r: r.state is JobState.SUCCEEDED, "failed": lambda r: r.state is JobState.FAILED,
+    "all": lambda r: True,
+}
 
 
 def _date_query(request: Request, name: str) -> datetime | None:
@@ -331,7 +260,7 @@ def _date_query(request: Request, name: str) -> datetime | None:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(f"query parameter {name} must be an ISO date (got {raw!r})", status_code=400) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def all_jobs(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
@@ -340,9 +269,9 @@ async def all_jobs(request: Request, ctx: _Ctx, project: datasets.LocalProject) 
     offset = _int_query(request, "offset", 0) or 0
     recs = ctx.manager.jobs(project.id)
     if q.get("key"):
-        recs = [r for r in recs if r["key"] == q["key"]]
+        recs = [r for r in recs if r.key == q["key"]]
     if q.get("category"):
-        recs = [r for r in recs if q["category"] in (r["category"], r["categoryKey"])]
+        recs = [r for r in recs if q["category"] in (r.category, r.category_key)]
     if q.get("finished"):
         keep = _FINISHED.get(q["finished"])
         if keep is None:
@@ -351,22 +280,21 @@ async def all_jobs(request: Request, ctx: _Ctx, project: datasets.LocalProject) 
         recs = [r for r in recs if keep(r)]
     start, end = _date_query(request, "startDate"), _date_query(request, "endDate")
     if start or end:
-        def inside(r: dict[str, Any]) -> bool:
-            created = datetime.fromisoformat(r["created"])
-            return (start is None or created >= start) and (end is None or created <= end)
+        def inside(r: JobRecord) -> bool:
+            return (start is None or r.created >= start) and (end is None or r.created <= end)
         recs = [r for r in recs if inside(r)]
     return _list(recs, offset, limit)
 
 
 async def job_status(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
-    return _ok(GetJobResponse(success=True, job=_job(_job_or_404(request, ctx, project))))
+    return _ok(GetJobResponse(success=True, job=_job_or_404(request, ctx, project).wire()))
 
 
-def _log_items(ctx: _Ctx, rec: dict[str, Any]) -> list[dict[str, str]]:
+def _log_items(ctx: _Ctx, rec: JobRecord) -> list[dict[str, str]]:
     items = []
-    for created, data in read_log(ctx.manager.store.log_path(rec["id"])):
+    for created, data in read_log(ctx.manager.store.log_path(rec.id)):
         level = "error" if data.startswith(("Job failed", "Traceback")) else "info"
-        items.append({"created": created or rec["created"], "data": data + "\n", "logLevel": level})
+        items.append({"created": created or rec.created.isoformat(), "data": data + "\n", "logLevel": level})
     return items
 
 
@@ -385,7 +313,7 @@ async def job_stdout(request: Request, ctx: _Ctx, project: datasets.LocalProject
 
 async def job_stdout_download(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
     rec = _job_or_404(request, ctx, project)
-    lines = [data for _, data in read_log(ctx.manager.store.log_path(rec["id"]))]
+    lines = [data for _, data in read_log(ctx.manager.store.log_path(rec.id))]
     limit = _int_query(request, "limit", None)
     if limit is not None:
         lines = lines[-limit:] if limit else []

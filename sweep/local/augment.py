@@ -7,12 +7,12 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-from keras import ops  # noqa: E402
+import keras
+from keras import ops
 
-from sweep.studio.models import AugmentationPolicySpectrogram  # noqa: E402
+from sweep.studio.models import AugmentationPolicySpectrogram
 
-__all__ = ["NOISE_STDDEV", "MASKS", "NO_FLIP_PROJECTS", "image_layers", "spectrogram_layers"]
+__all__ = ["MASKS", "NOISE_STDDEV", "NO_FLIP_PROJECTS", "image_layers", "spectrogram_layers"]
 
 # Projects whose labels change under a mirror image: no random flip for them.
 NO_FLIP_PROJECTS = frozenset({"digits"})

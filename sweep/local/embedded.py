@@ -40,7 +40,7 @@ from sweep.local.lifetime import (
 if TYPE_CHECKING:
     from sweep.local.datasets import LocalProject
 
-__all__ = ["EmbeddedStudio", "LINGER_ENV"]
+__all__ = ["LINGER_ENV", "EmbeddedStudio"]
 
 log = logging.getLogger("sweep.local.embedded")
 

@@ -10,11 +10,11 @@ from typing import Any
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from sklearn.metrics import classification_report, confusion_matrix
 
-from sweep.local.devices import TensorLife, peak_live_bytes  # noqa: E402
+from sweep.local.devices import TensorLife, peak_live_bytes
 
 __all__ = ["Evaluation", "convert", "evaluate_tflite", "make_interpreter"]
 
@@ -86,7 +86,9 @@ def convert(model: Any, x_train: np.ndarray, seed: int = 0) -> tuple[bytes, byte
 def _frozen_graph(model: Any) -> Any:
     """The model's inference function (``training=False``) with its weights as constants."""
     # TF's own freezing step (the one its SavedModel converter uses); tensorflow-cpu is pinned.
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
 
     spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], tf.float32)
     infer = tf.function(lambda x: model(x, training=False))
@@ -97,7 +99,7 @@ def arena_bytes(model: bytes) -> int:
     """Peak live activation bytes over the op order at batch 1 (see devices.peak_live_bytes)."""
     it = make_interpreter(model)
     it.allocate_tensors()
-    ops = it._get_ops_details()  # noqa: SLF001 - the only API exposing op order with tensor indices
+    ops = it._get_ops_details()
     sizes = {t["index"]: int(np.prod(t["shape"])) * np.dtype(t["dtype"]).itemsize for t in it.get_tensor_details()}
     produced: dict[int, int] = {d["index"]: 0 for d in it.get_input_details()}
     last: dict[int, int] = {}

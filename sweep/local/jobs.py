@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from sweep.errors import ApiError
-from sweep.local.store import Store, atomic_write_json, iso, now, read_json
+from sweep.local.record import JobKind, JobRecord
+from sweep.local.store import Store, atomic_write_json, read_json
 from sweep.local.worker import MAX_JOBS_PER_WORKER, Worker
 
-__all__ = ["JobManager", "STOPPED_REASON", "official_metadata"]
+__all__ = ["STOPPED_REASON", "JobManager", "official_metadata"]
 
 log = logging.getLogger("sweep.local.jobs")
 
 STOPPED_REASON = "server stopped while the job was running"
-TRAIN_CATEGORY = ("Training model", "learn-train-studio-wrapper")
-PROFILE_CATEGORY = ("Profiling model", "learn-profile-studio-wrapper")
 _MODEL_MODES = {"classification", "regression", "object-detection", "visual-anomaly", "anomaly-gmm",
                 "freeform", "anomaly"}
 
@@ -66,7 +65,7 @@ class JobManager:
         self._ctx = multiprocessing.get_context("spawn")
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)  # wakes the loop at once on submit/cancel
         self._lock = threading.RLock()
-        self._jobs: dict[int, dict[str, Any]] = {}
+        self._jobs: dict[int, JobRecord] = {}
         self._queue: deque[int] = deque()
         self._running: dict[int, _Running] = {}
         self._profiling: dict[int, float] = {}
@@ -78,10 +77,10 @@ class JobManager:
     # ---- life cycle
     def start(self) -> None:
         for rec in self.store.all_jobs():
-            if rec.get("finished") is None:
-                started = rec.get("started") is not None
+            if not rec.state.is_finished:
+                started = rec.started is not None
                 self._finish(rec, False, STOPPED_REASON if started else "server stopped before the job started")
-            self._jobs[rec["id"]] = rec
+            self._jobs[rec.id] = rec
         self._thread = threading.Thread(target=self._loop, name="sweep-local-jobs", daemon=True)
         self._thread.start()
 
@@ -112,54 +111,54 @@ class JobManager:
             self._idle.clear()
 
     # ---- queries
-    def get(self, project_id: int, job_id: int) -> dict[str, Any] | None:
+    def get(self, project_id: int, job_id: int) -> JobRecord | None:
+        """A copy of the job's record (the manager goes on changing its own)."""
         with self._lock:
             rec = self._jobs.get(job_id)
-            return dict(rec) if rec is not None and rec["projectId"] == project_id else None
+            return rec.model_copy() if rec is not None and rec.project_id == project_id else None
 
-    def jobs(self, project_id: int) -> list[dict[str, Any]]:
+    def jobs(self, project_id: int) -> list[JobRecord]:
+        """Copies of the project's job records, newest first."""
         with self._lock:
-            return [dict(r) for r in sorted(self._jobs.values(), key=lambda r: -r["id"])
-                    if r["projectId"] == project_id]
+            return [r.model_copy() for r in sorted(self._jobs.values(), key=lambda r: -r.id)
+                    if r.project_id == project_id]
 
-    def busy_job(self, project_id: int, learn_id: int) -> dict[str, Any] | None:
+    def busy_job(self, project_id: int, learn_id: int) -> JobRecord | None:
+        """The learn block's unfinished train job, if any (one job per learn block)."""
         with self._lock:
             for rec in self._jobs.values():
-                if (rec["projectId"], rec["learnId"], rec["kind"]) == (project_id, learn_id, "train") \
-                        and rec.get("finished") is None:
-                    return dict(rec)
+                if (rec.project_id, rec.learn_id, rec.kind) == (project_id, learn_id, JobKind.TRAIN) \
+                        and not rec.state.is_finished:
+                    return rec.model_copy()
         return None
 
     def compute_time_ms(self, project_id: int, since: datetime) -> int:
         with self._lock:
-            total = 0.0
-            for rec in self._jobs.values():
-                if rec["projectId"] == project_id and rec.get("computeTime") and \
-                        datetime.fromisoformat(rec["created"]) >= since:
-                    total += rec["computeTime"]
+            total = sum(rec.compute_time or 0.0 for rec in self._jobs.values()
+                        if rec.project_id == project_id and rec.created >= since)
         return int(total * 1000)
 
     # ---- commands
-    def submit_train(self, project_id: int, learn_id: int, request: dict[str, Any]) -> dict[str, Any]:
+    def submit_train(self, project_id: int, learn_id: int, request: dict[str, Any]) -> JobRecord:
         """Queue a train job; a second job on a busy learn block is refused (409), nothing created."""
         with self._lock:
             busy = self.busy_job(project_id, learn_id)
             if busy is not None:
-                raise ApiError(f"learn block {learn_id} already has job {busy['id']} running; wait for it to "
+                raise ApiError(f"learn block {learn_id} already has job {busy.id} running; wait for it to "
                                f"finish or cancel it first", status_code=409)
-            rec = self._new_record(project_id, learn_id, "train", request)
-            self._queue.append(rec["id"])
-            self.store.log(rec["id"], f"Scheduling job in cluster... (job {rec['id']}, learn block {learn_id})")
+            rec = self._new_record(project_id, learn_id, JobKind.TRAIN, request)
+            self._queue.append(rec.id)
+            self.store.log(rec.id, f"Scheduling job in cluster... (job {rec.id}, learn block {learn_id})")
             self._wake()
-            return dict(rec)
+            return rec.model_copy()
 
-    def cancel(self, project_id: int, job_id: int, *, force: bool) -> dict[str, Any] | None:
+    def cancel(self, project_id: int, job_id: int, *, force: bool) -> JobRecord | None:
         with self._lock:
             rec = self._jobs.get(job_id)
-            if rec is None or rec["projectId"] != project_id:
+            if rec is None or rec.project_id != project_id:
                 return None
-            if rec.get("finished") is not None:
-                return dict(rec)
+            if rec.state.is_finished:
+                return rec.model_copy()
             self.store.log(job_id, "Cancel requested" + (" (forced)" if force else ""))
             if job_id in self._queue:
                 self._queue.remove(job_id)
@@ -177,33 +176,19 @@ class JobManager:
                 elif run.cancel_at is None:
                     run.cancel_at = time.monotonic()
             self._wake()
-            return dict(rec)
+            return rec.model_copy()
 
     # ---- internals
-    def _new_record(self, project_id: int, learn_id: int, kind: str, request: dict[str, Any] | None,
-                    ) -> dict[str, Any]:
-        job_id = self.store.new_job_id()
-        category, category_key = TRAIN_CATEGORY if kind == "train" else PROFILE_CATEGORY
-        rec = {"id": job_id, "projectId": project_id, "learnId": learn_id, "kind": kind,
-               "key": f"keras-{learn_id}" if kind == "train" else f"keras-profile-{learn_id}",
-               "category": category, "categoryKey": category_key, "created": iso(now()),
-               "started": None, "finished": None, "finishedSuccessful": None, "computeTime": None,
-               "reason": None, "request": request}
-        self._jobs[job_id] = rec
+    def _new_record(self, project_id: int, learn_id: int, kind: JobKind, request: dict[str, Any] | None,
+                    ) -> JobRecord:
+        rec = JobRecord.new(self.store.new_job_id(), project_id, learn_id, kind, request)
+        self._jobs[rec.id] = rec
         self.store.save_job(rec)
         return rec
 
-    def _finish(self, rec: dict[str, Any], success: bool, reason: str | None) -> None:
-        end = now()
-        rec["finished"] = iso(end)
-        rec["finishedSuccessful"] = success
-        rec["reason"] = reason
-        if rec.get("started"):
-            rec["computeTime"] = round((end - datetime.fromisoformat(rec["started"])).total_seconds(), 3)
-        if success:
-            self.store.log(rec["id"], "Job completed")
-        else:
-            self.store.log(rec["id"], f"Job failed: {reason}")
+    def _finish(self, rec: JobRecord, success: bool, reason: str | None) -> None:
+        rec.finish(success, reason)
+        self.store.log(rec.id, "Job completed" if success else f"Job failed: {reason}")
         self.store.save_job(rec)
 
     def _wake(self) -> None:
@@ -237,7 +222,7 @@ class JobManager:
             try:
                 with self._lock:
                     self._tick()
-            except Exception:  # noqa: BLE001 - the loop must survive; the trace goes to the server log
+            except Exception:
                 log.exception("job loop error")
 
     def _tick(self) -> None:
@@ -274,25 +259,25 @@ class JobManager:
             self._last_spawn = clock
             self._idle.append(Worker(self._ctx, self.allow_user_code, self.max_jobs_per_worker))
 
-    def _dispatch(self, rec: dict[str, Any]) -> None:
+    def _dispatch(self, rec: JobRecord) -> None:
         worker = self._idle.pop(0) if self._idle else Worker(self._ctx, self.allow_user_code,
                                                               self.max_jobs_per_worker)
         worker.jobs_left -= 1
-        rec["started"] = iso(now())
+        rec.start()
         self.store.save_job(rec)
-        self.store.log(rec["id"], "Job started")
-        job = {"id": rec["id"], "dir": str(self.store.job_dir(rec["id"])), "data_dir": str(self.data_dir),
-               "project_id": rec["projectId"], "request": rec["request"], "seed": rec["id"]}
+        self.store.log(rec.id, "Job started")
+        job = {"id": rec.id, "dir": str(self.store.job_dir(rec.id)), "data_dir": str(self.data_dir),
+               "project_id": rec.project_id, "request": rec.request, "seed": rec.id}
         try:
             worker.conn.send(job)
         except (OSError, ValueError) as exc:
             worker.kill()
             self._finish(rec, False, f"could not hand the job to a worker process: {exc}")
             return
-        self._running[rec["id"]] = _Running(worker, time.monotonic())
+        self._running[rec.id] = _Running(worker, time.monotonic())
 
-    def _complete(self, rec: dict[str, Any], run: _Running, result: dict[str, Any] | None) -> None:
-        job_dir = self.store.job_dir(rec["id"])
+    def _complete(self, rec: JobRecord, run: _Running, result: dict[str, Any] | None) -> None:
+        job_dir = self.store.job_dir(rec.id)
         if result is None:
             try:
                 result = read_json(job_dir / "result.json")
@@ -309,28 +294,33 @@ class JobManager:
         except (FileNotFoundError, ValueError) as exc:
             self._finish(rec, False, f"the worker wrote no readable model metadata: {exc}")
             return
-        pid, lid = rec["projectId"], rec["learnId"]
+        pid, lid = rec.project_id, rec.learn_id
         if self.profiling_job:
-            prof = self._new_record(pid, lid, "profile", None)
-            atomic_write_json(self.store.job_dir(prof["id"]) / "metadata.json", metadata)
-            pending = {**metadata, "modelValidationMetrics": [
-                {**mm, "profilingJobId": prof["id"], "onDevicePerformance": []}
-                for mm in metadata.get("modelValidationMetrics", [])]}
-            self.store.save_block(pid, lid, "metadata.json", pending)
-            prof["started"] = iso(now())
-            self.store.save_job(prof)
-            self.store.log(prof["id"], f"Profiling the model of job {rec['id']}")
-            self._profiling[prof["id"]] = time.monotonic() + self.profiling_delay_s
+            self._start_profiling(rec, metadata)
         else:
             self.store.save_block(pid, lid, "metadata.json", metadata)
-        self.store.save_block(pid, lid, "model.json", {"jobId": rec["id"], "dir": str(job_dir)})
+        self.store.save_block(pid, lid, "model.json", {"jobId": rec.id, "dir": str(job_dir)})
         self._finish(rec, True, None)
 
-    def _complete_profiling(self, rec: dict[str, Any]) -> None:
-        pid, lid = rec["projectId"], rec["learnId"]
-        full = read_json(self.store.job_dir(rec["id"]) / "metadata.json")
+    def _start_profiling(self, rec: JobRecord, metadata: dict[str, Any]) -> None:
+        """As Studio does: the model's metadata names a profiling job until its device metrics are in."""
+        pid, lid = rec.project_id, rec.learn_id
+        prof = self._new_record(pid, lid, JobKind.PROFILE, None)
+        atomic_write_json(self.store.job_dir(prof.id) / "metadata.json", metadata)
+        pending = {**metadata, "modelValidationMetrics": [
+            {**mm, "profilingJobId": prof.id, "onDevicePerformance": []}
+            for mm in metadata.get("modelValidationMetrics", [])]}
+        self.store.save_block(pid, lid, "metadata.json", pending)
+        prof.start()
+        self.store.save_job(prof)
+        self.store.log(prof.id, f"Profiling the model of job {rec.id}")
+        self._profiling[prof.id] = time.monotonic() + self.profiling_delay_s
+
+    def _complete_profiling(self, rec: JobRecord) -> None:
+        pid, lid = rec.project_id, rec.learn_id
+        full = read_json(self.store.job_dir(rec.id) / "metadata.json")
         current = self.store.load_block(pid, lid, "metadata.json") or {}
-        if any(mm.get("profilingJobId") == rec["id"] for mm in current.get("modelValidationMetrics", [])):
+        if any(mm.get("profilingJobId") == rec.id for mm in current.get("modelValidationMetrics", [])):
             self.store.save_block(pid, lid, "metadata.json", full)
-        self.store.log(rec["id"], "Profiling done")
+        self.store.log(rec.id, "Profiling done")
         self._finish(rec, True, None)

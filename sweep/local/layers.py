@@ -7,9 +7,9 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
+import keras
 
-from sweep.local.validate import Step  # noqa: E402
+from sweep.local.validate import Step
 
 __all__ = ["build_model", "layer_summary"]
 

@@ -33,7 +33,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +247,7 @@ def server_info(*, port: int, base_url: str, standalone: bool, concurrency: int,
                 profiling_job: bool) -> dict[str, Any]:
     pid = os.getpid()
     return {"pid": pid, "pid_start": process_start(pid) or _NO_START, "port": port, "base_url": base_url,
-            "started": datetime.now(timezone.utc).isoformat(), "standalone": standalone,
+            "started": datetime.now(UTC).isoformat(), "standalone": standalone,
             "concurrency": concurrency, "profiling_job": profiling_job}
 
 
@@ -269,7 +269,7 @@ def register_owner(data_dir: Path, pid: int | None = None) -> Path:
     path = data_dir / OWNERS_DIR / f"{pid}.{start}.{secrets.token_hex(4)}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"pid": pid, "start": start,
-                                "since": datetime.now(timezone.utc).isoformat()}) + "\n", encoding="utf-8")
+                                "since": datetime.now(UTC).isoformat()}) + "\n", encoding="utf-8")
     return path
 
 
@@ -326,7 +326,7 @@ class OwnerWatch(threading.Thread):
                     last_owner = time.monotonic()
             except _Idle:
                 return
-            except Exception:  # noqa: BLE001 - a failed look (e.g. a full disk) is retried next tick
+            except Exception:
                 log.exception("owner watch error")
 
     def _check(self, last_owner: float) -> bool:

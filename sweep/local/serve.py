@@ -8,7 +8,6 @@ itself once no owner registered in ``DATA/owners/`` has been alive for ``linger`
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import socket
@@ -17,7 +16,6 @@ from pathlib import Path
 
 from sweep.errors import LocalStudioError
 from sweep.local.lifetime import (
-    DEFAULT_LINGER_S,
     DEFAULT_LOCK_WAIT_S,
     OwnerWatch,
     acquire_server_lock,
@@ -26,7 +24,7 @@ from sweep.local.lifetime import (
     write_server_info,
 )
 
-__all__ = ["serve", "add_arguments", "main"]
+__all__ = ["serve"]
 
 log = logging.getLogger("sweep.local.serve")
 
@@ -54,6 +52,10 @@ def serve(host: str, port: int, data_dir: Path, *, concurrency: int = 1, allow_u
     ``linger`` None: standalone. Otherwise owned: stop ``linger`` s after the last owner is gone.
     ``lock_wait``: how long to wait for another server on ``data_dir`` to let go of it before giving up.
     """
+    if concurrency < 1:
+        raise LocalStudioError(f"--concurrency must be at least 1 (got {concurrency})")
+    if linger is not None and linger < 0:
+        raise LocalStudioError(f"--linger must not be negative (got {linger:g})")
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = acquire_server_lock(data_dir, lock_wait)  # first: a second server must not touch the jobs
@@ -129,37 +131,3 @@ def _serve_locked(host: str, port: int, data_dir: Path, *, concurrency: int, all
         server.run(sockets=[sock])
     finally:
         sock.close()
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=4810, help="port (0 = any free port; default 4810)")
-    parser.add_argument("--data-dir", type=Path, default=Path(".sweep/studio"), help="projects, jobs and models")
-    parser.add_argument("--concurrency", type=int, default=1, help="training jobs at once (default 1)")
-    parser.add_argument("--allow-user-code", action="store_true",
-                        help="allow expert-mode scripts (runs the request's Python code!)")
-    parser.add_argument("--port-file", type=Path, default=None, help="write the bound port here once listening")
-    parser.add_argument("--profiling-job", action="store_true",
-                        help="announce device metrics via a second (profiling) job, as Studio does")
-    parser.add_argument("--job-limit-m", type=int, default=60, help="minutes a job may run (default 60)")
-    parser.add_argument("--lock-wait", type=float, default=DEFAULT_LOCK_WAIT_S, metavar="SECONDS",
-                        help="wait this long for another server on the data dir to stop before giving up "
-                             f"(default {DEFAULT_LOCK_WAIT_S:g})")
-    parser.add_argument("--linger", type=float, default=None, metavar="SECONDS",
-                        help="owned mode (as sweep run starts it): stop SECONDS after the last owner registered "
-                             f"in DATA/owners/ is gone (sweep run uses {DEFAULT_LINGER_S:g}); "
-                             "default: standalone, serve until SIGTERM/SIGINT")
-
-
-def main(args: argparse.Namespace) -> int:
-    """Entry point for ``sweep serve`` and ``python -m sweep.local``."""
-    if args.concurrency < 1:
-        raise LocalStudioError(f"--concurrency must be at least 1 (got {args.concurrency})")
-    linger = getattr(args, "linger", None)
-    if linger is not None and linger < 0:
-        raise LocalStudioError(f"--linger must not be negative (got {linger:g})")
-    serve(args.host, args.port, Path(args.data_dir), concurrency=args.concurrency,
-          allow_user_code=args.allow_user_code, port_file=getattr(args, "port_file", None),
-          profiling_job=getattr(args, "profiling_job", False), job_limit_m=getattr(args, "job_limit_m", 60),
-          linger=linger, lock_wait=getattr(args, "lock_wait", DEFAULT_LOCK_WAIT_S))
-    return 0

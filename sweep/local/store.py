@@ -6,15 +6,17 @@ import json
 import os
 import secrets
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Store", "now", "iso", "atomic_write_json", "read_json", "load_or_create_api_key"]
+from sweep.local.record import JobRecord
+
+__all__ = ["Store", "atomic_write_json", "iso", "load_or_create_api_key", "now", "read_json"]
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -95,17 +97,17 @@ class Store:
     def job_dir(self, job_id: int) -> Path:
         return self.jobs_dir / str(job_id)
 
-    def save_job(self, record: dict[str, Any]) -> None:
-        atomic_write_json(self.job_dir(record["id"]) / "job.json", record)
+    def save_job(self, record: JobRecord) -> None:
+        atomic_write_json(self.job_dir(record.id) / "job.json", record.stored())
 
-    def load_job(self, job_id: int) -> dict[str, Any] | None:
+    def load_job(self, job_id: int) -> JobRecord | None:
         path = self.job_dir(job_id) / "job.json"
         try:
-            return read_json(path)
-        except (FileNotFoundError, ValueError):
+            return JobRecord.model_validate(read_json(path))
+        except (FileNotFoundError, ValueError):  # pydantic's ValidationError is a ValueError
             return None
 
-    def all_jobs(self) -> list[dict[str, Any]]:
+    def all_jobs(self) -> list[JobRecord]:
         out = []
         for p in self.jobs_dir.iterdir():
             if p.name.isdigit():

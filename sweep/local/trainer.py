@@ -25,24 +25,24 @@ import math
 import os
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
+import keras
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.utils.class_weight import compute_class_weight
 
-from sweep.errors import ApiError, JobFailed  # noqa: E402
-from sweep.local import augment, devices, evaluate  # noqa: E402
-from sweep.local.datasets import LocalProject, load_arrays  # noqa: E402
-from sweep.local.layers import build_model, layer_summary  # noqa: E402
-from sweep.local.validate import plan_layers, total_macs, validate_request  # noqa: E402
-from sweep.studio.models import (  # noqa: E402
+from sweep.errors import ApiError, JobFailed
+from sweep.local import augment, devices, evaluate
+from sweep.local.datasets import LocalProject, load_arrays
+from sweep.local.layers import build_model, layer_summary
+from sweep.local.validate import plan_layers, total_macs, validate_request
+from sweep.studio.models import (
     KerasModelMetadata,
     KerasModelMetadataGraph,
     KerasModelMetadataGraphSeries,
@@ -112,7 +112,7 @@ def _refuse(request: SetKerasParameterRequest, project: LocalProject, allow_user
 def _user_model(script: str, n_features: int, n_classes: int) -> keras.Model:
     namespace: dict[str, Any] = {"keras": keras, "__name__": "sweep_user_script"}
     try:
-        exec(compile(script, "<expert script>", "exec"), namespace)  # noqa: S102 - only with allow_user_code
+        exec(compile(script, "<expert script>", "exec"), namespace)
         build = namespace.get("build_model")
         if not callable(build):
             raise JobFailed("expert script must define build_model(input_length, classes) -> keras.Model")
@@ -229,7 +229,7 @@ def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: 
     log(f"Converted and evaluated in {time.monotonic() - t1:.1f} s")
     recommended = r.selected_model_type or ModelType.INT8
     return KerasModelMetadata(
-        created=datetime.now(timezone.utc), layers=layer_summary(core), class_names=list(project.labels),
+        created=datetime.now(UTC), layers=layer_summary(core), class_names=list(project.labels),
         labels=list(project.labels), available_model_types=[ModelType.FLOAT32, ModelType.INT8],
         recommended_model_type=recommended, model_validation_metrics=metrics, has_trained_model=True,
         mode="classification", tensorboard_graphs=_graphs({k: list(v) for k, v in hist.history.items()}),

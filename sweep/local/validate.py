@@ -25,7 +25,7 @@ from sweep.studio.models import SetKerasParameterRequest, VisualLayer
 if TYPE_CHECKING:
     from sweep.local.datasets import LocalProject
 
-__all__ = ["LIMITS", "Step", "plan_layers", "validate_request", "total_macs", "total_params"]
+__all__ = ["LIMITS", "Step", "plan_layers", "total_macs", "total_params", "validate_request"]
 
 LIMITS: dict[str, float] = {"batch_size": 65536, "training_cycles": 10000, "neurons": 4096, "kernel_size": 64,
                             "stack": 16, "params": 20_000_000, "layers": 256, "keras_layers": 1024}

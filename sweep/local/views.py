@@ -8,7 +8,7 @@ from typing import Any
 
 from sweep.local.datasets import LocalProject
 
-__all__ = ["project_info_body", "impulse_body", "keras_body", "block_ids"]
+__all__ = ["block_ids", "impulse_body", "keras_body", "project_info_body"]
 
 _CREATED = "2026-01-01T00:00:00+00:00"
 

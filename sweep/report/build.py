@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import optuna
@@ -13,11 +13,22 @@ import pandas as pd
 from matplotlib.figure import Figure
 from optuna.trial import FrozenTrial
 
-from sweep.units import duration
 from sweep.report import frame as fr
 from sweep.report import plots
 from sweep.report.compare import best_table, history_frames, shared_objective
-from sweep.report.page import Code, Image, Page, Section, Table, Text, figure_png, write_csv, write_html, write_markdown
+from sweep.report.page import (
+    Code,
+    Image,
+    Page,
+    Section,
+    Table,
+    Text,
+    figure_png,
+    write_csv,
+    write_html,
+    write_markdown,
+)
+from sweep.units import duration
 
 __all__ = ["IMPORTANCE_MAX_TRIALS", "write_comparison", "write_report"]
 
@@ -257,7 +268,7 @@ def write_report(study: optuna.Study, out_dir: Path, *, study_file: str | None =
     study_file = study_file or study.user_attrs.get("study_file")
     sections = [_summary_section(study, df, top, objectives, device, study_file)]
     sections += _page_sections(study, df, objectives, device, top)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = Page(f"Sweep report: {study.study_name}", f"Generated {stamp}. Every trial: trials.csv.", sections)
     elapsed = time.perf_counter() - started
     page.sections.append(Section("About this report", [Text(f"Built in {elapsed:.1f} s from {len(df)} trials.")]))
@@ -294,7 +305,7 @@ def write_comparison(studies: list[optuna.Study], out_dir: Path) -> Path:
         Text("Each study's best trial (feasible first, by its first objective); raw values in best.csv."),
         Table(shown)])
     names = ", ".join(s.study_name for s in studies)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = Page(f"Sweep comparison: {names}", f"Generated {stamp}. Objective: {name} ({direction}).", [sec, table])
     write_markdown(page, out_dir / "report.md")
     return write_html(page, out_dir / "index.html")

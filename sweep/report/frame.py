@@ -12,8 +12,8 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.pruning import pruned_reason
-from sweep.records import job_compute_s, total_compute_s
+from sweep.session.records import job_compute_s, total_compute_s
+from sweep.study.pruner import pruned_reason
 
 __all__ = [
     "COST_FIELDS",

@@ -10,15 +10,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from optuna.trial import FrozenTrial  # noqa: E402
+import numpy as np
+import optuna
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from optuna.trial import FrozenTrial
 
-from sweep.report.frame import COST_FIELDS, Objectives  # noqa: E402
+from sweep.report.frame import COST_FIELDS, Objectives
 
 __all__ = [
     "accuracy_drop_figure",

@@ -6,13 +6,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from sweep import __version__
 from sweep.errors import ApiError, AuthError, ProtocolError, TransientError
 from sweep.studio.models import (
     GenericApiResponse,
@@ -31,6 +30,7 @@ from sweep.studio.models import (
     StartJobResponse,
 )
 from sweep.studio.retry import RetryPolicy, parse_retry_after
+from sweep.version import __version__
 
 __all__ = ["StudioClient", "make_http_client"]
 
@@ -53,7 +53,7 @@ def _retryable(status: int) -> bool:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class _ApiKeyAuth(httpx.Auth):
@@ -122,7 +122,7 @@ class StudioClient:
         """Submit a train job and return its id; a lost answer is looked up, never blindly re-sent."""
         route = self._route("jobs", "train", "keras", learn_id)
         body = request.wire()
-        since = _utc(submitted_after) if submitted_after else datetime.now(timezone.utc)
+        since = _utc(submitted_after) if submitted_after else datetime.now(UTC)
         with self._lock:
             known = frozenset(self._seen)
         started, retry, reposts = self._clock(), 0, 0

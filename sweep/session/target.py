@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sweep.errors import LocalStudioError, SettingsError, StudyFileError
 from sweep.settings import DEFAULT_STUDIO_URL, Settings
 from sweep.studio.client import StudioClient, make_http_client
-from sweep.study import StudySpec
+from sweep.study.spec import StudySpec
 
 __all__ = ["Connection", "TargetPlan", "connect", "plan_target"]
 
@@ -47,7 +47,9 @@ def plan_target(spec: StudySpec, settings: Settings, learn_blocks: list[int] | N
         if not settings.has_api_key:
             raise SettingsError("EI_API_KEY", f"{spec.path}: target.kind is 'studio' but EI_API_KEY is not set")
         return TargetPlan(list(learn_blocks or target.learn_blocks))
-    from sweep.local.datasets import peek_project  # light: numpy, no Keras and no server
+    from sweep.local.datasets import (
+        peek_project,  # light: numpy, no Keras and no server
+    )
 
     try:
         project = peek_project(settings.data_dir, target.project)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sweep.errors import MISSING, StudyFileError
-from sweep.space import TAGS
+from sweep.study.space import TAGS
 
 __all__ = ["dotted", "file_error"]
 

@@ -5,19 +5,32 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sweep.errors import ApiError, JobFailed, JobTimeout, JobVanished, StaleModelError, SweepAborted
-from sweep.joblog import curves_from_log, failure_reason
-from sweep.metrics import confusion_matrices, curves_from_metadata, flatten_metadata, profiling_pending
-from sweep.studio.client import StudioClient
+from sweep.errors import (
+    ApiError,
+    Interrupted,
+    JobFailed,
+    JobTimeout,
+    JobVanished,
+    StaleModelError,
+)
+from sweep.studio.backend import Jobs, Training
+from sweep.studio.joblog import curves_from_log, failure_reason
+from sweep.studio.metrics import (
+    confusion_matrices,
+    curves_from_metadata,
+    flatten_metadata,
+    profiling_pending,
+)
 from sweep.studio.models import Job, JobLogItem, KerasModelMetadata, ModelType
 
-__all__ = ["Polling", "JobResult", "Follower", "Interrupted"]
+__all__ = ["Follower", "JobResult", "OnPoll", "Polling"]
 
-log = logging.getLogger("sweep.follow")
+log = logging.getLogger("sweep.run.follow")
 
 # Studio and our servers stamp metadata and jobs with their own clocks; a model written this
 # long before the job was created is still "the old one". Small, because both come from one server.
@@ -27,11 +40,13 @@ _REASON_LINES = 200
 _ERROR_LEVELS = {"error", "err", "fatal", "critical"}
 
 
-class Interrupted(SweepAborted):
-    """The stop event was set while a job was being followed (Ctrl-C, SIGTERM)."""
+class _Backend(Jobs, Training, Protocol):
+    """What following a job needs: the job routes and the learn block's metadata."""
 
-    def __init__(self, message: str = "interrupted") -> None:
-        super().__init__(message, exit_code=130)
+
+# Called with the job at every poll; True means "stop following" (the caller prunes it, say):
+# then wait() returns the job unfinished.
+OnPoll = Callable[[Job], bool]
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,7 @@ class Polling:
     factor: float = 1.5
     max_s: float = 30.0
 
-    def intervals(self):  # type: ignore[no-untyped-def]
+    def intervals(self) -> Iterator[float]:
         delay = self.initial_s
         while True:
             yield delay
@@ -65,7 +80,7 @@ class Follower:
 
     def __init__(
         self,
-        client: StudioClient,
+        client: _Backend,
         *,
         polling: Polling,
         stop: threading.Event,
@@ -76,15 +91,13 @@ class Follower:
         self.client, self.polling, self.stop = client, polling, stop
         self.job_timeout_s, self.clock, self.log_tail_lines = job_timeout_s, clock, log_tail_lines
 
-    def wait(self, job_id: int, *, on_poll: Callable[[Job], None] | None = None,
-             cancel_on_stop: bool = True) -> Job:
-        """Poll until the job is finished; cancel it on timeout or when ``stop`` is set."""
+    def wait(self, job_id: int, *, on_poll: OnPoll | None = None, cancel_on_stop: bool = True) -> Job:
+        """Poll until the job is finished, or until ``on_poll`` says to stop following it (the job is then
+        returned unfinished); cancel it on timeout or when ``stop`` is set."""
         started = self.clock()
         for delay in self.polling.intervals():
             job = self._status(job_id)
-            if on_poll is not None:
-                on_poll(job)
-            if job.finished is not None:
+            if job.finished is not None or (on_poll is not None and on_poll(job)):
                 return job
             if self.job_timeout_s is not None and self.clock() - started > self.job_timeout_s:
                 self._cancel(job_id)
@@ -149,7 +162,7 @@ class Follower:
         need_device: bool,
         selected: ModelType | str | None = None,
         stale_retries: int = 3,
-        on_poll: Callable[[Job], None] | None = None,
+        on_poll: OnPoll | None = None,
     ) -> JobResult:
         """Check success, wait for profiling when device metrics matter, refuse a stale model."""
         if not job.finished_successful:

@@ -12,13 +12,14 @@ import optuna
 from optuna.samplers import BaseSampler, GridSampler
 
 from sweep.errors import StudyFileError
-from sweep.space import grid
+from sweep.study.space import grid
 
 if TYPE_CHECKING:
     from optuna.study import Study
     from optuna.trial import FrozenTrial, TrialState
 
-    from sweep.study import SamplerSpec, StudySpec
+    from sweep.study.schema import SamplerSpec
+    from sweep.study.spec import StudySpec
 
 __all__ = ["SAMPLERS", "AskTellGridSampler", "make_sampler"]
 
@@ -87,7 +88,7 @@ def make_sampler(sampler_spec: SamplerSpec, spec: StudySpec, *, n_existing_trial
         # same configurations and train each one once per worker.
         seed = (seed * 1_000_003 + zlib.crc32(worker.encode())) % 2**32
     if name == "grid":
-        options["search_space"] = grid(spec)
+        options["search_space"] = grid(spec.space, file)
     if "warn_independent_sampling" in accepted and name != "tpe":
         # Categorical params are always sampled independently by CMA-ES/GP/QMC: one log line per
         # param per trial would bury the sweep's own progress.

@@ -4,33 +4,22 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import SettingsError
-from sweep.progress import Progress
-from sweep.space import train_request
-from sweep.studio.client import StudioClient
-from sweep.study import StudySpec
+from sweep.run.progress import Progress
+from sweep.run.work import TrialRun
+from sweep.studio.backend import Training
+from sweep.study.request import TrainRequest, train_request
+from sweep.study.spec import StudySpec
 
-__all__ = ["Orphan", "Workers"]
-
-
-@dataclass(frozen=True)
-class Orphan:
-    """A RUNNING trial of a dead worker whose job is known: to be followed, not trained again."""
-
-    trial: optuna.Trial
-    number: int
-    learn_id: int
-    job_id: int
-    request: dict[str, Any]
-    age_s: float
+__all__ = ["Workers"]
 
 
 class Workers:
@@ -68,7 +57,7 @@ class Workers:
                     f"{worker.get('host')}, pid {worker.get('pid')}, trial {ft.number}); a learn block runs one "
                     "job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13")
 
-    def orphans(self, client: StudioClient, spec: StudySpec, progress: Progress) -> Iterator[Orphan]:
+    def orphans(self, backend: Training, spec: StudySpec, progress: Progress) -> Iterator[TrialRun]:
         """Take over RUNNING trials of dead workers that have a job; fail (to be replaced) those that never had one."""
         trials = self.study.get_trials(deepcopy=False)
         owned = {int(t.user_attrs["job_id"]) for t in trials if "job_id" in t.user_attrs}
@@ -87,7 +76,7 @@ class Workers:
             if job_id is None and ft.datetime_start is not None:
                 # its POST may have been answered after the worker died: look the job up, never
                 # taking a job another trial already owns
-                found = client.find_train_job(learn_id, created_after=ft.datetime_start.astimezone(timezone.utc),
+                found = backend.find_train_job(learn_id, created_after=ft.datetime_start.astimezone(UTC),
                                               exclude=owned)
                 if found is not None:
                     job_id = found.id
@@ -98,18 +87,20 @@ class Workers:
                 progress.info(f"trial {ft.number}: worker gone before submission; marked failed and replaced")
                 continue
             trial.set_user_attr("worker", self.record(learn_id))
-            request = ft.user_attrs.get("request") or train_request(spec, ft.params).wire()
-            yield Orphan(trial, ft.number, learn_id, int(job_id), request, max(_age_s(ft), 0.0))
+            recorded = ft.user_attrs.get("request")
+            request = TrainRequest.recorded(recorded) if recorded else TrainRequest.of(train_request(spec, ft.params))
+            yield TrialRun(trial=trial, number=ft.number, learn_id=learn_id, request=request, job_id=int(job_id),
+                           started_mono=time.monotonic() - max(_age_s(ft), 0.0))
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _age_s(ft: FrozenTrial) -> float:
     if ft.datetime_start is None:
         return 0.0
-    return (_now() - ft.datetime_start.astimezone(timezone.utc)).total_seconds()
+    return (_now() - ft.datetime_start.astimezone(UTC)).total_seconds()
 
 
 def _pid_alive(pid: int) -> bool:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from optuna.trial import FrozenTrial
 
 from sweep.errors import ApiError, ProtocolError, TransientError
-from sweep.records import compute_used_s
+from sweep.session.records import compute_used_s
+from sweep.studio.backend import Project
 from sweep.units import duration
-from sweep.studio.client import StudioClient
 
 __all__ = ["Budget"]
 
@@ -25,7 +25,7 @@ class Budget:
     read is no reason to stop.
     """
 
-    def __init__(self, client: StudioClient, cap_s: float | None, *, refresh_s: float = 60.0,
+    def __init__(self, client: Project, cap_s: float | None, *, refresh_s: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client, self.cap_s, self.refresh_s, self.clock = client, cap_s, refresh_s, clock
         self._left_s: float | None = None

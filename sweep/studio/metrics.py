@@ -19,9 +19,12 @@ from sweep.studio.models import KerasModelMetadata, ModelMetrics, ModelType
 
 __all__ = [
     "DEVICE_FIELDS",
+    "METRIC_RE",
     "confusion_matrices",
     "curves_from_metadata",
     "flatten_metadata",
+    "is_device_metric",
+    "is_metric",
     "profiling_pending",
 ]
 
@@ -122,3 +125,24 @@ def curves_from_metadata(metadata: KerasModelMetadata) -> dict[str, list[float]]
             if name not in curves:
                 curves[name] = [float(v) for v in series.values]
     return curves
+
+
+# ---- the grammar of flat keys (what a study file may name) ------------------------------------
+
+_FIELDS_RE = "(?:" + "|".join(DEVICE_FIELDS) + ")"
+_MT = r"(?:float32|int8|akida)"
+_SEG = r"[^\s.]+"
+METRIC_RE = re.compile(
+    rf"^(?:compute_time_s|wall_time_s|int8\.accuracy_drop|{_MT}\.(?:accuracy|loss)"
+    rf"|{_MT}\.(?:f1|precision|recall)\.{_SEG}|(?:{_MT}\.)?{_SEG}\.{_FIELDS_RE})$"
+)
+
+
+def is_metric(name: str) -> bool:
+    """Whether ``name`` follows the grammar of the flat keys above."""
+    return METRIC_RE.match(name) is not None
+
+
+def is_device_metric(name: str) -> bool:
+    """Whether ``name`` is an on-device figure (needs profiling to finish)."""
+    return name.rsplit(".", 1)[-1] in DEVICE_FIELDS

@@ -1,10 +1,10 @@
-"""Study storage: check a storage URL without connecting, find a study without creating anything, open Optuna's.
+"""Study storage: find a study without creating anything, or open (and create) Optuna's storage for it.
 
 A URL is one of ``journal:PATH`` (or a path ending in ``.journal``/``.log``), Optuna's
 ``JournalFileBackend``; or a SQLAlchemy database URL for Optuna's ``RDBStorage``
-(``sqlite:///PATH``, ``postgresql+psycopg://...``). :func:`storage_problem` says what is wrong
-with one (scheme, driver, shape) before anything is opened; :func:`peek_storage` opens only a
-storage that already exists, so a refused command leaves no journal file, SQLite file or schema.
+(``sqlite:///PATH``, ``postgresql+psycopg://...``); :mod:`sweep.study.storage_url` says what is
+wrong with one before anything is opened. :func:`peek_storage` opens only a storage that already
+exists, so a refused command leaves no journal file, SQLite file or schema.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from sweep.errors import SettingsError
+from sweep.study.storage_url import JOURNAL, journal_path, redact_url, storage_problem
 
 __all__ = [
     "check_directions",
@@ -27,66 +28,15 @@ __all__ = [
     "load_or_create",
     "open_storage",
     "peek_storage",
-    "redact_url",
-    "storage_problem",
 ]
 
-_JOURNAL = "journal:"
 _SCHEMA_ATTEMPTS = 5
-_KINDS = "use journal:PATH, sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
 
 
 def default_storage_url(study_file: Path, name: str, state_dir: Path | None = None) -> str:
     """A journal file several processes on one machine can share (Optuna's FAQ advice)."""
     folder = state_dir if state_dir is not None else study_file.resolve().parent / ".sweep"
-    return f"{_JOURNAL}{folder / (name + '.journal')}"
-
-
-def _journal_path(url: str) -> Path | None:
-    """The journal file of a journal URL, or None for a database URL."""
-    if url.startswith(_JOURNAL):
-        return Path(url[len(_JOURNAL):]).expanduser()
-    if url.endswith((".journal", ".log")) and "://" not in url:
-        return Path(url).expanduser()
-    return None
-
-
-def storage_problem(url: str) -> str | None:
-    """Why ``url`` cannot hold a study (unknown scheme, driver not installed, malformed), or None.
-
-    Nothing is connected to or created; a database URL's SQLAlchemy dialect and driver are imported.
-    """
-    journal = _journal_path(url)
-    if journal is not None:
-        if url.startswith(_JOURNAL) and not url[len(_JOURNAL):].strip():
-            return f"journal: needs a file path, e.g. journal:.sweep/study.journal; {_KINDS}"
-        if journal.is_dir():
-            return "the journal path is a directory; name a file, e.g. journal:.sweep/study.journal"
-        return None
-    if "://" not in url:
-        return f"not a storage URL: {_KINDS}"
-    from sqlalchemy.engine import make_url  # here: journal runs never import SQLAlchemy
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError) as exc:
-        return f"not a valid database URL ({type(exc).__name__}: {_no_secrets(str(exc), url)}); {_KINDS}"
-    try:
-        dialect = parsed.get_dialect()
-    except NoSuchModuleError:
-        return f"unknown storage scheme {parsed.drivername!r}: {_KINDS}"
-    except (ImportError, ValueError) as exc:
-        return f"the database driver for {parsed.drivername!r} cannot be loaded ({type(exc).__name__})"
-    try:
-        dialect.import_dbapi()
-    except ImportError as exc:
-        missing = getattr(exc, "name", None) or str(exc)
-        return (f"the database driver for {parsed.drivername!r} is not installed (Python module {missing!r}); "
-                "for PostgreSQL install the postgres extra and use postgresql+psycopg://")
-    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-        return "an in-memory SQLite database keeps nothing after the command ends: give a file, sqlite:///PATH"
-    return None
+    return f"{JOURNAL}{folder / (name + '.journal')}"
 
 
 def check_storage_url(url: str, field: str) -> str:
@@ -97,20 +47,18 @@ def check_storage_url(url: str, field: str) -> str:
     return url
 
 
-def _no_secrets(text: str, url: str) -> str:
-    redacted = redact_url(url)
-    return text.replace(url, redacted) if redacted != url else text
-
-
 def open_storage(url: str) -> BaseStorage:
     """The Optuna storage at ``url``, created if missing (a journal file's folder too)."""
-    journal = _journal_path(url)
+    journal = journal_path(url)
     if journal is not None:
         journal.parent.mkdir(parents=True, exist_ok=True)
         return _journal_storage(journal)
     if problem := storage_problem(url):
         raise SettingsError("storage", f"{problem} (got {redact_url(url)!r})")
-    from sqlalchemy.exc import IntegrityError, ProgrammingError  # here: journal runs never import SQLAlchemy
+    from sqlalchemy.exc import (  # here: journal runs never import SQLAlchemy
+        IntegrityError,
+        ProgrammingError,
+    )
 
     for attempt in range(_SCHEMA_ATTEMPTS):
         try:
@@ -131,7 +79,7 @@ def open_storage(url: str) -> BaseStorage:
 def peek_storage(url: str) -> BaseStorage | None:
     """The storage at ``url`` if it already exists (a journal or SQLite file, a database with Optuna's
     tables), else None; never creates a file or a schema."""
-    journal = _journal_path(url)
+    journal = journal_path(url)
     if journal is not None:
         return _journal_storage(journal) if journal.is_file() else None
     from sqlalchemy import create_engine, inspect
@@ -172,16 +120,6 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
         # Several processes on one SQLite file: wait for the lock instead of failing at once.
         return {"connect_args": {"timeout": 60}}
     return {"pool_pre_ping": True}
-
-
-def redact_url(url: str) -> str:
-    """A storage URL with any password replaced, for messages."""
-    if "://" in url and "@" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
 
 
 def load_or_create(storage: BaseStorage, name: str, directions: list[str], sampler: optuna.samplers.BaseSampler,

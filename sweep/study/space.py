@@ -1,38 +1,41 @@
-"""The search space is data: the [space] schema, its Optuna distributions, and params -> train request."""
+"""The search space is data: the [space] schema and its Optuna distributions (params -> request: sweep.study.request)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from sweep.errors import MISSING, StudyFileError
-from sweep.studio.models import SetKerasParameterRequest
+from sweep.errors import StudyFileError
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
-    from sweep.study import StudySpec
-
 __all__ = [
+    "TAGS",
     "Choices",
     "FloatRange",
     "IntRange",
     "Layer",
     "Space",
     "Spectrogram",
-    "TAGS",
-    "config_key",
     "distributions",
     "grid",
     "grid_size",
+    "is_tuned",
     "parameters",
-    "train_request",
 ]
 
 T = TypeVar("T")
@@ -196,8 +199,8 @@ class Space(_Strict):
 
 # ---- space -> parameters ----------------------------------------------------------------------
 
-_LAYER_FIELDS = ("neurons", "kernel_size", "stack", "dropout_rate", "columns", "repeat")
-_SPECTROGRAM_FIELDS = ("enabled", "warping", "freq_masking", "time_masking", "gaussian_noise")
+LAYER_FIELDS = ("neurons", "kernel_size", "stack", "dropout_rate", "columns", "repeat")
+SPECTROGRAM_FIELDS = ("enabled", "warping", "freq_masking", "time_masking", "gaussian_noise")
 
 
 def parameters(space: Space) -> Iterator[tuple[str, str, Any]]:
@@ -208,23 +211,27 @@ def parameters(space: Space) -> Iterator[tuple[str, str, Any]]:
             yield name, f"space.{name}", value
     spectrogram = space.augmentation_policy_spectrogram
     if spectrogram is not None:
-        for name in _SPECTROGRAM_FIELDS:
+        for name in SPECTROGRAM_FIELDS:
             value = getattr(spectrogram, name)
             if value is not None:
                 yield f"spectrogram.{name}", f"space.augmentation_policy_spectrogram.{name}", value
     for i, layer in enumerate(space.layers or []):
-        for name in _LAYER_FIELDS:
+        for name in LAYER_FIELDS:
             value = getattr(layer, name, None)
             if value is not None:
                 yield f"layers.{i}.{name}", f"space.layers[{i}].{name}", value
 
 
-def _is_tuned(value: Any) -> bool:
+def is_tuned(value: Any) -> bool:
     return isinstance(value, (FloatRange, IntRange, Choices))
 
 
 def _distribution(value: Any) -> BaseDistribution:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
 
     if isinstance(value, Choices):
         return CategoricalDistribution(list(value.choices))
@@ -233,28 +240,28 @@ def _distribution(value: Any) -> BaseDistribution:
     return FloatDistribution(float(value.low), float(value.high), log=value.log, step=value.step)
 
 
-def distributions(spec: StudySpec) -> dict[str, BaseDistribution]:
+def distributions(space: Space) -> dict[str, BaseDistribution]:
     """The Optuna search space: one distribution per tuned value (constants are not params)."""
-    return {name: _distribution(value) for name, _, value in parameters(spec.space) if _is_tuned(value)}
+    return {name: _distribution(value) for name, _, value in parameters(space) if is_tuned(value)}
 
 
-def grid(spec: StudySpec) -> dict[str, list[Any]]:
+def grid(space: Space, file: str) -> dict[str, list[Any]]:
     """Every value of every param, for GridSampler; a continuous range is refused by its field."""
     out: dict[str, list[Any]] = {}
-    for name, field, value in parameters(spec.space):
+    for name, field, value in parameters(space):
         if isinstance(value, Choices):
             out[name] = list(value.choices)
         elif isinstance(value, IntRange):
             out[name] = list(range(int(value.low), int(value.high) + 1, value.step))
         elif isinstance(value, FloatRange):
             if value.step is None:
-                raise StudyFileError(str(spec.path), field, value.model_dump(exclude_defaults=True),
+                raise StudyFileError(file, field, value.model_dump(exclude_defaults=True),
                                      "the grid sampler needs a finite set of values: give a step or choices")
             n = round((value.high - value.low) / value.step)
             out[name] = [_tidy(value.low + k * value.step) for k in range(n + 1)]
     size = math.prod(len(v) for v in out.values())
     if size > GRID_LIMIT:
-        raise StudyFileError(str(spec.path), "sampler.name", "grid",
+        raise StudyFileError(file, "sampler.name", "grid",
                              f"the grid has {size} points (more than {GRID_LIMIT}); use another sampler or fewer values")
     return out
 
@@ -263,58 +270,7 @@ def _tidy(x: float) -> float:
     return float(f"{x:.12g}")
 
 
-# ---- params -> request ------------------------------------------------------------------------
-
-
-def train_request(spec: StudySpec, params: Mapping[str, Any]) -> SetKerasParameterRequest:
-    """The exact train request of one trial: its params, the space's constants, and ``[fixed]``."""
-    values: dict[str, Any] = {}
-    for name, field, value in parameters(spec.space):
-        if not _is_tuned(value):
-            values[name] = value
-        elif name in params:
-            values[name] = params[name]
-        else:
-            raise StudyFileError(str(spec.path), field, MISSING,
-                                 f"the trial has no value for param {name!r} (was the space changed?)")
-    body: dict[str, Any] = dict(spec.fixed)
-    for name, wire in (("learning_rate", "learningRate"), ("batch_size", "batchSize"),
-                       ("training_cycles", "trainingCycles"), ("augmentation_policy_image", "augmentationPolicyImage")):
-        if name in values:
-            body[wire] = values[name]
-    for wire in ("batchSize", "trainingCycles"):
-        if wire in body:
-            body[wire] = int(body[wire])
-    if spec.space.augmentation_policy_spectrogram is not None:
-        body["augmentationPolicySpectrogram"] = {
-            name: values[f"spectrogram.{name}"] for name in _SPECTROGRAM_FIELDS if f"spectrogram.{name}" in values
-        }
-    if spec.space.layers is not None:
-        body["mode"] = "visual"
-        body["visualLayers"] = _visual_layers(spec.space.layers, values)
-    return SetKerasParameterRequest.model_validate(body)
-
-
-def _visual_layers(layers: list[Any], values: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for i, layer in enumerate(layers):
-        one: dict[str, Any] = {"type": layer.type}
-        for name in _LAYER_FIELDS[:-1]:
-            key = f"layers.{i}.{name}"
-            if key in values:
-                one[name] = values[key]
-        out.extend(dict(one) for _ in range(int(values.get(f"layers.{i}.repeat", 1))))
-    return out
-
-
-def config_key(request: SetKerasParameterRequest | Mapping[str, Any]) -> str:
-    """A canonical hash of a request body: equal keys = the same training configuration."""
-    model = request if isinstance(request, SetKerasParameterRequest) else SetKerasParameterRequest.model_validate(dict(request))
-    text = json.dumps(model.wire(), sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def grid_size(spec: StudySpec) -> int:
+def grid_size(space: Space, file: str) -> int:
     """How many distinct points the grid sampler would visit."""
-    return math.prod(len(v) for v in grid(spec).values())
+    return math.prod(len(v) for v in grid(space, file).values())
 

@@ -1,0 +1,97 @@
+"""A local studio job as stored in ``jobs/<id>/job.json``: one typed record; its state, an enum, follows its times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from sweep.studio.models import Job
+
+__all__ = ["JobKind", "JobRecord", "JobState"]
+
+TRAIN_CATEGORY = ("Training model", "learn-train-studio-wrapper")
+PROFILE_CATEGORY = ("Profiling model", "learn-profile-studio-wrapper")
+
+
+class JobKind(StrEnum):
+    TRAIN = "train"
+    PROFILE = "profile"  # the second job that announces device metrics, as Studio's profiling job does
+
+
+class JobState(StrEnum):
+    """Where a job is; derived from its record's times, so it can never disagree with them."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobRecord(BaseModel):
+    """camelCase on disk (the same keys as the wire's ``Job`` plus ``kind``, ``reason`` and ``request``)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    id: int
+    project_id: int
+    learn_id: int
+    kind: JobKind
+    key: str
+    category: str
+    category_key: str
+    created: datetime
+    started: datetime | None = None
+    finished: datetime | None = None
+    finished_successful: bool | None = None
+    compute_time: float | None = None
+    reason: str | None = None
+    request: dict[str, Any] | None = None
+
+    @classmethod
+    def new(cls, job_id: int, project_id: int, learn_id: int, kind: JobKind,
+            request: dict[str, Any] | None) -> JobRecord:
+        category, category_key = TRAIN_CATEGORY if kind is JobKind.TRAIN else PROFILE_CATEGORY
+        key = f"keras-{learn_id}" if kind is JobKind.TRAIN else f"keras-profile-{learn_id}"
+        return cls(id=job_id, project_id=project_id, learn_id=learn_id, kind=kind, key=key, category=category,
+                   category_key=category_key, created=_now(), request=request)
+
+    @property
+    def state(self) -> JobState:
+        if self.finished is not None:
+            return JobState.SUCCEEDED if self.finished_successful else JobState.FAILED
+        return JobState.RUNNING if self.started is not None else JobState.QUEUED
+
+    def start(self) -> None:
+        self.started = _now()
+
+    def finish(self, success: bool, reason: str | None) -> None:
+        """Mark it finished; a job that started has used compute from then until now."""
+        end = _now()
+        self.finished, self.finished_successful, self.reason = end, success, reason
+        if self.started is not None:
+            self.compute_time = round((end - self.started).total_seconds(), 3)
+
+    def stored(self) -> dict[str, Any]:
+        """What ``job.json`` holds."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def wire(self) -> Job:
+        """The official ``Job`` answer (its ``metadata`` says the learn block, the kind and why it failed)."""
+        meta: dict[str, Any] = {"learnId": self.learn_id, "kind": self.kind.value}
+        if self.reason:
+            meta["failureReason"] = self.reason
+        return Job(id=self.id, category=self.category, category_key=self.category_key, key=self.key,
+                   created=self.created, started=self.started, finished=self.finished,
+                   finished_successful=self.finished_successful, compute_time=self.compute_time, metadata=meta)

@@ -1,0 +1,64 @@
+"""What ``sweep status`` and ``sweep best`` print: the trials table, the best trials, one chosen trial."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep.errors import UsageError
+from sweep.session.records import compute_used_s
+from sweep.study.spec import StudySpec
+from sweep.units import duration
+
+__all__ = ["best_trials", "chosen_trials", "status_table"]
+
+
+def best_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The best feasible trial (one objective) or the Pareto front (several); empty before any completes."""
+    try:
+        return [study.best_trial] if len(study.directions) == 1 else list(study.best_trials)
+    except ValueError:
+        return []
+
+
+def chosen_trials(study: optuna.Study, spec: StudySpec, number: int | None) -> list[FrozenTrial]:
+    """Trial ``number`` (it must have completed), or the best trials; a UsageError when there is none."""
+    if number is not None:
+        trials = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+        if not trials or trials[0].state != TrialState.COMPLETE:
+            raise UsageError(f"--trial {number}: no completed trial with that number in study {spec.name!r}")
+        return trials
+    trials = best_trials(study)
+    if not trials:
+        raise UsageError(f"study {spec.name!r} has no completed (feasible) trial yet")
+    return trials
+
+
+def status_table(study: optuna.Study, spec: StudySpec) -> str:
+    """Every trial: state, job, params, objectives, best mark and note; then the counts and compute."""
+    import pandas as pd
+
+    names = [o.metric for o in spec.objectives]
+    best = {t.number for t in best_trials(study)}
+    trials = study.get_trials(deepcopy=False)
+    rows = []
+    for t in trials:
+        row: dict[str, Any] = {"trial": t.number, "state": t.state.name, "job": t.user_attrs.get("job_id")}
+        row.update(t.params)
+        for i, n in enumerate(names):
+            row[n] = t.values[i] if t.values else None
+        row["best"] = "*" if t.number in best else ""
+        row["note"] = t.user_attrs.get("failure") or (f"= trial {t.user_attrs['duplicate_of']}"
+                                                      if "duplicate_of" in t.user_attrs else "")
+        rows.append(row)
+    if not rows:
+        return f"study {spec.name!r}: no trials yet"
+    frame = pd.DataFrame(rows).set_index("trial")
+    with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 60):
+        table = frame.to_string(na_rep="-", float_format=lambda v: f"{v:.4g}")
+    counts = frame["state"].value_counts().to_dict()
+    jobs = compute_used_s(trials)
+    return (table + "\n\n" + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
+            + f"; job compute {duration(sum(jobs))} over {len(jobs)} finished job(s) (reused trials cost none)")

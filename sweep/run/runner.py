@@ -1,0 +1,219 @@
+"""The ask/tell loop over slots: re-attach what dead workers left, then ask, run and tell until a stop rule says enough.
+
+One thread per slot (learn block), at most one job per learn block at a time. Optuna's storage is
+the only shared state, so several ``sweep run`` processes (or machines on PostgreSQL) can work on
+one study: each trial records its worker (host, pid, heartbeat) and its job id before waiting, and
+a RUNNING trial whose worker is gone is re-attached to its job instead of being trained again.
+One trial's own course is :mod:`sweep.run.trial`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep.errors import Interrupted, SweepAborted, SweepError
+from sweep.run.budget import Budget
+from sweep.run.follow import Follower, Polling
+from sweep.run.progress import Progress
+from sweep.run.tally import Outcome, RunSummary, Tally
+from sweep.run.teller import Teller
+from sweep.run.trial import TrialDriver
+from sweep.run.twins import Twins
+from sweep.run.work import TrialRun
+from sweep.run.workers import Workers
+from sweep.studio.backend import Backend
+from sweep.study.request import TrainRequest, train_request
+from sweep.study.space import distributions
+from sweep.study.spec import StudySpec
+
+__all__ = ["HEARTBEAT_S", "RunOptions", "Runner"]
+
+log = logging.getLogger("sweep.run.runner")
+_COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+HEARTBEAT_S = 30.0  # a running trial's worker record is refreshed this often
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run behaves; the study file and flags fill it once at the edge."""
+
+    target_trials: int
+    time_limit_s: float | None = None
+    compute_budget_s: float | None = None
+    max_consecutive_failures: int = 5
+    job_timeout_s: float | None = None
+    polling: Polling = Polling()
+    heartbeat_s: float = HEARTBEAT_S
+    stale_after_s: float = 180.0
+
+
+class Runner:
+    """Drives one study against one Edge Impulse project through its learn-block slots."""
+
+    def __init__(self, spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int],
+                 options: RunOptions, *, progress: Progress | None = None) -> None:
+        self.spec, self.study, self.backend, self.learn_ids = spec, study, backend, list(learn_ids)
+        self.options = options
+        self.progress = progress or Progress(quiet=True)
+        self.stop = threading.Event()
+        self.space = distributions(spec.space)
+        self.tally = Tally()
+        self.twins = Twins()
+        self.workers = Workers(study, self.learn_ids, options.stale_after_s)
+        self.budget = Budget(backend, options.compute_budget_s)
+        follower = Follower(backend, polling=options.polling, stop=self.stop, job_timeout_s=options.job_timeout_s)
+        teller = Teller(spec, study, self.tally, self.twins, self.progress, options.max_consecutive_failures)
+        self.driver = TrialDriver(spec, study, backend, follower, self.workers, self.twins, teller, self.progress,
+                                  heartbeat_s=options.heartbeat_s, stop=self.stop)
+        self._lock = threading.Lock()  # one ask at a time; the abort
+        self._all_done = threading.Event()
+        self._live = 0
+        self._abort: SweepError | None = None
+        self._reattach: deque[TrialRun] = deque()
+        self._started = time.monotonic()
+
+    @property
+    def summary(self) -> RunSummary:
+        return self.tally.summary
+
+    # ---- public ---------------------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        """Resume what a dead worker left, then fill the slots until the study is done (the caller has
+        refused learn blocks that another live worker uses: :meth:`Workers.refuse_busy_blocks`)."""
+        self._resume()
+        self._live = len(self.learn_ids)
+        for lid in self.learn_ids:
+            threading.Thread(target=self._slot, args=(lid,), name=f"slot-{lid}", daemon=True).start()
+        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread
+        # looking finished (CPython), and the process would exit before jobs are cancelled.
+        interrupted = False
+        while True:
+            try:
+                if self._all_done.wait(0.2):
+                    break
+            except KeyboardInterrupt:
+                if not interrupted:
+                    interrupted = True
+                    self.progress.warn("interrupted: cancelling running jobs and recording their trials...")
+                    self._set_abort(Interrupted("interrupted by the user"))
+        if self._abort is not None:
+            self.summary.stopped_reason = str(self._abort)
+            raise self._abort
+        return self.summary
+
+    # ---- slots ------------------------------------------------------------------------------
+
+    def _slot(self, learn_id: int) -> None:
+        try:
+            self._slot_loop(learn_id)
+        finally:
+            with self._lock:
+                self._live -= 1
+                if self._live <= 0:
+                    self._all_done.set()
+
+    def _slot_loop(self, learn_id: int) -> None:
+        try:
+            while not self.stop.is_set():
+                work = self._next(learn_id)
+                if work is None:
+                    return
+                try:
+                    self.driver.run(work)
+                except UpdateFinishedTrialError:
+                    # another worker judged ours dead and finished the trial: its word stands
+                    self.progress.warn(f"trial {work.number}: finished by another worker; moving on")
+        except SweepError as exc:
+            self._set_abort(exc)
+        except Exception as exc:  # a bug must stop the sweep loudly, never hang the others
+            log.exception("slot %s crashed", learn_id)
+            self._set_abort(SweepAborted(f"internal error in slot {learn_id}: {type(exc).__name__}: {exc}"))
+
+    def _set_abort(self, exc: SweepError) -> None:
+        with self._lock:
+            if self._abort is None:
+                self._abort = exc
+        self.stop.set()
+
+    def _next(self, learn_id: int) -> TrialRun | None:
+        """The slot's next trial: a re-attached one first, else a new one unless a stop rule says no."""
+        with self._lock:
+            return self._reattached(learn_id) or self._ask(learn_id)
+
+    def _reattached(self, learn_id: int) -> TrialRun | None:
+        for work in list(self._reattach):
+            if work.learn_id == learn_id or work.learn_id not in self.learn_ids:
+                self._reattach.remove(work)
+                return work
+        return None
+
+    # ---- asking -----------------------------------------------------------------------------
+
+    def _ask(self, learn_id: int) -> TrialRun | None:
+        if reason := self._out_of_time_or_grid():
+            self._stop_reason(reason)
+            return None
+        trials = self.study.get_trials(deepcopy=False)
+        done = sum(t.state in _COUNTED for t in trials)
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        if done + running >= self.options.target_trials:
+            return None
+        if reason := self.budget.exhausted(trials, running):
+            self._stop_reason(reason)
+            return None
+        self.twins.remember(trials)
+        trial = self.study.ask(self.space)
+        # Trials asked (by other workers) since the count above: only they can make this one surplus.
+        if done + running + trial.number - len(trials) >= self.options.target_trials and self._surplus(trial):
+            return None
+        return self._prepare(trial, learn_id, trials)
+
+    def _out_of_time_or_grid(self) -> str | None:
+        if self.options.time_limit_s is not None and time.monotonic() - self._started > self.options.time_limit_s:
+            return "time limit reached"
+        exhausted = getattr(self.study.sampler, "is_exhausted", None)
+        if exhausted is not None and exhausted(self.study):
+            return "the grid is exhausted"
+        return None
+
+    def _prepare(self, trial: optuna.Trial, learn_id: int, trials: list[FrozenTrial]) -> TrialRun:
+        """The trial's request, built once, and its worker recorded before anything runs."""
+        request = TrainRequest.of(train_request(self.spec, trial.params))
+        trial.set_user_attr("request", request.body)
+        trial.set_user_attr("worker", self.workers.record(learn_id))
+        twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
+        return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin)
+
+    def _surplus(self, trial: optuna.Trial) -> bool:
+        """Fail ``trial`` unrun when the trials before it already make the target: counting, then
+        asking, is not atomic across processes, so another worker may have asked at the same moment."""
+        before = [t for t in self.study.get_trials(deepcopy=False)
+                  if t.number < trial.number and (t.state in _COUNTED or t.state == TrialState.RUNNING)]
+        if len(before) < self.options.target_trials:
+            return False
+        trial.set_user_attr("failure", f"not run: the study already had its {self.options.target_trials} trials "
+                                       "(another worker asked at the same moment)")
+        self.study.tell(trial, state=TrialState.FAIL)
+        return True
+
+    def _stop_reason(self, reason: str) -> None:
+        if self.tally.stopped(reason):
+            self.progress.info(f"stopping: {reason}")
+
+    # ---- resume -------------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        """Re-attach RUNNING trials of dead workers to their jobs (those that never had one are replaced)."""
+        for work in self.workers.orphans(self.backend, self.spec, self.progress):
+            self._reattach.append(work)
+            self.tally.add(Outcome.REATTACHED)
+            self.progress.info(f"trial {work.number}: re-attached to job {work.job_id} on learn block {work.learn_id}")

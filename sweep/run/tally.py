@@ -1,0 +1,67 @@
+"""The counters of one run, shared by its slot threads and changed only under one lock."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["Outcome", "RunSummary", "Tally"]
+
+
+@dataclass
+class RunSummary:
+    """What this run did (the study's own totals are in its storage)."""
+
+    completed: int = 0
+    failed: int = 0
+    reused: int = 0
+    reattached: int = 0
+    pruned: int = 0
+    stopped_reason: str = ""
+
+
+class Outcome(Enum):
+    """How one trial of this run ended (or, for REATTACHED, began)."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REUSED = "reused"
+    REATTACHED = "reattached"
+    PRUNED = "pruned"
+
+
+class Tally:
+    """Thread-safe counting for a run: outcomes, consecutive failures, the stop reason, the best so far."""
+
+    def __init__(self) -> None:
+        self.summary = RunSummary()
+        self._lock = threading.Lock()
+        self._consecutive_failures = 0
+        self._best: tuple[float, int] | None = None
+
+    def add(self, outcome: Outcome) -> int:
+        """Count ``outcome``; the number of consecutive failures after it (a trial that ended well resets it)."""
+        with self._lock:
+            setattr(self.summary, outcome.value, getattr(self.summary, outcome.value) + 1)
+            if outcome is Outcome.FAILED:
+                self._consecutive_failures += 1
+            elif outcome is not Outcome.REATTACHED:
+                self._consecutive_failures = 0
+            return self._consecutive_failures
+
+    def stopped(self, reason: str) -> bool:
+        """Record why no new trial starts; True the first time (later reasons are not kept)."""
+        with self._lock:
+            if self.summary.stopped_reason:
+                return False
+            self.summary.stopped_reason = reason
+            return True
+
+    def best(self, number: int, value: float, maximize: bool) -> tuple[float, int]:
+        """Offer a feasible trial's value; the best (value, trial number) so far."""
+        sign = 1.0 if maximize else -1.0
+        with self._lock:
+            if self._best is None or sign * value > sign * self._best[0]:
+                self._best = (value, number)
+            return self._best

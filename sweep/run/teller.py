@@ -1,0 +1,116 @@
+"""Recording how a trial ended, in the study and the run's tally: complete, reused, failed or pruned."""
+
+from __future__ import annotations
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep.errors import SweepAborted
+from sweep.run.follow import JobResult
+from sweep.run.progress import Progress
+from sweep.run.tally import Outcome, Tally
+from sweep.run.twins import Twins
+from sweep.run.work import TrialRun
+from sweep.session.records import COMPUTE
+from sweep.study.pruner import pruned_reason
+from sweep.study.spec import StudySpec
+
+__all__ = ["Teller"]
+
+_RESULT_ATTRS = ("metrics", "curves", "confusion", "class_names")
+
+
+class Teller:
+    """Tells the study each trial's end (values, constraints, state, the attributes reports read)."""
+
+    def __init__(self, spec: StudySpec, study: optuna.Study, tally: Tally, twins: Twins, progress: Progress,
+                 max_consecutive_failures: int) -> None:
+        self.spec, self.study, self.tally, self.twins, self.progress = spec, study, tally, twins, progress
+        self.max_consecutive_failures = max_consecutive_failures
+        self.metric_names = [o.metric for o in spec.objectives]
+        self.required = [*self.metric_names, *(c.metric for c in spec.constraints)]
+        self._maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+
+    def complete(self, work: TrialRun, result: JobResult, wall_time_s: float) -> None:
+        """A trained model: its metrics, curves and confusion matrices, then its values."""
+        metrics = {**result.metrics, "wall_time_s": wall_time_s}
+        missing = [m for m in self.required if m not in metrics]
+        if missing:
+            available = ", ".join(sorted(k for k in metrics if k.count(".") <= 1)[:30])
+            self.failure(work, f"metric {missing[0]!r} is not in the job's results (available: {available})", [])
+            return
+        if work.watch is not None and not work.watch.multi:
+            work.watch.update(result.curves.get(self.spec.pruner.curve, []))  # the epochs polls missed
+        work.trial.set_user_attr("metrics", metrics)
+        if result.curves:
+            work.trial.set_user_attr("curves", result.curves)
+        work.trial.set_user_attr("confusion", result.confusion)
+        work.trial.set_user_attr("class_names", list(result.metadata.class_names))
+        self._tell(work, metrics)
+        self.tally.add(Outcome.COMPLETED)
+
+    def reuse(self, work: TrialRun, twin: int) -> None:
+        """An identical request was already trained: tell its result again instead of training."""
+        source = self.study.get_trials(deepcopy=False)[twin]
+        for key in _RESULT_ATTRS:
+            if key in source.user_attrs:
+                work.trial.set_user_attr(key, source.user_attrs[key])
+        work.trial.set_user_attr("duplicate_of", twin)
+        self.progress.info(f"trial {work.number}: same configuration as trial {twin}; result reused, nothing trained")
+        self._tell(work, dict(source.user_attrs["metrics"]))
+        self.tally.add(Outcome.REUSED)
+
+    def failure(self, work: TrialRun, reason: str, tail: list[str]) -> None:
+        """A failed trial (replaced by a new one); too many in a row stop the sweep."""
+        count = self.fail(work, reason, tail)
+        if count >= self.max_consecutive_failures:
+            raise SweepAborted(f"{count} consecutive trials failed (max_consecutive_failures = "
+                               f"{self.max_consecutive_failures}); last: trial {work.number}: {reason}")
+
+    def fail(self, work: TrialRun, reason: str, tail: list[str]) -> int:
+        """Record FAIL with its reason, log tail and compute; the consecutive failures so far."""
+        self.progress.done(work.number)
+        work.trial.set_user_attr("failure", reason)
+        if work.compute_s is not None:  # a failed job cost compute too (see sweep.session.records)
+            work.trial.set_user_attr(COMPUTE, work.compute_s)
+        if tail:
+            work.trial.set_user_attr("log_tail", tail[-40:])
+        self.study.tell(work.trial, state=TrialState.FAIL)
+        count = self.tally.add(Outcome.FAILED)
+        self.progress.warn(f"trial {work.number}: FAILED: {reason}")
+        return count
+
+    def pruned(self, work: TrialRun, info: dict[str, object]) -> None:
+        """A job stopped early by its curve (``info``: epoch, curve, value)."""
+        work.trial.set_user_attr("pruned", info)
+        if work.compute_s is not None:  # a cancelled job cost compute too (see sweep.session.records)
+            work.trial.set_user_attr(COMPUTE, work.compute_s)
+        self.study.tell(work.trial, state=TrialState.PRUNED)
+        self.tally.add(Outcome.PRUNED)
+        self.progress.done(work.number)
+        self.progress.info(f"trial {work.number}: {pruned_reason(info)}; job {work.job_id} cancelled")
+
+    def pruned_as_twin(self, work: TrialRun, twin: FrozenTrial) -> None:
+        """The same configuration was pruned: so is this trial, without training it."""
+        work.trial.set_user_attr("pruned", twin.user_attrs.get("pruned") or {})
+        work.trial.set_user_attr("duplicate_of", twin.number)
+        self.study.tell(work.trial, state=TrialState.PRUNED)
+        self.tally.add(Outcome.PRUNED)
+        self.progress.done(work.number)
+        self.progress.info(f"trial {work.number}: same configuration as trial {twin.number}, which was pruned; "
+                           "pruned too, nothing trained")
+
+    def _tell(self, work: TrialRun, metrics: dict[str, float]) -> None:
+        feasible = True
+        for c in self.spec.constraints:
+            value = c.value(metrics)
+            feasible = feasible and value <= 0
+            work.trial.set_constraint(str(c), value)
+        values = [metrics[m] for m in self.metric_names]
+        self.study.tell(work.trial, values)
+        self.twins.told(work.request.key, work.number)
+        shown = " ".join(f"{m}={v:.4g}" for m, v in zip(self.metric_names, values, strict=True))
+        self.progress.info(f"trial {work.number}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s)")
+        if feasible and len(values) == 1:  # the live line's best; study.best_trial would copy every trial
+            value, best = self.tally.best(work.number, values[0], self._maximize)
+            self.progress.best(f"{self.metric_names[0]}={value:.4g} (trial {best})")

@@ -1,0 +1,177 @@
+"""One trial, start to end: reuse or await a twin, else submit -> record the job id -> follow -> tell.
+
+The job id is recorded on the trial before any wait, so a restart re-attaches to the job instead of
+training again. While the job runs, every poll refreshes the live line and (every ``heartbeat_s``)
+the trial's worker record, and (every ``pruner.check_every``) reads its epoch curve; a curve that
+says stop ends the following, and the job is cancelled and recorded PRUNED.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep.errors import (
+    ApiError,
+    AuthError,
+    Interrupted,
+    JobError,
+    JobFailed,
+    ProtocolError,
+    TransientError,
+)
+from sweep.run.curve import CurveWatch
+from sweep.run.follow import Follower, JobResult, OnPoll
+from sweep.run.progress import Progress
+from sweep.run.teller import Teller
+from sweep.run.twins import Twins
+from sweep.run.work import TrialRun
+from sweep.run.workers import Workers
+from sweep.studio.backend import Backend
+from sweep.studio.metrics import is_device_metric
+from sweep.studio.models import Job
+from sweep.study.spec import StudySpec
+
+__all__ = ["TrialDriver"]
+
+log = logging.getLogger("sweep.run.trial")
+
+
+class TrialDriver:
+    """Runs trials one at a time per slot thread; the collaborators are shared by all slots."""
+
+    def __init__(self, spec: StudySpec, study: optuna.Study, backend: Backend, follower: Follower,
+                 workers: Workers, twins: Twins, teller: Teller, progress: Progress, *, heartbeat_s: float,
+                 stop: threading.Event) -> None:
+        self.spec, self.study, self.backend, self.follower = spec, study, backend, follower
+        self.workers, self.twins, self.teller, self.progress = workers, twins, teller, progress
+        self.heartbeat_s, self.stop = heartbeat_s, stop
+        self.need_device = any(is_device_metric(m) for m in teller.required)
+
+    def run(self, work: TrialRun) -> None:
+        try:
+            self._run(work)
+        finally:
+            self.twins.end(work.number)
+
+    def _run(self, work: TrialRun) -> None:
+        if work.job_id is None and work.twin is not None:
+            twin = self._await_twin(work)
+            if twin is not None and twin.state == TrialState.PRUNED:
+                self.teller.pruned_as_twin(work, twin)
+                return
+        known = None if work.job_id is not None else self.twins.completed(work.request.key)
+        if known is not None:
+            self.teller.reuse(work, known)
+            return
+        try:
+            result = self._train(work)
+        except Interrupted:
+            self.teller.fail(work, f"interrupted; job {work.job_id} cancelled" if work.job_id
+                             else "interrupted before submission", [])
+            raise
+        except (AuthError, TransientError):
+            # The job (if any) runs on: leave the trial RUNNING with its job id for a later re-attach.
+            raise
+        except JobFailed as exc:
+            if exc.compute_time_s is not None:
+                work.compute_s = exc.compute_time_s
+            self.teller.failure(work, exc.message, exc.log_tail)
+            return
+        except (JobError, ApiError, ProtocolError) as exc:
+            self.teller.failure(work, str(exc), [])
+            return
+        if result is None:
+            self._prune(work)
+        else:
+            self.teller.complete(work, result, time.monotonic() - work.started_mono)
+
+    def _train(self, work: TrialRun) -> JobResult | None:
+        """Submit (unless re-attached) and follow the job; its result, or None when its curve said stop."""
+        if work.job_id is None:
+            if self.stop.is_set():
+                raise Interrupted()
+            work.job_id = self.backend.start_training(work.learn_id, work.request.model)
+            work.trial.set_user_attr("job_id", work.job_id)  # before waiting: a restart re-attaches
+            self.progress.info(f"trial {work.number}: job {work.job_id} started on learn block {work.learn_id}")
+        if self.spec.pruner.name != "none" and work.watch is None:
+            work.watch = CurveWatch(self.study, work.trial, self.spec.pruner)
+        try:
+            job = self.follower.wait(work.job_id, on_poll=self._on_poll(work))
+        finally:
+            self.progress.done(work.number)
+        work.compute_s = job.compute_time
+        if job.finished is None:
+            return None
+        result = self.follower.result(job, work.learn_id, need_device=self.need_device,
+                                      selected=work.request.model.selected_model_type,
+                                      on_poll=self._on_poll(work, "profiling"))
+        self.progress.done(work.number)
+        return result
+
+    def _on_poll(self, work: TrialRun, what: str = "") -> OnPoll:
+        """Refresh the live line; every ``heartbeat_s`` the trial's worker record; every
+        ``pruner.check_every`` (while training) its curve, which may say to stop following."""
+        last_beat = last_check = time.monotonic()
+
+        def on_poll(job: Job) -> bool:
+            nonlocal last_beat, last_check
+            state = what or ("running" if job.started else "queued")
+            self.progress.running(work.number, job.id, work.learn_id, state, time.monotonic() - work.started_mono)
+            if time.monotonic() - last_beat >= self.heartbeat_s:
+                work.trial.set_user_attr("worker", self.workers.record(work.learn_id))
+                last_beat = time.monotonic()
+            if (not what and work.watch is not None and job.finished is None
+                    and time.monotonic() - last_check >= self.spec.pruner.check_every):
+                last_check = time.monotonic()
+                work.prune = work.watch.check(self.backend, job.id)
+                return work.prune is not None
+            return False
+
+        return on_poll
+
+    def _prune(self, work: TrialRun) -> None:
+        """Stop the job, wait until it has ended (its learn block is free again), record PRUNED."""
+        assert work.job_id is not None and work.prune is not None
+        interrupted: Interrupted | None = None
+        try:
+            self.backend.cancel_job(work.job_id)
+            work.compute_s = self.follower.wait(work.job_id, cancel_on_stop=False).compute_time
+        except Interrupted as err:  # Ctrl-C while the cancelled job winds down: record, then stop
+            interrupted = err
+        except (ApiError, ProtocolError, JobError) as err:
+            log.warning("trial %s: cancelling pruned job %s: %s", work.number, work.job_id, err)
+        epoch, value = work.prune
+        self.teller.pruned(work, {"epoch": epoch, "curve": self.spec.pruner.curve, "value": value})
+        if interrupted is not None:
+            raise interrupted
+
+    def _await_twin(self, work: TrialRun) -> FrozenTrial | None:
+        """Wait until ``work.twin`` (the same configuration, running) ends: its final trial, or None when
+        its worker died (then this trial trains). The heartbeat goes on meanwhile."""
+        assert work.twin is not None
+        self.progress.info(f"trial {work.number}: same configuration as trial {work.twin}, still running; "
+                           "waiting for its result instead of training it twice")
+        last_beat = time.monotonic()
+        try:
+            while True:
+                twin = self.study.get_trials(deepcopy=False)[work.twin]
+                if twin.state != TrialState.RUNNING:
+                    self.twins.remember([twin])
+                    return twin
+                if not self.twins.is_ours(work.twin) and not self.workers.alive(twin.user_attrs.get("worker") or {}):
+                    return None
+                self.progress.running(work.number, None, work.learn_id, f"waiting for trial {work.twin}",
+                                      time.monotonic() - work.started_mono)
+                if time.monotonic() - last_beat >= self.heartbeat_s:
+                    work.trial.set_user_attr("worker", self.workers.record(work.learn_id))
+                    last_beat = time.monotonic()
+                if self.stop.wait(min(1.0, self.follower.polling.max_s)):
+                    raise Interrupted()
+        except Interrupted:
+            self.teller.fail(work, f"interrupted while waiting for trial {work.twin}, the same configuration", [])
+            raise

@@ -1,0 +1,98 @@
+"""A trial's params -> its exact train request, built once, and the key that tells two configurations apart."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sweep.errors import MISSING, StudyFileError
+from sweep.studio.models import SetKerasParameterRequest
+from sweep.study.space import LAYER_FIELDS, SPECTROGRAM_FIELDS, is_tuned, parameters
+from sweep.study.spec import StudySpec
+
+__all__ = ["TrainRequest", "config_key", "train_request"]
+
+
+def train_request(spec: StudySpec, params: Mapping[str, Any]) -> SetKerasParameterRequest:
+    """The exact train request of one trial: its params, the space's constants, and ``[fixed]``."""
+    values: dict[str, Any] = {}
+    for name, field, value in parameters(spec.space):
+        if not is_tuned(value):
+            values[name] = value
+        elif name in params:
+            values[name] = params[name]
+        else:
+            raise StudyFileError(str(spec.path), field, MISSING,
+                                 f"the trial has no value for param {name!r} (was the space changed?)")
+    body: dict[str, Any] = dict(spec.fixed)
+    for name, wire in (("learning_rate", "learningRate"), ("batch_size", "batchSize"),
+                       ("training_cycles", "trainingCycles"), ("augmentation_policy_image", "augmentationPolicyImage")):
+        if name in values:
+            body[wire] = values[name]
+    for wire in ("batchSize", "trainingCycles"):
+        if wire in body:
+            body[wire] = int(body[wire])
+    if spec.space.augmentation_policy_spectrogram is not None:
+        body["augmentationPolicySpectrogram"] = {
+            name: values[f"spectrogram.{name}"] for name in SPECTROGRAM_FIELDS if f"spectrogram.{name}" in values
+        }
+    if spec.space.layers is not None:
+        body["mode"] = "visual"
+        body["visualLayers"] = _visual_layers(spec.space.layers, values)
+    return SetKerasParameterRequest.model_validate(body)
+
+
+def _visual_layers(layers: list[Any], values: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i, layer in enumerate(layers):
+        one: dict[str, Any] = {"type": layer.type}
+        for name in LAYER_FIELDS[:-1]:
+            key = f"layers.{i}.{name}"
+            if key in values:
+                one[name] = values[key]
+        out.extend(dict(one) for _ in range(int(values.get(f"layers.{i}.repeat", 1))))
+    return out
+
+
+def config_key(request: TrainRequest | SetKerasParameterRequest | Mapping[str, Any]) -> str:
+    """A canonical hash of a request body: equal keys = the same training configuration. A body as
+    recorded on a trial is hashed as it is, without validating it again; numbers count by value
+    (``32`` and ``32.0`` are one batch size) and unset fields by absence."""
+    if isinstance(request, TrainRequest):
+        return request.key
+    body = request.wire() if isinstance(request, SetKerasParameterRequest) else request
+    text = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """One trial's train request, built once: the model that is sent, the body recorded on the trial,
+    and the key naming its configuration (see :func:`config_key`)."""
+
+    model: SetKerasParameterRequest
+    body: dict[str, Any]
+    key: str
+
+    @classmethod
+    def of(cls, model: SetKerasParameterRequest) -> TrainRequest:
+        body = model.wire()
+        return cls(model, body, config_key(body))
+
+    @classmethod
+    def recorded(cls, body: Mapping[str, Any]) -> TrainRequest:
+        """A trial's recorded body (a re-attached trial's), validated once."""
+        return cls(SetKerasParameterRequest.model_validate(dict(body)), dict(body), config_key(body))
