@@ -171,7 +171,8 @@ def trial(index: int, project: datasets.LocalProject, root: Path) -> dict[str, A
     inp_before = evaluate.make_interpreter(int8_before).get_input_details()[0]["quantization"]
     job_f32, job_i8 = (m.accuracy for m in meta.model_validation_metrics)
     return {"model": model, "split": (x_tr, x_val, y_val, seed), "label": label, "lr": lr, "epochs": epochs,
-            "f32": f32, "before": acc(int8_before), "after": acc(int8_after), "saved": acc(int8_saved), "scale": inp[0], "zero": inp[1],
+            "f32": f32, "before": acc(int8_before), "after": acc(int8_after), "saved": acc(int8_saved),
+            "scale": inp[0], "zero": inp[1],
             "inp_before": inp_before, "want": expected_input_quantization(rep),
             "rep_range": (float(rep.min()), float(rep.max())), "same_bytes": int8_before == int8_after,
             "warn_before": warn_before, "warn_after": warn_after, "train_s": train_s,
@@ -197,7 +198,7 @@ def affine_check(project: datasets.LocalProject, row: dict[str, Any]) -> None:
         q_b = evaluate.make_interpreter(before).get_input_details()[0]["quantization"]
         q_a = evaluate.make_interpreter(after).get_input_details()[0]["quantization"]
 
-        def acc(m: bytes) -> float:
+        def acc(m: bytes, feats_val: np.ndarray = feats_val) -> float:
             return evaluate.evaluate_tflite(m, feats_val, y_val, project.labels).accuracy
 
         print(f"{f'{a:g}, {b:g}':>10} {f'{rep.min():.2f}..{rep.max():.2f}':>13} {want[0]:11.6f}/{want[1]:<4} "

@@ -72,7 +72,8 @@ def _log_times(client: Any, job_id: int) -> dict[str, float]:
         return found[-1] if last else found[0]
 
     started, first = at("Job started"), stamps[[d for _, d in stamps].index("Job started") + 1][0]
-    fit0, fit1, post1, done = at("Epoch 1/"), at("Finished training"), at("Converted and evaluated"), at("Job completed")
+    fit0, fit1 = at("Epoch 1/"), at("Finished training")
+    post1, done = at("Converted and evaluated"), at("Job completed")
     return {"startup": first - started, "fit": fit1 - fit0, "post": post1 - fit1, "completion": done - post1}
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs (Chromium for the report test, a venv with sweep[test])
-# and run it. Extra arguments go to pytest. Used by .ci/run and the README.
+# Install everything the test suite needs (Chromium for the report test, a venv with sweep[test]),
+# run the code checks (scripts/check.sh: ruff, mypy --strict, import contracts, sizes), then the
+# tests. Extra arguments go to pytest. Used by .ci/run and the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -25,6 +26,7 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip uninstall -q -y sweep >/dev/null 2>&1 || true  # a venv from before the rename to ei-sweep
 .venv/bin/python -m pip install -q -e '.[test]'
+bash scripts/check.sh
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -1,4 +1,4 @@
-"""The thin edge: parse arguments, build the settings once, call the command's typed function, map errors to exit codes."""
+"""The thin edge: parse arguments, build the settings once, call the command's function, map errors to exit codes."""
 
 from __future__ import annotations
 
@@ -52,7 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument("--version", action="version", version=f"sweep {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub)
+    _add_readers(sub)
+    _add_local(sub)
+    return parser
 
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run (or resume) a sweep", description=(
         "Run a study's trials as Edge Impulse train jobs. Running it again resumes: jobs left running are "
         "re-attached, not trained again."))
@@ -67,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a RUNNING trial whose worker on another host has not beaten its heart for this long is "
                           "taken over (default 180s, or SWEEP_STALE_AFTER_S; at least 60s, twice the 30 s heartbeat)")
 
+
+def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that read a study: status, best, report, compare."""
     status = sub.add_parser("status", help="table of the study's trials", description="Show every trial: state, "
                             "params, objectives, job id, and the best trial(s).")
     status.add_argument("study", type=Path, help="study file (TOML)")
@@ -90,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("studies", type=Path, nargs="+", help="study files (TOML)")
     compare.add_argument("--out", type=Path, metavar="DIR", help="output folder (default reports/compare-<names>)")
 
+
+def _add_local(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The local studio on its own: serve, import."""
     serve = sub.add_parser("serve", help="run the local studio server", description=(
         "Serve the Edge Impulse train API on this machine, training real Keras models offline."))
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -107,7 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--labels", help="comma-separated class names, in label order")
     imp.add_argument("--shape", help="input shape, e.g. 8,8,1 (default: flat features)")
     imp.add_argument("--data-dir", type=Path, default=None, help="local studio data dir (default .sweep/studio)")
-    return parser
 
 
 def _setup_logging(verbosity: int) -> None:

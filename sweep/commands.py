@@ -115,7 +115,8 @@ def _show_quota(project: Project, progress: Progress) -> None:
         progress.info(f"compute quota unknown ({exc})")
         return
     left_min = info.compute_time.time_left_ms / 60000
-    progress.info(f"compute quota: {left_min:.0f} min left this period; at most {info.performance.job_limit_m} min per job")
+    progress.info(f"compute quota: {left_min:.0f} min left this period; "
+                  f"at most {info.performance.job_limit_m} min per job")
 
 
 def _refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, progress: Progress) -> None:
@@ -166,7 +167,8 @@ def best(study_file: Path, settings: Settings, *, storage: str | None = None, ap
     trials = chosen_trials(study, spec, trial)
     if apply and len(trials) > 1:
         numbers = ", ".join(str(t.number) for t in trials)
-        raise UsageError(f"--apply: the study has {len(trials)} Pareto-optimal trials ({numbers}); choose one with --trial N")
+        raise UsageError(f"--apply: the study has {len(trials)} Pareto-optimal trials ({numbers}); "
+                         "choose one with --trial N")
     bodies = [t.user_attrs.get("request") for t in trials]
     if len(bodies) == 1:
         print(json.dumps(bodies[0], indent=2, sort_keys=True))

@@ -102,7 +102,8 @@ class FakeBackend:
 
     def keras_config(self, learn_id: int) -> KerasResponse:
         config = self.configs.get(learn_id, SetKerasParameterRequest()).wire()
-        return KerasResponse.model_validate(views.keras_body(self._project(), learn_id, config, learn_id in self.models))
+        body = views.keras_body(self._project(), learn_id, config, learn_id in self.models)
+        return KerasResponse.model_validate(body)
 
     def save_keras_config(self, learn_id: int, request: SetKerasParameterRequest) -> None:
         self.configs[learn_id] = request

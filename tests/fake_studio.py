@@ -100,7 +100,8 @@ def _request(b: Any) -> dict[str, Any] | Answer:
     try:
         return SetKerasParameterRequest.model_validate(b or {}).wire()
     except ValidationError as exc:
-        return 400, GenericApiResponse(success=False, error=f"invalid request body: {exc.errors()[0]['msg']}").wire(), {}
+        error = f"invalid request body: {exc.errors()[0]['msg']}"
+        return 400, GenericApiResponse(success=False, error=error).wire(), {}
 
 
 def _iso(t: float) -> str:
@@ -265,7 +266,7 @@ class FakeStudio:
         profiler = job.id + 1  # created with the train job when the script delays profiling
         profiling = now < job.finished_at() + job.script.profiling_delay_s
         widths = _widths(job.request) or [16]
-        params = sum(a * b for a, b in zip([64] + widths, widths + [len(self.class_names)]))
+        params = sum(a * b for a, b in zip([64, *widths], [*widths, len(self.class_names)], strict=False))
         n = len(self.class_names)
 
         def metrics_for(mt: ModelType, acc: float) -> ModelMetrics:

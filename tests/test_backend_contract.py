@@ -21,12 +21,13 @@ from edgeimpulse_api.models.keras_model_metadata_response import KerasModelMetad
 from edgeimpulse_api.models.log_stdout_response import LogStdoutResponse as OfficialLog
 from pydantic import SecretStr
 
-from fake_studio import FakeStudio, JobScript
-from local_fixtures import start_studio
 from sweep.errors import ApiError, AuthError
 from sweep.studio.client import StudioClient, make_http_client
 from sweep.studio.joblog import curves_from_log
 from sweep.studio.models import Job, SetKerasParameterRequest
+
+from fake_studio import FakeStudio, JobScript
+from local_fixtures import start_studio
 
 pytestmark = pytest.mark.slow
 QUICK = SetKerasParameterRequest(training_cycles=2, learning_rate=0.01, batch_size=32)

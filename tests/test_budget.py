@@ -7,9 +7,10 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from fake_backend import FakeBackend
 from sweep.run.budget import Budget
 from sweep.session.records import compute_used_s
+
+from fake_backend import FakeBackend
 
 
 def _trial(compute_s: float, state: TrialState = TrialState.COMPLETE, **attrs: Any) -> optuna.trial.FrozenTrial:

@@ -175,7 +175,8 @@ def test_routes_query_parameters_and_parsed_answers() -> None:
                "learnBlocks": [{"id": LEARN, "type": "keras", "name": "NN", "dsp": [2], "title": "Classifier"}]}
     answers = {
         ("POST", f"/api/{PROJECT}/jobs/train/keras/{LEARN}"): official(OfficialStart, {"success": True, "id": 9}),
-        ("GET", f"/api/{PROJECT}/jobs/9/status"): official(OfficialJob, {"success": True, "job": job(9, finished=True)}),
+        ("GET", f"/api/{PROJECT}/jobs/9/status"): official(OfficialJob,
+                                                            {"success": True, "job": job(9, finished=True)}),
         ("GET", f"/api/{PROJECT}/jobs/9/stdout"): official(OfficialStdout, {"success": True, "stdout": log_items,
                                                                              "totalCount": 2}),
         ("POST", f"/api/{PROJECT}/jobs/9/cancel"): official(OfficialGeneric, {"success": True}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +54,6 @@ def test_peak_live_bytes() -> None:
 
 def test_devices_is_keras_free() -> None:
     assert "keras" not in devices.__dict__
-    src = open(devices.__file__).read()
+    src = Path(devices.__file__).read_text()
     assert "import keras" not in src and "tensorflow" not in src
     assert "sweep.local.devices" in sys.modules

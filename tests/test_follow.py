@@ -151,8 +151,9 @@ def test_fresh_model_after_one_stale_read_is_accepted() -> None:
 
 def test_on_poll_may_stop_following_and_the_job_comes_back_unfinished() -> None:
     """Pruning is a return value of the poll callback, not an exception thrown through the follower."""
-    from fake_backend import FakeBackend
     from sweep.studio.models import Job
+
+    from fake_backend import FakeBackend
 
     backend = FakeBackend()
     job_id = backend.add_job(7)

@@ -40,7 +40,8 @@ TRACEBACK = [
 
 
 @pytest.mark.parametrize(("lines", "flagged", "reason"), [
-    pytest.param(["Epoch 1/2", "loss: 0.0839 - accuracy: 0.9784 - val_loss: 0.1"], [], None, id="epoch-line-is-no-reason"),
+    pytest.param(["Epoch 1/2", "loss: 0.0839 - accuracy: 0.9784 - val_loss: 0.1"], [], None,
+                 id="epoch-line-is-no-reason"),
     pytest.param(TRACEBACK, [], "RecursionError: maximum recursion depth exceeded while calling a Python object",
                  id="exception-line-of-a-traceback"),
     pytest.param([*TRACEBACK, "Job failed: server stopped while the job was running", "Epoch 4/30"], [],

@@ -66,7 +66,7 @@ def test_train_follow_log_metadata(official_api: Any) -> None:
     logs = jobs.get_jobs_logs(PROJECT, start.id, limit=1000)
     lines = [item.data for item in logs.stdout]
     assert logs.total_count == len(lines)
-    assert [s for s in lines if s.startswith("Epoch")][0].startswith("Epoch 3/3")  # newest first
+    assert next(s for s in lines if s.startswith("Epoch")).startswith("Epoch 3/3")  # newest first
     text = jobs.download_jobs_logs(PROJECT, start.id)
     assert "Epoch 1/3" in text and text.index("Epoch 1/3") < text.index("Epoch 3/3")
 

@@ -78,7 +78,7 @@ def _req(**kw: object) -> SetKerasParameterRequest:
     return SetKerasParameterRequest.model_validate(kw)
 
 
-@pytest.mark.parametrize("body, fragment", [
+@pytest.mark.parametrize(("body", "fragment"), [
     ({"learningRate": 0}, "learningRate"),
     ({"learningRate": 1.5}, "learningRate"),
     ({"batchSize": 0}, "batchSize"),

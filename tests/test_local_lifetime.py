@@ -258,7 +258,7 @@ def test_kill_9_of_sweep_run_leaves_no_process_or_one_server_that_the_next_run_r
         if (now := _server_info(data)) is not None:
             seen_info.add(now["pid"])
         time.sleep(0.2)
-    out, err = resumed.communicate()
+    _out, err = resumed.communicate()
     assert resumed.returncode == 0, err
     if linger is not None:
         assert seen_servers <= {server} and seen_info <= {server}, (seen_servers, seen_info, server)
@@ -334,7 +334,7 @@ def test_a_second_server_on_a_locked_data_dir_waits_then_fails_naming_the_holder
         began = time.monotonic()
         second = leftovers.popen([sys.executable, "-m", "sweep.local", "--port", "0", "--data-dir", str(data),
                                   "--lock-wait", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out, err = second.communicate(timeout=60)
+        _out, err = second.communicate(timeout=60)
         waited = time.monotonic() - began
         assert second.returncode != 0
         assert waited >= 2.0

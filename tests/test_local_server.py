@@ -108,14 +108,17 @@ BAD_BODIES: dict[str, tuple[bytes, str]] = {
     "bool batch size": (b'{"batchSize": true}',
                         "invalid request body: batchSize: Input should be a valid integer, not a boolean (got True)"),
     "bool learning rate": (b'{"learningRate": false}',
-                           "invalid request body: learningRate: Input should be a valid number, not a boolean (got False)"),
+                           "invalid request body: learningRate: Input should be a valid number, not a boolean "
+                           "(got False)"),
     "bool neurons": (b'{"visualLayers": [{"type": "dense", "neurons": true}]}',
-                     "invalid request body: visualLayers.0.neurons: Input should be a valid integer, not a boolean (got True)"),
+                     "invalid request body: visualLayers.0.neurons: Input should be a valid integer, not a "
+                     "boolean (got True)"),
     "text learning rate": (b'{"learningRate": "fast"}',
                            "invalid request body: learningRate: Input should be a valid number, unable to parse string "
                            "as a number (got 'fast')"),
     "unknown layer type": (b'{"visualLayers": [{"type": "transformer", "neurons": 8}]}',
-                           "visualLayers[0] (transformer): unknown layer type 'transformer'; known: batchNormalization, "
+                           "visualLayers[0] (transformer): unknown layer type 'transformer'; known: "
+                           "batchNormalization, "
                            "conv1d, conv2d, dense, dropout, flatten, reshape"),
     "layer without type": (b'{"visualLayers": [{"neurons": 8}]}',
                            "invalid request body: visualLayers.0.type: Field required (got {'neurons': 8})"),
@@ -144,7 +147,8 @@ BAD_BODIES: dict[str, tuple[bytes, str]] = {
                       "or 'high' (got 'huge')"),
     "custom parameter not text": (b'{"customParameters": {"a": 1}}',
                                   "invalid request body: customParameters.a: Input should be a valid string (got 1)"),
-    "huge body": (b'{"script": "' + b"x" * 2_000_000 + b'"}', "request body too large (2000014 bytes; at most 1000000)"),
+    "huge body": (b'{"script": "' + b"x" * 2_000_000 + b'"}',
+                  "request body too large (2000014 bytes; at most 1000000)"),
 }
 
 

@@ -238,7 +238,7 @@ def test_best_apply_saves_the_best_request_to_the_learn_block(ws: Path, digits_r
     assert after["learningRate"] == pytest.approx(request["learningRate"])
     assert after["trainingCycles"] == request["trainingCycles"] and after["mode"] == "visual"
     assert len(after["visualLayers"]) == len(request["visualLayers"])
-    for got, wanted in zip(after["visualLayers"], request["visualLayers"]):
+    for got, wanted in zip(after["visualLayers"], request["visualLayers"], strict=False):
         assert {k: got.get(k) for k in wanted} == wanted
 
 

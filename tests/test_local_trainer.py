@@ -113,7 +113,7 @@ def test_augmentation_layers_only_act_in_training() -> None:
     assert augment.spectrogram_layers(AugmentationPolicySpectrogram(enabled=False), seed=1) == []
 
 
-@pytest.mark.parametrize("body, fragment", [
+@pytest.mark.parametrize(("body", "fragment"), [
     ({"visualLayers": [{"type": "transfer_mobilenetv2_a35"}]}, "transfer"),
     ({"mode": "expert", "script": "print(1)"}, "expert"),
     ({"selectedModelType": "akida"}, "akida"),

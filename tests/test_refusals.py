@@ -72,7 +72,8 @@ def test_a_local_project_that_does_not_exist_starts_no_studio(workspace: Path,
     path = workspace / "study.toml"
     path.write_text(edit(('project = "digits"', 'project = "digitz"')))
     err = _refused(workspace, capsys, "run", str(path))
-    assert err == (f"sweep: error: {path}: target.project: no local project named 'digitz' under .sweep/studio/projects "
+    assert err == (f"sweep: error: {path}: target.project: no local project named 'digitz' under "
+                   ".sweep/studio/projects "
                    "(projects: digits, keywords; `sweep import` adds one) (got 'digitz')\n")
 
 

@@ -72,7 +72,7 @@ def test_report_writes_a_self_contained_page_markdown_csv_and_plots(two_studies:
     study = load(folder, "alpha")
     csv = pd.read_csv(out / "trials.csv")
     assert sorted(csv["number"]) == [t.number for t in study.get_trials()]
-    states = dict(zip(csv["number"], csv["state"]))
+    states = dict(zip(csv["number"], csv["state"], strict=False))
     assert sorted(states.values()).count("FAIL") == 1 and list(states.values()).count("COMPLETE") == 4
     for t in study.get_trials():
         assert states[t.number] == t.state.name
@@ -105,7 +105,7 @@ def test_compare_writes_compare_dir_named_after_the_studies(two_studies: tuple[P
     assert (out / "report.md").stat().st_size > 0
     best = pd.read_csv(out / "best.csv")
     assert {"alpha", "beta"} <= set(best.columns)
-    values = dict(zip(best["field"], best["alpha"]))
+    values = dict(zip(best["field"], best["alpha"], strict=False))
     top = load(folder, "alpha").best_trial
     assert float(values["int8.accuracy"]) == pytest.approx(top.values[0])
     _assert_no_key(out)

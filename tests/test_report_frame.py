@@ -50,14 +50,16 @@ def build_study(n: int = 20, *, multi: bool = False, seed: int = 0, fail_every: 
     study.set_user_attr("device", DEVICE)
     study.set_user_attr("study_file", f"studies/{name}.toml")
     for i in range(n):
-        params = {"learning_rate": 10 ** rng.uniform(-4, -1), "epochs": rng.randint(5, 40), "dense": rng.choice([16, 32, 64])}
+        params = {"learning_rate": 10 ** rng.uniform(-4, -1), "epochs": rng.randint(5, 40),
+                  "dense": rng.choice([16, 32, 64])}
         request = {"mode": "visual", "trainingCycles": params["epochs"], "learningRate": params["learning_rate"],
                    "visualLayers": [{"type": "dense", "neurons": params["dense"]}]}
         attrs = {"job_id": 1000 + i, "learn_id": 3, "request": request, "device": DEVICE}
         if fail_every and i % fail_every == fail_every - 1:
             attrs["failure"] = f"job {1000 + i} failed: out of memory (trial {i})"
             attrs["log_tail"] = ["Epoch 1/5", "Killed"]
-            study.add_trial(create_trial(state=TrialState.FAIL, params=params, distributions=DISTRIBUTIONS, user_attrs=attrs))
+            study.add_trial(create_trial(state=TrialState.FAIL, params=params, distributions=DISTRIBUTIONS,
+                                         user_attrs=attrs))
             continue
         acc32 = min(0.99, 0.5 + 0.4 * rng.random() + 0.05 * math.log10(params["learning_rate"] * 1e4) / 3)
         acc8 = acc32 - rng.uniform(-0.005, 0.04)
@@ -67,18 +69,23 @@ def build_study(n: int = 20, *, multi: bool = False, seed: int = 0, fail_every: 
         metrics = make_metrics(acc32, acc8, latency, ram, rom, compute=rng.uniform(10, 60))
         epochs = rng.randint(2, epochs_max)
         attrs["metrics"] = metrics
-        attrs["curves"] = {"loss": [1 / (e + 1) for e in range(epochs)], "accuracy": [acc32 * (e + 1) / epochs for e in range(epochs)],
-                           "val_loss": [1.2 / (e + 1) for e in range(epochs)], "val_accuracy": [acc8 * (e + 1) / epochs for e in range(epochs)]}
+        attrs["curves"] = {"loss": [1 / (e + 1) for e in range(epochs)],
+                           "accuracy": [acc32 * (e + 1) / epochs for e in range(epochs)],
+                           "val_loss": [1.2 / (e + 1) for e in range(epochs)],
+                           "val_accuracy": [acc8 * (e + 1) / epochs for e in range(epochs)]}
         k = len(CLASSES)
-        attrs["confusion"] = {mt: [[round(40 * a) if r == c else round(40 * (1 - a) / (k - 1)) for c in range(k)] for r in range(k)]
+        attrs["confusion"] = {mt: [[round(40 * a) if r == c else round(40 * (1 - a) / (k - 1)) for c in range(k)]
+                                   for r in range(k)]
                               for mt, a in (("float32", acc32), ("int8", acc8))}
         attrs["class_names"] = CLASSES
         values = [metrics[o] for o in objectives]
-        study.add_trial(create_trial(state=TrialState.COMPLETE, values=values, params=params, distributions=DISTRIBUTIONS,
-                                     user_attrs=attrs, constraints={"default.ram_bytes <= 120000": ram - 120000}))
+        study.add_trial(create_trial(state=TrialState.COMPLETE, values=values, params=params,
+                                     distributions=DISTRIBUTIONS, user_attrs=attrs,
+                                     constraints={"default.ram_bytes <= 120000": ram - 120000}))
     if n >= 3 and fail_every:
-        study.add_trial(create_trial(state=TrialState.PRUNED, params={"epochs": 5}, distributions={"epochs": DISTRIBUTIONS["epochs"]}))
-        study.add_trial(create_trial(state=TrialState.RUNNING, params={"epochs": 6}, distributions={"epochs": DISTRIBUTIONS["epochs"]},
+        epochs_only = {"epochs": DISTRIBUTIONS["epochs"]}
+        study.add_trial(create_trial(state=TrialState.PRUNED, params={"epochs": 5}, distributions=epochs_only))
+        study.add_trial(create_trial(state=TrialState.RUNNING, params={"epochs": 6}, distributions=epochs_only,
                                      user_attrs={"job_id": 9999}))
     return study
 
@@ -89,7 +96,8 @@ def test_trials_frame_has_one_row_per_trial_with_params_metrics_and_reasons() ->
     assert list(df["number"]) == [t.number for t in study.trials]
     assert set(df["state"]) == {"COMPLETE", "FAIL", "PRUNED", "RUNNING"}
     assert {"params_learning_rate", "params_epochs", "params_dense"} <= set(df.columns)
-    assert {"int8.accuracy", f"{DEVICE}.latency_ms", "default.rom_bytes", "compute_time_s", "wall_time_s", "job_id"} <= set(df.columns)
+    assert {"int8.accuracy", f"{DEVICE}.latency_ms", "default.rom_bytes", "compute_time_s", "wall_time_s",
+            "job_id"} <= set(df.columns)
     t3 = study.trials[3]
     row = df.set_index("number").loc[3]
     assert row["int8.accuracy"] == pytest.approx(t3.user_attrs["metrics"]["int8.accuracy"])
@@ -131,7 +139,7 @@ def test_metrics_missing_on_some_trials_are_nan_and_keep_other_columns() -> None
 @pytest.mark.parametrize("direction", ["maximize", "minimize"])
 def test_best_so_far_respects_direction_and_skips_failed(direction: str) -> None:
     study = optuna.create_study(direction=direction)
-    for i, v in enumerate([0.5, 0.3, None, 0.8, 0.6, 0.2]):
+    for _i, v in enumerate([0.5, 0.3, None, 0.8, 0.6, 0.2]):
         if v is None:
             study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={"failure": "x"}))
         else:

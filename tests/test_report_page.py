@@ -40,7 +40,7 @@ def single_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[optuna.Stud
 
 
 def test_index_is_self_contained_with_every_plot(single_report: tuple[optuna.Study, Path]) -> None:
-    study, index = single_report
+    _study, index = single_report
     assert index.name == "index.html" and index.parent.name == "single"
     html = index.read_text(encoding="utf-8")
     _self_contained(html)
@@ -62,7 +62,7 @@ def test_summary_shows_best_trial_counts_and_config(single_report: tuple[optuna.
     assert f"#{best.number}:" in summary and f"{best.value:.4g}" in summary
     n = {s: sum(t.state == s for t in study.trials) for s in TrialState}
     assert f"{len(study.trials)} trials ({n[TrialState.COMPLETE]} complete, {n[TrialState.FAIL]} fail" in summary
-    for name, value in best.params.items():
+    for name, _value in best.params.items():
         assert f"parameter {name}</td>" in summary
     metrics = best.user_attrs["metrics"]
     assert f">{metrics['float32.accuracy']:.4g}</td>" in summary

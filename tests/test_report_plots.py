@@ -55,11 +55,11 @@ def test_optuna_history_single(single: optuna.Study) -> None:
 
 def test_multi_history_draws_best_so_far(multi: optuna.Study) -> None:
     o = fr.objectives_of(multi)
-    frames = {n: fr.best_so_far(fr.trials_frame(multi), n, d) for n, d in zip(o.names, o.directions)}
+    frames = {n: fr.best_so_far(fr.trials_frame(multi), n, d) for n, d in zip(o.names, o.directions, strict=False)}
     fig = plots.multi_history_figure(frames, o)
     _check(fig)
     assert len(fig.axes) == 2
-    for ax, name in zip(fig.axes, o.names):
+    for ax, name in zip(fig.axes, o.names, strict=False):
         step = ax.get_lines()[0]
         assert np.allclose(step.get_ydata(), frames[name]["best"], equal_nan=True)
 
@@ -103,7 +103,8 @@ def test_device_figure_marks_the_front(single: optuna.Study) -> None:
     assert "(KiB)" in fig.axes[1].get_xlabel()
     front_line = ax.get_lines()[0]
     front = dev[dev["pareto_latency_ms"]].sort_values("latency_ms")
-    assert np.allclose(front_line.get_xdata(), front["latency_ms"]) and np.allclose(front_line.get_ydata(), front["accuracy"])
+    assert np.allclose(front_line.get_xdata(), front["latency_ms"])
+    assert np.allclose(front_line.get_ydata(), front["accuracy"])
     labels = [c.get_label() for c in ax.collections if isinstance(c, PathCollection)]
     assert {"feasible", "infeasible", "Pareto front"} <= set(labels)
 

@@ -38,7 +38,7 @@ def _wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-unty
 def _trial_with_job(folder: Path):  # type: ignore[no-untyped-def]
     try:
         trials = load(folder).get_trials()
-    except Exception:  # the study may not exist yet
+    except (KeyError, OSError, ValueError):  # the study (or its journal) may not exist yet
         return None
     running = [t for t in trials if t.state == TrialState.RUNNING and "job_id" in t.user_attrs]
     return running[0] if running else None

@@ -18,9 +18,9 @@ from optuna.distributions import (
 )
 from optuna.storages import InMemoryStorage
 
-from sweep.study import sampler as sampler_module
 from sweep.errors import StudyFileError
 from sweep.studio.models import SetKerasParameterRequest
+from sweep.study import sampler as sampler_module
 from sweep.study.load import load_study
 from sweep.study.request import config_key, train_request
 from sweep.study.sampler import SAMPLERS, make_sampler
@@ -246,7 +246,8 @@ def test_seeded_samplers_repeat_and_resumed_runs_move_on(tmp_path: Path) -> None
 
 
 def test_grid_lists_every_value(dense: StudySpec, conv: StudySpec, tmp_path: Path) -> None:
-    assert grid(conv.space, str(conv.path)) == {"batch_size": [32, 64], "layers.1.neurons": [8, 16, 32], "layers.1.stack": [1, 2]}
+    assert grid(conv.space, str(conv.path)) == {"batch_size": [32, 64], "layers.1.neurons": [8, 16, 32],
+                                                "layers.1.stack": [1, 2]}
     assert grid_size(conv.space, str(conv.path)) == 12
     spec = _spec(tmp_path, SMALL.format(sampler="grid", objectives=ONE).replace(
         "{ low = 0.001, high = 0.003, step = 0.001 }", "{ low = 0.1, high = 0.7, step = 0.3 }"))

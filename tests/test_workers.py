@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import os
 import signal
 import subprocess
@@ -97,7 +98,7 @@ def _finish(*procs: subprocess.Popen[str], timeout: float = 60) -> list[str]:
             _, err = proc.communicate()
             err += f"\n(killed: still running after {timeout} s)"
         logs.append(err)
-    shown = "\n".join(f"--- worker {p.pid} exited {p.returncode}:\n{err}" for p, err in zip(procs, logs))
+    shown = "\n".join(f"--- worker {p.pid} exited {p.returncode}:\n{err}" for p, err in zip(procs, logs, strict=False))
     assert all(p.returncode == 0 for p in procs), shown
     assert not any(KEY in err for err in logs)
     return logs
@@ -135,7 +136,7 @@ def _assert_one_job_per_block_at_a_time(fake: FakeStudio) -> None:
         by_block.setdefault(job.learn_id, []).append(job)
     for lid, jobs in by_block.items():
         jobs.sort(key=lambda j: j.created)
-        for before, after in zip(jobs, jobs[1:]):
+        for before, after in itertools.pairwise(jobs):
             assert after.created >= before.finished_at(), (
                 f"learn block {lid}: job {after.id} started while job {before.id} was running")
 
@@ -158,7 +159,7 @@ def _assert_consistent(trials: list[FrozenTrial], fake: FakeStudio, pids: dict[i
     assert len(set(job_ids)) == len(job_ids), "two trials share a job"
     assert set(job_ids) == set(jobs), "a job was trained that no trial owns (or a trial's job is unknown)"
     keys = [config_key(t.user_attrs["request"]) for t in complete]
-    twins = sorted({t.number for t, k in zip(complete, keys) if keys.count(k) > 1})
+    twins = sorted({t.number for t, k in zip(complete, keys, strict=False) if keys.count(k) > 1})
     assert not twins, f"the workers trained the same configurations more than once (trials {twins})"
     for t in complete:
         job = jobs[t.user_attrs["job_id"]]

@@ -65,7 +65,7 @@ class AxisMask(keras.layers.Layer):
         if not training or self.count == 0:
             return x
         b, n = ops.shape(x)[0], x.shape[self.axis]
-        max_w = max(1, int(round(n * self.max_frac)))
+        max_w = max(1, round(n * self.max_frac))
         pos = ops.cast(ops.arange(n), "float32")[None, :]
         keep = ops.ones((b, n))
         for _ in range(self.count):

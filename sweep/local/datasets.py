@@ -208,7 +208,8 @@ def _decode_labels(y: np.ndarray, n_labels: int | None, y_path: Path) -> np.ndar
     if y.ndim == 2 and y.shape[1] > 1:
         if not np.allclose(y.sum(axis=1), 1.0):
             raise LocalStudioError(f"{y_path}: 2-D labels must be one-hot rows (got row sums != 1)")
-        return y.argmax(axis=1).astype(np.int64)
+        decoded: np.ndarray = y.argmax(axis=1).astype(np.int64)
+        return decoded
     y = y.reshape(-1)
     if not np.issubdtype(y.dtype, np.number) or not np.all(np.equal(np.mod(y, 1), 0)):
         raise LocalStudioError(f"{y_path}: labels must be integers or one-hot rows (got dtype {y.dtype})")

@@ -45,7 +45,7 @@ class Evaluation:
 def make_interpreter(model: bytes) -> Any:
     """ai_edge_litert's interpreter when installed, else tf.lite.Interpreter."""
     try:
-        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-not-found]
+        from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -54,7 +54,8 @@ def layer_summary(model: keras.Model) -> list[dict[str, object]]:
             for d in t.shape[1:]:
                 n *= int(d or 1)
             return n
-        out.append({"input": {"shape": size(layer.input), "name": layer.name + "/input", "type": str(layer.input.dtype)},
+        out.append({"input": {"shape": size(layer.input), "name": layer.name + "/input",
+                              "type": str(layer.input.dtype)},
                     "output": {"shape": size(layer.output), "name": layer.name + "/output",
                                "type": str(layer.output.dtype)}})
     return out

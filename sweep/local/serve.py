@@ -68,6 +68,20 @@ def serve(host: str, port: int, data_dir: Path, *, concurrency: int = 1, allow_u
         lock.release()
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: any free one), or a LocalStudioError naming it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise LocalStudioError(f"cannot bind {host}:{port}: {exc}") from exc
+    sock.listen(128)
+    return sock
+
+
 def _serve_locked(host: str, port: int, data_dir: Path, *, concurrency: int, allow_user_code: bool,
                   api_key: str | None, port_file: Path | None, profiling_job: bool, job_limit_m: int,
                   linger: float | None) -> None:
@@ -83,15 +97,7 @@ def _serve_locked(host: str, port: int, data_dir: Path, *, concurrency: int, all
     manager = JobManager(data_dir, concurrency=concurrency, allow_user_code=allow_user_code,
                          profiling_job=profiling_job, job_limit_m=job_limit_m)
     app = create_app(data_dir, manager, key)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise LocalStudioError(f"cannot bind {host}:{port}: {exc}") from exc
-    sock.listen(128)
+    sock = _listen(host, port)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, access_log=False)
     pid = os.getpid()
@@ -109,15 +115,18 @@ def _serve_locked(host: str, port: int, data_dir: Path, *, concurrency: int, all
         remove_server_info(data_dir, pid)
         server.should_exit = True
 
+    def exiting() -> bool:  # read afresh each time: another thread (a signal, the owner watch) sets it
+        return bool(server.should_exit)
+
     def announce() -> None:
-        while not server.started and not server.should_exit:
+        while not server.started and not exiting():
             threading.Event().wait(0.05)
-        if not server.started or server.should_exit:
+        if not server.started or exiting():
             return
         write_server_info(data_dir, server_info(
             port=bound, base_url=f"http://{_connect_host(host)}:{bound}/v1", standalone=linger is None,
             concurrency=concurrency, profiling_job=profiling_job))
-        if server.should_exit:  # a signal came in while we wrote it
+        if exiting():  # a signal came in while we wrote it
             remove_server_info(data_dir, pid)
             return
         print(f"sweep local studio listening on http://{host}:{bound}/v1 (data dir {data_dir})", flush=True)

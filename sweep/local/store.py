@@ -128,7 +128,8 @@ class Store:
 
     def load_block(self, project_id: int, learn_id: int, name: str) -> dict[str, Any] | None:
         try:
-            return read_json(self.block_dir(project_id, learn_id) / name)
+            data: dict[str, Any] = read_json(self.block_dir(project_id, learn_id) / name)
+            return data
         except (FileNotFoundError, ValueError):
             return None
 

@@ -104,7 +104,8 @@ def _refuse(request: SetKerasParameterRequest, project: LocalProject, allow_user
     notes = []
     if r.augmentation_policy_image == "all" and project.kind != "image":
         notes.append(f"augmentationPolicyImage 'all' does not apply to a {project.kind} project (as in Studio)")
-    if r.augmentation_policy_spectrogram and r.augmentation_policy_spectrogram.enabled and project.kind != "spectrogram":
+    spectrogram = r.augmentation_policy_spectrogram
+    if spectrogram is not None and spectrogram.enabled and project.kind != "spectrogram":
         notes.append(f"augmentationPolicySpectrogram does not apply to a {project.kind} project (as in Studio)")
     return notes
 
@@ -132,7 +133,8 @@ def _training_model(core: keras.Model, request: SetKerasParameterRequest, projec
     if request.augmentation_policy_image == "all" and project.kind == "image":
         flip = project.name not in augment.NO_FLIP_PROJECTS
         extra = augment.image_layers(flip=flip, seed=seed)
-        log(f"Image augmentation: shift, zoom, brightness{', horizontal flip' if flip else ' (no flip for ' + project.name + ')'}")
+        flipped = ", horizontal flip" if flip else f" (no flip for {project.name})"
+        log(f"Image augmentation: shift, zoom, brightness{flipped}")
     policy = request.augmentation_policy_spectrogram
     if policy is not None and policy.enabled and project.kind == "spectrogram":
         extra = augment.spectrogram_layers(policy, seed=seed)
@@ -154,6 +156,45 @@ def _graphs(history: dict[str, list[float]]) -> list[KerasModelMetadataGraph]:
     return out
 
 
+def _split(x: np.ndarray, y: np.ndarray, split: float, seed: int, log: Callable[[str], None]
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, x_val, y_train, y_val): a stratified validation split, unstratified if a class is too small."""
+    try:
+        parts = train_test_split(x, y, test_size=split, stratify=y, random_state=seed)
+    except ValueError:
+        log("Note: a class is too small to stratify the validation split; splitting at random")
+        parts = train_test_split(x, y, test_size=split, random_state=seed)
+    x_tr, x_val, y_tr, y_val = parts
+    return x_tr, x_val, y_tr, y_val
+
+
+def _convert_and_evaluate(core: keras.Model, r: SetKerasParameterRequest, project: LocalProject,
+                          data: tuple[np.ndarray, np.ndarray, np.ndarray], macs: int, workdir: Path, seed: int,
+                          cancelled: Callable[[], bool], log: Callable[[str], None]) -> list[ModelMetrics]:
+    """The float32 and int8 TFLite models (written to ``workdir``), each evaluated on the validation split."""
+    x_tr, x_val, y_val = data
+    t1 = time.monotonic()
+    float_model, int8_model = evaluate.convert(core, x_tr, seed)
+    (workdir / "model_float32.tflite").write_bytes(float_model)
+    (workdir / "model_int8.tflite").write_bytes(int8_model)
+    if cancelled():
+        raise JobFailed("cancelled")
+    profile_int8 = r.profile_int8 is not False
+    metrics = []
+    for mt, tfl in ((ModelType.FLOAT32, float_model), (ModelType.INT8, int8_model)):
+        ev = evaluate.evaluate_tflite(tfl, x_val, y_val, project.labels)
+        perf = (devices.on_device_performance(mt.value, model_bytes=ev.model_bytes, macs=macs,
+                                              arena_bytes=ev.arena_bytes)
+                if (mt is ModelType.FLOAT32 or profile_int8) and macs else [])
+        metrics.append(ModelMetrics(type=mt, loss=ev.loss, accuracy=ev.accuracy, confusion_matrix=ev.confusion,
+                                    report=ev.report, on_device_performance=perf))
+        log(f"{mt.value} model: accuracy {ev.accuracy:.4f}, loss {ev.loss:.4f}, {ev.model_bytes} bytes")
+    if not profile_int8:
+        log("profileInt8 is false: no on-device estimates for the int8 model")
+    log(f"Converted and evaluated in {time.monotonic() - t1:.1f} s")
+    return metrics
+
+
 def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: Path, log: Callable[[str], None],
           cancelled: Callable[[], bool], seed: int = 0, allow_user_code: bool = False) -> KerasModelMetadata:
     """Train, convert and evaluate; writes model.keras, model_float32.tflite, model_int8.tflite into workdir."""
@@ -173,12 +214,7 @@ def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: 
 
     x, y = load_arrays(project)
     n_classes, n_features = len(project.labels), math.prod(project.input_shape)
-    x = x.reshape(len(x), n_features)
-    try:
-        x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=split, stratify=y, random_state=seed)
-    except ValueError:
-        log("Note: a class is too small to stratify the validation split; splitting at random")
-        x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=split, random_state=seed)
+    x_tr, x_val, y_tr, y_val = _split(x.reshape(len(x), n_features), y, split, seed, log)
     log(f"Dataset {project.name}: {len(x_tr)} training, {len(x_val)} validation samples, {n_classes} classes")
 
     keras.utils.set_random_seed(seed)
@@ -206,27 +242,8 @@ def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: 
         raise JobFailed("cancelled")
     log(f"Finished training in {time.monotonic() - t0:.1f} s")
     core.save(workdir / "model.keras")
-
-    t1 = time.monotonic()
-    float_model, int8_model = evaluate.convert(core, x_tr, seed)
-    (workdir / "model_float32.tflite").write_bytes(float_model)
-    (workdir / "model_int8.tflite").write_bytes(int8_model)
-    if cancelled():
-        raise JobFailed("cancelled")
-    macs = total_macs(steps)
-    profile_int8 = r.profile_int8 is not False
-    metrics = []
-    for mt, tfl in ((ModelType.FLOAT32, float_model), (ModelType.INT8, int8_model)):
-        ev = evaluate.evaluate_tflite(tfl, x_val, y_val, project.labels)
-        perf = (devices.on_device_performance(mt.value, model_bytes=ev.model_bytes, macs=macs,
-                                              arena_bytes=ev.arena_bytes)
-                if (mt is ModelType.FLOAT32 or profile_int8) and macs else [])
-        metrics.append(ModelMetrics(type=mt, loss=ev.loss, accuracy=ev.accuracy, confusion_matrix=ev.confusion,
-                                    report=ev.report, on_device_performance=perf))
-        log(f"{mt.value} model: accuracy {ev.accuracy:.4f}, loss {ev.loss:.4f}, {ev.model_bytes} bytes")
-    if not profile_int8:
-        log("profileInt8 is false: no on-device estimates for the int8 model")
-    log(f"Converted and evaluated in {time.monotonic() - t1:.1f} s")
+    metrics = _convert_and_evaluate(core, r, project, (x_tr, x_val, y_val), total_macs(steps), workdir, seed,
+                                    cancelled, log)
     recommended = r.selected_model_type or ModelType.INT8
     return KerasModelMetadata(
         created=datetime.now(UTC), layers=layer_summary(core), class_names=list(project.labels),

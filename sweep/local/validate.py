@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 
 __all__ = ["LIMITS", "Step", "plan_layers", "total_macs", "total_params", "validate_request"]
 
-LIMITS: dict[str, float] = {"batch_size": 65536, "training_cycles": 10000, "neurons": 4096, "kernel_size": 64,
-                            "stack": 16, "params": 20_000_000, "layers": 256, "keras_layers": 1024}
+LIMITS: dict[str, int] = {"batch_size": 65536, "training_cycles": 10000, "neurons": 4096, "kernel_size": 64,
+                          "stack": 16, "params": 20_000_000, "layers": 256, "keras_layers": 1024}
 KNOWN_TYPES = {"dense", "conv1d", "conv2d", "reshape", "flatten", "dropout", "batchNormalization"}
-DEFAULTS = {"dense": 20, "conv1d": 8, "conv2d": 8, "kernel": 3, "stack": 1, "dropout": 0.25}
+DEFAULTS: dict[str, int] = {"dense": 20, "conv1d": 8, "conv2d": 8, "kernel": 3, "stack": 1}
+DEFAULT_DROPOUT = 0.25
 
 
 @dataclass(frozen=True)
@@ -69,72 +70,91 @@ def _reshape_to(columns: int, flat: int, next_conv: str | None, project_shape: t
 
 def plan_layers(layers: list[VisualLayer], input_shape: tuple[int, ...], n_classes: int) -> list[Step]:
     """Concrete layer plan for ``layers`` on a flat input of prod(input_shape); ApiError(400) if unbuildable."""
-    flat = math.prod(input_shape)
-    shape: tuple[int, ...] = (flat,)
-    steps: list[Step] = []
-
-    def flatten() -> None:
-        nonlocal shape
-        if len(shape) > 1:
-            shape = (math.prod(shape),)
-            steps.append(Step("flatten", shape))
-
-    def dense(units: int, op: str) -> None:
-        nonlocal shape
-        flatten()
-        steps.append(Step(op, (units,), macs=shape[0] * units, params=(shape[0] + 1) * units, args={"units": units}))
-        shape = (units,)
-
+    plan = _Planner(layers, input_shape)
     for i, layer in enumerate(layers):
+        if layer.enabled is not False:
+            plan.add(i, layer)
+    plan.dense(n_classes, "softmax")
+    return plan.steps
+
+
+class _Planner:
+    """The running shape and steps of a plan, one method per visual layer kind."""
+
+    def __init__(self, layers: list[VisualLayer], input_shape: tuple[int, ...]) -> None:
+        self.layers, self.input_shape = layers, input_shape
+        self.flat = math.prod(input_shape)
+        self.shape: tuple[int, ...] = (self.flat,)
+        self.steps: list[Step] = []
+
+    def add(self, i: int, layer: VisualLayer) -> None:
         where = f"visualLayers[{i}] ({layer.type})"
-        if layer.enabled is False:
-            continue
         t = layer.type
         if t == "dense":
-            dense(layer.neurons or DEFAULTS["dense"], "dense")
+            self.dense(layer.neurons or DEFAULTS["dense"], "dense")
         elif t == "reshape":
-            if len(shape) != 1:
-                raise _bad(f"{where}: reshape must come before any conv layer (input is {shape})")
-            default_cols = input_shape[1] if len(input_shape) >= 2 else None
-            columns = layer.columns or default_cols
-            if columns is None:
-                raise _bad(f"{where}: columns is required for a {len(input_shape)}-D input")
-            shape = _reshape_to(columns, flat, _next_conv(layers, i + 1), input_shape, where)
-            steps.append(Step("reshape", shape, args={"target": shape}))
+            self.reshape(i, layer, where)
         elif t in ("conv1d", "conv2d"):
-            rank = 2 if t == "conv1d" else 3
-            if len(shape) == 1:
-                if len(input_shape) < 2 or shape[0] != flat:
-                    raise _bad(f"{where}: needs a reshape layer (columns) first on a {len(shape)}-D input {shape}")
-                if rank == 3 and len(input_shape) == 2:
-                    shape = (*input_shape, 1)
-                elif rank == 3:
-                    shape = tuple(input_shape)
-                else:
-                    shape = (input_shape[0], flat // input_shape[0])
-                steps.append(Step("reshape", shape, args={"target": shape}))
-            if len(shape) != rank:
-                raise _bad(f"{where}: {t} needs a {rank - 1}-D feature map, the input here is {shape}")
-            filters, k = layer.neurons or DEFAULTS[t], layer.kernel_size or DEFAULTS["kernel"]
-            for _ in range(layer.stack or DEFAULTS["stack"]):
-                cin, spatial = shape[-1], shape[:-1]
-                area = math.prod(spatial)
-                kk = k ** (rank - 1)
-                steps.append(Step(t, (*spatial, filters), macs=area * kk * cin * filters,
-                                  params=(kk * cin + 1) * filters, args={"filters": filters, "kernel": k}))
-                shape = (*spatial, filters)
-            shape = (*(math.ceil(s / 2) for s in shape[:-1]), shape[-1])
-            steps.append(Step("maxpool1d" if rank == 2 else "maxpool2d", shape, macs=math.prod(shape) * 2 ** (rank - 1)))
+            self.conv(layer, where)
         elif t == "flatten":
-            flatten()
+            self.flatten()
         elif t == "dropout":
-            steps.append(Step("dropout", shape, args={"rate": DEFAULTS["dropout"] if layer.dropout_rate is None
-                                                       else layer.dropout_rate}))
+            rate = DEFAULT_DROPOUT if layer.dropout_rate is None else layer.dropout_rate
+            self.steps.append(Step("dropout", self.shape, args={"rate": rate}))
         elif t == "batchNormalization":
-            steps.append(Step("batchnorm", shape, macs=math.prod(shape), params=4 * shape[-1]))
+            self.steps.append(Step("batchnorm", self.shape, macs=math.prod(self.shape), params=4 * self.shape[-1]))
         # transfer_* and other Studio-only blocks are refused by the trainer (JobFailed), not planned here
-    dense(n_classes, "softmax")
-    return steps
+
+    def flatten(self) -> None:
+        if len(self.shape) > 1:
+            self.shape = (math.prod(self.shape),)
+            self.steps.append(Step("flatten", self.shape))
+
+    def dense(self, units: int, op: str) -> None:
+        self.flatten()
+        inputs = self.shape[0]
+        self.steps.append(Step(op, (units,), macs=inputs * units, params=(inputs + 1) * units, args={"units": units}))
+        self.shape = (units,)
+
+    def reshape(self, i: int, layer: VisualLayer, where: str) -> None:
+        if len(self.shape) != 1:
+            raise _bad(f"{where}: reshape must come before any conv layer (input is {self.shape})")
+        default_cols = self.input_shape[1] if len(self.input_shape) >= 2 else None
+        columns = layer.columns or default_cols
+        if columns is None:
+            raise _bad(f"{where}: columns is required for a {len(self.input_shape)}-D input")
+        self.shape = _reshape_to(columns, self.flat, _next_conv(self.layers, i + 1), self.input_shape, where)
+        self.steps.append(Step("reshape", self.shape, args={"target": self.shape}))
+
+    def conv(self, layer: VisualLayer, where: str) -> None:
+        t = layer.type
+        rank = 2 if t == "conv1d" else 3
+        if len(self.shape) == 1:
+            self._feature_map(rank, where)
+        if len(self.shape) != rank:
+            raise _bad(f"{where}: {t} needs a {rank - 1}-D feature map, the input here is {self.shape}")
+        filters, k = layer.neurons or DEFAULTS[t], layer.kernel_size or DEFAULTS["kernel"]
+        for _ in range(layer.stack or DEFAULTS["stack"]):
+            cin, spatial = self.shape[-1], self.shape[:-1]
+            kk = k ** (rank - 1)
+            self.steps.append(Step(t, (*spatial, filters), macs=math.prod(spatial) * kk * cin * filters,
+                                   params=(kk * cin + 1) * filters, args={"filters": filters, "kernel": k}))
+            self.shape = (*spatial, filters)
+        self.shape = (*(math.ceil(s / 2) for s in self.shape[:-1]), self.shape[-1])
+        pool = "maxpool1d" if rank == 2 else "maxpool2d"
+        self.steps.append(Step(pool, self.shape, macs=math.prod(self.shape) * 2 ** (rank - 1)))
+
+    def _feature_map(self, rank: int, where: str) -> None:
+        """A conv layer straight on the flat input: the project's own shape (see the module docstring)."""
+        if len(self.input_shape) < 2 or self.shape[0] != self.flat:
+            raise _bad(f"{where}: needs a reshape layer (columns) first on a {len(self.shape)}-D input {self.shape}")
+        if rank == 3 and len(self.input_shape) == 2:
+            self.shape = (*self.input_shape, 1)
+        elif rank == 3:
+            self.shape = tuple(self.input_shape)
+        else:
+            self.shape = (self.input_shape[0], self.flat // self.input_shape[0])
+        self.steps.append(Step("reshape", self.shape, args={"target": self.shape}))
 
 
 def total_macs(steps: list[Step]) -> int:

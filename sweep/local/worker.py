@@ -44,9 +44,11 @@ def _run_job(job: dict[str, Any], parent_pid: int, allow_user_code: bool) -> dic
         if os.getppid() == parent_pid:  # an orphan (its server was killed) keeps quiet
             append_log(log_path, text)
 
+    import keras  # already imported by the trainer: this only names it
+
     result: dict[str, Any]
     try:
-        trainer.keras.backend.clear_session()
+        keras.backend.clear_session()
         project = datasets.get_project(Path(job["data_dir"]), job["project_id"])
         request = SetKerasParameterRequest.model_validate(job["request"])
         metadata = trainer.train(request, project, workdir=job_dir, log=log, cancelled=cancelled,
@@ -63,6 +65,12 @@ def _run_job(job: dict[str, Any], parent_pid: int, allow_user_code: bool) -> dic
     if job["request"].get("mode") == "expert":  # user code may have changed this process: retire it
         result["reusable"] = False
     return result
+
+
+def _clear_session() -> None:
+    import keras
+
+    keras.backend.clear_session()
 
 
 def _redirect_output(path: Path | None) -> None:
@@ -134,7 +142,7 @@ def _worker_main(conn: Connection, parent_pid: int, allow_user_code: bool, max_j
             return
         if not result["reusable"]:
             return
-        trainer.keras.backend.clear_session()  # free the last model while idle
+        _clear_session()  # free the last model while idle
         gc.collect()
 
 

@@ -81,7 +81,7 @@ def _summary_section(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTria
     sec.blocks.append(Text(f"{s.total} trials ({counts or 'none yet'}). Elapsed {duration(s.wall_time_s)} "
                            f"(first start to last finish); trial wall time {duration(trial_time)} in total, "
                            f"training compute time {duration(s.compute_time_s)}."))
-    goal = ", ".join(f"{n} ({d})" for n, d in zip(objectives.names, objectives.directions))
+    goal = ", ".join(f"{n} ({d})" for n, d in zip(objectives.names, objectives.directions, strict=False))
     target = study.user_attrs.get("target")
     sec.blocks.append(Text(f"Objectives: {goal}. Device: {device or 'unknown'}."
                            + (f" Trained on {target}." if target else "")
@@ -91,7 +91,7 @@ def _summary_section(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTria
                                "Failed trials, if any, are listed below with their reasons.", "note"))
         return sec
     best = s.best[0]
-    values = ", ".join(f"{n} = {_fmt(v)}" for n, v in zip(objectives.names, best.values))
+    values = ", ".join(f"{n} = {_fmt(v)}" for n, v in zip(objectives.names, best.values, strict=False))
     label = "A Pareto-optimal trial (one of several below)" if objectives.multi and len(study.best_trials) > 1 else (
         "The Pareto-optimal trial" if objectives.multi else "Best trial")
     job = best.user_attrs.get("job_id")
@@ -100,7 +100,8 @@ def _summary_section(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTria
         sec.blocks.append(Text(f"{len(study.best_trials)} feasible trials are on the Pareto front; "
                                "see the top trials and the Pareto front below."))
     if not fr.is_feasible(best):
-        sec.blocks.append(Text("No complete trial satisfies every constraint; the best infeasible one is shown.", "note"))
+        sec.blocks.append(Text("No complete trial satisfies every constraint; the best infeasible one is shown.",
+                               "note"))
     rows = [{"setting": f"parameter {k}", "value": _fmt(v)} for k, v in sorted(best.params.items())]
     metrics = best.user_attrs.get("metrics") or {}
     rows += [{"setting": k, "value": _metric_text(k, float(metrics[k]))} for k in _key_metrics(device) if k in metrics]
@@ -142,7 +143,7 @@ def _importance(study: optuna.Study, df: pd.DataFrame, objectives: fr.Objectives
 def _reference_point(df: pd.DataFrame, objectives: fr.Objectives) -> list[float]:
     done = df[df["state"] == "COMPLETE"]
     point = []
-    for name, direction in zip(objectives.names, objectives.directions):
+    for name, direction in zip(objectives.names, objectives.directions, strict=False):
         col = done[name].astype(float)
         span = float(col.max() - col.min()) or 1.0
         point.append(float(col.min() - 0.1 * span) if direction == "maximize" else float(col.max() + 0.1 * span))
@@ -165,7 +166,7 @@ def _top_section(top: list[FrozenTrial], objectives: fr.Objectives, device: str 
     rows = []
     for t in top:
         row: dict[str, object] = {"trial": t.number, "job": t.user_attrs.get("job_id", "")}
-        row.update({n: v for n, v in zip(objectives.names, t.values)})
+        row.update({n: v for n, v in zip(objectives.names, t.values, strict=False)})
         row["feasible"] = "yes" if fr.is_feasible(t) else "no"
         row.update({k: v for k, v in sorted(t.params.items())})
         metrics = t.user_attrs.get("metrics") or {}
@@ -182,25 +183,39 @@ def _top_section(top: list[FrozenTrial], objectives: fr.Objectives, device: str 
 def _page_sections(study: optuna.Study, df: pd.DataFrame, objectives: fr.Objectives, device: str | None,
                    top: list[FrozenTrial]) -> list[Section]:
     done = df[df["state"] == "COMPLETE"]
-    sections = []
-    hist = Section("Optimization history")
-    if len(done):
-        if objectives.multi:
-            frames = {n: fr.best_so_far(df, n, d) for n, d in zip(objectives.names, objectives.directions)}
-            _plot(hist, "history.png", "Best-so-far per objective",
-                  lambda: plots.multi_history_figure(frames, objectives))
-        else:
-            _plot(hist, "history.png", "Best-so-far history", lambda: plots.history_figure(study, objectives))
-    else:
-        hist.blocks.append(Text("No complete trial to plot.", "note"))
-    sections.append(hist)
-    sections.append(_importance(study, df, objectives))
+    sections = [_history_section(study, df, done, objectives), _importance(study, df, objectives)]
     par = Section("Parameters")
     if len(done) and any(c.startswith("params_") for c in df.columns):
         _plot(par, "parallel.png", "Parallel coordinates", lambda: plots.parallel_figure(study, objectives))
     else:
         par.blocks.append(Text("No complete trial with parameters to plot.", "note"))
-    sections.append(par)
+    sections += [par, _device_section(df, device)]
+    if objectives.multi:
+        sections.append(_pareto_section(study, df, done, objectives))
+    sections += _model_sections(df, top)
+    sections.append(_top_section(top, objectives, device))
+    failed = fr.failures(df)
+    fs = Section(f"Failed trials ({len(failed)})")
+    fs.blocks.append(Table(failed.rename(columns={"number": "trial", "job_id": "job", "failure": "reason"}))
+                     if len(failed) else Text("No trial failed."))
+    sections.append(fs)
+    return sections
+
+
+def _history_section(study: optuna.Study, df: pd.DataFrame, done: pd.DataFrame, objectives: fr.Objectives
+                     ) -> Section:
+    hist = Section("Optimization history")
+    if not len(done):
+        hist.blocks.append(Text("No complete trial to plot.", "note"))
+    elif objectives.multi:
+        frames = {n: fr.best_so_far(df, n, d) for n, d in zip(objectives.names, objectives.directions, strict=True)}
+        _plot(hist, "history.png", "Best-so-far per objective", lambda: plots.multi_history_figure(frames, objectives))
+    else:
+        _plot(hist, "history.png", "Best-so-far history", lambda: plots.history_figure(study, objectives))
+    return hist
+
+
+def _device_section(df: pd.DataFrame, device: str | None) -> Section:
     dev = fr.device_frame(df, device)
     sec = Section(f"Accuracy vs cost on {device or 'the device'}")
     if len(dev) and dev["accuracy"].notna().any():
@@ -210,25 +225,31 @@ def _page_sections(study: optuna.Study, df: pd.DataFrame, objectives: fr.Objecti
               lambda: plots.device_figure(dev, str(device)))
     else:
         sec.blocks.append(Text("No on-device metrics (latency, RAM, ROM) recorded for the device.", "note"))
-    sections.append(sec)
-    if objectives.multi:
-        mo = Section("Pareto front of the objectives")
-        if len(done) and len(objectives.names) in (2, 3):
-            _plot(mo, "pareto.png", "Pareto front", lambda: plots.pareto_figure(study, objectives))
-            ref = _reference_point(df, objectives)
-            mo.blocks.append(Text(f"Hypervolume reference point: {', '.join(f'{v:.4g}' for v in ref)} "
-                                  "(10% beyond the worst complete value of each objective)."))
-            _plot(mo, "hypervolume.png", "Hypervolume history", lambda: plots.hypervolume_figure(study, ref))
-        else:
-            mo.blocks.append(Text("Needs complete trials and 2 or 3 objectives.", "note"))
-        sections.append(mo)
+    return sec
+
+
+def _pareto_section(study: optuna.Study, df: pd.DataFrame, done: pd.DataFrame, objectives: fr.Objectives
+                    ) -> Section:
+    mo = Section("Pareto front of the objectives")
+    if len(done) and len(objectives.names) in (2, 3):
+        _plot(mo, "pareto.png", "Pareto front", lambda: plots.pareto_figure(study, objectives))
+        ref = _reference_point(df, objectives)
+        mo.blocks.append(Text(f"Hypervolume reference point: {', '.join(f'{v:.4g}' for v in ref)} "
+                              "(10% beyond the worst complete value of each objective)."))
+        _plot(mo, "hypervolume.png", "Hypervolume history", lambda: plots.hypervolume_figure(study, ref))
+    else:
+        mo.blocks.append(Text("Needs complete trials and 2 or 3 objectives.", "note"))
+    return mo
+
+
+def _model_sections(df: pd.DataFrame, top: list[FrozenTrial]) -> list[Section]:
+    """Learning curves and confusion matrices of the top trials, and the int8 quantization drop."""
     cur = Section("Learning curves")
     curves = fr.curves_frame(top)
     if curves["series"].isin(["val_accuracy", "val_loss"]).any():
         _plot(cur, "curves.png", "Learning curves of the top trials", lambda: plots.curves_figure(curves))
     else:
         cur.blocks.append(Text("No per-epoch curves recorded for the top trials.", "note"))
-    sections.append(cur)
     conf = Section("Confusion matrices")
     matrices = fr.confusion_frames(top[0]) if top else {}
     if matrices:
@@ -236,23 +257,16 @@ def _page_sections(study: optuna.Study, df: pd.DataFrame, objectives: fr.Objecti
               lambda: plots.confusion_figure(matrices, top[0].number))
     else:
         conf.blocks.append(Text("No confusion matrix recorded for the best trial.", "note"))
-    sections.append(conf)
     drop = fr.accuracy_drop(df)
     qs = Section("Quantization (int8 vs float32)")
     if len(drop):
         qs.blocks.append(Text(f"Median accuracy drop {100 * drop['drop'].median():.2f} percentage points, "
-                              f"worst {100 * drop['drop'].max():.2f} (trial {int(drop.loc[drop['drop'].idxmax(), 'number'])})."))
+                              f"worst {100 * drop['drop'].max():.2f} "
+                              f"(trial {int(drop.loc[drop['drop'].idxmax(), 'number'])})."))
         _plot(qs, "accuracy_drop.png", "int8 accuracy drop per trial", lambda: plots.accuracy_drop_figure(drop))
     else:
         qs.blocks.append(Text("Needs both float32.accuracy and int8.accuracy.", "note"))
-    sections.append(qs)
-    sections.append(_top_section(top, objectives, device))
-    failed = fr.failures(df)
-    fs = Section(f"Failed trials ({len(failed)})")
-    fs.blocks.append(Table(failed.rename(columns={"number": "trial", "job_id": "job", "failure": "reason"}))
-                     if len(failed) else Text("No trial failed."))
-    sections.append(fs)
-    return sections
+    return [cur, conf, qs]
 
 
 def write_report(study: optuna.Study, out_dir: Path, *, study_file: str | None = None, device: str | None = None,

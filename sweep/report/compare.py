@@ -47,7 +47,7 @@ def best_table(studies: list[optuna.Study]) -> pd.DataFrame:
         if top:
             t = top[0]
             col["best trial"] = t.number
-            for name, direction, value in zip(o.names, o.directions, t.values):
+            for name, direction, value in zip(o.names, o.directions, t.values, strict=False):
                 col[f"{name} ({direction})"] = value
             for k, v in sorted(t.params.items()):
                 col[f"param {k}"] = v

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
+from optuna.importance import BaseImportanceEvaluator
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.session.records import job_compute_s, total_compute_s
@@ -104,7 +105,8 @@ def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
     if df.empty:
         return pd.DataFrame(columns=_BASE_COLUMNS + objectives.names + _TAIL_COLUMNS)
     params = sorted(c for c in df.columns if c.startswith("params_"))
-    metrics_cols = sorted(c for c in df.columns if c not in set(_BASE_COLUMNS + objectives.names + params + _TAIL_COLUMNS))
+    known = set(_BASE_COLUMNS + objectives.names + params + _TAIL_COLUMNS)
+    metrics_cols = sorted(c for c in df.columns if c not in known)
     for name in objectives.names:
         if name not in df.columns:
             df[name] = np.nan
@@ -180,7 +182,8 @@ def device_frame(df: pd.DataFrame, device: str | None) -> pd.DataFrame:
     """
     acc = _accuracy_key(df)
     cols = {f: f"{device}.{f}" for f in COST_FIELDS}
-    empty = pd.DataFrame(columns=["number", "feasible", "accuracy", *COST_FIELDS, *(f"pareto_{f}" for f in COST_FIELDS)])
+    empty = pd.DataFrame(columns=["number", "feasible", "accuracy", *COST_FIELDS,
+                                  *(f"pareto_{f}" for f in COST_FIELDS)])
     if device is None or acc is None or not any(c in df.columns for c in cols.values()):
         return empty
     done = _complete(df)
@@ -225,8 +228,9 @@ def top_trials(study: optuna.Study, n: int = 5) -> list[FrozenTrial]:
     if objectives.multi and done:
         mask = pareto_mask(np.array([t.values for t in done]), objectives.directions)
         feas = np.array([is_feasible(t) for t in done])
-        front = {t.number for t, m, f in zip(done, mask, feas) if m and f}
-    done.sort(key=lambda t: (not is_feasible(t), t.number not in front if front else False, _rank_key(t, objectives), t.number))
+        front = {t.number for t, m, f in zip(done, mask, feas, strict=False) if m and f}
+    done.sort(key=lambda t: (not is_feasible(t), t.number not in front if front else False, _rank_key(t, objectives),
+                             t.number))
     return done[:n]
 
 
@@ -255,16 +259,19 @@ def confusion_frames(trial: FrozenTrial) -> dict[str, pd.DataFrame]:
     return out
 
 
-def importances(study: optuna.Study, objectives: Objectives, evaluator: object | None = None) -> pd.DataFrame:
+def importances(study: optuna.Study, objectives: Objectives, evaluator: BaseImportanceEvaluator | None = None
+                ) -> pd.DataFrame:
     """Long frame (objective, param, importance) per objective via ``optuna.importance``; each target is
     signed so lower is better, as PED-ANOVA assumes."""
     rows = []
-    for i, (name, direction) in enumerate(zip(objectives.names, objectives.directions)):
+    for i, (name, direction) in enumerate(zip(objectives.names, objectives.directions, strict=False)):
         sign = -1.0 if direction == "maximize" else 1.0
+        def target(t: FrozenTrial, i: int = i, sign: float = sign) -> float:
+            return sign * float(t.values[i])
+
         with warnings.catch_warnings():  # the sign is handled here; PED-ANOVA warns about any target
             warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
-            result = optuna.importance.get_param_importances(
-                study, evaluator=evaluator, target=lambda t, i=i, sign=sign: sign * t.values[i])  # type: ignore[arg-type]
+            result = optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
         rows += [{"objective": name, "param": p, "importance": float(v)} for p, v in result.items()]
     return pd.DataFrame(rows, columns=["objective", "param", "importance"])
 
@@ -289,7 +296,8 @@ class Summary:
 
 def summary(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTrial]) -> Summary:
     """Trial counts by state, the study's elapsed wall time (first start to last finish) and compute time."""
-    counts = {s.name: 0 for s in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)}
+    shown = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    counts = {s.name: 0 for s in shown}
     for state, n in df["state"].value_counts().items():
         counts[str(state)] = int(n)
     trials = study.get_trials(deepcopy=False)

@@ -8,7 +8,6 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -41,7 +40,7 @@ class Code:
     text: str
 
 
-Block = Union[Text, Image, Table, Code]
+Block = Text | Image | Table | Code
 
 
 @dataclass
@@ -76,11 +75,14 @@ def _cell(value: object) -> str:
 
 
 _CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#222}
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1200px;
+padding:1em 2em;color:#222}
 h1{margin-bottom:0}.sub{color:#666;margin-top:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
+table{border-collapse:collapse;margin:.6em 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td.t,th.t{text-align:left}tr:nth-child(even){background:#fafafa}
-img{max-width:100%;height:auto;display:block;margin:.6em 0}.note{color:#8a5a00;background:#fff8e6;padding:.4em .8em;border-left:3px solid #e0a800}
+img{max-width:100%;height:auto;display:block;margin:.6em 0}
+.note{color:#8a5a00;background:#fff8e6;padding:.4em .8em;border-left:3px solid #e0a800}
 pre{background:#f6f8fa;padding:.6em;overflow:auto;font-size:12px}details{margin:.3em 0}summary{cursor:pointer}
 .scroll{overflow-x:auto}nav{font-size:14px;margin:.6em 0}nav a{margin-right:1em;color:#0645ad}
 """
@@ -92,9 +94,10 @@ def _numeric(value: object) -> bool:
 
 def _table_html(df: pd.DataFrame) -> str:
     numeric = [df[c].map(lambda v: _numeric(v) or _cell(v) == "").all() for c in df.columns]
-    head = "".join(f'<th{"" if n else " class=t"}>{html.escape(str(c))}</th>' for c, n in zip(df.columns, numeric))
+    head = "".join(f'<th{"" if n else " class=t"}>{html.escape(str(c))}</th>'
+                   for c, n in zip(df.columns, numeric, strict=True))
     rows = "".join("<tr>" + "".join(f'<td{"" if n else " class=t"}>{html.escape(_cell(v))}</td>'
-                                    for v, n in zip(row, numeric)) + "</tr>"
+                                    for v, n in zip(row, numeric, strict=False)) + "</tr>"
                    for row in df.itertuples(index=False, name=None))
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 

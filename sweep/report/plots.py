@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, Literal, cast
 
 import matplotlib
 
@@ -16,6 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from optuna.importance import BaseImportanceEvaluator
 from optuna.trial import FrozenTrial
 
 from sweep.report.frame import COST_FIELDS, Objectives
@@ -43,7 +45,7 @@ _COST_LABELS = {"latency_ms": ("latency", "ms", 1.0), "ram_bytes": ("RAM", "KiB"
                 "rom_bytes": ("ROM", "KiB", 1024.0)}
 
 
-def _figure(width: float = 8.0, height: float = 4.5, **kw: object) -> Figure:
+def _figure(width: float = 8.0, height: float = 4.5, **kw: Any) -> Figure:
     fig = Figure(figsize=(width, height), layout="constrained", **kw)
     FigureCanvasAgg(fig)
     return fig
@@ -59,11 +61,11 @@ def _optuna_plot() -> Iterator[None]:
 
 
 def _detach(ax: Axes | np.ndarray, title: str | None = None, size: tuple[float, float] = (9, 5),
-            layout: str | None = "constrained") -> Figure:
+            layout: Literal["constrained"] | None = "constrained") -> Figure:
     from matplotlib import pyplot as plt
 
     first = ax.flat[0] if isinstance(ax, np.ndarray) else ax
-    fig = first.figure
+    fig = cast(Figure, first.figure)  # optuna draws on a pyplot figure, never a subfigure
     plt.close(fig)  # keep no pyplot state; the figure itself stays drawable
     FigureCanvasAgg(fig)
     fig.set_size_inches(*size)
@@ -91,7 +93,7 @@ def multi_history_figure(frames: dict[str, pd.DataFrame], objectives: Objectives
     """One panel per objective: values of complete trials and the running best (``best_so_far`` frames)."""
     fig = _figure(9, 3.2 * len(frames))
     axes = fig.subplots(len(frames), 1, squeeze=False)[:, 0]
-    for ax, (name, direction) in zip(axes, zip(objectives.names, objectives.directions)):
+    for ax, (name, direction) in zip(axes, zip(objectives.names, objectives.directions, strict=False), strict=False):
         data = frames[name]
         ok = data["feasible"].astype(bool)
         ax.scatter(data["number"][ok], data["value"][ok], s=14, color=FEASIBLE, alpha=0.7, label="feasible trial")
@@ -106,12 +108,13 @@ def multi_history_figure(frames: dict[str, pd.DataFrame], objectives: Objectives
     return fig
 
 
-def importance_figure(study: optuna.Study, objectives: Objectives, evaluator: object | None = None) -> Figure:
+def importance_figure(study: optuna.Study, objectives: Objectives,
+                      evaluator: BaseImportanceEvaluator | None = None) -> Figure:
     """Hyperparameter importances of a single-objective study (Optuna; PED-ANOVA unless ``evaluator``)."""
     from optuna.visualization.matplotlib import plot_param_importances
 
     with _optuna_plot():
-        ax = plot_param_importances(study, evaluator=evaluator, target_name=objectives.names[0])  # type: ignore[arg-type]
+        ax = plot_param_importances(study, evaluator=evaluator, target_name=objectives.names[0])
         fig = _detach(ax, f"Hyperparameter importance for {objectives.names[0]}")
     ax.set_xlabel("importance (share of total)")
     ax.set_ylabel("")
@@ -149,7 +152,7 @@ def parallel_figure(study: optuna.Study, objectives: Objectives) -> Figure:
     fig.subplots_adjust(left=0.1, right=0.9, top=0.85, bottom=0.18)
     for label in ax.get_xticklabels():
         label.set_rotation(20)
-        label.set_ha("right")
+        label.set_horizontalalignment("right")
     return fig
 
 
@@ -180,7 +183,7 @@ def device_figure(data: pd.DataFrame, device: str) -> Figure:
     fig = _figure(4.2 * max(len(fields), 1), 4.2)
     axes = fig.subplots(1, max(len(fields), 1), squeeze=False)[0]
     acc_label = data.attrs.get("accuracy_key", "accuracy")
-    for ax, f in zip(axes, fields):
+    for ax, f in zip(axes, fields, strict=False):
         name, unit, scale = _COST_LABELS[f]
         x = data[f] / scale
         ok = data["feasible"].astype(bool)
@@ -204,7 +207,8 @@ def curves_figure(curves: pd.DataFrame) -> Figure:
     """Per-epoch validation accuracy and loss of some trials (``curves_frame``)."""
     fig = _figure(11, 4.2)
     axes = fig.subplots(1, 2)
-    for ax, series, label in zip(axes, ("val_accuracy", "val_loss"), ("validation accuracy", "validation loss")):
+    panels = (("val_accuracy", "validation accuracy"), ("val_loss", "validation loss"))
+    for ax, (series, label) in zip(axes, panels, strict=False):
         part = curves[curves["series"] == series]
         for number, g in part.groupby("number", sort=True):
             ax.plot(g["epoch"], g["value"], marker="o", ms=3, label=f"trial {number}")
@@ -225,7 +229,7 @@ def confusion_figure(frames: dict[str, pd.DataFrame], trial_number: int) -> Figu
     side = min(max(3.5, 0.45 * size + 2), 9)
     fig = _figure(side * n + 0.5, side)
     axes = fig.subplots(1, n, squeeze=False)[0]
-    for ax, (model_type, m) in zip(axes, frames.items()):
+    for ax, (model_type, m) in zip(axes, frames.items(), strict=False):
         values = m.to_numpy()
         ax.imshow(values, cmap="Blues")
         ax.set_xticks(range(m.shape[1]), m.columns, rotation=45, ha="right")

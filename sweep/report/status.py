@@ -57,7 +57,7 @@ def status_table(study: optuna.Study, spec: StudySpec) -> str:
         return f"study {spec.name!r}: no trials yet"
     frame = pd.DataFrame(rows).set_index("trial")
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 60):
-        table = frame.to_string(na_rep="-", float_format=lambda v: f"{v:.4g}")
+        table = str(frame.to_string(na_rep="-", float_format=lambda v: f"{v:.4g}"))
     counts = frame["state"].value_counts().to_dict()
     jobs = compute_used_s(trials)
     return (table + "\n\n" + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -50,7 +50,7 @@ class RunOptions:
     compute_budget_s: float | None = None
     max_consecutive_failures: int = 5
     job_timeout_s: float | None = None
-    polling: Polling = Polling()
+    polling: Polling = field(default_factory=Polling)
     heartbeat_s: float = HEARTBEAT_S
     stale_after_s: float = 180.0
 

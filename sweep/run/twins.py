@@ -1,4 +1,4 @@
-"""Which configuration each trial trains, so that each is trained once: a completed twin is reused, a running one awaited.
+"""Which configuration each trial trains, so each is trained once: a completed twin is reused, a running one awaited.
 
 Two trials whose train requests have the same :func:`~sweep.study.request.config_key` are twins. The
 index covers this worker's trials and, through the storage, every other worker's.

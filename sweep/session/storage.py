@@ -16,6 +16,7 @@ from typing import Any
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+from optuna.study import StudyDirection
 
 from sweep.errors import SettingsError
 from sweep.study.storage_url import JOURNAL, journal_path, redact_url, storage_problem
@@ -55,10 +56,7 @@ def open_storage(url: str) -> BaseStorage:
         return _journal_storage(journal)
     if problem := storage_problem(url):
         raise SettingsError("storage", f"{problem} (got {redact_url(url)!r})")
-    from sqlalchemy.exc import (  # here: journal runs never import SQLAlchemy
-        IntegrityError,
-        ProgrammingError,
-    )
+    from sqlalchemy.exc import IntegrityError, ProgrammingError, SQLAlchemyError  # journal runs never import it
 
     for attempt in range(_SCHEMA_ATTEMPTS):
         try:
@@ -71,7 +69,7 @@ def open_storage(url: str) -> BaseStorage:
             if attempt + 1 == _SCHEMA_ATTEMPTS:
                 raise SettingsError("storage", f"cannot open {redact_url(url)}: {type(exc).__name__}") from None
             time.sleep(0.2 * (attempt + 1))
-        except Exception as exc:  # SQLAlchemy's OperationalError etc.: report without the password
+        except (SQLAlchemyError, OSError, ValueError) as exc:  # OperationalError etc.: without the password
             raise SettingsError("storage", f"cannot open {redact_url(url)}: {type(exc).__name__}") from None
     raise AssertionError("unreachable")
 
@@ -84,6 +82,7 @@ def peek_storage(url: str) -> BaseStorage | None:
         return _journal_storage(journal) if journal.is_file() else None
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
@@ -95,7 +94,7 @@ def peek_storage(url: str) -> BaseStorage | None:
                 known = inspect(connection).has_table("studies")
         finally:
             engine.dispose()
-    except Exception as exc:  # OperationalError etc.: report without the password
+    except (SQLAlchemyError, OSError, ValueError) as exc:  # OperationalError etc.: without the password
         raise SettingsError("storage", f"cannot open {redact_url(url)}: {type(exc).__name__}") from None
     return open_storage(url) if known else None
 
@@ -125,8 +124,9 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
 def load_or_create(storage: BaseStorage, name: str, directions: list[str], sampler: optuna.samplers.BaseSampler,
                    pruner: optuna.pruners.BasePruner | None = None) -> optuna.Study:
     """Open the study or create it; directions must match an existing study's."""
-    study = optuna.create_study(storage=storage, study_name=name, directions=directions,
-                                sampler=sampler, pruner=pruner, load_if_exists=True)
+    wanted = [StudyDirection[d.upper()] for d in directions]
+    study = optuna.create_study(storage=storage, study_name=name, directions=wanted, sampler=sampler, pruner=pruner,
+                                load_if_exists=True)
     check_directions(study, directions)
     return study
 

@@ -1,4 +1,4 @@
-"""A study in its storage: found without creating anything, checked against its file, created, and its file's facts recorded."""
+"""A study in its storage: found without creating anything, checked against its file, created, its facts recorded."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -62,7 +62,7 @@ class _ApiKeyAuth(httpx.Auth):
     def __init__(self, key: SecretStr) -> None:
         self.key = key
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["x-api-key"] = self.key.get_secret_value()
         yield request
 

@@ -39,20 +39,7 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
     """
     path = Path(path)
     file = str(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise StudyFileError(file, "", MISSING, "no such study file") from None
-    except IsADirectoryError:
-        raise StudyFileError(file, "", MISSING, "is a directory, not a study file") from None
-    except UnicodeDecodeError as exc:
-        raise StudyFileError(file, "", MISSING, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise StudyFileError(file, "", MISSING, f"cannot read: {exc.strerror}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyFileError(file, "", MISSING, f"not valid TOML: {exc}") from None
+    raw = _read_toml(path)
     _refuse_secrets(file, raw, ())
     raw = _resolve_target(file, raw, settings)
     try:
@@ -81,9 +68,7 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
         space=doc.space,
         fixed=fixed,
     )
-    from sweep.study.sampler import (
-        make_sampler,  # imports optuna: only once a file is being loaded
-    )
+    from sweep.study.sampler import make_sampler  # imports optuna: only once a file is being loaded
 
     if not distributions(spec.space):
         raise StudyFileError(file, "space", MISSING, "no parameter to tune: give at least one range "
@@ -93,6 +78,25 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
 
     make_pruner(spec)  # and the pruner's
     return spec
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's TOML as a table, or a StudyFileError saying why it cannot be read."""
+    file = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise StudyFileError(file, "", MISSING, "no such study file") from None
+    except IsADirectoryError:
+        raise StudyFileError(file, "", MISSING, "is a directory, not a study file") from None
+    except UnicodeDecodeError as exc:
+        raise StudyFileError(file, "", MISSING, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise StudyFileError(file, "", MISSING, f"cannot read: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyFileError(file, "", MISSING, f"not valid TOML: {exc}") from None
 
 
 def _check_storage(file: str, url: str | None) -> None:
@@ -181,7 +185,8 @@ def _check_fixed(file: str, doc: StudyFile) -> dict[str, Any]:
     for key in doc.fixed:
         where = f"fixed.{key}"
         if key in fields and fields[key].alias and fields[key].alias != key:
-            raise StudyFileError(file, where, MISSING, f"use the wire name {fields[key].alias!r} (camelCase, as on the wire)")
+            raise StudyFileError(file, where, MISSING,
+                                 f"use the wire name {fields[key].alias!r} (camelCase, as on the wire)")
         if key not in wire_names:
             close = difflib.get_close_matches(key, list(wire_names), n=1, cutoff=0.8)
             if close:

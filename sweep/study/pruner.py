@@ -1,4 +1,4 @@
-"""The study file's [pruner] -> an Optuna pruner (bad names/options are StudyFileErrors), and how a pruned trial is told.
+"""The study file's [pruner] -> an Optuna pruner (bad names/options are StudyFileErrors); how a pruned trial is told.
 
 A single-objective study uses Optuna's own pruners (``trial.report`` / ``trial.should_prune``).
 Optuna cannot prune multi-objective studies: there the median rule is applied by
@@ -52,7 +52,8 @@ def make_pruner(spec: StudySpec) -> BasePruner | None:
     try:
         pruner = cls(**ps.options)
     except (TypeError, ValueError) as exc:
-        raise StudyFileError(file, "pruner.options", ps.options, f"the {ps.name} pruner refused these options: {exc}") from None
+        raise StudyFileError(file, "pruner.options", ps.options,
+                             f"the {ps.name} pruner refused these options: {exc}") from None
     return None if multi else pruner
 
 

@@ -6,6 +6,7 @@ import importlib.util
 import inspect
 import warnings
 import zlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -96,7 +97,8 @@ def make_sampler(sampler_spec: SamplerSpec, spec: StudySpec, *, n_existing_trial
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return cls(seed=seed, **options)
+            factory: Callable[..., BaseSampler] = cls
+            return factory(seed=seed, **options)
     except (TypeError, ValueError) as exc:
         raise StudyFileError(file, "sampler.options", sampler_spec.options,
                              f"the {name} sampler refused these options: {exc}") from None

@@ -104,7 +104,8 @@ class StudioTarget(_Strict):
     @field_validator("learn_blocks")
     @classmethod
     def _unique(cls, v: list[int]) -> list[int]:
-        return _unique_list(v)
+        _unique_list(v)
+        return v
 
     @property
     def label(self) -> str:
@@ -211,14 +212,16 @@ class StudyFile(_Strict):
     @classmethod
     def _name(cls, v: str) -> str:
         if not re.match(_NAME_RE, v):
-            raise PydanticCustomError("name", "use only letters, digits, '_', '.' and '-' (it is also the Optuna study name)")
+            raise PydanticCustomError(
+                "name", "use only letters, digits, '_', '.' and '-' (it is also the Optuna study name)")
         return v
 
     @field_validator("device")
     @classmethod
     def _device(cls, v: str | None) -> str | None:
         if v is not None and not re.match(r"^[^\s.]+$", v):
-            raise PydanticCustomError("device", "a device is written as in metric names: no spaces or dots (e.g. cortex-m4f-80mhz)")
+            raise PydanticCustomError(
+                "device", "a device is written as in metric names: no spaces or dots (e.g. cortex-m4f-80mhz)")
         return v
 
 

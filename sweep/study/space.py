@@ -1,11 +1,11 @@
-"""The search space is data: the [space] schema and its Optuna distributions (params -> request: sweep.study.request)."""
+"""The search space is data: the [space] schema and its Optuna distributions (params -> request: study.request)."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeAlias, TypeVar, Union
 
 from pydantic import (
     BaseModel,
@@ -134,39 +134,48 @@ def _param(value_type: Any, range_type: Any) -> Any:
 
 PositiveInt = Annotated[int, Field(ge=1)]
 Level = Literal["none", "low", "high"]
-LearningRate = _param(Annotated[float, Field(gt=0, le=1)], FloatRange)
-IntParam = _param(PositiveInt, IntRange)
-RepeatParam = _param(Annotated[int, Field(ge=0, le=32)], IntRange)
-RateParam = _param(Annotated[float, Field(ge=0, lt=1)], FloatRange)
-BoolParam = _param(bool, None)
-LevelParam = _param(Level, None)
-ImagePolicyParam = _param(Literal["none", "all"], None)
+if TYPE_CHECKING:  # built at run time for pydantic; a type checker sees each as "any value of the file"
+    LearningRate: TypeAlias = Any
+    IntParam: TypeAlias = Any
+    RepeatParam: TypeAlias = Any
+    RateParam: TypeAlias = Any
+    BoolParam: TypeAlias = Any
+    LevelParam: TypeAlias = Any
+    ImagePolicyParam: TypeAlias = Any
+else:
+    LearningRate = _param(Annotated[float, Field(gt=0, le=1)], FloatRange)
+    IntParam = _param(PositiveInt, IntRange)
+    RepeatParam = _param(Annotated[int, Field(ge=0, le=32)], IntRange)
+    RateParam = _param(Annotated[float, Field(ge=0, lt=1)], FloatRange)
+    BoolParam = _param(bool, None)
+    LevelParam = _param(Level, None)
+    ImagePolicyParam = _param(Literal["none", "all"], None)
 
 
 class _Layer(_Strict):
-    repeat: RepeatParam | None = None  # type: ignore[valid-type]
+    repeat: RepeatParam | None = None
 
 
 class DenseLayer(_Layer):
     type: Literal["dense"]
-    neurons: IntParam  # type: ignore[valid-type]
+    neurons: IntParam
 
 
 class ConvLayer(_Layer):
     type: Literal["conv1d", "conv2d"]
-    neurons: IntParam  # type: ignore[valid-type]
-    kernel_size: IntParam | None = None  # type: ignore[valid-type]
-    stack: IntParam | None = None  # type: ignore[valid-type]
+    neurons: IntParam
+    kernel_size: IntParam | None = None
+    stack: IntParam | None = None
 
 
 class DropoutLayer(_Layer):
     type: Literal["dropout"]
-    dropout_rate: RateParam  # type: ignore[valid-type]
+    dropout_rate: RateParam
 
 
 class ReshapeLayer(_Layer):
     type: Literal["reshape"]
-    columns: IntParam  # type: ignore[valid-type]
+    columns: IntParam
 
 
 class PlainLayer(_Layer):
@@ -179,22 +188,22 @@ Layer = Annotated[DenseLayer | ConvLayer | DropoutLayer | ReshapeLayer | PlainLa
 class Spectrogram(_Strict):
     """``augmentationPolicySpectrogram``: each field a constant or a distribution."""
 
-    enabled: BoolParam  # type: ignore[valid-type]
-    warping: BoolParam | None = None  # type: ignore[valid-type]
-    freq_masking: LevelParam | None = None  # type: ignore[valid-type]
-    time_masking: LevelParam | None = None  # type: ignore[valid-type]
-    gaussian_noise: LevelParam | None = None  # type: ignore[valid-type]
+    enabled: BoolParam
+    warping: BoolParam | None = None
+    freq_masking: LevelParam | None = None
+    time_masking: LevelParam | None = None
+    gaussian_noise: LevelParam | None = None
 
 
 class Space(_Strict):
     """The ``[space]`` table: what each trial's train request is made of."""
 
-    learning_rate: LearningRate | None = None  # type: ignore[valid-type]
-    batch_size: IntParam | None = None  # type: ignore[valid-type]
-    training_cycles: IntParam | None = None  # type: ignore[valid-type]
-    augmentation_policy_image: ImagePolicyParam | None = None  # type: ignore[valid-type]
+    learning_rate: LearningRate | None = None
+    batch_size: IntParam | None = None
+    training_cycles: IntParam | None = None
+    augmentation_policy_image: ImagePolicyParam | None = None
     augmentation_policy_spectrogram: Spectrogram | None = None
-    layers: list[Layer] | None = None  # type: ignore[valid-type]
+    layers: list[Layer] | None = None
 
 
 # ---- space -> parameters ----------------------------------------------------------------------
@@ -262,7 +271,8 @@ def grid(space: Space, file: str) -> dict[str, list[Any]]:
     size = math.prod(len(v) for v in out.values())
     if size > GRID_LIMIT:
         raise StudyFileError(file, "sampler.name", "grid",
-                             f"the grid has {size} points (more than {GRID_LIMIT}); use another sampler or fewer values")
+                             f"the grid has {size} points (more than {GRID_LIMIT}); "
+                             "use another sampler or fewer values")
     return out
 
 
