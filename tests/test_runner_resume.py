@@ -48,9 +48,10 @@ def _train_posts(fake: FakeStudio) -> int:
     return sum(1 for m, p, _ in fake.requests if m == "POST" and "/jobs/train/" in p)
 
 
-def test_kill_9_then_resume_reattaches_to_the_same_job(studio: FakeStudio, tmp_path: Path) -> None:
-    studio.script(JobScript(duration_s=4.0), JobScript(), JobScript())
-    path = write_study(tmp_path, studio.base_url, trials=3)
+def _kill_mid_job(studio: FakeStudio, tmp_path: Path, first: JobScript, trials: int = 2) -> tuple[Path, int, int]:
+    """Start a sweep whose first job follows ``first``, kill -9 it mid-job: (study file, trial, job id)."""
+    studio.script(first, JobScript(), JobScript())
+    path = write_study(tmp_path, studio.base_url, trials=trials)
     proc = subprocess.Popen(sweep_cmd("run", str(path), "--no-report"), env=sweep_env(KEY), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -59,8 +60,14 @@ def test_kill_9_then_resume_reattaches_to_the_same_job(studio: FakeStudio, tmp_p
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     orphan = _trial_with_job(tmp_path)
-    assert orphan is not None and orphan.state == TrialState.RUNNING
-    job_id = orphan.user_attrs["job_id"]
+    assert orphan is not None
+    return path, orphan.number, int(orphan.user_attrs["job_id"])
+
+
+def test_kill_9_then_resume_reattaches_to_the_same_job(studio: FakeStudio, tmp_path: Path) -> None:
+    path, number, job_id = _kill_mid_job(studio, tmp_path, JobScript(duration_s=4.0), trials=3)
+    orphan = load(tmp_path).get_trials()[number]
+    assert orphan.state == TrialState.RUNNING and orphan.user_attrs["job_id"] == job_id
     posts_before = _train_posts(studio)
 
     again = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
@@ -73,22 +80,6 @@ def test_kill_9_then_resume_reattaches_to_the_same_job(studio: FakeStudio, tmp_p
     # the killed trial's job was not submitted again; only the two remaining trials were
     assert _train_posts(studio) == posts_before + 2
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
-
-
-def _kill_mid_job(studio: FakeStudio, tmp_path: Path, first: JobScript) -> tuple[Path, int, int]:
-    """Start a sweep whose first job follows ``first``, kill -9 it mid-job: (study file, trial, job id)."""
-    studio.script(first, JobScript(), JobScript())
-    path = write_study(tmp_path, studio.base_url, trials=2)
-    proc = subprocess.Popen(sweep_cmd("run", str(path), "--no-report"), env=sweep_env(KEY), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for(lambda: _trial_with_job(tmp_path) is not None)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    orphan = _trial_with_job(tmp_path)
-    assert orphan is not None
-    return path, orphan.number, int(orphan.user_attrs["job_id"])
 
 
 def test_a_reattached_job_that_failed_says_why_not_its_last_line(studio: FakeStudio, tmp_path: Path) -> None:

@@ -80,16 +80,6 @@ def _boolean_number(data: Any, model: type[BaseModel], where: str = "") -> str |
     return None
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        shown = repr(err.get("input"))
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        parts.append(f"{where}: {err['msg']} (got {shown})")
-    return "invalid request body: " + "; ".join(parts)
-
-
 def describe(exc: ValidationError) -> str:
     """A validation error as the local studio's 400 says it: up to five fields, each with its value."""
     parts = []
