@@ -15,9 +15,8 @@ from sweep.errors import ApiError
 from sweep.local import views
 from sweep.local.datasets import LocalProject
 from sweep.studio.backend import Backend
+from sweep.studio.impulse_models import GetImpulseResponse, Impulse
 from sweep.studio.models import (
-    GetImpulseResponse,
-    Impulse,
     Job,
     JobLogItem,
     KerasModelMetadata,

@@ -23,9 +23,9 @@ from sweep.local.bodies import describe, parse_train_request
 from sweep.local.jobs import JobManager, official_metadata
 from sweep.local.record import JobRecord, JobState
 from sweep.local.store import read_log
+from sweep.studio.impulse_models import GetImpulseResponse
 from sweep.studio.models import (
     GenericApiResponse,
-    GetImpulseResponse,
     GetJobResponse,
     KerasModelMetadataResponse,
     KerasResponse,

@@ -13,8 +13,8 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
+from sweep.studio.impulse_models import Impulse
 from sweep.studio.models import (
-    Impulse,
     Job,
     JobLogItem,
     KerasModelMetadata,

@@ -13,11 +13,10 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from sweep.errors import ApiError, AuthError, ProtocolError, TransientError
+from sweep.studio.impulse_models import GetImpulseResponse, Impulse
 from sweep.studio.models import (
     GenericApiResponse,
-    GetImpulseResponse,
     GetJobResponse,
-    Impulse,
     Job,
     JobLogItem,
     KerasModelMetadata,

@@ -20,10 +20,7 @@ __all__ = [
     "AugmentationPolicySpectrogram",
     "DeviceBudget",
     "GenericApiResponse",
-    "GetImpulseResponse",
     "GetJobResponse",
-    "Impulse",
-    "ImpulseLearnBlock",
     "Job",
     "JobLogItem",
     "KerasModelMetadata",
@@ -179,28 +176,6 @@ class LogStdoutResponse(GenericApiResponse):
 
 
 # ---- impulse / project ------------------------------------------------------------------------
-
-
-class ImpulseLearnBlock(WireModel):
-    id: int
-    type: str
-    name: str
-    dsp: list[int] = Field(default_factory=list)
-    title: str = ""
-
-
-class Impulse(WireModel):
-    id: int
-    name: str
-    input_blocks: list[dict[str, Any]] = Field(default_factory=list)
-    dsp_blocks: list[dict[str, Any]] = Field(default_factory=list)
-    learn_blocks: list[ImpulseLearnBlock]
-    post_processing_blocks: list[dict[str, Any]] = Field(default_factory=list)
-    type: str = "default"
-
-
-class GetImpulseResponse(GenericApiResponse):
-    impulse: Impulse | None = None
 
 
 class ProjectPerformance(WireModel):
