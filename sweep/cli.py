@@ -19,15 +19,16 @@ __all__ = ["main"]
 log = logging.getLogger("sweep")
 
 
-def _learn_blocks(text: str) -> list[int]:
-    """``--learn-blocks 12,13``: distinct positive learn block ids."""
+def _ids(flag: str, text: str) -> list[int]:
+    """``--learn-blocks 12,13`` / ``--slots 1,2``: distinct positive numbers."""
+    what = "learn block ids" if flag == "--learn-blocks" else "slot numbers"
     try:
-        blocks = [int(part) for part in text.split(",") if part.strip()]
+        ids = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise SettingsError("--learn-blocks", f"not a comma-separated list of learn block ids: {text!r}") from None
-    if not blocks or len(set(blocks)) != len(blocks) or min(blocks) < 1:
-        raise SettingsError("--learn-blocks", f"give distinct positive learn block ids (got {text!r})")
-    return blocks
+        raise SettingsError(flag, f"not a comma-separated list of {what}: {text!r}") from None
+    if not ids or len(set(ids)) != len(ids) or min(ids) < 1:
+        raise SettingsError(flag, f"give distinct positive {what} (got {text!r})")
+    return ids
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -65,8 +66,10 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("study", type=Path, help="study file (TOML)")
     run.add_argument("--trials", type=int, metavar="N", help="total number of completed trials to reach")
     _add_storage(run)
-    run.add_argument("--learn-blocks", metavar="ID,ID", help="use only these learn blocks as slots (e.g. one set per "
-                     "worker when several `sweep run` processes share a study)")
+    run.add_argument("--slots", metavar="N,N", help="use only these of the study's cloned slots (1-based; e.g. one set "
+                     "per worker when several `sweep run` processes share a study)")
+    run.add_argument("--learn-blocks", metavar="ID,ID", help="a study that trains on named learn blocks "
+                     "(target.learn_blocks): use only these (one set per worker)")
     run.add_argument("--no-report", action="store_true", help="do not refresh reports/<study>/ at the end")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     run.add_argument("--stale-after", metavar="DURATION",
@@ -85,7 +88,9 @@ def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "Print the best trial's train request body (JSON); with --apply save it to the learn block."))
     best.add_argument("study", type=Path, help="study file (TOML)")
     _add_storage(best)
-    best.add_argument("--apply", action="store_true", help="save the configuration to the learn block")
+    best.add_argument("--apply", action="store_true",
+                      help="save the configuration to your own learn block (the one the clones copy)")
+    best.add_argument("--train", action="store_true", help="with --apply: also train it there and wait")
     best.add_argument("--trial", type=int, metavar="N", help="use trial N instead of the best")
 
     report = sub.add_parser("report", help="write reports/<study>/", description=(
@@ -93,6 +98,13 @@ def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     report.add_argument("study", type=Path, help="study file (TOML)")
     _add_storage(report)
     report.add_argument("--out", type=Path, metavar="DIR", help="output folder (default reports/<study>)")
+
+    cleanup = sub.add_parser("cleanup", help="delete the clones a study made", description=(
+        "Delete the impulses this study cloned for its slots (recorded on the study, or named sweep:<study>:<k>), "
+        "and nothing else."))
+    cleanup.add_argument("study", type=Path, help="study file (TOML)")
+    _add_storage(cleanup)
+    cleanup.add_argument("--dry-run", action="store_true", help="only say which impulses would be deleted")
 
     compare = sub.add_parser("compare", help="compare several studies", description=(
         "Best-so-far curves, objective distributions and best configurations of several studies."))
@@ -139,13 +151,18 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     if args.command == "run":
-        blocks = _learn_blocks(args.learn_blocks) if args.learn_blocks else None
+        blocks = _ids("--learn-blocks", args.learn_blocks) if args.learn_blocks else None
+        slots = _ids("--slots", args.slots) if args.slots else None
         return commands.run(args.study, settings, trials=args.trials, storage=args.storage, learn_blocks=blocks,
-                            stale_after=args.stale_after, write_report=not args.no_report, quiet=args.quiet)
+                            slots=slots, stale_after=args.stale_after, write_report=not args.no_report,
+                            quiet=args.quiet)
     if args.command == "status":
         return commands.status(args.study, settings, storage=args.storage)
     if args.command == "best":
-        return commands.best(args.study, settings, storage=args.storage, apply=args.apply, trial=args.trial)
+        return commands.best(args.study, settings, storage=args.storage, apply=args.apply, train=args.train,
+                             trial=args.trial)
+    if args.command == "cleanup":
+        return commands.cleanup(args.study, settings, storage=args.storage, dry_run=args.dry_run)
     if args.command == "report":
         return commands.report(args.study, settings, storage=args.storage, out=args.out)
     if args.command == "compare":

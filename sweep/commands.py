@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sweep.errors import ApiError, ProtocolError, SettingsError, UsageError
 from sweep.settings import Settings, choose
@@ -19,20 +19,21 @@ if TYPE_CHECKING:
 
     from sweep.run.follow import Polling
     from sweep.run.progress import Progress
+    from sweep.run.slots import SlotPlan, Slots
     from sweep.run.tally import RunSummary
-    from sweep.studio.backend import Project
+    from sweep.session.target import TargetPlan
+    from sweep.studio.backend import Backend, Project
 
-__all__ = ["best", "compare", "import_features", "report", "run", "serve", "status"]
+__all__ = ["best", "cleanup", "compare", "import_features", "report", "run", "serve", "status"]
 
 
 def run(study_file: Path, settings: Settings, *, trials: int | None = None, storage: str | None = None,
-        learn_blocks: list[int] | None = None, stale_after: str | None = None, write_report: bool = True,
-        quiet: bool = False) -> int:
+        learn_blocks: list[int] | None = None, slots: list[int] | None = None, stale_after: str | None = None,
+        write_report: bool = True, quiet: bool = False) -> int:
     """Run or resume the study's trials; every check that needs no server comes first, so a refused run
-    writes nothing (no data dir, no journal, no report)."""
+    writes nothing (no data dir, no journal, no report, no clone)."""
     from sweep.run.progress import Progress
     from sweep.run.runner import Runner, RunOptions
-    from sweep.run.workers import Workers
     from sweep.session import stored
     from sweep.session.target import connect, plan_target
 
@@ -43,30 +44,74 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
     found = stored.find(spec, stored.storage_url(spec, storage, settings))
     if found.study is not None:
         stored.check_compatible(found.study, spec)
-    plan = plan_target(spec, settings, learn_blocks)
+    plan = plan_target(spec, settings, learn_blocks, slots)
     stale_after_s = _stale_after(stale_after, settings)
-    if found.study is not None:
-        Workers(found.study, plan.learn_ids, stale_after_s).refuse_busy_blocks()
+    _refuse_busy(found.study, plan, stale_after_s)
     progress = Progress(quiet=quiet)
     study: optuna.Study | None = None  # set once the run really starts: only then is a report due
     try:
         with connect(spec, settings, plan) as conn:
-            opened = stored.create(spec, found, worker=",".join(map(str, learn_blocks or [])))
+            polling = _polling(settings, conn.poll_max_s)
+            setup = _plan_slots(spec, conn.client, plan, found.study, progress)  # checks the impulse limit
+            opened = stored.create(spec, found, worker=",".join(map(str, slots or learn_blocks or [])))
             stored.record_study_attrs(opened, spec)
+            learn_ids = _learn_ids(opened, plan, setup, conn.client, polling, progress)
             progress.info(f"study {spec.name!r}: {target_trials} trials on {conn.description}, "
-                          f"learn blocks {conn.learn_ids}; storage {redact_url(found.url)}")
+                          f"learn blocks {learn_ids}; storage {redact_url(found.url)}")
             _show_quota(conn.client, progress)
             options = RunOptions(
                 target_trials=target_trials, time_limit_s=spec.time_limit_s, compute_budget_s=spec.compute_budget_s,
                 max_consecutive_failures=spec.max_consecutive_failures, job_timeout_s=spec.timeout_per_job_s,
-                polling=_polling(settings, conn.poll_max_s), stale_after_s=stale_after_s)
+                polling=polling, stale_after_s=stale_after_s)
             study = opened
-            summary = Runner(spec, study, conn.client, conn.learn_ids, options, progress=progress).run()
+            summary = Runner(spec, study, conn.client, learn_ids, options, progress=progress).run()
     finally:
         if study is not None and write_report:
             _refresh_report(study, spec, settings, progress)
     _print_done(study, spec, summary, progress)
     return 0
+
+
+def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: float) -> None:
+    """One job per learn block across the study's workers: a block (or slot) a live worker uses is refused."""
+    from sweep.run.slots import recorded_learn_ids
+    from sweep.run.workers import Workers
+
+    if study is None:
+        return
+    if plan.uses_slots:
+        slot_of = {lid: number for number, lid in recorded_learn_ids(study, plan.slot_numbers).items()}
+        Workers(study, list(slot_of), stale_after_s, slot_of).refuse_busy_blocks()
+    else:
+        Workers(study, plan.learn_ids, stale_after_s).refuse_busy_blocks()
+
+
+def _plan_slots(spec: StudySpec, backend: Backend, plan: TargetPlan, study: optuna.Study | None,
+                progress: Progress) -> tuple[Slots, SlotPlan] | None:
+    """The slots to find or make (nothing is made yet), or None when the study trains on named learn blocks."""
+    from sweep.run.slots import Slots
+    from sweep.session.clones import read_slots
+
+    if not plan.uses_slots:
+        return None
+    slots = Slots(spec, backend, progress)
+    return slots, slots.plan(plan.slot_numbers, read_slots(study) if study is not None else None)
+
+
+def _learn_ids(study: optuna.Study, plan: TargetPlan, setup: tuple[Slots, SlotPlan] | None, backend: Backend,
+               polling: Polling, progress: Progress) -> list[int]:
+    """The learn blocks the run trains on: its slots' clones (made and readied now), or the blocks named."""
+    import threading
+
+    from sweep.run.follow import Follower
+
+    if setup is None:
+        progress.warn(f"training directly on learn blocks {plan.learn_ids}: every trial replaces their model "
+                      "(target.slots trains on cloned impulses instead, and leaves yours untouched)")
+        return plan.learn_ids
+    slots, slot_plan = setup
+    made = slots.make(slot_plan, study, Follower(backend, polling=polling, stop=threading.Event()))
+    return [slot.learn_id for slot in made]
 
 
 def _print_done(study: optuna.Study, spec: StudySpec, summary: RunSummary, progress: Progress) -> None:
@@ -157,11 +202,10 @@ def status(study_file: Path, settings: Settings, *, storage: str | None = None) 
 
 
 def best(study_file: Path, settings: Settings, *, storage: str | None = None, apply: bool = False,
-         trial: int | None = None) -> int:
-    """Print the best trial's exact train request body; with ``apply``, save it to the learn block."""
+         train: bool = False, trial: int | None = None) -> int:
+    """Print the best trial's exact train request body; with ``apply``, save it to the user's own learn block
+    (the source of the clones), and with ``train`` also train it there and wait."""
     from sweep.report.status import chosen_trials
-    from sweep.session.target import connect, plan_target
-    from sweep.study.request import TrainRequest
 
     spec, study = _open(study_file, settings, storage)
     trials = chosen_trials(study, spec, trial)
@@ -169,17 +213,61 @@ def best(study_file: Path, settings: Settings, *, storage: str | None = None, ap
         numbers = ", ".join(str(t.number) for t in trials)
         raise UsageError(f"--apply: the study has {len(trials)} Pareto-optimal trials ({numbers}); "
                          "choose one with --trial N")
+    if train and not apply:
+        raise UsageError("--train trains the applied configuration: give --apply too")
     bodies = [t.user_attrs.get("request") for t in trials]
     if len(bodies) == 1:
         print(json.dumps(bodies[0], indent=2, sort_keys=True))
     else:
         print(json.dumps({str(t.number): b for t, b in zip(trials, bodies, strict=True)}, indent=2, sort_keys=True))
     if apply:
-        with connect(spec, settings, plan_target(spec, settings)) as conn:
-            learn_id = conn.learn_ids[0]
-            conn.client.save_keras_config(learn_id, TrainRequest.recorded(bodies[0] or {}).model)
-            print(f"applied trial {trials[0].number}'s configuration to learn block {learn_id} "
-                  f"({conn.description})", file=sys.stderr)
+        _apply(spec, study, settings, trials[0].number, bodies[0] or {}, train=train)
+    return 0
+
+
+def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int, body: dict[str, Any], *,
+           train: bool) -> None:
+    from sweep.run.finish import apply_best, source_learn_id
+    from sweep.run.progress import Progress
+    from sweep.session.target import connect
+    from sweep.study.request import TrainRequest
+
+    progress = Progress(sys.stderr)
+    with connect(spec, settings, _plain_plan(spec, settings)) as conn:
+        learn_id = source_learn_id(spec, study, conn.client, progress)
+        if train:
+            progress.warn(f"training trial {number}'s configuration on learn block {learn_id}...")
+        result = apply_best(conn.client, learn_id, TrainRequest.recorded(body), train=train,
+                            polling=_polling(settings, conn.poll_max_s))
+        progress.warn(f"applied trial {number}'s configuration to learn block {learn_id} ({conn.description})")
+        if result is not None:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items()) if k.count(".") == 1
+                              and k.endswith(("accuracy", "loss")))
+            progress.warn(f"trained it there: job {result.job.id}; {shown}")
+
+
+def _plain_plan(spec: StudySpec, settings: Settings) -> TargetPlan:
+    """A plan that reaches the project without claiming slots (the local studio started for one job)."""
+    from sweep.session.target import TargetPlan, plan_target
+
+    plan = plan_target(spec, settings, slots=[1] if spec.target.slot_count else None)
+    return TargetPlan(learn_ids=plan.learn_ids, local_project_id=plan.local_project_id)
+
+
+def cleanup(study_file: Path, settings: Settings, *, storage: str | None = None, dry_run: bool = False) -> int:
+    """Delete the clones this study made (and nothing else); with ``dry_run``, only say which."""
+    from sweep.run.finish import cleanup as delete_clones
+    from sweep.session.target import connect
+
+    spec, study = _open(study_file, settings, storage)
+    with connect(spec, settings, _plain_plan(spec, settings)) as conn:
+        doomed = delete_clones(spec, study, conn.client, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for item in doomed:
+        note = "" if item.recorded else " (named like this study's clones, not recorded on it)"
+        print(f"{verb} impulse {item.impulse_id} {item.name!r}{note}")
+    if not doomed:
+        print(f"study {spec.name!r} has no clones in {spec.target.label}")
     return 0
 
 

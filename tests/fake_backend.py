@@ -15,7 +15,13 @@ from sweep.errors import ApiError
 from sweep.local import views
 from sweep.local.datasets import LocalProject
 from sweep.studio.backend import Backend
-from sweep.studio.impulse_models import GetImpulseResponse, Impulse
+from sweep.studio.impulse_models import (
+    DspFeatures,
+    DspInfo,
+    GetAllImpulsesResponse,
+    GetImpulseResponse,
+    Impulse,
+)
 from sweep.studio.models import (
     Job,
     JobLogItem,
@@ -45,6 +51,10 @@ class FakeBackend:
         self.models: dict[int, KerasModelMetadata] = {}
         self.calls: list[str] = []
         self.cancelled: list[int] = []
+        self.max_impulses = -1
+        self.features: dict[int, bool] = {}  # DSP block id -> generated
+        self.extra_impulses: list[Impulse] = []  # clones, in creation order
+        self.deleted: list[int] = []
 
     # ---- the test's side
     def add_job(self, learn_id: int, request: SetKerasParameterRequest | None = None) -> int:
@@ -108,7 +118,7 @@ class FakeBackend:
         self.configs[learn_id] = request
 
     # ---- Project
-    def project_info(self) -> ProjectInfoResponse:
+    def project_info(self, impulse_id: int | None = None) -> ProjectInfoResponse:
         self.calls.append("project info")
         if self.quota_left_ms is None:
             raise ApiError("403: no access to this project's quota", status_code=403)
@@ -117,10 +127,53 @@ class FakeBackend:
                                        quota_ms=quota, job_limit_m=60)
         return ProjectInfoResponse.model_validate(body)
 
-    def impulse(self) -> Impulse:
-        impulse = GetImpulseResponse.model_validate(views.impulse_body(self._project())).impulse
-        assert impulse is not None
-        return impulse
+    def impulse(self, impulse_id: int | None = None) -> Impulse:
+        for impulse in self._all_impulses():
+            if impulse_id is None or impulse.id == impulse_id:
+                return impulse
+        raise ApiError(f"impulse {impulse_id} not found", status_code=404)
+
+    # ---- Impulses
+    def impulses(self) -> GetAllImpulsesResponse:
+        self.calls.append("impulses")
+        return GetAllImpulsesResponse(success=True, impulses=self._all_impulses(), max_impulse_count=self.max_impulses)
+
+    def clone_impulse(self, impulse_id: int, name: str) -> int:
+        self.calls.append(f"clone {impulse_id}")
+        source = self.impulse(impulse_id)
+        taken = [b.id for i in self._all_impulses() for b in i.dsp_blocks]
+        taken += [b.id for i in self._all_impulses() for b in i.learn_blocks]
+        next_id = max([*taken, 99]) + 1
+        dsp = [b.model_copy(update={"id": next_id + k}) for k, b in enumerate(source.dsp_blocks)]
+        remap = {old.id: new.id for old, new in zip(source.dsp_blocks, dsp, strict=True)}
+        learn = [b.model_copy(update={"id": next_id + len(dsp) + k, "dsp": [remap[d] for d in b.dsp]})
+                 for k, b in enumerate(source.learn_blocks)]
+        clone = source.model_copy(update={"id": max(i.id for i in self._all_impulses()) + 1, "name": name,
+                                          "dsp_blocks": dsp, "learn_blocks": learn})
+        self.extra_impulses.append(clone)
+        self.features.update({b.id: False for b in dsp})
+        return clone.id
+
+    def delete_impulse(self, impulse_id: int) -> None:
+        self.calls.append(f"delete {impulse_id}")
+        self.deleted.append(impulse_id)
+        self.extra_impulses = [i for i in self.extra_impulses if i.id != impulse_id]
+
+    def generate_features(self, dsp_id: int) -> int:
+        self.calls.append(f"features {dsp_id}")
+        job_id = self.add_job(0)
+        self.features[dsp_id] = True
+        self.finish(job_id)
+        return job_id
+
+    def dsp(self, dsp_id: int) -> DspInfo:
+        generated = self.features.get(dsp_id, True)  # the source impulse's blocks have their features
+        return DspInfo(id=dsp_id, name="DSP", type="image", features=DspFeatures(generated=generated))
+
+    def _all_impulses(self) -> list[Impulse]:
+        first = GetImpulseResponse.model_validate(views.impulse_body(self._project())).impulse
+        assert first is not None
+        return [first, *self.extra_impulses]
 
     def _project(self) -> LocalProject:
         return LocalProject(id=self.project_id, name="fake", kind="image", input_shape=(8, 8, 1),

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fake_impulses import FakeImpulses
 from pydantic import ValidationError
 
 from sweep.local import views
@@ -72,11 +73,12 @@ class FakeJob:
     created: float
     script: JobScript
     cancelled: float | None = None
-    kind: str = "train"  # or "profile": the job a metadata profilingJobId points at
+    kind: str = "train"  # or "profile" (the job a metadata profilingJobId points at), or "features"
 
     @property
     def key(self) -> str:
-        return f"keras-{self.learn_id}" if self.kind == "train" else f"profile-keras-{self.learn_id}"
+        prefix = {"train": "keras", "profile": "profile-keras", "features": "dsp"}[self.kind]
+        return f"{prefix}-{self.learn_id}"
 
     def finished_at(self) -> float:
         end = self.created + self.script.duration_s
@@ -152,6 +154,7 @@ class FakeStudio:
         self.devices = list(devices or DEVICES)
         self.default_script = default_script or JobScript()
         self.quota_left_ms = QUOTA_MS - 1000  # the project's compute time left this period (settable)
+        self.features_duration_s = 0.2  # how long a generate-features job takes
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self.jobs: dict[int, FakeJob] = {}
         self.configs: dict[int, dict[str, Any]] = {lid: {} for lid in self.learn_block_ids}
@@ -162,6 +165,7 @@ class FakeStudio:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._next_id = 1000
+        self.imp = FakeImpulses(views.impulse_body(self._project())["impulse"])
         if state_file is not None and state_file.exists():
             self._load()
 
@@ -210,7 +214,8 @@ class FakeStudio:
                 s["metrics"] = j.script.metrics(j.request)
             jobs.append({**asdict(j), "script": s})
         tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"next_id": self._next_id, "jobs": jobs, "configs": self.configs}))
+        tmp.write_text(json.dumps({"next_id": self._next_id, "jobs": jobs, "configs": self.configs,
+                                   "impulses": self.imp.state()}))
         tmp.replace(self._state_file)
 
     def _load(self) -> None:
@@ -218,6 +223,8 @@ class FakeStudio:
         state = json.loads(self._state_file.read_text())
         self._next_id = state["next_id"]
         self.configs.update({int(k): v for k, v in state.get("configs", {}).items()})
+        if "impulses" in state:
+            self.imp.load(state["impulses"])
         for raw in state["jobs"]:
             job = FakeJob(**{**raw, "script": JobScript(**raw["script"])})
             self.jobs[job.id] = job
@@ -244,7 +251,8 @@ class FakeStudio:
     def _job_model(self, job: FakeJob, now: float) -> Job:
         done = job.done(now)
         end = job.finished_at()
-        category = ("Training model", "keras") if job.kind == "train" else ("Profiling model", "profile")
+        category = {"train": ("Training model", "keras"), "profile": ("Profiling model", "profile"),
+                    "features": ("Generating features", "generate-features")}[job.kind]
         return Job(id=job.id, category=category[0], category_key=category[1], key=job.key,
                    created=_iso(job.created), started=_iso(job.created),
                    finished=_iso(end) if done else None, finished_successful=job.successful() if done else None,
@@ -332,7 +340,13 @@ class FakeStudio:
             (r"", "GET", lambda now, q, b: (200, views.project_info_body(
                 self._project(), period_start=datetime(2026, 11, 1, tzinfo=UTC),
                 used_ms=QUOTA_MS - self.quota_left_ms, quota_ms=QUOTA_MS, job_limit_m=60), {})),
-            (r"/impulse", "GET", lambda now, q, b: (200, views.impulse_body(self._project()), {})),
+            (r"/impulse", "GET", self._get_impulse),
+            (r"/impulses", "GET", lambda now, q, b: (200, {"success": True, "impulses": self.imp.listing(),
+                                                            "maxImpulseCount": self.imp.max_impulses}, {})),
+            (r"/impulse/(\d+)/clone/structure", "POST", self._clone),
+            (r"/impulse", "DELETE", self._delete_impulse),
+            (r"/jobs/generate-features", "POST", self._generate_features),
+            (r"/dsp/(\d+)", "GET", self._dsp),
             (r"/training/keras/(\d+)", "GET", self._get_keras),
             (r"/training/keras/(\d+)", "POST", self._set_keras),
             (r"/training/keras/(\d+)/metadata", "GET", self._get_metadata),
@@ -345,7 +359,7 @@ class FakeStudio:
         ]
 
     def _no_block(self, lid: int) -> Answer | None:
-        if lid in self.learn_block_ids:
+        if lid in self.imp.learn_ids():
             return None
         return 404, GenericApiResponse(success=False, error=f"Learn block {lid} not found").wire(), {}
 
@@ -380,7 +394,11 @@ class FakeStudio:
         request = _request(b)
         if isinstance(request, tuple):
             return request
+        missing = [d for d in self.imp.dsp_of(lid) if not self._generated(d, now)]
         script = self._queue.pop(0) if self._queue else self.default_script
+        if missing:  # accepted, then fails (as Studio does): the clone's features were never generated
+            script = JobScript(duration_s=0.05, succeed=False, log_lines=[
+                f"ERROR: features of DSP block {missing[0]} are not generated: run a generate-features job first"])
         script = JobScript(**{**asdict(script), "metrics": script.metrics,
                               "status_errors": list(script.status_errors)})
         job = FakeJob(id=self._next_id, learn_id=lid, request=request, created=now, script=script)
@@ -396,6 +414,64 @@ class FakeStudio:
         if script.drop_post_answer:
             return 200, None, {}
         return 200, StartJobResponse(success=True, id=job.id).wire(), {}
+
+    # ---- impulses -------------------------------------------------------------------------------
+    def _generated(self, dsp_id: int, now: float) -> bool:
+        if dsp_id in self.imp.source_dsp:
+            return True
+        return any(j.kind == "features" and j.learn_id == dsp_id and j.done(now) and j.successful()
+                   for j in self.jobs.values())
+
+    def _get_impulse(self, now: float, q: dict[str, str], b: Any) -> Answer:
+        impulse = self.imp.get(int(q["impulseId"]) if "impulseId" in q else None)
+        if impulse is None:
+            return 404, GenericApiResponse(success=False, error=f"Impulse {q.get('impulseId')} not found").wire(), {}
+        return 200, {"success": True, "impulse": impulse}, {}
+
+    def _clone(self, now: float, q: dict[str, str], b: Any, iid: int) -> Answer:
+        if self.imp.get(iid) is None:
+            return 404, GenericApiResponse(success=False, error=f"Impulse {iid} not found").wire(), {}
+        if self.imp.max_impulses != -1 and len(self.imp.impulses) >= self.imp.max_impulses:
+            return 400, GenericApiResponse(success=False, error="Impulse limit reached").wire(), {}
+        new_id = self.imp.clone(iid, str((b or {}).get("name") or "clone"))
+        source, clone = self.imp.get(iid), self.imp.get(new_id)
+        assert source is not None and clone is not None
+        for old, new in zip(source["learnBlocks"], clone["learnBlocks"], strict=True):
+            self.configs[int(new["id"])] = dict(self.configs.get(int(old["id"]), {}))
+        self._save()
+        return 200, {"success": True, "id": new_id}, {}
+
+    def _delete_impulse(self, now: float, q: dict[str, str], b: Any) -> Answer:
+        iid = int(q.get("impulseId") or self.imp.default_id)
+        if iid == self.imp.default_id:
+            return 400, GenericApiResponse(success=False, error="Cannot delete the default impulse").wire(), {}
+        if self.imp.get(iid) is None:
+            return 404, GenericApiResponse(success=False, error=f"Impulse {iid} not found").wire(), {}
+        self.imp.delete(iid)
+        self._save()
+        return 200, GenericApiResponse(success=True).wire(), {}
+
+    def _generate_features(self, now: float, q: dict[str, str], b: Any) -> Answer:
+        dsp_id = int((b or {}).get("dspId") or 0)
+        if dsp_id not in self.imp.dsp_ids():
+            return 404, GenericApiResponse(success=False, error=f"DSP block {dsp_id} not found").wire(), {}
+        job = FakeJob(id=self._next_id, learn_id=dsp_id, request={}, created=now, kind="features",
+                      script=JobScript(duration_s=self.features_duration_s, log_lines=["Generating features", "Done"]))
+        self._next_id += 1
+        self.jobs[job.id] = job
+        self._save()
+        return 200, StartJobResponse(success=True, id=job.id).wire(), {}
+
+    def _dsp(self, now: float, q: dict[str, str], b: Any, dsp_id: int) -> Answer:
+        if dsp_id not in self.imp.dsp_ids():
+            return 404, GenericApiResponse(success=False, error=f"DSP block {dsp_id} not found").wire(), {}
+        generated = self._generated(dsp_id, now)
+        return 200, {"success": True, "dsp": {"id": dsp_id, "name": "DSP", "type": "mfe", "windowLength": 1000,
+                                              "classes": self.class_names, "expectedWindowCount": 1,
+                                              "features": {"generated": generated, "count": 40 if generated else 0},
+                                              "inputAxes": ["audio"], "canCalculateFeatureImportance": False,
+                                              "calculateFeatureImportance": False, "canNormalizeData": False,
+                                              "normalizeData": "none"}, "config": []}, {}
 
     def _job(self, jid: int) -> FakeJob | None:
         return self.jobs.get(jid)
@@ -439,6 +515,9 @@ class FakeStudio:
         if q.get("finished") in ("true", "false"):
             want = q["finished"] == "true"
             jobs = [j for j in jobs if j.done(now) == want]
+        if q.get("startDate"):
+            since = datetime.fromisoformat(q["startDate"]).timestamp()
+            jobs = [j for j in jobs if j.created >= since]
         limit = int(q.get("limit", 20))
         models = [self._job_model(j, now) for j in jobs[:limit]]
         return 200, ListJobsResponse(success=True, jobs=models, total_job_count=len(jobs)).wire(), {}

@@ -44,6 +44,7 @@ def write_study(
     seed: int = 1,
     sampler: str = "tpe",
     sampler_options: str = "",
+    slots: int | None = None,
 ) -> Path:
     top = [f'name = "{name}"', f"trials = {trials}", "max_consecutive_failures = 3", extra_top]
     if constraints:
@@ -53,7 +54,7 @@ def write_study(
 [target]
 {f'kind = "{kind}"' if kind else ""}
 {f"project_id = {project_id}" if project_id is not None else ""}
-learn_blocks = [{", ".join(map(str, learn_blocks))}]
+{f"slots = {slots}" if slots is not None else f"learn_blocks = [{', '.join(map(str, learn_blocks))}]"}
 base_url = "{base_url}"
 
 [sampler]

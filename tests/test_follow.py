@@ -167,3 +167,26 @@ def test_on_poll_may_stop_following_and_the_job_comes_back_unfinished() -> None:
     job = follower.wait(job_id, on_poll=on_poll)
     assert job.id == job_id and job.finished is None and seen == [job_id] * 3
     assert backend.cancelled == []  # stopping to follow is not cancelling: the caller decides
+
+
+def test_profiling_job_failed_ends_the_wait_for_device_metrics() -> None:
+    """``profilingJobFailed`` (the id may stay set): the trial fails with the profiling log's reason, no waiting on."""
+    from sweep.studio.models import Job, KerasModelMetadata
+
+    from fake_backend import FakeBackend
+
+    backend = FakeBackend()
+    train = backend.add_job(7)
+    backend.finish(train)
+    profiling = backend.add_job(7)
+    backend.log(profiling, "Profiling...", "ERROR: model does not fit the device's flash")
+    backend.finish(profiling, success=True)
+    body = _metadata(T0 + timedelta(hours=1))
+    body["modelValidationMetrics"][0].update(profilingJobId=profiling, profilingJobFailed=True)
+    backend.models[7] = KerasModelMetadata.model_validate(body)
+    follower = Follower(backend, polling=Polling(0.0, 1.0, 0.0), stop=RecordingStop())
+    job = Job.model_validate({**backend.job_status(train).wire(), "started": T0.isoformat()})
+    with pytest.raises(JobFailed) as info:
+        follower.result(job, 7, need_device=True)
+    assert str(info.value) == (f"job {train}: its profiling job {profiling} failed: "
+                               "ERROR: model does not fit the device's flash")

@@ -104,3 +104,24 @@ def test_curves_from_metadata() -> None:
     curves = curves_from_metadata(KerasModelMetadata.model_validate(metadata()))
     assert curves == {"val_accuracy": [0.5, 0.7, 0.8], "val_loss": [1.0, 0.6, 0.4]}
     assert curves_from_metadata(KerasModelMetadata.model_validate(metadata(graphs=False))) == {}
+
+
+def test_eon_budgets_and_custom_metrics_are_device_metrics() -> None:
+    """The EON compiler's RAM/ROM (``eon``, and ``eon_ram_optimized``: snake_case on the wire) and numeric
+    ``customMetrics`` become flat metrics that objectives and constraints may name."""
+    from sweep.studio.metrics import is_device_metric, is_metric
+
+    md = metadata()
+    perf = md["modelValidationMetrics"][1]["onDevicePerformance"][0]
+    perf["eon_ram_optimized"] = {"ramRequired": 700, "romRequired": 9000, "arenaSize": 600, "modelSize": 5000}
+    perf["customMetrics"] = [{"name": "energy uJ", "value": "12.5"}, {"name": "note", "value": "n/a"}]
+    OfficialMetadata.from_dict(md)  # the official model reads the same body
+    flat = flatten_metadata(KerasModelMetadata.model_validate(md))
+    device = perf["mcu"]
+    assert flat[f"int8.{device}.eon.ram_bytes"] == perf["eon"]["ramRequired"]
+    assert flat[f"int8.{device}.eon_ram_optimized.ram_bytes"] == 700
+    assert flat[f"{device}.eon_ram_optimized.rom_bytes"] == 9000  # the selected type's shorthand
+    assert flat[f"int8.{device}.custom.energy_uJ"] == 12.5 and f"int8.{device}.custom.note" not in flat
+    for name in (f"{device}.eon.ram_bytes", f"int8.{device}.eon_ram_optimized.rom_bytes", f"{device}.custom.energy_uJ"):
+        assert is_metric(name) and is_device_metric(name)
+    assert not is_metric(f"{device}.eon.latency_ms") and not is_device_metric("int8.accuracy")

@@ -88,6 +88,18 @@ def test_a_local_learn_block_that_does_not_exist_starts_no_studio(workspace: Pat
     assert "--learn-blocks: no learn block with this id in the project's impulse (it has [3, 4]) (got 5)" in err
 
 
+def test_learn_blocks_for_a_study_on_slots_are_refused(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = workspace / "study.toml"
+    path.write_text(BASE)
+    err = _refused(workspace, capsys, "run", str(path), "--learn-blocks", "3")
+    assert err == (f"sweep: error: --learn-blocks: {path} trains on 1 cloned slot(s) (target.slots), never on your "
+                   "own learn blocks: give this worker some of them with --slots, e.g. --slots 1,2\n")
+    path.write_text(edit(('project = "digits"', 'project = "digits"\nlearn_blocks = [3]')))
+    err = _refused(workspace, capsys, "run", str(path), "--slots", "1")
+    assert err == (f"sweep: error: --slots: {path} trains on its learn blocks (target.learn_blocks), not on cloned "
+                   "slots: give this worker some of them with --learn-blocks\n")
+
+
 def test_studio_without_a_key_writes_nothing(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = workspace / "study.toml"
     path.write_text(edit(('kind = "local"\nproject = "digits"', 'kind = "studio"\nproject_id = 5\nlearn_blocks = [7]')))
@@ -143,7 +155,7 @@ def test_a_busy_learn_block_is_refused_before_anything_is_written(
     import sys
 
     path = workspace / "study.toml"
-    path.write_text(BASE)
+    path.write_text(edit(('project = "digits"', 'project = "digits"\nlearn_blocks = [3]')))
     _existing(workspace, ["maximize"], "local studio project 'digits'")
     study = optuna.load_study(study_name="digits-dense",
                               storage=open_storage(f"journal:{workspace / '.sweep' / 'digits-dense.journal'}"))
@@ -174,6 +186,8 @@ def test_a_busy_learn_block_is_refused_before_anything_is_written(
                                        "(got 'a while')"),
     ({}, ["--trials", "0"], "--trials: must be at least 1 (got 0)"),
     ({}, ["--learn-blocks", "3,x"], "--learn-blocks: not a comma-separated list of learn block ids: '3,x'"),
+    ({}, ["--slots", "0"], "--slots: give distinct positive slot numbers (got '0')"),
+    ({}, ["--slots", "2"], "--slots: the study has slots 1 to 1 (target.slots = 1); no slot 2"),
 ])
 def test_bad_settings_and_flags_are_named(workspace: Path, capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch, env: dict[str, str], flag: list[str],

@@ -307,3 +307,13 @@ def test_compute_time_is_one_figure_each_job_once_reused_trials_zero(studio: Fak
     assert f"job compute {expected:.1f} s over 2 finished job(s) (reused trials cost none)" in status.stdout
     frame = trials_frame(study)
     assert (frame.loc[frame["duplicate_of"].notna(), "compute_time_s"] == 0).all()
+
+
+def test_named_learn_blocks_are_trained_directly_with_a_warning(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=1)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert ("training directly on learn blocks [7]: every trial replaces their model (target.slots trains on "
+            "cloned impulses instead, and leaves yours untouched)") in proc.stderr
+    assert _posts(studio) == ["/v1/api/42/jobs/train/keras/7"]
+    assert not [p for m, p, _ in studio.requests if "/clone/" in p]

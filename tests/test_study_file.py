@@ -224,7 +224,6 @@ def test_studio_project_id_from_the_environment(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("target", "field", "extra"), [
     pytest.param('[target]\nproject = "digits"\n', "target.project_id", "; or set EI_PROJECT_ID", id="no-project-id"),
     pytest.param("", "target.project_id", "; or set EI_PROJECT_ID", id="no-target-table"),
-    pytest.param("[target]\nproject_id = 3\n", "target.learn_blocks", "", id="no-learn-blocks"),
 ])
 def test_no_kind_with_a_key_says_why_studio_fields_are_needed(
     tmp_path: Path, target: str, field: str, extra: str

@@ -24,6 +24,7 @@ from sweep.studio.metrics import (
     confusion_matrices,
     curves_from_metadata,
     flatten_metadata,
+    profiling_failed,
     profiling_pending,
 )
 from sweep.studio.models import Job, JobLogItem, KerasModelMetadata, ModelType
@@ -168,16 +169,8 @@ class Follower:
         if not job.finished_successful:
             raise self.failure(job)
         metadata = self._fresh_metadata(job, learn_id, stale_retries)
-        pending = profiling_pending(metadata)
-        while need_device and pending is not None:
-            log.info("job %s: waiting for profiling job %s", job.id, pending)
-            profiling = self.wait(pending, on_poll=on_poll)
-            if not profiling.finished_successful:
-                why, tail = self.reason(profiling)
-                raise JobFailed(f"its profiling job {pending} failed: {why}", job_id=job.id, log_tail=tail,
-                                compute_time_s=job.compute_time)
-            metadata = self._fresh_metadata(job, learn_id, stale_retries)
-            pending = profiling_pending(metadata)
+        if need_device:
+            metadata = self._profiled(job, learn_id, metadata, stale_retries, on_poll)
         curves = curves_from_metadata(metadata)
         if not curves:
             curves = curves_from_log(list(reversed([i.data for i in self.client.job_log(job.id)])))
@@ -188,6 +181,29 @@ class Follower:
             curves=curves,
             confusion=confusion_matrices(metadata),
         )
+
+    def _profiled(self, job: Job, learn_id: int, metadata: KerasModelMetadata, retries: int,
+                  on_poll: OnPoll | None) -> KerasModelMetadata:
+        """The metadata once its device metrics are in: wait for each profiling job it names; a failed one
+        (the job, or ``profilingJobFailed`` in the metadata) fails the trial with the profiling log's reason."""
+        waited: set[int] = set()
+        while (pending := profiling_pending(metadata)) is not None:
+            if pending in waited or profiling_failed(metadata):
+                profiling = self._status(pending)
+                why, tail = self.reason(profiling)
+                if not profiling_failed(metadata) and profiling.finished_successful:
+                    why = "the device metrics did not arrive after it finished"
+                raise JobFailed(f"its profiling job {pending} failed: {why}", job_id=job.id, log_tail=tail,
+                                compute_time_s=job.compute_time)
+            log.info("job %s: waiting for profiling job %s", job.id, pending)
+            profiling = self.wait(pending, on_poll=on_poll)
+            waited.add(pending)
+            if not profiling.finished_successful:
+                why, tail = self.reason(profiling)
+                raise JobFailed(f"its profiling job {pending} failed: {why}", job_id=job.id, log_tail=tail,
+                                compute_time_s=job.compute_time)
+            metadata = self._fresh_metadata(job, learn_id, retries)
+        return metadata
 
     def _fresh_metadata(self, job: Job, learn_id: int, retries: int) -> KerasModelMetadata:
         since: datetime = job.started or job.created

@@ -25,8 +25,10 @@ __all__ = ["Workers"]
 class Workers:
     """This process as a worker of ``study``, and the other workers as the study records them."""
 
-    def __init__(self, study: optuna.Study, learn_ids: list[int], stale_after_s: float) -> None:
+    def __init__(self, study: optuna.Study, learn_ids: list[int], stale_after_s: float,
+                 slot_of: dict[int, int] | None = None) -> None:
         self.study, self.learn_ids, self.stale_after_s = study, list(learn_ids), stale_after_s
+        self.slot_of = dict(slot_of or {})  # learn block -> slot number, when the study trains on clones
         self.host = socket.gethostname()
 
     def record(self, learn_id: int) -> dict[str, Any]:
@@ -51,11 +53,17 @@ class Workers:
         for ft in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             worker = ft.user_attrs.get("worker") or {}
             if worker.get("learn_id") in self.learn_ids and self.alive(worker):
+                lid = worker["learn_id"]
+                who = (f"host {worker.get('host')}, pid {worker.get('pid')}, trial {ft.number}")
+                if lid in self.slot_of:
+                    raise SettingsError(
+                        "--slots", f"slot {self.slot_of[lid]} (learn block {lid}) is in use by another live worker "
+                        f"of this study ({who}); a slot runs one job at a time: give each worker its own slots, "
+                        "e.g. --slots 1,2")
                 raise SettingsError(
                     "--learn-blocks",
-                    f"learn block {worker['learn_id']} is in use by another live worker of this study (host "
-                    f"{worker.get('host')}, pid {worker.get('pid')}, trial {ft.number}); a learn block runs one "
-                    "job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13")
+                    f"learn block {lid} is in use by another live worker of this study ({who}); a learn block runs "
+                    "one job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13")
 
     def orphans(self, backend: Training, spec: StudySpec, progress: Progress) -> Iterator[TrialRun]:
         """Take over RUNNING trials of dead workers that have a job; fail (to be replaced) those that never had one."""

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
-from sweep.studio.impulse_models import Impulse
+from sweep.studio.impulse_models import DspInfo, GetAllImpulsesResponse, Impulse
 from sweep.studio.models import (
     Job,
     JobLogItem,
@@ -23,7 +23,7 @@ from sweep.studio.models import (
     SetKerasParameterRequest,
 )
 
-__all__ = ["Backend", "Jobs", "Project", "Training"]
+__all__ = ["Backend", "Impulses", "Jobs", "Project", "Training"]
 
 
 class Jobs(Protocol):
@@ -64,12 +64,31 @@ class Project(Protocol):
 
     project_id: int
 
-    def project_info(self) -> ProjectInfoResponse:
+    def project_info(self, impulse_id: int | None = None) -> ProjectInfoResponse:
         """Project info, including the compute quota left and the per-job limit."""
 
-    def impulse(self) -> Impulse:
-        """The project's (default) impulse and its blocks."""
+    def impulse(self, impulse_id: int | None = None) -> Impulse:
+        """An impulse and its blocks (the project's default impulse when ``impulse_id`` is None)."""
 
 
-class Backend(Jobs, Training, Project, Protocol):
+class Impulses(Protocol):
+    """The project's impulses, as slots: list, clone, delete, and their DSP blocks' features."""
+
+    def impulses(self) -> GetAllImpulsesResponse:
+        """Every impulse, and how many the project may have (``maxImpulseCount``, -1 = no limit)."""
+
+    def clone_impulse(self, impulse_id: int, name: str) -> int:
+        """Clone an impulse's structure and configuration (no features, no models); the new id."""
+
+    def delete_impulse(self, impulse_id: int) -> None:
+        """Delete an impulse (a clone sweep made)."""
+
+    def generate_features(self, dsp_id: int) -> int:
+        """Start a generate-features job for a DSP block; its job id."""
+
+    def dsp(self, dsp_id: int) -> DspInfo:
+        """A DSP block's state: whether its features are generated."""
+
+
+class Backend(Jobs, Training, Project, Impulses, Protocol):
     """Everything a sweep asks of a backend."""

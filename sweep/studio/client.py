@@ -1,19 +1,32 @@
-"""The Edge Impulse Studio API client: typed answers, bounded retries, and no duplicate train jobs."""
+"""The Edge Impulse API client: one project's routes, typed answers, and no duplicate train jobs.
+
+Each call goes through :class:`~sweep.studio.transport.Transport` (status and ``success`` checked
+in one place, bounded retries). A train POST whose answer is lost is never re-sent blindly: the
+job it may have created is looked up first (by key and start date).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Generator, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
 
-from sweep.errors import ApiError, AuthError, ProtocolError, TransientError
-from sweep.studio.impulse_models import GetImpulseResponse, Impulse
+from sweep.errors import ApiError, ProtocolError, TransientError
+from sweep.studio.impulse_models import (
+    CloneImpulseRequest,
+    CreateImpulseResponse,
+    DspConfigResponse,
+    DspInfo,
+    GenerateFeaturesRequest,
+    GetAllImpulsesResponse,
+    GetImpulseResponse,
+    Impulse,
+)
 from sweep.studio.models import (
     GenericApiResponse,
     GetJobResponse,
@@ -29,63 +42,18 @@ from sweep.studio.models import (
     StartJobResponse,
 )
 from sweep.studio.retry import RetryPolicy, parse_retry_after
-from sweep.version import __version__
+from sweep.studio.transport import NOT_SENT, TRANSPORT_ERRORS, Transport, make_http_client
 
 __all__ = ["StudioClient", "make_http_client"]
 
 log = logging.getLogger("sweep.studio")
 
-M = TypeVar("M", bound=BaseModel)
 Finished = Literal["successful", "failed", "all"]
-
-# Nothing reached the server: safe to send again, even a POST.
-_NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Connection trouble an idempotent call may retry (the answer may be lost after the request was sent).
-_TRANSPORT: tuple[type[Exception], ...] = (
-    httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.TimeoutException,
-)
 _RECENT_JOBS = 25  # how many of a learn block's newest jobs a look-up reads
-
-
-def _retryable(status: int) -> bool:
-    return status == 429 or status >= 500
 
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-class _ApiKeyAuth(httpx.Auth):
-    """Adds ``x-api-key`` to each request; the key lives in a SecretStr, not in the client's headers."""
-
-    def __init__(self, key: SecretStr) -> None:
-        self.key = key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["x-api-key"] = self.key.get_secret_value()
-        yield request
-
-    def __repr__(self) -> str:
-        return "_ApiKeyAuth(key=SecretStr('**********'))"
-
-
-def make_http_client(
-    base_url: str,
-    api_key: SecretStr | None,
-    *,
-    timeout: float = 30.0,
-    transport: httpx.BaseTransport | None = None,
-) -> httpx.Client:
-    """One pooled client per run for ``base_url`` (e.g. ``https://studio.edgeimpulse.com/v1``)."""
-    key = api_key.get_secret_value() if api_key is not None else ""
-    return httpx.Client(
-        base_url=base_url.rstrip("/"),
-        auth=_ApiKeyAuth(api_key) if api_key is not None and key else None,
-        headers={"accept": "application/json", "user-agent": f"sweep/{__version__}"},
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        follow_redirects=False,
-        transport=transport,
-    )
 
 
 class StudioClient:
@@ -100,18 +68,14 @@ class StudioClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._http, self.project_id = http, int(project_id)
+        self.project_id = int(project_id)
         self.retry = retry or RetryPolicy()
-        self._sleep, self._clock = sleep, clock
-        secrets = [http.headers.get("x-api-key", "")]
-        if isinstance(http.auth, _ApiKeyAuth):
-            secrets.append(http.auth.key.get_secret_value())
-        self._secrets = [s for s in secrets if s]
+        self._t = Transport(http, self.project_id, self.retry, sleep, clock)
         self._seen: set[int] = set()  # job ids this client has seen (none can be a new submission)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"StudioClient(base_url={str(self._http.base_url)!r}, project_id={self.project_id})"
+        return f"StudioClient(base_url={str(self._t.http.base_url)!r}, project_id={self.project_id})"
 
     # ---- jobs ---------------------------------------------------------------------------------
 
@@ -124,27 +88,28 @@ class StudioClient:
         since = _utc(submitted_after) if submitted_after else datetime.now(UTC)
         with self._lock:
             known = frozenset(self._seen)
-        started, retry, reposts = self._clock(), 0, 0
+        t = self._t
+        started, retry, reposts = t.clock(), 0, 0
         while True:
             try:
-                response = self._http.post(route, json=body)
-            except _NOT_SENT as exc:
-                self._wait_or_raise("POST", route, retry, started, self._describe(exc), None, None)
+                response = t.http.post(route, json=body)
+            except NOT_SENT as exc:
+                t.wait_or_raise("POST", route, retry, started, t.describe(exc), None, None)
                 retry += 1
                 continue
-            except _TRANSPORT as exc:
-                reason, status = self._describe(exc), None
+            except TRANSPORT_ERRORS as exc:
+                reason, status = t.describe(exc), None
             else:
                 if response.status_code == 429:  # refused before it was processed
                     after = parse_retry_after(response.headers.get("retry-after"))
-                    self._wait_or_raise("POST", route, retry, started, self._reason(response), 429, after)
+                    t.wait_or_raise("POST", route, retry, started, t.reason(response), 429, after)
                     retry += 1
                     continue
                 if response.status_code < 500:
-                    job_id = self._parse(response, StartJobResponse, "POST", route).id
+                    job_id = t.parse(response, StartJobResponse, "POST", route).id
                     self._remember([job_id])
                     return job_id
-                reason, status = self._reason(response), response.status_code
+                reason, status = t.reason(response), response.status_code
             log.warning("POST %s: answer lost (%s); looking for the job before any re-submission", route, reason)
             found = self._find_lost(learn_id, since, known, route, reason)
             if found is not None:
@@ -160,18 +125,18 @@ class StudioClient:
                         route, learn_id, reposts, self.retry.train_reposts)
 
     def job_status(self, job_id: int) -> Job:
-        job = self._call("GET", self._route("jobs", job_id, "status"), GetJobResponse).job
+        job = self._t.call("GET", self._route("jobs", job_id, "status"), GetJobResponse).job
         self._remember([job.id])
         return job
 
     def job_log(self, job_id: int, *, limit: int | None = None) -> list[JobLogItem]:
         """The job's log lines as the wire gives them: newest first, at most the last 1000."""
         params = {"limit": str(limit)} if limit is not None else None
-        return self._call("GET", self._route("jobs", job_id, "stdout"), LogStdoutResponse, params=params).stdout
+        return self._t.call("GET", self._route("jobs", job_id, "stdout"), LogStdoutResponse, params=params).stdout
 
     def cancel_job(self, job_id: int, *, force: bool = False) -> None:
         params = {"forceCancel": "true"} if force else None
-        self._call("POST", self._route("jobs", job_id, "cancel"), GenericApiResponse, params=params)
+        self._t.call("POST", self._route("jobs", job_id, "cancel"), GenericApiResponse, params=params)
 
     def list_jobs(
         self,
@@ -181,15 +146,19 @@ class StudioClient:
         active_only: bool = False,
         limit: int | None = None,
         offset: int | None = None,
+        start_date: datetime | None = None,
     ) -> list[Job]:
-        """Active jobs (``/jobs``) or all jobs (``/jobs/all``), optionally by key and finish status."""
+        """Active jobs (``/jobs``) or all jobs (``/jobs/all``), by key, finish status and creation date."""
         if active_only:
-            jobs = self._call("GET", self._route("jobs"), ListJobsResponse).jobs
-            jobs = [j for j in jobs if (key is None or j.key == key) and _finished_matches(j, finished)]
+            jobs = self._t.call("GET", self._route("jobs"), ListJobsResponse).jobs
+            jobs = [j for j in jobs if (key is None or j.key == key) and _finished_matches(j, finished)
+                    and (start_date is None or _utc(j.created) >= _utc(start_date))]
         else:
             params = {name: str(value) for name, value in
                       (("key", key), ("finished", finished), ("limit", limit), ("offset", offset)) if value is not None}
-            jobs = self._call("GET", self._route("jobs", "all"), ListJobsResponse, params=params).jobs
+            if start_date is not None:
+                params["startDate"] = _utc(start_date).isoformat()
+            jobs = self._t.call("GET", self._route("jobs", "all"), ListJobsResponse, params=params).jobs
         self._remember(j.id for j in jobs)
         return jobs
 
@@ -198,12 +167,13 @@ class StudioClient:
     ) -> Job | None:
         """The train job (key ``keras-{learnId}``) created at/after ``created_after`` (less the clock-skew
         allowance), active or recent, skipping ``exclude``; the one closest to ``created_after`` wins,
-        preferring jobs created after it. None if there is none."""
+        preferring jobs created after it. None if there is none. The server is asked for jobs from that
+        date on (``startDate``), so a busy learn block's older jobs cannot crowd the answer out."""
         key = f"keras-{learn_id}"
         after = _utc(created_after)
         floor = after - timedelta(seconds=self.retry.clock_skew_s)
-        jobs = {j.id: j for j in self.list_jobs(key=key, active_only=True)}
-        jobs.update((j.id, j) for j in self.list_jobs(key=key, limit=_RECENT_JOBS))
+        jobs = {j.id: j for j in self.list_jobs(key=key, active_only=True, start_date=floor)}
+        jobs.update((j.id, j) for j in self.list_jobs(key=key, limit=_RECENT_JOBS, start_date=floor))
         found = [j for j in jobs.values() if j.key == key and j.id not in exclude and _utc(j.created) >= floor]
         if not found:
             return None
@@ -213,25 +183,59 @@ class StudioClient:
 
     def metadata(self, learn_id: int) -> KerasModelMetadata:
         route = self._route("training", "keras", learn_id, "metadata")
-        return self._call("GET", route, KerasModelMetadataResponse, params={"excludeLabels": "true"})
-
-    def impulse(self) -> Impulse:
-        route = self._route("impulse")
-        impulse = self._call("GET", route, GetImpulseResponse).impulse
-        if impulse is None:
-            raise ApiError(f"project {self.project_id} has no impulse yet; create one in Studio first",
-                           method="GET", route=route, status_code=200)
-        return impulse
+        return self._t.call("GET", route, KerasModelMetadataResponse, params={"excludeLabels": "true"})
 
     def keras_config(self, learn_id: int) -> KerasResponse:
-        return self._call("GET", self._route("training", "keras", learn_id), KerasResponse)
+        return self._t.call("GET", self._route("training", "keras", learn_id), KerasResponse)
 
     def save_keras_config(self, learn_id: int, request: SetKerasParameterRequest) -> None:
         # Setting a configuration is idempotent (the same body twice leaves the same state): retried.
-        self._call("POST", self._route("training", "keras", learn_id), GenericApiResponse, json=request.wire())
+        self._t.call("POST", self._route("training", "keras", learn_id), GenericApiResponse, json=request.wire())
 
-    def project_info(self) -> ProjectInfoResponse:
-        return self._call("GET", f"/api/{self.project_id}", ProjectInfoResponse)
+    def project_info(self, impulse_id: int | None = None) -> ProjectInfoResponse:
+        return self._t.call("GET", f"/api/{self.project_id}", ProjectInfoResponse, params=_impulse(impulse_id))
+
+    # ---- impulses and DSP blocks ----------------------------------------------------------------
+
+    def impulse(self, impulse_id: int | None = None) -> Impulse:
+        """An impulse of the project (its default impulse when ``impulse_id`` is None)."""
+        route = self._route("impulse")
+        impulse = self._t.call("GET", route, GetImpulseResponse, params=_impulse(impulse_id)).impulse
+        if impulse is None:
+            which = f"no impulse {impulse_id}" if impulse_id is not None else "no impulse yet"
+            raise ApiError(f"project {self.project_id} has {which}; create one in Studio first",
+                           method="GET", route=route, status_code=200)
+        return impulse
+
+    def impulses(self) -> GetAllImpulsesResponse:
+        """Every impulse of the project, and how many it may have (``maxImpulseCount``, -1 = no limit)."""
+        return self._t.call("GET", self._route("impulses"), GetAllImpulsesResponse)
+
+    def clone_impulse(self, impulse_id: int, name: str) -> int:
+        """Clone an impulse's structure and configuration (not its features or models); the new impulse's id.
+
+        Not retried: a clone is not idempotent, and a lost answer is found by its name instead.
+        """
+        route = self._route("impulse", impulse_id, "clone", "structure")
+        try:
+            response = self._t.http.post(route, json=CloneImpulseRequest(name=name).wire())
+        except TRANSPORT_ERRORS as exc:
+            raise TransientError(f"no answer to the clone request ({self._t.describe(exc)}); look for an impulse "
+                                 f"named {name!r} before cloning again", method="POST", route=route) from None
+        return self._t.parse(response, CreateImpulseResponse, "POST", route).id
+
+    def delete_impulse(self, impulse_id: int) -> None:
+        route = self._route("impulse")
+        self._t.call("DELETE", route, GenericApiResponse, params=_impulse(impulse_id))
+
+    def generate_features(self, dsp_id: int) -> int:
+        """Start a generate-features job for a DSP block; its job id."""
+        body = GenerateFeaturesRequest(dsp_id=dsp_id).wire()
+        return self._t.call("POST", self._route("jobs", "generate-features"), StartJobResponse, json=body).id
+
+    def dsp(self, dsp_id: int) -> DspInfo:
+        """A DSP block's state: whether (and how many) features are generated."""
+        return self._t.call("GET", self._route("dsp", dsp_id), DspConfigResponse).dsp
 
     # ---- plumbing -----------------------------------------------------------------------------
 
@@ -242,44 +246,13 @@ class StudioClient:
         with self._lock:
             self._seen.update(job_ids)
 
-    def _call(self, method: str, route: str, model: type[M], *, params: dict[str, str] | None = None,
-              json: Any = None) -> M:
-        """One idempotent call: retried on connection errors, 429 and 5xx within the policy."""
-        started, retry = self._clock(), 0
-        while True:
-            try:
-                response = self._http.request(method, route, params=params, json=json)
-            except _TRANSPORT as exc:
-                self._wait_or_raise(method, route, retry, started, self._describe(exc), None, None)
-            else:
-                if not _retryable(response.status_code):
-                    return self._parse(response, model, method, route)
-                after = parse_retry_after(response.headers.get("retry-after"))
-                self._wait_or_raise(method, route, retry, started, self._reason(response),
-                                    response.status_code, after)
-            retry += 1
-
-    def _wait_or_raise(self, method: str, route: str, retry: int, started: float, reason: str,
-                       status: int | None, retry_after: float | None) -> None:
-        """Sleep before the next try, or raise TransientError when attempts or the time budget are spent."""
-        elapsed = self._clock() - started
-        delay = self.retry.next_delay(retry, elapsed, retry_after)
-        if delay is None:
-            why = f"gave up after {retry + 1} attempt(s) in {elapsed:.1f} s"
-            if retry_after is not None and retry + 1 < self.retry.attempts:
-                why += f" (Studio asked to wait {retry_after:.0f} s, past the {self.retry.budget_s:.0f} s budget)"
-            raise TransientError(f"{why}: {reason}", method=method, route=route, status_code=status)
-        log.warning("%s %s: %s; retry %d of %d in %.1f s", method, route, reason, retry + 1,
-                    self.retry.attempts - 1, delay)
-        self._sleep(delay)
-
     def _find_lost(self, learn_id: int, since: datetime, known: frozenset[int], route: str,
                    reason: str) -> Job | None:
         """Look for the job a lost submission may have created: now, and once more after a settle."""
         try:
             found = self.find_train_job(learn_id, created_after=since, exclude=known)
             if found is None:
-                self._sleep(self.retry.settle_s)
+                self._t.sleep(self.retry.settle_s)
                 found = self.find_train_job(learn_id, created_after=since, exclude=known)
         except (TransientError, ProtocolError) as exc:
             raise TransientError(
@@ -288,69 +261,9 @@ class StudioClient:
             ) from exc
         return found
 
-    def _parse(self, response: httpx.Response, model: type[M], method: str, route: str) -> M:
-        """The one place an answer becomes a model or an error (status AND ``success`` are checked)."""
-        status = response.status_code
-        if status in (401, 403):
-            detail = self._error_text(response)
-            raise AuthError(
-                f"Studio refused the API key{f' ({detail})' if detail else ''}; check EI_API_KEY: it must be "
-                f"a valid key with access to project {self.project_id}", method=method, route=route,
-                status_code=status)
-        if _retryable(status):
-            raise TransientError(self._error_text(response) or "server busy or unavailable",
-                                 method=method, route=route, status_code=status)
-        if 400 <= status < 500:
-            raise ApiError(self._error_text(response) or "refused without an error text",
-                           method=method, route=route, status_code=status)
-        if not 200 <= status < 300:
-            raise ProtocolError(f"unexpected HTTP status {status}", method=method, route=route, status_code=status)
-        try:
-            data = response.json()
-        except ValueError:
-            raise ProtocolError(f"the answer is not JSON: {self._snippet(response.text)!r}",
-                                method=method, route=route, status_code=status) from None
-        if not isinstance(data, dict):
-            raise ProtocolError(f"the answer is not a JSON object but {type(data).__name__}",
-                                method=method, route=route, status_code=status)
-        if data.get("success") is False:
-            text = data.get("error")
-            raise ApiError(self._scrub(str(text)) if text else "success: false without an error text",
-                           method=method, route=route, status_code=status)
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
-                                 for e in exc.errors(include_url=False)[:3])
-            raise ProtocolError(f"the answer does not have the {model.__name__} shape: {problems}",
-                                method=method, route=route, status_code=status) from None
 
-    def _error_text(self, response: httpx.Response) -> str:
-        """Studio's ``error`` text if the body has one, else a short scrubbed excerpt of the body."""
-        try:
-            data = response.json()
-        except ValueError:
-            return self._snippet(response.text)
-        if isinstance(data, dict) and data.get("error"):
-            return self._scrub(str(data["error"]))
-        return self._snippet(response.text)
-
-    def _reason(self, response: httpx.Response) -> str:
-        text = self._error_text(response)
-        return f"HTTP {response.status_code}" + (f" ({text})" if text else "")
-
-    def _describe(self, exc: Exception) -> str:
-        text = self._scrub(str(exc))
-        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-    def _snippet(self, text: str) -> str:
-        text = self._scrub(" ".join(text.split()))
-        return text if len(text) <= 200 else text[:200] + "..."
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "**********")
-        return text
+def _impulse(impulse_id: int | None) -> dict[str, str] | None:
+    return {"impulseId": str(impulse_id)} if impulse_id is not None else None
 
 
 def _finished_matches(job: Job, finished: Finished | None) -> bool:

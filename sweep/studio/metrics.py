@@ -4,7 +4,10 @@ Flat keys (the names objectives, constraints and reports use)::
 
     {mt}.accuracy  {mt}.loss  {mt}.f1.{class}  {mt}.precision.{class}  {mt}.recall.{class}
     {mt}.f1.macro_avg  {mt}.f1.weighted_avg
-    {mt}.{device}.latency_ms|ram_bytes|rom_bytes|model_bytes|arena_bytes
+    {mt}.{device}.latency_ms|ram_bytes|rom_bytes|model_bytes|arena_bytes     (TFLite)
+    {mt}.{device}.eon.<budget>  {mt}.{device}.eon_ram_optimized.<budget>      (EON compiler;
+                      <budget> = ram_bytes|rom_bytes|model_bytes|arena_bytes)
+    {mt}.{device}.custom.{name}   a numeric custom metric of the device (``customMetrics``)
     {device}.<same>   the selected model type (int8 unless the request says otherwise)
     default.<same>    the device Studio marks as default
     int8.accuracy_drop = float32.accuracy - int8.accuracy
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from sweep.studio.models import KerasModelMetadata, ModelMetrics, ModelType
+from sweep.studio.models import DeviceBudget, KerasModelMetadata, ModelMetrics, ModelType, OnDevicePerformance
 
 __all__ = [
     "DEVICE_FIELDS",
@@ -25,6 +28,7 @@ __all__ = [
     "flatten_metadata",
     "is_device_metric",
     "is_metric",
+    "profiling_failed",
     "profiling_pending",
 ]
 
@@ -51,21 +55,34 @@ def _model_metrics(mm: ModelMetrics) -> dict[str, float]:
             if isinstance(value, (int, float)):
                 out[f"{mt}.{short}.{name}"] = float(value)
     for perf in mm.on_device_performance:
-        if not perf.has_performance:
-            continue
-        device = _key(perf.mcu)
-        values = {
-            "latency_ms": float(perf.latency),
-            "ram_bytes": float(perf.tflite.ram_required),
-            "rom_bytes": float(perf.tflite.rom_required),
-            "model_bytes": float(perf.tflite.model_size),
-            "arena_bytes": float(perf.tflite.arena_size),
-        }
-        for field, value in values.items():
-            out[f"{mt}.{device}.{field}"] = value
-            if perf.is_default:
-                out[f"{mt}.default.{field}"] = value
+        if perf.has_performance:
+            _device_metrics(out, mt, perf)
     return out
+
+
+def _budget(budget: DeviceBudget) -> dict[str, float]:
+    return {"ram_bytes": float(budget.ram_required), "rom_bytes": float(budget.rom_required),
+            "model_bytes": float(budget.model_size), "arena_bytes": float(budget.arena_size)}
+
+
+def _device_metrics(out: dict[str, float], mt: str, perf: OnDevicePerformance) -> None:
+    """``{mt}.{device}.latency_ms`` and the TFLite budget, ``.eon.*`` and ``.eon_ram_optimized.*`` for the EON
+    compiler's, and ``.custom.<name>`` for each numeric custom metric; ``{mt}.default.*`` repeats the default
+    device's."""
+    values = {"latency_ms": float(perf.latency), **_budget(perf.tflite)}
+    values.update({f"eon.{k}": v for k, v in _budget(perf.eon).items()})
+    if perf.eon_ram_optimized is not None:
+        values.update({f"eon_ram_optimized.{k}": v for k, v in _budget(perf.eon_ram_optimized).items()})
+    for custom in perf.custom_metrics or []:
+        try:
+            values[f"custom.{_key(custom.name)}"] = float(custom.value)
+        except ValueError:
+            continue  # a text value is not a metric
+    device = _key(perf.mcu)
+    for field, value in values.items():
+        out[f"{mt}.{device}.{field}"] = value
+        if perf.is_default:
+            out[f"{mt}.default.{field}"] = value
 
 
 def flatten_metadata(
@@ -82,7 +99,7 @@ def flatten_metadata(
     prefix = f"{chosen}."
     for key, value in list(flat.items()):
         rest = key[len(prefix):] if key.startswith(prefix) else None
-        if rest and rest.count(".") == 1 and rest.split(".")[1] in DEVICE_FIELDS:
+        if rest and is_device_metric(rest) and _DEVICE_KEY.match(rest):
             flat[rest] = value
     if "float32.accuracy" in flat and "int8.accuracy" in flat:
         flat["int8.accuracy_drop"] = flat["float32.accuracy"] - flat["int8.accuracy"]
@@ -105,6 +122,11 @@ def profiling_pending(metadata: KerasModelMetadata) -> int | None:
         if mm.profiling_job_id is not None:
             return mm.profiling_job_id
     return None
+
+
+def profiling_failed(metadata: KerasModelMetadata) -> bool:
+    """Whether the metadata says its profiling job failed (``profilingJobFailed``; the id may stay set)."""
+    return any(mm.profiling_job_failed for mm in metadata.model_validation_metrics)
 
 
 def confusion_matrices(metadata: KerasModelMetadata) -> dict[str, list[list[float]]]:
@@ -130,11 +152,15 @@ def curves_from_metadata(metadata: KerasModelMetadata) -> dict[str, list[float]]
 # ---- the grammar of flat keys (what a study file may name) ------------------------------------
 
 _FIELDS_RE = "(?:" + "|".join(DEVICE_FIELDS) + ")"
+_BUDGET_RE = r"(?:ram_bytes|rom_bytes|model_bytes|arena_bytes)"
 _MT = r"(?:float32|int8|akida)"
 _SEG = r"[^\s.]+"
+# What follows the device in a device metric: a TFLite figure, an EON compiler budget, a custom metric.
+_DEVICE_TAIL = rf"(?:{_FIELDS_RE}|eon\.{_BUDGET_RE}|eon_ram_optimized\.{_BUDGET_RE}|custom\.{_SEG})"
+_DEVICE_KEY = re.compile(rf"^{_SEG}\.{_DEVICE_TAIL}$")
 METRIC_RE = re.compile(
     rf"^(?:compute_time_s|wall_time_s|int8\.accuracy_drop|{_MT}\.(?:accuracy|loss)"
-    rf"|{_MT}\.(?:f1|precision|recall)\.{_SEG}|(?:{_MT}\.)?{_SEG}\.{_FIELDS_RE})$"
+    rf"|{_MT}\.(?:f1|precision|recall)\.{_SEG}|(?:{_MT}\.)?{_SEG}\.{_DEVICE_TAIL})$"
 )
 
 
@@ -144,5 +170,6 @@ def is_metric(name: str) -> bool:
 
 
 def is_device_metric(name: str) -> bool:
-    """Whether ``name`` is an on-device figure (needs profiling to finish)."""
-    return name.rsplit(".", 1)[-1] in DEVICE_FIELDS
+    """Whether ``name`` is an on-device figure (it needs profiling to have finished)."""
+    parts = name.split(".")
+    return parts[-1] in DEVICE_FIELDS or (len(parts) >= 3 and parts[-2] == "custom")

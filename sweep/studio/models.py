@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "AugmentationPolicySpectrogram",
+    "CustomMetric",
     "DeviceBudget",
     "GenericApiResponse",
     "GetJobResponse",
@@ -236,6 +237,11 @@ class DeviceBudget(WireModel):
     model_size: int
 
 
+class CustomMetric(WireModel):
+    name: str
+    value: str  # a string on the wire, numeric or not
+
+
 class OnDevicePerformance(WireModel):
     mcu: str
     name: str
@@ -243,6 +249,9 @@ class OnDevicePerformance(WireModel):
     latency: float
     tflite: DeviceBudget
     eon: DeviceBudget
+    # The one snake_case name of this shape on the wire (the official model's alias says so too).
+    eon_ram_optimized: DeviceBudget | None = Field(default=None, alias="eon_ram_optimized")
+    custom_metrics: list[CustomMetric] | None = None
     has_performance: bool
     profiling_error: str | None = None
 

@@ -134,8 +134,6 @@ def _resolve_target(file: str, raw: dict[str, Any], settings: Settings | None) -
                "go to Studio (write kind = \"local\" to use the embedded local studio)")
         if "project_id" not in target:
             raise StudyFileError(file, "target.project_id", MISSING, why + "; or set EI_PROJECT_ID")
-        if "learn_blocks" not in target:
-            raise StudyFileError(file, "target.learn_blocks", MISSING, why)
     return raw | {"target": target}
 
 

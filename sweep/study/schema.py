@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -24,6 +25,7 @@ from sweep.studio.metrics import is_metric
 from sweep.study.space import Space
 
 __all__ = [
+    "MAX_SLOTS",
     "Constraint",
     "Duration",
     "LocalTarget",
@@ -75,17 +77,42 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class LocalTarget(_Strict):
-    """Jobs run on the embedded local studio (offline, real Keras training)."""
+MAX_SLOTS = 64
 
-    kind: Literal["local"]
-    project: str = Field(default="digits", min_length=1)
+
+class _Target(_Strict):
+    """Where the trials train: ``slots`` clones of an impulse (the default: one), or ``learn_blocks`` given."""
+
     learn_blocks: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, min_length=1)
+    slots: Annotated[int, Field(ge=1, le=MAX_SLOTS)] | None = None
+    impulse_id: Annotated[int, Field(ge=1)] | None = None
+    learn_block: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("learn_blocks")
     @classmethod
     def _unique(cls, v: list[int] | None) -> list[int] | None:
         return _unique_list(v)
+
+    @field_validator("slots", "impulse_id", "learn_block")
+    @classmethod
+    def _one_way(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is not None and info.data.get("learn_blocks") is not None:
+            raise PydanticCustomError(
+                "slots_or_blocks", "learn_blocks trains on the blocks you name (their models are replaced); "
+                "{name} is for cloned slots (your impulse untouched): give one or the other", {"name": info.field_name})
+        return v
+
+    @property
+    def slot_count(self) -> int:
+        """How many cloned impulses the study trains on (0 when it trains on ``learn_blocks``)."""
+        return 0 if self.learn_blocks is not None else (self.slots or 1)
+
+
+class LocalTarget(_Target):
+    """Jobs run on the embedded local studio (offline, real Keras training)."""
+
+    kind: Literal["local"]
+    project: str = Field(default="digits", min_length=1)
 
     @property
     def label(self) -> str:
@@ -93,19 +120,12 @@ class LocalTarget(_Strict):
         return f"local studio project {self.project!r}"
 
 
-class StudioTarget(_Strict):
+class StudioTarget(_Target):
     """Jobs run on Edge Impulse Studio (needs EI_API_KEY in the environment)."""
 
     kind: Literal["studio"]
     project_id: int = Field(ge=1)
-    learn_blocks: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
     base_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
-
-    @field_validator("learn_blocks")
-    @classmethod
-    def _unique(cls, v: list[int]) -> list[int]:
-        _unique_list(v)
-        return v
 
     @property
     def label(self) -> str:
