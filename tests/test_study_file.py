@@ -158,6 +158,7 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     path.write_text(example)
     spec = load_study(path)
     assert spec.storage == "sqlite:///digits.db" and len(spec.objectives) == 2
+    assert spec.target.slot_count == 2
     assert not (tmp_path / "digits.db").exists()
 
 
