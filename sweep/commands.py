@@ -149,7 +149,7 @@ def _polling(settings: Settings, target_cap_s: float | None) -> Polling:
 
     explicit = settings.poll_max_s if "poll_max_s" in settings.model_fields_set else None
     cap = choose(environment=explicit, default=target_cap_s if target_cap_s is not None else settings.poll_max_s).value
-    return Polling(min(settings.poll_initial_s, cap), settings.poll_factor, cap)
+    return Polling(min(settings.poll_initial_s, cap), settings.poll_factor, cap, settings.poll_lag)
 
 
 def _show_quota(project: Project, progress: Progress) -> None:

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     poll_initial_s: float = 1.0
     poll_factor: float = 1.5
     poll_max_s: float = 30.0
+    poll_lag: float = 0.03  # never wait longer than this share of the time a job has been followed
     http_timeout_s: float = 30.0
     # A RUNNING trial whose worker (on another host) has not beaten its heart for this long is taken over.
     stale_after_s: float = 180.0

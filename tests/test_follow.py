@@ -69,8 +69,29 @@ def test_wait_polls_quickly_then_backs_off() -> None:
         return httpx.Response(200, json=_job(finished=next(polls) >= 4))
 
     stop = RecordingStop()
-    job = Follower(_client(handler), polling=Polling(0.5, 2.0, 3.0), stop=stop).wait(5)
+    clock = itertools.count(0, 200)  # each look 200 s after the last: the lag never binds
+    follower = Follower(_client(handler), polling=Polling(0.5, 2.0, 3.0), stop=stop, clock=lambda: float(next(clock)))
+    job = follower.wait(5)
     assert job.finished is not None and stop.waits == [0.5, 1.0, 2.0, 3.0]
+
+
+def test_a_finished_job_is_noticed_within_three_percent_of_its_run() -> None:
+    """The backoff never waits longer than 3 % of the time followed (at least the first interval)."""
+    now = [0.0]
+    polls = itertools.count()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=_job(finished=next(polls) >= 30))
+
+    class Clocked(RecordingStop):
+        def wait(self, timeout: float | None = None) -> bool:
+            now[0] += float(timeout or 0)
+            return super().wait(timeout)
+
+    stop = Clocked()
+    Follower(_client(handler), polling=Polling(1.0, 1.5, 30.0), stop=stop, clock=lambda: now[0]).wait(5)
+    for waited, before in zip(stop.waits, itertools.accumulate([0.0, *stop.waits]), strict=False):
+        assert waited <= max(1.0, 0.03 * before) + 1e-9
 
 
 def test_stop_cancels_the_job_and_interrupts() -> None:

@@ -52,17 +52,25 @@ OnPoll = Callable[[Job], bool]
 
 @dataclass(frozen=True)
 class Polling:
-    """Quick at first, backing off by ``factor`` to ``max_s``."""
+    """Quick at first, backing off by ``factor`` to ``max_s``, but never waiting longer than ``lag`` of the
+    time followed so far (at least ``initial_s``): a finished job is noticed within max(1 s, 3 % of its run)."""
 
     initial_s: float = 1.0
     factor: float = 1.5
     max_s: float = 30.0
+    lag: float = 0.03
 
     def intervals(self) -> Iterator[float]:
+        """The backoff alone: ``initial_s``, times ``factor`` each time, up to ``max_s``."""
         delay = self.initial_s
         while True:
             yield delay
             delay = min(delay * self.factor, self.max_s)
+
+    def delays(self, elapsed: Callable[[], float]) -> Iterator[float]:
+        """The waits between looks at a job followed for ``elapsed()`` seconds: the backoff, capped by the lag."""
+        for delay in self.intervals():
+            yield min(delay, max(self.initial_s, self.lag * elapsed()))
 
 
 @dataclass
@@ -96,7 +104,7 @@ class Follower:
         """Poll until the job is finished, or until ``on_poll`` says to stop following it (the job is then
         returned unfinished); cancel it on timeout or when ``stop`` is set."""
         started = self.clock()
-        for delay in self.polling.intervals():
+        for delay in self.polling.delays(lambda: self.clock() - started):
             job = self._status(job_id)
             if job.finished is not None or (on_poll is not None and on_poll(job)):
                 return job
