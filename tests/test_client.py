@@ -480,3 +480,31 @@ def test_server_echoing_the_key_in_a_5xx_is_scrubbed(caplog: pytest.LogCaptureFi
         with caplog.at_level(logging.WARNING, logger="sweep.studio"), pytest.raises(TransientError) as info:
             client.job_status(5)
     assert "proxy error" in str(info.value) and KEY not in str(info.value) and KEY not in caplog.text
+
+
+def test_the_lost_post_lookup_asks_the_server_for_jobs_from_the_submission_on() -> None:
+    """``startDate`` goes with the look-up, so a busy learn block's older jobs cannot crowd the new one out."""
+    studio, clock = FakeStudio(["read"]), Clock()
+    before = datetime.now(UTC)
+    make(studio, clock).start_training(LEARN, REQUEST)
+    lookups = [params for method, path, params in studio.requests if path.endswith("/jobs/all")]
+    assert lookups and all("startDate" in p for p in lookups)
+    since = datetime.fromisoformat(lookups[0]["startDate"])
+    assert before - timedelta(seconds=61) <= since <= before  # the submission time less the clock-skew allowance
+
+
+def test_impulse_and_project_info_take_an_impulse_id() -> None:
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, dict(request.url.params)))
+        if request.url.path.endswith("/impulse"):
+            return reply({"success": True, "impulse": {"id": 9, "name": "clone", "learnBlocks": []}})
+        return reply({"success": False, "error": "not needed"}, 400)
+
+    client = make(handler, Clock())
+    assert client.impulse(9).id == 9 and client.impulse().id == 9
+    with pytest.raises(ApiError):
+        client.project_info(9)
+    assert seen == [(f"/v1/api/{PROJECT}/impulse", {"impulseId": "9"}), (f"/v1/api/{PROJECT}/impulse", {}),
+                    (f"/v1/api/{PROJECT}", {"impulseId": "9"})]
