@@ -19,7 +19,7 @@ import pytest
 from sweep.local.devices import DEVICES
 from sweep.local.embedded import EmbeddedStudio
 
-from local_fixtures import TINY_TRAIN, official_client, start_studio, wait_for
+from local_fixtures import TINY_TRAIN, http_client, official_client, start_studio, wait_for
 
 pytestmark = pytest.mark.slow
 DIGITS, KEYWORDS = 1, 2
@@ -260,6 +260,27 @@ def test_create_impulse_refuses_what_the_local_studio_cannot_serve(api: Any) -> 
                                                 body(new_learn_id, default))
     _refused(impulses.create_impulse, 404, KEYWORDS, body(anomaly), impulse_id=4242)
     assert impulses.get_impulse(KEYWORDS, impulse_id=clone.id).impulse == clone, "a refused body changes nothing"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "says"), [
+    ("POST", "/api/1/impulse/1/clone/structure", {"name": 5}, "name: Input should be a valid string"),
+    ("POST", "/api/1/impulse/1/clone/structure", {"name": "  "}, "must not be empty"),
+    ("POST", "/api/1/impulse/1/clone/structure", b"not json", "Invalid JSON"),
+    ("POST", "/api/1/jobs/generate-features", {"dspId": "2"}, "dspId: Input should be a valid integer"),
+    ("POST", "/api/1/jobs/generate-features", {}, "dspId: Field required"),
+    ("POST", "/api/1/impulse", {"inputBlocks": []}, "dspBlocks: Field required"),
+    ("GET", "/api/1/impulse?impulseId=abc", None, "impulseId must be an integer"),
+    ("GET", "/api/1/impulse?impulseId=0", None, "impulseId must be >= 1"),
+])
+def test_bad_requests_are_400_and_change_nothing(studio: EmbeddedStudio, method: str, path: str, body: Any,
+                                                 says: str) -> None:
+    with http_client(studio) as http:
+        before = http.get("/api/1/impulses").json()
+        content = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
+        answer = http.request(method, path, content=content, headers={"content-type": "application/json"})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["success"] is False and says in answer.json()["error"]
+        assert http.get("/api/1/impulses").json() == before
 
 
 def test_the_official_sdk_finds_the_project_and_its_devices(api: Any) -> None:
