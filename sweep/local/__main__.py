@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--profiling-job", action="store_true",
                         help="announce device metrics via a second (profiling) job, as Studio does")
     parser.add_argument("--job-limit-m", type=int, default=60, help="minutes a job may run (default 60)")
+    parser.add_argument("--max-impulses", type=int, default=-1, metavar="N",
+                        help="impulses a project may have, its default one and its clones (default -1: unlimited)")
     parser.add_argument("--lock-wait", type=float, default=DEFAULT_LOCK_WAIT_S, metavar="SECONDS",
                         help="wait this long for another server on the data dir to stop before giving up "
                              f"(default {DEFAULT_LOCK_WAIT_S:g})")
@@ -40,7 +42,7 @@ def _run() -> int:
     try:
         serve(args.host, args.port, args.data_dir, concurrency=args.concurrency, allow_user_code=args.allow_user_code,
               port_file=args.port_file, profiling_job=args.profiling_job, job_limit_m=args.job_limit_m,
-              linger=args.linger, lock_wait=args.lock_wait)
+              linger=args.linger, lock_wait=args.lock_wait, max_impulses=args.max_impulses)
     except SweepError as exc:
         print(f"sweep.local: error: {exc}", file=sys.stderr)
         return exc.exit_code

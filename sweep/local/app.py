@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,16 +12,16 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import PlainTextResponse, Response
 
 from sweep.errors import ApiError
 from sweep.local import datasets
 from sweep.local.bodies import describe, parse_train_request
+from sweep.local.impulse_routes import impulse_routes, train_refusal
 from sweep.local.jobs import JobManager, official_metadata
 from sweep.local.record import JobRecord, JobState
+from sweep.local.routing import MAX_BODY_BYTES, Ctx, Json, error, int_query, ok, read_body, route
 from sweep.local.store import read_log
-from sweep.studio.impulse_models import GetImpulseResponse
 from sweep.studio.models import (
     GenericApiResponse,
     GetJobResponse,
@@ -38,83 +36,16 @@ from sweep.studio.models import (
 
 __all__ = ["MAX_BODY_BYTES", "QUOTA_MS", "create_app"]
 
-MAX_BODY_BYTES = 1_000_000
 QUOTA_MS = 20 * 3600 * 1000  # compute time per calendar month, like a paid Studio tier
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class _Json(JSONResponse):
-    def render(self, content: Any) -> bytes:  # NaN losses must not turn into a 500
-        return json.dumps(content, allow_nan=True, separators=(",", ":")).encode()
-
-
-def _error(status: int, message: str) -> Response:
-    return _Json({"success": False, "error": message}, status_code=status)
-
-
-def _ok(model: Any) -> Response:
-    return _Json(model.wire())
-
-
-class _Ctx:
-    """What every handler needs: the data dir, the job manager, project lookup."""
-
-    def __init__(self, data_dir: Path, manager: JobManager, api_key: str) -> None:
-        self.data_dir, self.manager, self._key = data_dir, manager, api_key.encode()
-        self._projects: dict[int, datasets.LocalProject] = {}
-
-    def authorised(self, request: Request) -> bool:
-        given = request.headers.get("x-api-key", "")
-        return hmac.compare_digest(given.encode(), self._key)
-
-    def project(self, project_id: int) -> datasets.LocalProject:
-        if project_id not in self._projects:  # projects may be imported while we serve
-            self._projects = {p.id: p for p in datasets.list_projects(self.data_dir)}
-        if project_id not in self._projects:
-            raise ApiError(f"project {project_id} does not exist", status_code=404)
-        return self._projects[project_id]
-
-    def learn_block(self, project: datasets.LocalProject, learn_id: int) -> None:
-        if learn_id not in project.learn_block_ids:
-            raise ApiError(f"learn block {learn_id} does not exist in project {project.id} "
-                           f"(it has {sorted(project.learn_block_ids)})", status_code=404)
-
-
-Handler = Callable[[Request, _Ctx, datasets.LocalProject], Awaitable[Response]]
-
-
-def _route(path: str, handler: Handler, methods: list[str]) -> Route:
-    async def endpoint(request: Request) -> Response:
-        ctx: _Ctx = request.app.state.ctx
-        if not ctx.authorised(request):
-            return _error(401, "missing or wrong x-api-key header")
-        try:
-            project = ctx.project(request.path_params["project_id"])
-            return await handler(request, ctx, project)
-        except ApiError as exc:
-            return _error(exc.status_code or 400, exc.message)
-    return Route("/v1/api/{project_id:int}" + path, endpoint, methods=methods)
-
-
-def _int_query(request: Request, name: str, default: int | None, *, minimum: int = 0) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(f"query parameter {name} must be an integer (got {raw!r})", status_code=400) from None
-    if value < minimum:
-        raise ApiError(f"query parameter {name} must be >= {minimum} (got {value})", status_code=400)
-    return value
-
-
-async def _keras_body(request: Request, ctx: _Ctx, project: datasets.LocalProject,
+async def _keras_body(request: Request, ctx: Ctx, project: datasets.LocalProject,
                       learn_id: int) -> dict[str, Any]:
     """Read a SetKerasParameterRequest, merge it into the block's saved config, check what can be trained."""
     from sweep.local.validate import validate_request
 
-    body = parse_train_request(await _read_body(request))
+    body = parse_train_request(await read_body(request))
     merged = {**_keras_config(ctx, project, learn_id), **body.wire()}
     try:
         effective = SetKerasParameterRequest.model_validate(merged)
@@ -124,18 +55,6 @@ async def _keras_body(request: Request, ctx: _Ctx, project: datasets.LocalProjec
     return effective.wire()
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError(f"request body too large ({declared} bytes; at most {MAX_BODY_BYTES})", status_code=400)
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            raise ApiError(f"request body too large (more than {MAX_BODY_BYTES} bytes)", status_code=400)
-    return bytes(raw)
-
-
 def _default_layers(project: datasets.LocalProject) -> list[dict[str, Any]]:
     if len(project.input_shape) >= 2:
         return [{"type": "conv2d" if len(project.input_shape) == 3 else "conv1d", "neurons": 8, "kernelSize": 3,
@@ -143,7 +62,7 @@ def _default_layers(project: datasets.LocalProject) -> list[dict[str, Any]]:
     return [{"type": "dense", "neurons": 20}, {"type": "dense", "neurons": 10}]
 
 
-def _keras_config(ctx: _Ctx, project: datasets.LocalProject, learn_id: int) -> dict[str, Any]:
+def _keras_config(ctx: Ctx, project: datasets.LocalProject, learn_id: int) -> dict[str, Any]:
     saved = ctx.manager.store.load_block(project.id, learn_id, "config.json")
     if saved is not None:
         return saved
@@ -153,7 +72,7 @@ def _keras_config(ctx: _Ctx, project: datasets.LocalProject, learn_id: int) -> d
             "selectedModelType": "int8", "minimumConfidenceRating": 0.6}
 
 
-def _block_metadata(ctx: _Ctx, project: datasets.LocalProject, learn_id: int) -> dict[str, Any]:
+def _block_metadata(ctx: Ctx, project: datasets.LocalProject, learn_id: int) -> dict[str, Any]:
     stored = ctx.manager.store.load_block(project.id, learn_id, "metadata.json")
     if stored is not None:
         return official_metadata(stored)
@@ -163,7 +82,7 @@ def _block_metadata(ctx: _Ctx, project: datasets.LocalProject, learn_id: int) ->
             "imageInputScaling": "0..1", "thresholds": []}
 
 
-def _job_or_404(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> JobRecord:
+def _job_or_404(request: Request, ctx: Ctx, project: datasets.LocalProject) -> JobRecord:
     job_id = request.path_params["job_id"]
     rec = ctx.manager.get(project.id, job_id)
     if rec is None:
@@ -174,54 +93,47 @@ def _job_or_404(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> 
 # ---- handlers ---------------------------------------------------------------------------------
 
 
-async def project_info(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+async def project_info(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     from sweep.local.views import project_info_body
 
+    ctx.impulses.get(project, int_query(request, "impulseId", None, minimum=1))  # 404 for an unknown impulse
     start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     used = ctx.manager.compute_time_ms(project.id, start)
     body = project_info_body(project, period_start=start, used_ms=used, quota_ms=QUOTA_MS,
                              job_limit_m=ctx.manager.job_limit_m)
     ProjectInfoResponse.model_validate(body)
-    return _Json(body)
+    return Json(body)
 
 
-async def impulse(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
-    from sweep.local.views import impulse_body
-
-    body = impulse_body(project)
-    GetImpulseResponse.model_validate(body)
-    return _Json(body)
-
-
-async def get_keras(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+async def get_keras(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     from sweep.local.views import keras_body
 
     learn_id = request.path_params["learn_id"]
-    ctx.learn_block(project, learn_id)
+    _, block = ctx.learn_block(project, learn_id)
     trained = ctx.manager.store.load_block(project.id, learn_id, "metadata.json") is not None
-    body = keras_body(project, learn_id, _keras_config(ctx, project, learn_id), trained)
-    return _ok(KerasResponse.model_validate(body))
+    body = keras_body(project, learn_id, _keras_config(ctx, project, learn_id), trained, name=block.get("name"))
+    return ok(KerasResponse.model_validate(body))
 
 
-async def set_keras(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+async def set_keras(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     learn_id = request.path_params["learn_id"]
     ctx.learn_block(project, learn_id)
     config = await _keras_body(request, ctx, project, learn_id)
     ctx.manager.store.save_block(project.id, learn_id, "config.json", config)
-    return _ok(GenericApiResponse(success=True))
+    return ok(GenericApiResponse(success=True))
 
 
-async def metadata(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+async def metadata(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     learn_id = request.path_params["learn_id"]
     ctx.learn_block(project, learn_id)
     body = {"success": True, **_block_metadata(ctx, project, learn_id)}
     if request.query_params.get("excludeLabels") == "true":
         body["labels"] = []
     KerasModelMetadataResponse.model_validate(body)
-    return _Json(body)
+    return Json(body)
 
 
-async def train(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+async def train(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     learn_id = request.path_params["learn_id"]
     ctx.learn_block(project, learn_id)
     config = await _keras_body(request, ctx, project, learn_id)
@@ -230,16 +142,16 @@ async def train(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> 
         raise ApiError(f"learn block {learn_id} already has job {busy.id} running; wait for it to "
                        f"finish or cancel it first", status_code=409)
     ctx.manager.store.save_block(project.id, learn_id, "config.json", config)
-    rec = ctx.manager.submit_train(project.id, learn_id, config)
-    return _ok(StartJobResponse(success=True, id=rec.id))
+    rec = ctx.manager.submit_train(project.id, learn_id, config, fail_reason=train_refusal(ctx, project, learn_id))
+    return ok(StartJobResponse(success=True, id=rec.id))
 
 
 def _list(recs: list[JobRecord], offset: int, limit: int) -> Response:
     page = recs[offset:offset + limit]
-    return _ok(ListJobsResponse(success=True, jobs=[r.wire() for r in page], total_job_count=len(recs)))
+    return ok(ListJobsResponse(success=True, jobs=[r.wire() for r in page], total_job_count=len(recs)))
 
 
-async def active_jobs(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+async def active_jobs(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     recs = [r for r in ctx.manager.jobs(project.id) if not r.state.is_finished]
     return _list(recs, 0, len(recs))
 
@@ -263,10 +175,10 @@ def _date_query(request: Request, name: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def all_jobs(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+async def all_jobs(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     q = request.query_params
-    limit = _int_query(request, "limit", 50, minimum=0) or 0
-    offset = _int_query(request, "offset", 0) or 0
+    limit = int_query(request, "limit", 50, minimum=0) or 0
+    offset = int_query(request, "offset", 0) or 0
     recs = ctx.manager.jobs(project.id)
     if q.get("key"):
         recs = [r for r in recs if r.key == q["key"]]
@@ -286,11 +198,11 @@ async def all_jobs(request: Request, ctx: _Ctx, project: datasets.LocalProject) 
     return _list(recs, offset, limit)
 
 
-async def job_status(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
-    return _ok(GetJobResponse(success=True, job=_job_or_404(request, ctx, project).wire()))
+async def job_status(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
+    return ok(GetJobResponse(success=True, job=_job_or_404(request, ctx, project).wire()))
 
 
-def _log_items(ctx: _Ctx, rec: JobRecord) -> list[dict[str, str]]:
+def _log_items(ctx: Ctx, rec: JobRecord) -> list[dict[str, str]]:
     items = []
     for created, data in read_log(ctx.manager.store.log_path(rec.id)):
         level = "error" if data.startswith(("Job failed", "Traceback")) else "info"
@@ -298,33 +210,33 @@ def _log_items(ctx: _Ctx, rec: JobRecord) -> list[dict[str, str]]:
     return items
 
 
-async def job_stdout(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+async def job_stdout(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     rec = _job_or_404(request, ctx, project)
-    limit = min(_int_query(request, "limit", 1000) or 0, 1000)
-    offset = _int_query(request, "offset", 0) or 0
+    limit = min(int_query(request, "limit", 1000) or 0, 1000)
+    offset = int_query(request, "offset", 0) or 0
     items = _log_items(ctx, rec)
     level = request.query_params.get("logLevel")
     if level in ("error", "warn"):
         items = [i for i in items if i["logLevel"] == "error"]
     newest_first = items[::-1][offset:offset + limit]
-    return _ok(LogStdoutResponse.model_validate({"success": True, "stdout": newest_first,
+    return ok(LogStdoutResponse.model_validate({"success": True, "stdout": newest_first,
                                                 "totalCount": len(items)}))
 
 
-async def job_stdout_download(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+async def job_stdout_download(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     rec = _job_or_404(request, ctx, project)
     lines = [data for _, data in read_log(ctx.manager.store.log_path(rec.id))]
-    limit = _int_query(request, "limit", None)
+    limit = int_query(request, "limit", None)
     if limit is not None:
         lines = lines[-limit:] if limit else []
     return PlainTextResponse("".join(line + "\n" for line in lines))
 
 
-async def cancel_job(request: Request, ctx: _Ctx, project: datasets.LocalProject) -> Response:
+async def cancel_job(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     _job_or_404(request, ctx, project)
     force = request.query_params.get("forceCancel", "").lower() == "true"
     ctx.manager.cancel(project.id, request.path_params["job_id"], force=force)
-    return _ok(GenericApiResponse(success=True))
+    return ok(GenericApiResponse(success=True))
 
 
 # ---- the app ----------------------------------------------------------------------------------
@@ -333,26 +245,26 @@ async def cancel_job(request: Request, ctx: _Ctx, project: datasets.LocalProject
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal server error"
-    return _error(status, f"{request.method} {request.url.path}: {detail}")
+    return error(status, f"{request.method} {request.url.path}: {detail}")
 
 
-def create_app(data_dir: Path, manager: JobManager, api_key: str) -> Starlette:
+def create_app(data_dir: Path, manager: JobManager, api_key: str, *, max_impulses: int = -1) -> Starlette:
     """The ASGI app; the manager is started and stopped with the app's lifespan."""
     jobs = "/jobs/{job_id:int}"
     keras = "/training/keras/{learn_id:int}"
     routes = [
-        _route("", project_info, ["GET"]),
-        _route("/impulse", impulse, ["GET"]),
-        _route(keras, get_keras, ["GET"]),
-        _route(keras, set_keras, ["POST"]),
-        _route(keras + "/metadata", metadata, ["GET"]),
-        _route("/jobs/train/keras/{learn_id:int}", train, ["POST"]),
-        _route("/jobs", active_jobs, ["GET"]),
-        _route("/jobs/all", all_jobs, ["GET"]),
-        _route(jobs + "/status", job_status, ["GET"]),
-        _route(jobs + "/stdout", job_stdout, ["GET"]),
-        _route(jobs + "/stdout/download", job_stdout_download, ["GET"]),
-        _route(jobs + "/cancel", cancel_job, ["POST"]),
+        route("", project_info, ["GET"]),
+        route(keras, get_keras, ["GET"]),
+        route(keras, set_keras, ["POST"]),
+        route(keras + "/metadata", metadata, ["GET"]),
+        route("/jobs/train/keras/{learn_id:int}", train, ["POST"]),
+        route("/jobs", active_jobs, ["GET"]),
+        route("/jobs/all", all_jobs, ["GET"]),
+        route(jobs + "/status", job_status, ["GET"]),
+        route(jobs + "/stdout", job_stdout, ["GET"]),
+        route(jobs + "/stdout/download", job_stdout_download, ["GET"]),
+        route(jobs + "/cancel", cancel_job, ["POST"]),
+        *impulse_routes(),
     ]
 
     @asynccontextmanager
@@ -365,6 +277,6 @@ def create_app(data_dir: Path, manager: JobManager, api_key: str) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: _http_error, Exception: _http_error})
-    app.state.ctx = _Ctx(data_dir, manager, api_key)
+    app.state.ctx = Ctx(data_dir, manager, api_key, max_impulses=max_impulses)
     return app
 

@@ -27,6 +27,7 @@ __all__ = [
     "list_projects",
     "load_arrays",
     "peek_project",
+    "sample_count",
 ]
 
 Kind = Literal["image", "spectrogram", "features"]
@@ -190,6 +191,14 @@ def load_arrays(project: LocalProject) -> tuple[np.ndarray, np.ndarray]:
     except (OSError, ValueError) as exc:
         raise LocalStudioError(f"{project.path}: cannot read dataset arrays ({exc})") from exc
     return x.reshape((len(x), *project.input_shape)), y
+
+
+def sample_count(project: LocalProject) -> int:
+    """How many samples (feature vectors) the project has, read from X.npy's header without loading it."""
+    try:
+        return int(np.load(project.path / "X.npy", mmap_mode="r", allow_pickle=False).shape[0])
+    except (OSError, ValueError) as exc:
+        raise LocalStudioError(f"{project.path}: cannot read dataset arrays ({exc})") from exc
 
 
 def _labels_from_file(y_path: Path) -> list[str] | None:

@@ -9,6 +9,7 @@ import multiprocessing.connection
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,14 @@ def official_metadata(md: dict[str, Any]) -> dict[str, Any]:
     return md
 
 
+class _Timed:
+    """A job that needs no worker process: at ``due`` it finishes as ``complete()`` says (None: success,
+    else the reason it failed). Profiling jobs, generate-features jobs and train jobs refused up front."""
+
+    def __init__(self, due: float, complete: Callable[[], str | None]) -> None:
+        self.due, self.complete = due, complete
+
+
 class _Running:
     def __init__(self, worker: Worker, started: float) -> None:
         self.worker, self.started = worker, started
@@ -53,7 +62,7 @@ class JobManager:
 
     def __init__(self, data_dir: Path, *, concurrency: int = 1, allow_user_code: bool = False,
                  profiling_job: bool = False, job_limit_m: int = 60, cancel_grace_s: float = 10.0,
-                 profiling_delay_s: float = 1.0, prewarm: bool = True,
+                 profiling_delay_s: float = 1.0, features_delay_s: float = 1.0, prewarm: bool = True,
                  max_jobs_per_worker: int = MAX_JOBS_PER_WORKER) -> None:
         if concurrency < 1 or max_jobs_per_worker < 1:
             raise ValueError("concurrency and max_jobs_per_worker must be at least 1")
@@ -61,6 +70,7 @@ class JobManager:
         self.concurrency, self.allow_user_code = concurrency, allow_user_code
         self.profiling_job, self.job_limit_m = profiling_job, job_limit_m
         self.cancel_grace_s, self.profiling_delay_s, self.prewarm = cancel_grace_s, profiling_delay_s, prewarm
+        self.features_delay_s = features_delay_s
         self.max_jobs_per_worker = max_jobs_per_worker
         self._ctx = multiprocessing.get_context("spawn")
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)  # wakes the loop at once on submit/cancel
@@ -68,7 +78,7 @@ class JobManager:
         self._jobs: dict[int, JobRecord] = {}
         self._queue: deque[int] = deque()
         self._running: dict[int, _Running] = {}
-        self._profiling: dict[int, float] = {}
+        self._timed: dict[int, _Timed] = {}
         self._idle: list[Worker] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,10 +112,10 @@ class JobManager:
                 run.worker.kill()
                 self._finish(self._jobs[job_id], False, STOPPED_REASON)
             self._running.clear()
-            for job_id in list(self._queue) + list(self._profiling):
+            for job_id in list(self._queue) + list(self._timed):
                 self._finish(self._jobs[job_id], False, "server stopped before the job finished")
             self._queue.clear()
-            self._profiling.clear()
+            self._timed.clear()
             for worker in self._idle:
                 worker.stop()
             self._idle.clear()
@@ -132,6 +142,15 @@ class JobManager:
                     return rec.model_copy()
         return None
 
+    def busy_features(self, project_id: int, dsp_id: int) -> JobRecord | None:
+        """The DSP block's unfinished generate-features job, if any (one at a time per DSP block)."""
+        with self._lock:
+            for rec in self._jobs.values():
+                if (rec.project_id, rec.dsp_id, rec.kind) == (project_id, dsp_id, JobKind.FEATURES) \
+                        and not rec.state.is_finished:
+                    return rec.model_copy()
+        return None
+
     def compute_time_ms(self, project_id: int, since: datetime) -> int:
         with self._lock:
             total = sum(rec.compute_time or 0.0 for rec in self._jobs.values()
@@ -139,16 +158,41 @@ class JobManager:
         return int(total * 1000)
 
     # ---- commands
-    def submit_train(self, project_id: int, learn_id: int, request: dict[str, Any]) -> JobRecord:
-        """Queue a train job; a second job on a busy learn block is refused (409), nothing created."""
+    def submit_train(self, project_id: int, learn_id: int, request: dict[str, Any],
+                     fail_reason: str | None = None) -> JobRecord:
+        """Queue a train job; a second job on a busy learn block is refused (409), nothing created.
+
+        ``fail_reason``: the job is accepted (as Studio accepts it) but cannot train, e.g. its features are
+        not generated; it starts and fails with that reason a moment later, without a worker process.
+        """
         with self._lock:
             busy = self.busy_job(project_id, learn_id)
             if busy is not None:
                 raise ApiError(f"learn block {learn_id} already has job {busy.id} running; wait for it to "
                                f"finish or cancel it first", status_code=409)
             rec = self._new_record(project_id, learn_id, JobKind.TRAIN, request)
-            self._queue.append(rec.id)
             self.store.log(rec.id, f"Scheduling job in cluster... (job {rec.id}, learn block {learn_id})")
+            if fail_reason is None:
+                self._queue.append(rec.id)
+            else:
+                self._start_timed(rec, 0.2, lambda: fail_reason)
+            self._wake()
+            return rec.model_copy()
+
+    def submit_features(self, project_id: int, dsp_id: int, request: dict[str, Any],
+                        complete: Callable[[int], str | None]) -> JobRecord:
+        """Start a generate-features job of a DSP block; it finishes ``features_delay_s`` later as
+        ``complete(job_id)`` says. A second one on the same DSP block while one runs is refused (409)."""
+        with self._lock:
+            busy = self.busy_features(project_id, dsp_id)
+            if busy is not None:
+                raise ApiError(f"DSP block {dsp_id} already has generate-features job {busy.id} running; wait "
+                               f"for it to finish or cancel it first", status_code=409)
+            rec = JobRecord.new_features(self.store.new_job_id(), project_id, dsp_id, request)
+            self._jobs[rec.id] = rec
+            self.store.log(rec.id, f"Scheduling job in cluster... (job {rec.id}, DSP block {dsp_id})")
+            self._start_timed(rec, self.features_delay_s, lambda: complete(rec.id))
+            self.store.log(rec.id, f"Generating features for DSP block {dsp_id}")
             self._wake()
             return rec.model_copy()
 
@@ -163,8 +207,8 @@ class JobManager:
             if job_id in self._queue:
                 self._queue.remove(job_id)
                 self._finish(rec, False, "cancelled")
-            elif job_id in self._profiling:
-                del self._profiling[job_id]
+            elif job_id in self._timed:
+                del self._timed[job_id]
                 self._finish(rec, False, "cancelled")
             elif job_id in self._running:
                 run = self._running[job_id]
@@ -185,6 +229,20 @@ class JobManager:
         self._jobs[rec.id] = rec
         self.store.save_job(rec)
         return rec
+
+    def _start_timed(self, rec: JobRecord, delay_s: float, complete: Callable[[], str | None]) -> None:
+        rec.start()
+        self.store.save_job(rec)
+        self.store.log(rec.id, "Job started")
+        self._timed[rec.id] = _Timed(time.monotonic() + delay_s, complete)
+
+    def _end_timed(self, rec: JobRecord, timed: _Timed) -> None:
+        try:
+            reason = timed.complete()
+        except Exception as exc:
+            log.exception("job %d failed to complete", rec.id)
+            reason = f"{type(exc).__name__}: {exc}"
+        self._finish(rec, reason is None, reason)
 
     def _finish(self, rec: JobRecord, success: bool, reason: str | None) -> None:
         rec.finish(success, reason)
@@ -246,10 +304,10 @@ class JobManager:
                 del self._running[job_id]
                 run.worker.kill()
                 self._finish(rec, False, run.cancel_reason)
-        for job_id, due in list(self._profiling.items()):
-            if clock >= due:
-                del self._profiling[job_id]
-                self._complete_profiling(self._jobs[job_id])
+        for job_id, timed in list(self._timed.items()):
+            if clock >= timed.due:
+                del self._timed[job_id]
+                self._end_timed(self._jobs[job_id], timed)
         self._idle = [w for w in self._idle if w.process.is_alive()]
         while self._queue and len(self._running) < self.concurrency:
             job_id = self._queue.popleft()
@@ -311,10 +369,8 @@ class JobManager:
             {**mm, "profilingJobId": prof.id, "onDevicePerformance": []}
             for mm in metadata.get("modelValidationMetrics", [])]}
         self.store.save_block(pid, lid, "metadata.json", pending)
-        prof.start()
-        self.store.save_job(prof)
+        self._start_timed(prof, self.profiling_delay_s, lambda: self._complete_profiling(prof))
         self.store.log(prof.id, f"Profiling the model of job {rec.id}")
-        self._profiling[prof.id] = time.monotonic() + self.profiling_delay_s
 
     def _complete_profiling(self, rec: JobRecord) -> None:
         pid, lid = rec.project_id, rec.learn_id
@@ -323,4 +379,3 @@ class JobManager:
         if any(mm.get("profilingJobId") == rec.id for mm in current.get("modelValidationMetrics", [])):
             self.store.save_block(pid, lid, "metadata.json", full)
         self.store.log(rec.id, "Profiling done")
-        self._finish(rec, True, None)

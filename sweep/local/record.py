@@ -15,11 +15,13 @@ __all__ = ["JobKind", "JobRecord", "JobState"]
 
 TRAIN_CATEGORY = ("Training model", "learn-train-studio-wrapper")
 PROFILE_CATEGORY = ("Profiling model", "learn-profile-studio-wrapper")
+FEATURES_CATEGORY = ("Generating features", "generate-features")  # category key: a guess (not in the spec)
 
 
 class JobKind(StrEnum):
     TRAIN = "train"
     PROFILE = "profile"  # the second job that announces device metrics, as Studio's profiling job does
+    FEATURES = "features"  # a generate-features job of a DSP block (no learn block: learn_id is 0)
 
 
 class JobState(StrEnum):
@@ -40,7 +42,11 @@ def _now() -> datetime:
 
 
 class JobRecord(BaseModel):
-    """camelCase on disk (the same keys as the wire's ``Job`` plus ``kind``, ``reason`` and ``request``)."""
+    """camelCase on disk (the same keys as the wire's ``Job`` plus ``kind``, ``reason`` and ``request``).
+
+    ``learnId`` is the learn block of a train or profiling job; a features job has ``dspId`` instead (and
+    ``learnId`` 0, which no block has: block ids start at 1).
+    """
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
@@ -58,6 +64,7 @@ class JobRecord(BaseModel):
     compute_time: float | None = None
     reason: str | None = None
     request: dict[str, Any] | None = None
+    dsp_id: int | None = None
 
     @classmethod
     def new(cls, job_id: int, project_id: int, learn_id: int, kind: JobKind,
@@ -66,6 +73,14 @@ class JobRecord(BaseModel):
         key = f"keras-{learn_id}" if kind is JobKind.TRAIN else f"keras-profile-{learn_id}"
         return cls(id=job_id, project_id=project_id, learn_id=learn_id, kind=kind, key=key, category=category,
                    category_key=category_key, created=_now(), request=request)
+
+    @classmethod
+    def new_features(cls, job_id: int, project_id: int, dsp_id: int, request: dict[str, Any]) -> JobRecord:
+        """A generate-features job of DSP block ``dsp_id`` (key ``dsp-<dspId>``: a guess, not in the spec)."""
+        category, category_key = FEATURES_CATEGORY
+        return cls(id=job_id, project_id=project_id, learn_id=0, dsp_id=dsp_id, kind=JobKind.FEATURES,
+                   key=f"dsp-{dsp_id}", category=category, category_key=category_key, created=_now(),
+                   request=request)
 
     @property
     def state(self) -> JobState:
@@ -89,7 +104,8 @@ class JobRecord(BaseModel):
 
     def wire(self) -> Job:
         """The official ``Job`` answer (its ``metadata`` says the learn block, the kind and why it failed)."""
-        meta: dict[str, Any] = {"learnId": self.learn_id, "kind": self.kind.value}
+        meta: dict[str, Any] = ({"dspId": self.dsp_id} if self.kind is JobKind.FEATURES else {"learnId": self.learn_id})
+        meta["kind"] = self.kind.value
         if self.reason:
             meta["failureReason"] = self.reason
         return Job(id=self.id, category=self.category, category_key=self.category_key, key=self.key,

@@ -46,14 +46,19 @@ def _connect_host(host: str) -> str:
 
 def serve(host: str, port: int, data_dir: Path, *, concurrency: int = 1, allow_user_code: bool = False,
           api_key: str | None = None, port_file: Path | None = None, profiling_job: bool = False,
-          job_limit_m: int = 60, linger: float | None = None, lock_wait: float = DEFAULT_LOCK_WAIT_S) -> None:
+          job_limit_m: int = 60, linger: float | None = None, lock_wait: float = DEFAULT_LOCK_WAIT_S,
+          max_impulses: int = -1) -> None:
     """Serve until stopped; ``port`` 0 picks a free port (printed, and written to ``port_file``).
+
+    ``max_impulses``: how many impulses (the default one and its clones) a project may have; -1: unlimited.
 
     ``linger`` None: standalone. Otherwise owned: stop ``linger`` s after the last owner is gone.
     ``lock_wait``: how long to wait for another server on ``data_dir`` to let go of it before giving up.
     """
     if concurrency < 1:
         raise LocalStudioError(f"--concurrency must be at least 1 (got {concurrency})")
+    if max_impulses < -1 or max_impulses == 0:
+        raise LocalStudioError(f"--max-impulses must be -1 (unlimited) or at least 1 (got {max_impulses})")
     if linger is not None and linger < 0:
         raise LocalStudioError(f"--linger must not be negative (got {linger:g})")
     data_dir = Path(data_dir).resolve()
@@ -62,7 +67,7 @@ def serve(host: str, port: int, data_dir: Path, *, concurrency: int = 1, allow_u
     try:
         _serve_locked(host, port, data_dir, concurrency=concurrency, allow_user_code=allow_user_code,
                       api_key=api_key, port_file=port_file, profiling_job=profiling_job,
-                      job_limit_m=job_limit_m, linger=linger)
+                      job_limit_m=job_limit_m, linger=linger, max_impulses=max_impulses)
     finally:
         remove_server_info(data_dir, os.getpid())
         lock.release()
@@ -84,7 +89,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _serve_locked(host: str, port: int, data_dir: Path, *, concurrency: int, allow_user_code: bool,
                   api_key: str | None, port_file: Path | None, profiling_job: bool, job_limit_m: int,
-                  linger: float | None) -> None:
+                  linger: float | None, max_impulses: int) -> None:
     import uvicorn
 
     from sweep.local import datasets
@@ -96,7 +101,7 @@ def _serve_locked(host: str, port: int, data_dir: Path, *, concurrency: int, all
     key = api_key or load_or_create_api_key(data_dir)
     manager = JobManager(data_dir, concurrency=concurrency, allow_user_code=allow_user_code,
                          profiling_job=profiling_job, job_limit_m=job_limit_m)
-    app = create_app(data_dir, manager, key)
+    app = create_app(data_dir, manager, key, max_impulses=max_impulses)
     sock = _listen(host, port)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, access_log=False)

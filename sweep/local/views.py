@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sweep.local.datasets import LocalProject
+from sweep.local.devices import DEFAULT_DEVICE, DEVICES
 
-__all__ = ["block_ids", "impulse_body", "keras_body", "project_info_body"]
+__all__ = ["block_ids", "dsp_body", "impulse_body", "keras_body", "latency_devices", "project_body",
+           "project_info_body"]
 
 _CREATED = "2026-01-01T00:00:00+00:00"
 
@@ -24,25 +26,50 @@ def _next_month(start: datetime) -> datetime:
     return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
 
 
+_USER = {"id": 1, "username": "local", "name": "Local studio", "email": "local@localhost", "created": _CREATED,
+         "staffInfo": {"isStaff": False, "hasSudoRights": False}, "pending": False, "activated": True,
+         "mfaConfigured": False}
+
+
+def project_body(project: LocalProject) -> dict[str, Any]:
+    """An official ``Project`` (as project info and ``GET /api/projects`` carry it)."""
+    return {
+        "id": project.id, "name": project.name, "description": f"Local {project.kind} project {project.name}",
+        "created": _CREATED, "owner": "local", "ownerIsDeveloperProfile": True,
+        "collaborators": [{**_USER, "isOwner": True}], "labelingMethod": "single_label", "metadata": {},
+        "isEnterpriseProject": False, "whitelabelId": 1, "tier": "professional", "hasPublicVersion": False,
+        "isPublic": False, "allowsLivePublicAccess": False, "indPauseProcessingSamples": False,
+        "publicProjectListed": False,
+    }
+
+
+def latency_devices() -> list[dict[str, Any]]:
+    """Official ``LatencyDevice`` entries for the devices the local studio estimates (``devices.DEVICES``).
+
+    The four latencies are the estimate's milliseconds per million multiply-accumulates (the estimate does not
+    tell convolutions from dense layers, so the ``Conv`` figures are the same).
+    """
+    out = []
+    for d in DEVICES:
+        int8 = round(d.cycles_per_mac_int8 * 1e6 / d.clock_hz * 1000.0, 4)
+        float32 = round(d.cycles_per_mac_float32 * 1e6 / d.clock_hz * 1000.0, 4)
+        out.append({"mcu": d.mcu, "name": d.name, "selected": d.mcu == DEFAULT_DEVICE, "int8Latency": int8,
+                    "int8ConvLatency": int8, "float32Latency": float32, "float32ConvLatency": float32,
+                    "helpText": "local studio estimate from model arithmetic (docs/device-estimates.md), "
+                                "not a measurement"})
+    return out
+
+
 def project_info_body(project: LocalProject, *, period_start: datetime, used_ms: int, quota_ms: int,
                       job_limit_m: int) -> dict[str, Any]:
     """A ``ProjectInfoResponse`` the official model parses; quota and job limit are real."""
     labels = list(project.labels)
     summary = {"totalLengthMs": 0.0, "labels": labels, "totalLabels": len(labels), "dataCount": 0}
     empty = {"totalLengthMs": 0.0, "labels": [], "totalLabels": 0, "dataCount": 0}
-    user = {"id": 1, "username": "local", "name": "Local studio", "email": "local@localhost",
-            "created": _CREATED, "staffInfo": {"isStaff": False, "hasSudoRights": False},
-            "pending": False, "activated": True, "mfaConfigured": False}
+    user = _USER
     return {
         "success": True,
-        "project": {
-            "id": project.id, "name": project.name, "description": f"Local {project.kind} project {project.name}",
-            "created": _CREATED, "owner": "local", "ownerIsDeveloperProfile": True,
-            "collaborators": [{**user, "isOwner": True}], "labelingMethod": "single_label", "metadata": {},
-            "isEnterpriseProject": False, "whitelabelId": 1, "tier": "professional", "hasPublicVersion": False,
-            "isPublic": False, "allowsLivePublicAccess": False, "indPauseProcessingSamples": False,
-            "publicProjectListed": False,
-        },
+        "project": project_body(project),
         "developmentKeys": {},
         "impulse": {"created": True, "configured": True, "complete": True},
         "devices": [],
@@ -60,7 +87,7 @@ def project_info_body(project: LocalProject, *, period_start: datetime, used_ms:
                            "arduinoLibraryName": project.name, "tinkergenLibraryName": project.name,
                            "particleLibraryName": project.name},
         "experiments": [],
-        "latencyDevices": [],
+        "latencyDevices": latency_devices(),
         "urls": {},
         "showCreateFirstImpulse": False,
         "showGettingStartedWizard": {"showWizard": False, "step": 0},
@@ -93,16 +120,21 @@ def impulse_body(project: LocalProject) -> dict[str, Any]:
     dsp = {"id": dsp_id, "type": "image" if image else "mfe", "name": "Image" if image else "MFE",
            "axes": ["image"] if image else ["audio"], "title": "Image" if image else "Audio (MFE)",
            "input": input_id, "implementationVersion": 1}
-    learn = [{"id": lid, "type": "keras", "name": "NN Classifier" if i == 0 else f"NN Classifier {i + 1}",
-              "dsp": [dsp_id], "title": "Classification"} for i, lid in enumerate(project.learn_block_ids)]
+    learn = [{"id": lid, "type": "keras", "name": _learn_name(project, lid), "dsp": [dsp_id],
+              "title": "Classification"} for lid in project.learn_block_ids]
     return {"success": True, "impulse": {"id": project.impulse_id, "name": "Impulse #1", "type": "default",
                                          "inputBlocks": [input_block], "dspBlocks": [dsp],
                                          "learnBlocks": learn, "postProcessingBlocks": []}}
 
 
-def keras_body(project: LocalProject, learn_id: int, config: dict[str, Any], trained: bool) -> dict[str, Any]:
-    """A ``KerasResponse`` from the block's saved configuration."""
-    index = project.learn_block_ids.index(learn_id)
+def _learn_name(project: LocalProject, learn_id: int) -> str:
+    index = project.learn_block_ids.index(learn_id) if learn_id in project.learn_block_ids else 0
+    return "NN Classifier" if index == 0 else f"NN Classifier {index + 1}"
+
+
+def keras_body(project: LocalProject, learn_id: int, config: dict[str, Any], trained: bool, *,
+               name: str | None = None) -> dict[str, Any]:
+    """A ``KerasResponse`` from the block's saved configuration; ``name``: the block's, from its impulse."""
     confidence = float(config.get("minimumConfidenceRating", 0.6))
     body = {
         "success": True,
@@ -110,7 +142,7 @@ def keras_body(project: LocalProject, learn_id: int, config: dict[str, Any], tra
                          "featureCount": int(math.prod(project.input_shape)), "sampleCount": 0,
                          "outputClasses": list(project.labels)},
         "trained": trained,
-        "name": "NN Classifier" if index == 0 else f"NN Classifier {index + 1}",
+        "name": name or _learn_name(project, learn_id),
         "type": "keras",
         "script": config.get("script", ""),
         "minimumConfidenceRating": confidence,
@@ -138,3 +170,19 @@ def keras_body(project: LocalProject, learn_id: int, config: dict[str, Any], tra
     return body
 
 
+
+
+def dsp_body(project: LocalProject, impulse: dict[str, Any], dsp: dict[str, Any], *, generated: bool,
+             count: int | None, samples: int) -> dict[str, Any]:
+    """A ``DSPConfigResponse`` of a DSP block: its info and feature state; no settable parameters (``config``)."""
+    inputs = {b["id"]: b for b in impulse.get("inputBlocks") or []}
+    window = inputs.get(dsp.get("input"), {})
+    features: dict[str, Any] = {"generated": generated}
+    if generated:
+        features.update(count=count, classes=list(project.labels))
+    info = {"id": dsp["id"], "name": dsp.get("name") or dsp["type"],
+            "windowLength": int(window.get("windowSizeMs") or 0), "type": dsp["type"],
+            "classes": list(project.labels), "features": features, "expectedWindowCount": samples,
+            "inputAxes": list(dsp.get("axes") or []), "canCalculateFeatureImportance": False,
+            "calculateFeatureImportance": False, "canNormalizeData": False, "normalizeData": "none"}
+    return {"success": True, "dsp": info, "config": []}
