@@ -78,13 +78,16 @@ class Slots:
                 raise StudyFileError(file, "target.learn_block", wanted,
                                      f"{kind}; impulse {source.id}'s Keras learn blocks: {[b.id for b in keras]}")
             return block
-        if len(keras) == 1:
-            return keras[0]
-        others = ", ".join(f"{b.id} ({b.type})" for b in source.learn_blocks) or "none"
-        reason = ("has no Keras learn block (sweep trains Keras blocks; anomaly blocks train on another route)"
-                  if not keras else "has several Keras learn blocks: name the one to tune with target.learn_block")
-        raise StudyFileError(file, "target.impulse_id" if self.spec.target.impulse_id else "target", source.id,
-                             f"impulse {source.id} ({source.name!r}) {reason}; its learn blocks: {others}")
+        if not keras:
+            others = ", ".join(f"{b.id} ({b.type})" for b in source.learn_blocks) or "none"
+            raise StudyFileError(file, "target.impulse_id" if self.spec.target.impulse_id else "target", source.id,
+                                 f"impulse {source.id} ({source.name!r}) has no Keras learn block (sweep trains Keras "
+                                 f"blocks; anomaly blocks train on another route); its learn blocks: {others}")
+        if len(keras) > 1:
+            self.progress.info(f"impulse {source.id} has {len(keras)} Keras learn blocks "
+                               f"({', '.join(str(b.id) for b in keras)}): tuning the first, {keras[0].id} "
+                               f"({keras[0].name!r}); name another with target.learn_block")
+        return keras[0]
 
     def _existing(self, number: int, recorded: SlotsRecord | None, listing: GetAllImpulsesResponse,
                   source_learn: ImpulseLearnBlock) -> SlotRecord | None:
