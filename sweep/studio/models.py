@@ -39,6 +39,8 @@ __all__ = [
     "ProjectInfoResponse",
     "ProjectPerformance",
     "SetKerasParameterRequest",
+    "SocketToken",
+    "SocketTokenResponse",
     "StartJobResponse",
     "VisualLayer",
     "WireModel",
@@ -152,6 +154,17 @@ class Job(WireModel):
     additional_info: str | None = None
     compute_time: float | None = None
     metadata: dict[str, Any] | None = None
+
+
+class SocketToken(WireModel):
+    socket_token: str
+    expires: datetime
+
+
+class SocketTokenResponse(GenericApiResponse):
+    """``GET /api/{projectId}/socket-token``: the token that opens the project socket."""
+
+    token: SocketToken
 
 
 class GetJobResponse(GenericApiResponse):
