@@ -349,7 +349,8 @@ neurons = { choices = [16, 24] }
     run = _sweep(ws, "run", str(path), "--no-report")
     assert run.returncode == 0, run.stderr
     assert f"local studio project 'synth' (id {project_id})" in run.stderr
-    cloned = re.search(r"slot 1: cloned impulse \d+ as impulse \d+ \('sweep:synth-e2e:1'\), learn block (\d+)", run.stderr)
+    cloned = re.search(r"slot 1: cloned impulse \d+ as impulse \d+ \('sweep:synth-e2e:1'\), learn block (\d+)",
+                       run.stderr)
     assert cloned is not None and int(cloned.group(1)) != learn_id  # the imported project's own block stays as it was
     assert f"learn blocks [{cloned.group(1)}]" in run.stderr
     (t,) = _trials(ws, "synth-e2e")
