@@ -17,12 +17,14 @@ from sweep.study.storage_url import redact_url
 if TYPE_CHECKING:
     import optuna
 
-    from sweep.run.follow import Polling
+    from sweep.run.follow import Follower, Polling
     from sweep.run.progress import Progress
     from sweep.run.slots import SlotPlan, Slots
     from sweep.run.tally import RunSummary
     from sweep.session.target import TargetPlan
     from sweep.studio.backend import Backend, Project
+    from sweep.studio.client import StudioClient
+    from sweep.studio.socket import ProjectSocket
 
 __all__ = ["best", "cleanup", "compare", "import_features", "report", "run", "serve", "status"]
 
@@ -32,6 +34,9 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
         write_report: bool = True, quiet: bool = False) -> int:
     """Run or resume the study's trials; every check that needs no server comes first, so a refused run
     writes nothing (no data dir, no journal, no report, no clone)."""
+    import threading
+
+    from sweep.run.follow import Follower
     from sweep.run.progress import Progress
     from sweep.run.runner import Runner, RunOptions
     from sweep.session import stored
@@ -49,13 +54,16 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
     _refuse_busy(found.study, plan, stale_after_s)
     progress = Progress(quiet=quiet)
     study: optuna.Study | None = None  # set once the run really starts: only then is a report due
+    events: ProjectSocket | None = None
     try:
         with connect(spec, settings, plan) as conn:
             polling = _polling(settings, conn.poll_max_s)
+            events = _open_socket(conn.client, settings)
             setup = _plan_slots(spec, conn.client, plan, found.study, progress)  # checks the impulse limit
             opened = stored.create(spec, found, worker=",".join(map(str, slots or learn_blocks or [])))
             stored.record_study_attrs(opened, spec)
-            learn_ids = _learn_ids(opened, plan, setup, conn.client, polling, progress)
+            learn_ids = _learn_ids(opened, plan, setup, conn.client, Follower(
+                conn.client, polling=polling, stop=threading.Event(), events=events), progress)
             progress.info(f"study {spec.name!r}: {target_trials} trials on {conn.description}, "
                           f"learn blocks {learn_ids}; storage {redact_url(found.url)}")
             _show_quota(conn.client, progress)
@@ -64,8 +72,10 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
                 max_consecutive_failures=spec.max_consecutive_failures, job_timeout_s=spec.timeout_per_job_s,
                 polling=polling, stale_after_s=stale_after_s)
             study = opened
-            summary = Runner(spec, study, conn.client, learn_ids, options, progress=progress).run()
+            summary = Runner(spec, study, conn.client, learn_ids, options, progress=progress, events=events).run()
     finally:
+        if events is not None:
+            events.close()
         if study is not None and write_report:
             _refresh_report(study, spec, settings, progress)
     _print_done(study, spec, summary, progress)
@@ -99,18 +109,14 @@ def _plan_slots(spec: StudySpec, backend: Backend, plan: TargetPlan, study: optu
 
 
 def _learn_ids(study: optuna.Study, plan: TargetPlan, setup: tuple[Slots, SlotPlan] | None, backend: Backend,
-               polling: Polling, progress: Progress) -> list[int]:
+               follower: Follower, progress: Progress) -> list[int]:
     """The learn blocks the run trains on: its slots' clones (made and readied now), or the blocks named."""
-    import threading
-
-    from sweep.run.follow import Follower
-
     if setup is None:
         progress.warn(f"training directly on learn blocks {plan.learn_ids}: every trial replaces their model "
                       "(target.slots trains on cloned impulses instead, and leaves yours untouched)")
         return plan.learn_ids
     slots, slot_plan = setup
-    made = slots.make(slot_plan, study, Follower(backend, polling=polling, stop=threading.Event()))
+    made = slots.make(slot_plan, study, follower)
     return [slot.learn_id for slot in made]
 
 
@@ -141,6 +147,13 @@ def _stale_after(flag: str | None, settings: Settings) -> float:
         raise SettingsError(field, f"must be at least {2 * HEARTBEAT_S:.0f} s, twice the {HEARTBEAT_S:.0f} s heartbeat "
                                    f"of a running trial (got {chosen.value!r})")
     return seconds
+
+
+def _open_socket(client: StudioClient, settings: Settings) -> ProjectSocket | None:
+    """The project socket, unless SWEEP_SOCKET=0; None when the server offers none (jobs are then polled)."""
+    from sweep.studio.socket import ProjectSocket
+
+    return ProjectSocket.open(client.base_url, client.socket_token) if settings.socket else None
 
 
 def _polling(settings: Settings, target_cap_s: float | None) -> Polling:

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     poll_max_s: float = 30.0
     poll_lag: float = 0.03  # never wait longer than this share of the time a job has been followed
     http_timeout_s: float = 30.0
+    # Follow jobs over the project socket (finishes and log lines as they happen); 0 = poll only.
+    socket: bool = True
     # A RUNNING trial whose worker (on another host) has not beaten its heart for this long is taken over.
     stale_after_s: float = 180.0
 

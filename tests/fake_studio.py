@@ -21,6 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fake_impulses import FakeImpulses
+from fake_socket import TOKEN as SOCKET_TOKEN
+from fake_socket import FakeSocket, serve_socket_io
 from pydantic import ValidationError
 
 from sweep.local import views
@@ -146,8 +148,11 @@ class FakeStudio:
     def __init__(self, *, api_key: str = "test-key-fake-0123456789", project_id: int = 42,
                  learn_block_ids: list[int] | None = None, class_names: list[str] | None = None,
                  devices: list[tuple[str, str, bool, float]] | None = None, port: int = 0,
-                 state_file: Path | None = None, default_script: JobScript | None = None) -> None:
+                 state_file: Path | None = None, default_script: JobScript | None = None,
+                 project_socket: bool = True) -> None:
         self.api_key = api_key
+        self.project_socket = project_socket  # serve the project socket (socket-token, /socket.io/)
+        self.socket: FakeSocket | None = None
         self.project_id = project_id
         self.learn_block_ids = list(learn_block_ids or [7])
         self.class_names = list(class_names or ["no", "yes", "noise"])
@@ -171,6 +176,8 @@ class FakeStudio:
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def start(self) -> FakeStudio:
+        if self.project_socket and self.socket is None:
+            self.socket = FakeSocket(self)
         self._server = _Server(("127.0.0.1", self._port), _make_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -178,6 +185,9 @@ class FakeStudio:
         return self
 
     def stop(self) -> None:
+        if self.socket is not None:
+            self.socket.close()
+            self.socket = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -340,6 +350,7 @@ class FakeStudio:
             (r"", "GET", lambda now, q, b: (200, views.project_info_body(
                 self._project(), period_start=datetime(2026, 11, 1, tzinfo=UTC),
                 used_ms=QUOTA_MS - self.quota_left_ms, quota_ms=QUOTA_MS, job_limit_m=60), {})),
+            (r"/socket-token", "GET", self._socket_token),
             (r"/impulse", "GET", self._get_impulse),
             (r"/impulses", "GET", lambda now, q, b: (200, {"success": True, "impulses": self.imp.listing(),
                                                             "maxImpulseCount": self.imp.max_impulses}, {})),
@@ -357,6 +368,11 @@ class FakeStudio:
             (r"/jobs", "GET", lambda now, q, b: self._list(now, {**q, "finished": "false"})),
             (r"/jobs/all", "GET", self._list),
         ]
+
+    def _socket_token(self, now: float, q: dict[str, str], b: Any) -> Answer:
+        if self.socket is None:
+            return 404, GenericApiResponse(success=False, error="No socket here").wire(), {}
+        return 200, {"success": True, "token": {"socketToken": SOCKET_TOKEN, "expires": _iso(now + 3600)}}, {}
 
     def _no_block(self, lid: int) -> Answer | None:
         if lid in self.imp.learn_ids():
@@ -552,6 +568,9 @@ def _make_handler(studio: FakeStudio) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             url = urlsplit(self.path)
+            if url.path.startswith("/socket.io") and studio.socket is not None:
+                serve_socket_io(self, studio.socket)
+                return
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             try:

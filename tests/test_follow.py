@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from sweep.errors import Interrupted, JobFailed, JobTimeout, StaleModelError
-from sweep.run.follow import Follower, Polling
+from sweep.run.follow import Follower, JobLog, Polling
 from sweep.studio.client import StudioClient
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -180,7 +180,7 @@ def test_on_poll_may_stop_following_and_the_job_comes_back_unfinished() -> None:
     job_id = backend.add_job(7)
     seen: list[int] = []
 
-    def on_poll(job: Job) -> bool:
+    def on_poll(job: Job, joblog: JobLog) -> bool:
         seen.append(job.id)
         return len(seen) == 3
 
@@ -211,3 +211,105 @@ def test_profiling_job_failed_ends_the_wait_for_device_metrics() -> None:
         follower.result(job, 7, need_device=True)
     assert str(info.value) == (f"job {train}: its profiling job {profiling} failed: "
                                "ERROR: model does not fit the device's flash")
+
+
+class FakeEvents:
+    """A project socket in memory: ``push`` sends a job's lines, ``end`` its finish; ``drop`` disconnects."""
+
+    def __init__(self) -> None:
+        from sweep.studio.socket import JobStream
+
+        self.up = True
+        self.streams: dict[int, JobStream] = {}
+        self._make = lambda job_id: JobStream(job_id, lambda: self.up)
+
+    @property
+    def connected(self) -> bool:
+        return self.up
+
+    def follow(self, job_id: int):  # type: ignore[no-untyped-def]
+        return self.streams.setdefault(job_id, self._make(job_id))
+
+    def forget(self, job_id: int) -> None:
+        self.streams.pop(job_id, None)
+
+
+def _later(seconds: float, action) -> threading.Thread:  # type: ignore[no-untyped-def]
+    thread = threading.Timer(seconds, action)
+    thread.start()
+    return thread
+
+
+def test_with_the_socket_a_finish_is_read_when_the_socket_says_so() -> None:
+    """The status route is read at the start and once the socket says the job ended, not in between
+    (the safety-net poll is 30 s away); the job would time out at 5 s if the event were missed."""
+    from fake_backend import FakeBackend
+
+    backend, events = FakeBackend(), FakeEvents()
+    job_id = backend.add_job(7)
+    ticks: list[float] = []
+
+    def finish() -> None:
+        backend.finish(job_id)
+        events.streams[job_id].finished.set()
+
+    follower = Follower(backend, polling=Polling(30.0, 1.5, 30.0), stop=threading.Event(), job_timeout_s=5,
+                        events=events, tick_s=0.05)
+    timer = _later(0.3, finish)
+    job = follower.wait(job_id, on_poll=lambda job, log: ticks.append(1.0) is not None and False)
+    timer.join()
+    assert job.finished is not None and backend.calls == [f"status {job_id}"] * 2
+    assert len(ticks) >= 3  # the live line is refreshed every tick while the socket waits
+    assert job_id not in events.streams  # forgotten once followed
+
+
+def test_when_the_socket_drops_polling_takes_over() -> None:
+    from fake_backend import FakeBackend
+
+    backend, events = FakeBackend(), FakeEvents()
+    job_id = backend.add_job(7)
+    polls: list[int] = []
+
+    def on_poll(job: Job, joblog: JobLog) -> bool:
+        polls.append(job.id)
+        if len(polls) == 2:
+            events.up = False  # from now on no event arrives: the lag-capped polling must notice the end
+        if len(backend.calls) == 4:
+            backend.finish(job_id)
+        return False
+
+    from sweep.studio.models import Job
+
+    stop = RecordingStop()
+    follower = Follower(backend, polling=Polling(0.0, 1.0, 0.0), stop=stop, job_timeout_s=5, events=events,
+                        tick_s=0.01)
+    job = follower.wait(job_id, on_poll=on_poll)
+    assert job.finished is not None and stop.waits  # the plain polling (stop.wait) took over
+
+
+def test_pruning_reads_the_sockets_lines_not_the_log_route() -> None:
+    from fake_backend import FakeBackend
+
+    backend, events = FakeBackend(), FakeEvents()
+    job_id = backend.add_job(7)
+    stream = events.follow(job_id)
+    for line in ("Epoch 1/5", "loss: 1.0 - accuracy: 0.3", "Epoch 2/5", "loss: 0.9 - accuracy: 0.4"):
+        stream.add(line)
+    assert JobLog(backend, job_id, stream).lines()[-1] == "loss: 0.9 - accuracy: 0.4"
+    assert backend.calls == []
+    events.up = False  # a dropped socket: the log route is read instead
+    backend.log(job_id, "Epoch 1/5")
+    assert JobLog(backend, job_id, stream).lines() == ["Epoch 1/5"] and backend.calls == [f"log {job_id}"]
+
+
+def test_socket_lines_that_start_mid_training_are_not_trusted_for_the_curve() -> None:
+    """A stream subscribed late (or after a reconnect to a server that does not replay) lacks the first
+    epochs: the curve is then read from the log route, so epoch numbers stay right."""
+    from fake_backend import FakeBackend
+
+    backend, events = FakeBackend(), FakeEvents()
+    job_id = backend.add_job(7)
+    stream = events.follow(job_id)
+    stream.add("Epoch 3/5")
+    backend.log(job_id, "Epoch 1/5", "Epoch 2/5", "Epoch 3/5")
+    assert JobLog(backend, job_id, stream).lines() == ["Epoch 1/5", "Epoch 2/5", "Epoch 3/5"]

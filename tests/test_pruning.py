@@ -6,6 +6,7 @@ import optuna
 import pytest
 
 from sweep.run.curve import CurveWatch
+from sweep.run.follow import JobLog
 from sweep.study.schema import PrunerSpec
 
 
@@ -67,7 +68,7 @@ def test_check_reads_the_running_jobs_log_through_the_backend() -> None:
     job = backend.add_job(7)
     watch = CurveWatch(study, study.ask(), _spec(options={"n_startup_trials": 3, "n_warmup_steps": 1}))
     backend.log(job, "Epoch 1/5", "loss: 1.0 - accuracy: 0.3 - val_loss: 1.1 - val_accuracy: 0.3")
-    assert watch.check(backend, job) is None  # epoch 1 is the warm-up
+    assert watch.check(JobLog(backend, job)) is None  # epoch 1 is the warm-up
     backend.log(job, "Epoch 2/5", "loss: 0.9 - accuracy: 0.4 - val_loss: 1.0 - val_accuracy: 0.2")
-    assert watch.check(backend, job) == (2, 0.2)
+    assert watch.check(JobLog(backend, job)) == (2, 0.2)
     assert backend.calls == [f"log {job}", f"log {job}"]

@@ -1,4 +1,4 @@
-"""A running trial's per-epoch curve, read from its job log: reported to Optuna's pruner, or judged by the median rule.
+"""A running trial's per-epoch curve, from its log lines: reported to Optuna's pruner, or judged by the median rule.
 
 A single-objective study uses Optuna's own pruners (``trial.report`` / ``trial.should_prune``).
 Optuna cannot prune multi-objective studies, so there the median rule is applied here, on the
@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import ApiError, ProtocolError, TransientError
-from sweep.studio.backend import Jobs
+from sweep.run.follow import JobLog
 from sweep.studio.joblog import curves_from_log
 from sweep.study.schema import PrunerSpec
 
@@ -41,13 +41,13 @@ class CurveWatch:
         self._better_sign = 1.0 if higher_better else -1.0
         self.reported = 0
 
-    def check(self, jobs: Jobs, job_id: int) -> tuple[int, float] | None:
-        """Read the job's epochs so far from its log: (epoch, value) when the trial should stop.
-        An unreadable log is skipped (the next check reads it again)."""
+    def check(self, joblog: JobLog) -> tuple[int, float] | None:
+        """Read the job's epochs so far from its log (the socket's lines, when it streams them): (epoch, value)
+        when the trial should stop. An unreadable log is skipped (the next check reads it again)."""
         try:
-            lines = [item.data for item in reversed(jobs.job_log(job_id))]
+            lines = joblog.lines()
         except (ApiError, ProtocolError, TransientError) as exc:
-            log.info("job %s: log unreadable for pruning (%s)", job_id, exc)
+            log.info("job %s: log unreadable for pruning (%s)", joblog.job_id, exc)
             return None
         curve = curves_from_log(lines).get(self.spec.curve, [])
         return (len(curve), curve[-1]) if self.update(curve) else None

@@ -1,4 +1,4 @@
-"""Follow one train job to a usable result: adaptive polling, failure log tail, profiling, stale check."""
+"""Follow one train job to a usable result: socket events or polling, failure log tail, profiling, stale check."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from sweep.errors import (
     JobVanished,
     StaleModelError,
 )
-from sweep.studio.backend import Jobs, Training
-from sweep.studio.joblog import curves_from_log, failure_reason
+from sweep.studio.backend import JobEvents, Jobs, Training
+from sweep.studio.joblog import curves_from_log, failure_reason, first_epoch
 from sweep.studio.metrics import (
     confusion_matrices,
     curves_from_metadata,
@@ -28,8 +28,9 @@ from sweep.studio.metrics import (
     profiling_pending,
 )
 from sweep.studio.models import Job, JobLogItem, KerasModelMetadata, ModelType
+from sweep.studio.socket import JobStream
 
-__all__ = ["Follower", "JobResult", "OnPoll", "Polling"]
+__all__ = ["Follower", "JobLog", "JobResult", "OnPoll", "Polling"]
 
 log = logging.getLogger("sweep.run.follow")
 
@@ -45,9 +46,25 @@ class _Backend(Jobs, Training, Protocol):
     """What following a job needs: the job routes and the learn block's metadata."""
 
 
-# Called with the job at every poll; True means "stop following" (the caller prunes it, say):
-# then wait() returns the job unfinished.
-OnPoll = Callable[[Job], bool]
+class JobLog:
+    """A followed job's log lines, oldest first: the socket's as they arrive, else read from the log route."""
+
+    def __init__(self, jobs: Jobs, job_id: int, stream: JobStream | None = None) -> None:
+        self.jobs, self.job_id, self.stream = jobs, job_id, stream
+
+    def lines(self) -> list[str]:
+        """Every line so far (the log route's newest 1000 when there is no live socket, or when the socket's
+        lines start in the middle of the training). Raises the log route's errors."""
+        if self.stream is not None and self.stream.live:
+            lines = self.stream.lines()
+            if first_epoch(lines) in (None, 1):
+                return lines
+        return [item.data for item in reversed(self.jobs.job_log(self.job_id))]
+
+
+# Called with the job (as last read) and its log at every look; True means "stop following" (the
+# caller prunes it, say): then wait() returns the job unfinished.
+OnPoll = Callable[[Job, JobLog], bool]
 
 
 @dataclass(frozen=True)
@@ -96,26 +113,62 @@ class Follower:
         job_timeout_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         log_tail_lines: int = 40,
+        events: JobEvents | None = None,
+        tick_s: float = 1.0,
     ) -> None:
         self.client, self.polling, self.stop = client, polling, stop
+        self.events, self.tick_s = events, tick_s
         self.job_timeout_s, self.clock, self.log_tail_lines = job_timeout_s, clock, log_tail_lines
 
     def wait(self, job_id: int, *, on_poll: OnPoll | None = None, cancel_on_stop: bool = True) -> Job:
-        """Poll until the job is finished, or until ``on_poll`` says to stop following it (the job is then
-        returned unfinished); cancel it on timeout or when ``stop`` is set."""
+        """Follow the job until it is finished, or until ``on_poll`` says to stop following it (the job is
+        then returned unfinished); cancel it on timeout or when ``stop`` is set.
+
+        With the project socket, its finish is noticed when the socket says so and the status route is
+        read slowly, as the safety net; without it (or once it drops), the status route is polled with
+        a lag-capped backoff. ``on_poll`` is called at every look, and every ``tick_s`` on the socket."""
         started = self.clock()
-        for delay in self.polling.delays(lambda: self.clock() - started):
-            job = self._status(job_id)
-            if job.finished is not None or (on_poll is not None and on_poll(job)):
-                return job
-            if self.job_timeout_s is not None and self.clock() - started > self.job_timeout_s:
-                self._cancel(job_id)
-                raise JobTimeout(f"not finished after {self.job_timeout_s:.0f} s; cancelled", job_id=job_id)
-            if self.stop.wait(delay):
-                if cancel_on_stop:
+        stream = self.events.follow(job_id) if self.events is not None and self.events.connected else None
+        joblog = JobLog(self.client, job_id, stream)
+        backoff = self.polling.intervals()
+        lagged = self.polling.delays(lambda: self.clock() - started)
+        try:
+            job, due = self._status(job_id), 0.0
+            while True:
+                if job.finished is not None or (on_poll is not None and on_poll(job, joblog)):
+                    return job
+                if self.job_timeout_s is not None and self.clock() - started > self.job_timeout_s:
                     self._cancel(job_id)
-                raise Interrupted(f"interrupted while following job {job_id}")
-        raise AssertionError("unreachable")
+                    raise JobTimeout(f"not finished after {self.job_timeout_s:.0f} s; cancelled", job_id=job_id)
+                live = stream is not None and stream.live
+                if live:
+                    now = self.clock()
+                    if due <= now:
+                        due = now + next(backoff)
+                    pause = min(due - now, self.tick_s)
+                else:
+                    pause = next(lagged)
+                if self._pause(stream if live else None, pause):
+                    if cancel_on_stop:
+                        self._cancel(job_id)
+                    raise Interrupted(f"interrupted while following job {job_id}")
+                if stream is not None and stream.finished.is_set():
+                    stream.finished.clear()
+                    due = 0.0  # the socket says it ended: read its status now (and quickly until it agrees)
+                    backoff = self.polling.intervals()
+                if not live or due <= self.clock():
+                    job = self._status(job_id)
+        finally:
+            if stream is not None and self.events is not None:
+                self.events.forget(job_id)
+
+    def _pause(self, stream: JobStream | None, seconds: float) -> bool:
+        """Wait ``seconds`` (or until the socket says the job ended); True when ``stop`` was set."""
+        seconds = max(seconds, 0.0)
+        if stream is None:
+            return self.stop.wait(seconds)
+        stream.finished.wait(seconds)
+        return self.stop.is_set()
 
     def _cancel(self, job_id: int) -> None:
         try:

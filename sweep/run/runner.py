@@ -29,7 +29,7 @@ from sweep.run.trial import TrialDriver
 from sweep.run.twins import Twins
 from sweep.run.work import TrialRun
 from sweep.run.workers import Workers
-from sweep.studio.backend import Backend
+from sweep.studio.backend import Backend, JobEvents
 from sweep.study.request import TrainRequest, train_request
 from sweep.study.space import distributions
 from sweep.study.spec import StudySpec
@@ -59,7 +59,7 @@ class Runner:
     """Drives one study against one Edge Impulse project through its learn-block slots."""
 
     def __init__(self, spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int],
-                 options: RunOptions, *, progress: Progress | None = None) -> None:
+                 options: RunOptions, *, progress: Progress | None = None, events: JobEvents | None = None) -> None:
         self.spec, self.study, self.backend, self.learn_ids = spec, study, backend, list(learn_ids)
         self.options = options
         self.progress = progress or Progress(quiet=True)
@@ -69,7 +69,8 @@ class Runner:
         self.twins = Twins()
         self.workers = Workers(study, self.learn_ids, options.stale_after_s)
         self.budget = Budget(backend, options.compute_budget_s)
-        follower = Follower(backend, polling=options.polling, stop=self.stop, job_timeout_s=options.job_timeout_s)
+        follower = Follower(backend, polling=options.polling, stop=self.stop, job_timeout_s=options.job_timeout_s,
+                            events=events)
         teller = Teller(spec, study, self.tally, self.twins, self.progress, options.max_consecutive_failures)
         self.driver = TrialDriver(spec, study, backend, follower, self.workers, self.twins, teller, self.progress,
                                   heartbeat_s=options.heartbeat_s, stop=self.stop)

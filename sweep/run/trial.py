@@ -25,7 +25,7 @@ from sweep.errors import (
     TransientError,
 )
 from sweep.run.curve import CurveWatch
-from sweep.run.follow import Follower, JobResult, OnPoll
+from sweep.run.follow import Follower, JobLog, JobResult, OnPoll
 from sweep.run.progress import Progress
 from sweep.run.teller import Teller
 from sweep.run.twins import Twins
@@ -118,7 +118,7 @@ class TrialDriver:
         ``pruner.check_every`` (while training) its curve, which may say to stop following."""
         last_beat = last_check = time.monotonic()
 
-        def on_poll(job: Job) -> bool:
+        def on_poll(job: Job, joblog: JobLog) -> bool:
             nonlocal last_beat, last_check
             state = what or ("running" if job.started else "queued")
             self.progress.running(work.number, job.id, work.learn_id, state, time.monotonic() - work.started_mono)
@@ -128,7 +128,7 @@ class TrialDriver:
             if (not what and work.watch is not None and job.finished is None
                     and time.monotonic() - last_check >= self.spec.pruner.check_every):
                 last_check = time.monotonic()
-                work.prune = work.watch.check(self.backend, job.id)
+                work.prune = work.watch.check(joblog)
                 return work.prune is not None
             return False
 

@@ -22,8 +22,9 @@ from sweep.studio.models import (
     ProjectInfoResponse,
     SetKerasParameterRequest,
 )
+from sweep.studio.socket import JobStream
 
-__all__ = ["Backend", "Impulses", "Jobs", "Project", "Training"]
+__all__ = ["Backend", "Impulses", "JobEvents", "Jobs", "Project", "Training"]
 
 
 class Jobs(Protocol):
@@ -37,6 +38,20 @@ class Jobs(Protocol):
 
     def cancel_job(self, job_id: int, *, force: bool = False) -> None:
         """Ask the job to stop (``force``: mark it finished at once)."""
+
+
+class JobEvents(Protocol):
+    """Jobs as they happen (the project socket): their log lines and their finish, pushed."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether events arrive now (a follower polls as before when not)."""
+
+    def follow(self, job_id: int) -> JobStream:
+        """Subscribe a job: its lines so far, then each new one, and its finish."""
+
+    def forget(self, job_id: int) -> None:
+        """Stop keeping the job's lines."""
 
 
 class Training(Protocol):

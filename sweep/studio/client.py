@@ -39,6 +39,7 @@ from sweep.studio.models import (
     LogStdoutResponse,
     ProjectInfoResponse,
     SetKerasParameterRequest,
+    SocketTokenResponse,
     StartJobResponse,
 )
 from sweep.studio.retry import RetryPolicy, parse_retry_after
@@ -191,6 +192,15 @@ class StudioClient:
     def save_keras_config(self, learn_id: int, request: SetKerasParameterRequest) -> None:
         # Setting a configuration is idempotent (the same body twice leaves the same state): retried.
         self._t.call("POST", self._route("training", "keras", learn_id), GenericApiResponse, json=request.wire())
+
+    def socket_token(self) -> str:
+        """A token that opens the project socket (short-lived; never logged)."""
+        return self._t.call("GET", self._route("socket-token"), SocketTokenResponse).token.socket_token
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL (``.../v1``); the project socket is at its host."""
+        return str(self._t.http.base_url)
 
     def project_info(self, impulse_id: int | None = None) -> ProjectInfoResponse:
         return self._t.call("GET", f"/api/{self.project_id}", ProjectInfoResponse, params=_impulse(impulse_id))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["curves_from_log", "failure_reason"]
+__all__ = ["curves_from_log", "failure_reason", "first_epoch"]
 
 _CURVE_NAMES = {"loss", "accuracy", "val_loss", "val_accuracy"}
 _EPOCH = re.compile(r"\bEpoch\s+(\d+)\s*/\s*(\d+)")
@@ -41,6 +41,15 @@ def curves_from_log(lines_oldest_first: list[str]) -> dict[str, list[float]]:
             if name in epochs[epoch]:
                 curves.setdefault(name, []).append(epochs[epoch][name])
     return curves
+
+
+def first_epoch(lines_oldest_first: list[str]) -> int | None:
+    """The number of the first ``Epoch i/n`` line (None when there is none): 1 unless lines are missing."""
+    for line in lines_oldest_first:
+        m = _EPOCH.search(line)
+        if m:
+            return int(m.group(1))
+    return None
 
 
 # What marks a line as saying why a job failed, strongest first: the server's own verdict, an
