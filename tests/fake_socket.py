@@ -87,23 +87,26 @@ class FakeSocket:
 
     def _push(self) -> None:
         while not self._stop.wait(self.tick_s):
+            with self._lock:
+                if not self._subs:
+                    continue  # nobody listens: nothing to compute (the fake stays cheap for polling clients)
+                wanted = {jid for subs in self._subs.values() for jid in subs}
             now = time.time()
             with self.studio._lock:
-                jobs = dict(self.studio.jobs)
-                logs = {jid: [line for _, line in self.studio._log(job, now)] for jid, job in jobs.items()}
-                done = {jid for jid, job in jobs.items() if job.done(now - self.finish_delay_s)}
+                pending = {jid: job for jid, job in self.studio.jobs.items() if jid not in self._announced}
+                logs = {jid: [line for _, line in self.studio._log(job, now)]
+                        for jid, job in self.studio.jobs.items() if jid in wanted}
+                done = {jid: job.successful() for jid, job in pending.items() if job.done(now - self.finish_delay_s)}
             with self._lock:
                 sends = [(sid, jid, logs[jid][sent:]) for sid, subs in self._subs.items()
                          for jid, sent in subs.items() if jid in logs and len(logs[jid]) > sent]
                 for sid, jid, new in sends:
                     self._subs[sid][jid] += len(new)
-                finished = sorted(done - self._announced)
-                self._announced |= set(finished)
+                self._announced |= set(done)
             for sid, jid, new in sends:
                 for line in new:
                     self.sio.emit(f"job-data-{jid}", {"data": line + "\n"}, to=sid)
-            for jid in finished:
-                success = jobs[jid].successful()
+            for jid, success in sorted(done.items()):
                 self.sio.emit("job-finished", {"jobId": jid, "success": success})
                 self.sio.emit(f"job-finished-{jid}", {"jobId": jid, "success": success})
 

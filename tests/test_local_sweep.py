@@ -18,6 +18,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweep.local.embedded import EmbeddedStudio
+from sweep.session import records
 from sweep.session.storage import open_storage
 
 CYCLES = 2
@@ -130,15 +131,15 @@ def _check_complete(t: optuna.trial.FrozenTrial, ws: Path, class_names: list[str
     assert 0.0 < m["int8.accuracy"] <= 1.0 and 0.0 < m["float32.accuracy"] <= 1.0
     assert t.values == [m["int8.accuracy"]]
     assert m[f"{DEVICE}.latency_ms"] > 0 and m[f"{DEVICE}.ram_bytes"] > 0 and m[f"{DEVICE}.rom_bytes"] > 0
-    assert t.user_attrs["class_names"] == class_names
+    assert records.class_names(t) == class_names
     n = len(class_names)
     for mt in ("int8", "float32"):
-        matrix = np.asarray(t.user_attrs["confusion"][mt], dtype=float)
+        matrix = np.asarray(records.confusion(t)[mt], dtype=float)
         assert matrix.shape == (n, n) and matrix.sum() > 0
     for name in class_names:
         assert 0.0 <= m[f"int8.f1.{name}"] <= 1.0
     cycles = t.user_attrs["request"]["trainingCycles"]
-    curves = t.user_attrs["curves"]
+    curves = records.curves(t)
     assert len(curves["val_accuracy"]) == cycles and len(curves["loss"]) == cycles
     assert all(0.0 <= v <= 1.0 for v in curves["val_accuracy"])
     job = json.loads((ws / "data" / "jobs" / str(t.user_attrs["job_id"]) / "job.json").read_text())
@@ -356,7 +357,7 @@ neurons = { choices = [16, 24] }
     (t,) = _trials(ws, "synth-e2e")
     m = _check_complete(t, ws, ["alpha", "beta", "gamma"])
     assert m["int8.accuracy"] > 0.6  # well separated classes: far above chance (1/3) even after 3 epochs
-    matrix = np.asarray(t.user_attrs["confusion"]["int8"])
+    matrix = np.asarray(records.confusion(t)["int8"])
     assert all(row.sum() > 0 for row in matrix)  # every class is in the validation split
     _assert_server_stopped(ws, run.stderr)
 

@@ -307,3 +307,18 @@ def test_a_pruned_trial_says_where_it_stopped() -> None:
     assert (row["state"], row["job_id"]) == ("PRUNED", 9)
     assert row["failure"] == "pruned at epoch 2 (val_accuracy = 0.1235)"
     assert fr.failures(fr.trials_frame(study)).empty  # pruning is not a failure
+
+
+def test_a_trials_model_attr_and_the_older_three_attrs_read_alike() -> None:
+    """New studies keep curves, confusion and class names in one ``model`` attr (one write); studies written
+    before kept three attrs: both give the same frames."""
+    from sweep.session.records import model_attr
+
+    parts = ({"val_loss": [0.5, 0.3]}, {"int8": [[3, 1], [0, 4]]}, ["cat", "dog"])
+    new = create_trial(value=1.0, user_attrs={"model": model_attr(*parts)})
+    old = create_trial(value=1.0, user_attrs=dict(zip(("curves", "confusion", "class_names"), parts, strict=True)))
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(fr.curves_frame([new]), fr.curves_frame([old]))
+    pd.testing.assert_frame_equal(fr.confusion_frames(new)["int8"], fr.confusion_frames(old)["int8"])
+    assert list(fr.confusion_frames(new)["int8"].index) == ["cat", "dog"] and len(fr.curves_frame([new])) == 2

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
+from sweep.session import records
+
 from fake_studio import FakeStudio, JobScript
 from runner_support import BASE_SPACE, load, run_sweep, sweep_env, write_study
 
@@ -43,7 +45,8 @@ def test_full_sweep_records_params_job_ids_and_metrics(studio: FakeStudio, tmp_p
         sent = studio.jobs[t.user_attrs["job_id"]].request
         assert sent == t.user_attrs["request"]
         assert sent["learningRate"] == pytest.approx(t.params["learning_rate"])
-        assert t.user_attrs["confusion"]["int8"] and t.user_attrs["class_names"]
+        assert records.confusion(t)["int8"] and records.class_names(t)
+        assert {"curves", "confusion", "class_names"}.isdisjoint(t.user_attrs)  # one "model" attr holds them
     assert "best: trial" in proc.stderr
     status = run_sweep("status", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
     assert status.returncode == 0 and "COMPLETE" in status.stdout and "*" in status.stdout

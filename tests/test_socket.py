@@ -133,3 +133,29 @@ def test_socket_off_by_setting(studio: FakeStudio, tmp_path: Path) -> None:
     assert [t.state for t in load(tmp_path).get_trials()] == [TrialState.COMPLETE] * 2
 
 
+
+
+def test_a_burst_of_lines_arrives_in_the_order_it_was_sent(studio: FakeStudio, client: StudioClient) -> None:
+    """engine.io's client handles each message on a thread of its own, which can reorder a burst; a job's
+    lines must come in order (an epoch's numbers follow its ``Epoch i/n`` line)."""
+    from sweep.studio.models import SetKerasParameterRequest
+
+    lines = [f"line {i:04d}" for i in range(400)]
+    import sys
+
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: any reordering shows
+    studio.script(JobScript(duration_s=0.05, log_lines=lines))
+    job_id = client.start_training(7, SetKerasParameterRequest(mode="visual", training_cycles=1, learning_rate=0.01))
+    time.sleep(0.3)  # the job is over: subscribing now sends its whole log at once
+    socket = ProjectSocket.open(client.base_url, client.socket_token)
+    assert socket is not None
+    try:
+        stream = socket.follow(job_id)
+        deadline = time.monotonic() + 10
+        while len(stream.lines()) < len(lines) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stream.lines() == lines
+    finally:
+        sys.setswitchinterval(old_interval)
+        socket.close()

@@ -13,7 +13,7 @@ import pandas as pd
 from optuna.importance import BaseImportanceEvaluator
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.session.records import job_compute_s, total_compute_s
+from sweep.session.records import class_names, confusion, curves, job_compute_s, total_compute_s
 from sweep.study.pruner import pruned_reason
 
 __all__ = [
@@ -238,7 +238,7 @@ def curves_frame(trials: list[FrozenTrial]) -> pd.DataFrame:
     """Long frame (number, series, epoch starting at 1, value) of the trials' per-epoch curves."""
     rows = []
     for t in trials:
-        for series, values in (t.user_attrs.get("curves") or {}).items():
+        for series, values in curves(t).items():
             for epoch, value in enumerate(values or [], start=1):
                 if isinstance(value, (int, float)) and math.isfinite(value):
                     rows.append({"number": t.number, "series": str(series), "epoch": epoch, "value": float(value)})
@@ -248,9 +248,10 @@ def curves_frame(trials: list[FrozenTrial]) -> pd.DataFrame:
 def confusion_frames(trial: FrozenTrial) -> dict[str, pd.DataFrame]:
     """Model type -> confusion matrix (rows true class, columns predicted), labelled by class."""
     out: dict[str, pd.DataFrame] = {}
-    names = [str(n) for n in trial.user_attrs.get("class_names") or []]
-    for model_type in sorted(trial.user_attrs.get("confusion") or {}, key=lambda m: (m != "float32", m)):
-        matrix = np.asarray(trial.user_attrs["confusion"][model_type], dtype=float)
+    names = class_names(trial)
+    matrices = confusion(trial)
+    for model_type in sorted(matrices, key=lambda m: (m != "float32", m)):
+        matrix = np.asarray(matrices[model_type], dtype=float)
         if matrix.ndim != 2 or matrix.size == 0:
             continue
         labels = names if len(names) == matrix.shape[0] else [str(i) for i in range(matrix.shape[0])]

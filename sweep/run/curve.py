@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import statistics
-from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import ApiError, ProtocolError, TransientError
 from sweep.run.follow import JobLog
+from sweep.session.records import curves
 from sweep.studio.joblog import curves_from_log
 from sweep.study.schema import PrunerSpec
 
@@ -80,5 +80,4 @@ class CurveWatch:
 
 
 def _curve(trial: FrozenTrial, name: str) -> list[float]:
-    curves: dict[str, Any] = trial.user_attrs.get("curves") or {}
-    return [float(v) for v in curves.get(name, [])]
+    return [float(v) for v in curves(trial).get(name, [])]

@@ -11,13 +11,13 @@ from sweep.run.progress import Progress
 from sweep.run.tally import Outcome, Tally
 from sweep.run.twins import Twins
 from sweep.run.work import TrialRun
-from sweep.session.records import COMPUTE
+from sweep.session.records import COMPUTE, MODEL, model_attr
 from sweep.study.pruner import pruned_reason
 from sweep.study.spec import StudySpec
 
 __all__ = ["Teller"]
 
-_RESULT_ATTRS = ("metrics", "curves", "confusion", "class_names")
+_RESULT_ATTRS = ("metrics", MODEL, "curves", "confusion", "class_names")  # the last three: older studies
 
 
 class Teller:
@@ -42,10 +42,7 @@ class Teller:
         if work.watch is not None and not work.watch.multi:
             work.watch.update(result.curves.get(self.spec.pruner.curve, []))  # the epochs polls missed
         work.trial.set_user_attr("metrics", metrics)
-        if result.curves:
-            work.trial.set_user_attr("curves", result.curves)
-        work.trial.set_user_attr("confusion", result.confusion)
-        work.trial.set_user_attr("class_names", list(result.metadata.class_names))
+        work.trial.set_user_attr(MODEL, model_attr(result.curves, result.confusion, list(result.metadata.class_names)))
         self._tell(work, metrics)
         self.tally.add(Outcome.COMPLETED)
 

@@ -1,4 +1,9 @@
-"""What a trial's attributes say about its job, read in one place: the compute each job really used.
+"""What a trial's attributes say about its job, read in one place: its model's curves and confusion
+matrices, and the compute each job really used.
+
+A completed trial keeps ``metrics`` (flat numbers) and ``model`` (curves, confusion matrices, class
+names, in one attribute: one storage write, not three); studies written before ``model`` existed
+kept them as ``curves``, ``confusion`` and ``class_names``, which are read the same way.
 
 One figure for the budget, ``sweep status`` and the report: each job's compute counted once, failed
 and pruned jobs included (they cost compute too), a reused twin's zero (nothing was trained for it).
@@ -7,12 +12,45 @@ and pruned jobs included (they cost compute too), a reused twin's zero (nothing 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["compute_used_s", "job_compute_s", "total_compute_s"]
+__all__ = ["MODEL", "class_names", "compute_used_s", "confusion", "curves", "job_compute_s", "model_attr",
+           "total_compute_s"]
 
 COMPUTE = "compute_time_s"  # user attr: the compute (s) of the trial's own job, when it ended unsuccessfully
+MODEL = "model"  # user attr: {"curves": ..., "confusion": ..., "class_names": ...} of a completed trial
+
+
+def model_attr(curves: dict[str, list[float]], confusion: dict[str, list[list[float]]],
+               class_names: list[str]) -> dict[str, Any]:
+    """The ``model`` attribute of a completed trial."""
+    return {"curves": curves, "confusion": confusion, "class_names": class_names}
+
+
+def _part(trial: FrozenTrial, key: str) -> Any:
+    model = trial.user_attrs.get(MODEL)
+    if isinstance(model, dict) and key in model:
+        return model[key]
+    return trial.user_attrs.get(key)  # a study written before the ``model`` attribute
+
+
+def curves(trial: FrozenTrial) -> dict[str, list[float]]:
+    """Series name -> per-epoch values (empty when the job gave none)."""
+    got = _part(trial, "curves")
+    return dict(got) if isinstance(got, dict) else {}
+
+
+def confusion(trial: FrozenTrial) -> dict[str, list[list[float]]]:
+    """Model type -> confusion matrix (rows true class)."""
+    got = _part(trial, "confusion")
+    return dict(got) if isinstance(got, dict) else {}
+
+
+def class_names(trial: FrozenTrial) -> list[str]:
+    got = _part(trial, "class_names")
+    return [str(n) for n in got] if isinstance(got, list) else []
 
 
 def job_compute_s(trial: FrozenTrial) -> float | None:

@@ -21,6 +21,26 @@ __all__ = ["JobStream", "ProjectSocket"]
 log = logging.getLogger("sweep.studio.socket")
 
 
+def _in_order_client() -> Any:
+    """python-socketio's Client, but handling each message in the connection's reading thread: engine.io's
+    client starts a thread per message, which can reorder a burst of a job's lines (an epoch's numbers
+    must follow its ``Epoch i/n`` line). Our handlers only append to a list, so nothing waits on them."""
+    import engineio
+    import socketio  # here: only a run that follows jobs opens a socket
+
+    class InOrderEngineIO(engineio.Client):  # type: ignore[misc]
+        def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+            if event == "message":
+                kwargs["run_async"] = False
+            return super()._trigger_event(event, *args, **kwargs)
+
+    class InOrderClient(socketio.Client):  # type: ignore[misc]
+        def _engineio_client_class(self) -> type[Any]:
+            return InOrderEngineIO
+
+    return InOrderClient
+
+
 class JobStream:
     """One followed job as the socket tells it: its lines so far (in order) and whether it finished."""
 
@@ -55,13 +75,11 @@ class ProjectSocket:
     """A connected project socket; ``follow(job_id)`` subscribes a job. Thread-safe; ``close()`` when done."""
 
     def __init__(self, base_url: str, token: str, *, connect_timeout_s: float = 5.0) -> None:
-        import socketio  # here: only a run that follows jobs opens a socket
-
         parts = urlsplit(base_url)
         root = f"{parts.scheme}://{parts.netloc}"
         self._streams: dict[int, JobStream] = {}
         self._lock = threading.Lock()
-        self._sio = socketio.Client(reconnection=True, logger=False, engineio_logger=False)
+        self._sio = _in_order_client()(reconnection=True, logger=False, engineio_logger=False)
         self._sio.on("connect", self._on_connect)
         self._sio.on("*", self._on_any)
         self._sio.on("job-finished", self._on_finished)
