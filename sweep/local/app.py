@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -33,6 +33,9 @@ from sweep.studio.models import (
     SetKerasParameterRequest,
     StartJobResponse,
 )
+
+if TYPE_CHECKING:
+    from sweep.local.project_socket import ProjectSocket
 
 __all__ = ["MAX_BODY_BYTES", "QUOTA_MS", "create_app"]
 
@@ -248,8 +251,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error(status, f"{request.method} {request.url.path}: {detail}")
 
 
-def create_app(data_dir: Path, manager: JobManager, api_key: str, *, max_impulses: int = -1) -> Starlette:
-    """The ASGI app; the manager is started and stopped with the app's lifespan."""
+def create_app(data_dir: Path, manager: JobManager, api_key: str, *, max_impulses: int = -1,
+               socket: ProjectSocket | None = None) -> Starlette:
+    """The ASGI app; the manager (and the project socket, if any: its token route too) start and stop with the
+    app's lifespan. The socket itself is served by ``socket.asgi(app)``, in front of this app."""
     jobs = "/jobs/{job_id:int}"
     keras = "/training/keras/{learn_id:int}"
     routes = [
@@ -265,14 +270,19 @@ def create_app(data_dir: Path, manager: JobManager, api_key: str, *, max_impulse
         route(jobs + "/stdout/download", job_stdout_download, ["GET"]),
         route(jobs + "/cancel", cancel_job, ["POST"]),
         *impulse_routes(),
+        *(socket.routes() if socket is not None else []),
     ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if socket is not None:
+            socket.open()
         manager.start()
         try:
             yield
         finally:
+            if socket is not None:
+                await socket.close()  # the server's shutdown closed it already; this covers other hosts
             manager.shutdown()
 
     app = Starlette(routes=routes, lifespan=lifespan,

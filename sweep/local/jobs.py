@@ -83,6 +83,7 @@ class JobManager:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_spawn = -1e9
+        self._on_finish: list[Callable[[JobRecord], None]] = []
 
     # ---- life cycle
     def start(self) -> None:
@@ -119,6 +120,11 @@ class JobManager:
             for worker in self._idle:
                 worker.stop()
             self._idle.clear()
+
+    def on_finish(self, listener: Callable[[JobRecord], None]) -> None:
+        """Call ``listener(copy of the record)`` each time a job is marked finished, in whatever thread marked it
+        (the manager's, or a request's on cancel) and under the manager's lock: it must return at once."""
+        self._on_finish.append(listener)
 
     # ---- queries
     def get(self, project_id: int, job_id: int) -> JobRecord | None:
@@ -248,6 +254,11 @@ class JobManager:
         rec.finish(success, reason)
         self.store.log(rec.id, "Job completed" if success else f"Job failed: {reason}")
         self.store.save_job(rec)
+        for listener in self._on_finish:
+            try:
+                listener(rec.model_copy())
+            except Exception:
+                log.exception("a job-finished listener failed on job %d", rec.id)
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError, ValueError):

@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sweep.errors import LocalStudioError
 from sweep.local.lifetime import (
@@ -23,6 +24,11 @@ from sweep.local.lifetime import (
     server_info,
     write_server_info,
 )
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from sweep.local.project_socket import ProjectSocket
 
 __all__ = ["serve"]
 
@@ -87,24 +93,33 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _app(data_dir: Path, api_key: str | None, *, max_impulses: int, **manager_options: Any,
+         ) -> tuple[ASGIApp, ProjectSocket]:
+    """The server's ASGI app (the project socket in front of the routes) and its socket."""
+    from sweep.local import datasets
+    from sweep.local.app import create_app
+    from sweep.local.jobs import JobManager
+    from sweep.local.project_socket import ProjectSocket
+    from sweep.local.store import load_or_create_api_key
+
+    datasets.ensure_default_projects(data_dir)
+    key = api_key or load_or_create_api_key(data_dir)
+    manager = JobManager(data_dir, **manager_options)
+    project_socket = ProjectSocket(manager)
+    routes = create_app(data_dir, manager, key, max_impulses=max_impulses, socket=project_socket)
+    return project_socket.asgi(routes), project_socket
+
+
 def _serve_locked(host: str, port: int, data_dir: Path, *, concurrency: int, allow_user_code: bool,
                   api_key: str | None, port_file: Path | None, profiling_job: bool, job_limit_m: int,
                   linger: float | None, max_impulses: int) -> None:
     import uvicorn
 
-    from sweep.local import datasets
-    from sweep.local.app import create_app
-    from sweep.local.jobs import JobManager
-    from sweep.local.store import load_or_create_api_key
-
-    datasets.ensure_default_projects(data_dir)
-    key = api_key or load_or_create_api_key(data_dir)
-    manager = JobManager(data_dir, concurrency=concurrency, allow_user_code=allow_user_code,
-                         profiling_job=profiling_job, job_limit_m=job_limit_m)
-    app = create_app(data_dir, manager, key, max_impulses=max_impulses)
+    app, project_socket = _app(data_dir, api_key, max_impulses=max_impulses, concurrency=concurrency,
+                               allow_user_code=allow_user_code, profiling_job=profiling_job, job_limit_m=job_limit_m)
     sock = _listen(host, port)
     bound = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, access_log=False)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, access_log=False, ws="wsproto")
     pid = os.getpid()
 
     class Server(uvicorn.Server):
@@ -112,6 +127,7 @@ def _serve_locked(host: str, port: int, data_dir: Path, *, concurrency: int, all
             # stopping (a signal, or no owners left): from now on no client may pick this server. Done
             # here, not after run(): uvicorn re-raises SIGTERM after its shutdown, which ends the process.
             remove_server_info(data_dir, pid)
+            await project_socket.close()  # first: its followers are told goodbye, not cut off mid-stream
             await super().shutdown(sockets=sockets)
 
     server = Server(config)
