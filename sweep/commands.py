@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -54,11 +55,9 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
     _refuse_busy(found.study, plan, stale_after_s)
     progress = Progress(quiet=quiet)
     study: optuna.Study | None = None  # set once the run really starts: only then is a report due
-    events: ProjectSocket | None = None
     try:
-        with connect(spec, settings, plan) as conn:
+        with connect(spec, settings, plan) as conn, _project_socket(conn.client, settings) as events:
             polling = _polling(settings, conn.poll_max_s)
-            events = _open_socket(conn.client, settings)
             setup = _plan_slots(spec, conn.client, plan, found.study, progress)  # checks the impulse limit
             opened = stored.create(spec, found, worker=",".join(map(str, slots or learn_blocks or [])))
             stored.record_study_attrs(opened, spec)
@@ -74,8 +73,6 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
             study = opened
             summary = Runner(spec, study, conn.client, learn_ids, options, progress=progress, events=events).run()
     finally:
-        if events is not None:
-            events.close()
         if study is not None and write_report:
             _refresh_report(study, spec, settings, progress)
     _print_done(study, spec, summary, progress)
@@ -149,11 +146,18 @@ def _stale_after(flag: str | None, settings: Settings) -> float:
     return seconds
 
 
-def _open_socket(client: StudioClient, settings: Settings) -> ProjectSocket | None:
-    """The project socket, unless SWEEP_SOCKET=0; None when the server offers none (jobs are then polled)."""
+@contextlib.contextmanager
+def _project_socket(client: StudioClient, settings: Settings) -> Iterator[ProjectSocket | None]:
+    """The project socket while the run lasts (closed before its server stops), unless SWEEP_SOCKET=0;
+    None when the server offers none (jobs are then polled)."""
     from sweep.studio.socket import ProjectSocket
 
-    return ProjectSocket.open(client.base_url, client.socket_token) if settings.socket else None
+    events = ProjectSocket.open(client.base_url, client.socket_token) if settings.socket else None
+    try:
+        yield events
+    finally:
+        if events is not None:
+            events.close()
 
 
 def _polling(settings: Settings, target_cap_s: float | None) -> Polling:

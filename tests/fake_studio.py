@@ -161,6 +161,7 @@ class FakeStudio:
         self.quota_left_ms = QUOTA_MS - 1000  # the project's compute time left this period (settable)
         self.features_duration_s = 0.2  # how long a generate-features job takes
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
+        self.busy_s = 0.0  # time spent answering API requests (for benchmarks: the server's share of a round trip)
         self.jobs: dict[int, FakeJob] = {}
         self.configs: dict[int, dict[str, Any]] = {lid: {} for lid in self.learn_block_ids}
         self._queue: list[JobScript] = []
@@ -567,9 +568,27 @@ def _make_handler(studio: FakeStudio) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _serve(self) -> None:
+            """Answer one request; the time it takes is added to ``busy_s`` (once the request line and
+            headers are read: waiting for a request is not answering it)."""
             url = urlsplit(self.path)
             if url.path.startswith("/socket.io") and studio.socket is not None:
-                serve_socket_io(self, studio.socket)
+                serve_socket_io(self, studio.socket)  # a websocket lives as long as its connection: untimed
+                return
+            started = time.perf_counter()
+            try:
+                self._answer(url)
+            finally:
+                with studio._lock:
+                    studio.busy_s += time.perf_counter() - started
+
+        def _answer(self, url: Any) -> None:
+            if url.path == "/_fake/busy":  # for benchmarks: how long this server spent answering so far
+                data = json.dumps({"busy_s": studio.busy_s, "requests": len(studio.requests)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
                 return
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""

@@ -159,3 +159,23 @@ def test_a_burst_of_lines_arrives_in_the_order_it_was_sent(studio: FakeStudio, c
     finally:
         sys.setswitchinterval(old_interval)
         socket.close()
+
+
+def test_a_server_side_disconnect_is_handled_quietly(studio: FakeStudio, client: StudioClient,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A server that stops disconnects its sockets first (the local studio does): the client's disconnect
+    handling must not run in its own reading thread (it joins that thread) -- no handler error."""
+    socket = ProjectSocket.open(client.base_url, client.socket_token)
+    assert socket is not None and studio.socket is not None
+    try:
+        with caplog.at_level(logging.ERROR):
+            for sid in list(studio.socket._subs):
+                studio.socket.sio.disconnect(sid)
+            deadline = time.monotonic() + 5
+            while socket.connected and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.2)
+        assert not socket.connected
+        assert not [r for r in caplog.records if "handler error" in r.getMessage()], caplog.text
+    finally:
+        socket.close()

@@ -27,7 +27,7 @@ import logging
 import threading
 from typing import Any
 
-import socketio  # type: ignore[import-untyped, unused-ignore]
+import socketio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route

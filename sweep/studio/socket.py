@@ -21,6 +21,9 @@ __all__ = ["JobStream", "ProjectSocket"]
 log = logging.getLogger("sweep.studio.socket")
 
 
+_EVENT_PACKET = "2"  # socket.io's packet type of an event (a disconnect, "1", joins the reading thread)
+
+
 def _in_order_client() -> Any:
     """python-socketio's Client, but handling each message in the connection's reading thread: engine.io's
     client starts a thread per message, which can reorder a burst of a job's lines (an epoch's numbers
@@ -30,8 +33,8 @@ def _in_order_client() -> Any:
 
     class InOrderEngineIO(engineio.Client):  # type: ignore[misc]
         def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
-            if event == "message":
-                kwargs["run_async"] = False
+            if event == "message" and args and isinstance(args[0], str) and args[0].startswith(_EVENT_PACKET):
+                kwargs["run_async"] = False  # events only: a disconnect packet must not run in the reader
             return super()._trigger_event(event, *args, **kwargs)
 
     class InOrderClient(socketio.Client):  # type: ignore[misc]
