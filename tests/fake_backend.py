@@ -15,6 +15,7 @@ from sweep.errors import ApiError
 from sweep.local import views
 from sweep.local.datasets import LocalProject
 from sweep.studio.backend import Backend
+from sweep.studio.downloads import Download, model_link
 from sweep.studio.impulse_models import (
     DspFeatures,
     DspInfo,
@@ -55,6 +56,8 @@ class FakeBackend:
         self.features: dict[int, bool] = {}  # DSP block id -> generated
         self.extra_impulses: list[Impulse] = []  # clones, in creation order
         self.deleted: list[int] = []
+        self.model_files: dict[int, dict[str, bytes]] = {}  # learn block -> model download id -> its latest file
+        self.download_error: Exception | None = None  # raised by download_model while set
 
     # ---- the test's side
     def add_job(self, learn_id: int, request: SetKerasParameterRequest | None = None) -> int:
@@ -70,9 +73,14 @@ class FakeBackend:
         self.logs[job_id].extend(lines)
 
     def finish(self, job_id: int, *, success: bool = True, compute_time: float = 1.0) -> None:
+        """End the job; a successful train job's model files become its learn block's (bytes naming the job)."""
         job = self.jobs[job_id]
         self.jobs[job_id] = job.model_copy(update={"finished": job.created + timedelta(seconds=compute_time),
                                                    "finished_successful": success, "compute_time": compute_time})
+        learn_id = int(job.key.rsplit("-", 1)[-1])
+        if success and learn_id:
+            self.model_files[learn_id] = {"tflite-float": f"float32 model of job {job_id}".encode(),
+                                          "tflite-int8": f"int8 model of job {job_id}".encode()}
 
     # ---- Jobs
     def job_status(self, job_id: int) -> Job:
@@ -132,6 +140,24 @@ class FakeBackend:
             if impulse_id is None or impulse.id == impulse_id:
                 return impulse
         raise ApiError(f"impulse {impulse_id} not found", status_code=404)
+
+    # ---- Models
+    def downloads(self, impulse_id: int | None = None) -> list[Download]:
+        self.calls.append(f"downloads {impulse_id}")
+        learn_ids = [b.id for b in self.impulse(impulse_id).learn_blocks]
+        names = {"tflite-float": "TensorFlow Lite (float32)", "tflite-int8": "TensorFlow Lite (int8 quantized)"}
+        return [Download(id=download_id, name=f"model-{lid}-{download_id}.lite", type=names[download_id],
+                         link=model_link(self.project_id, lid, download_id))
+                for lid in learn_ids for download_id in self.model_files.get(lid, {})]
+
+    def download_model(self, learn_id: int, model_download_id: str) -> bytes:
+        self.calls.append(f"download {learn_id} {model_download_id}")
+        if self.download_error is not None:
+            raise self.download_error
+        files = self.model_files.get(learn_id, {})
+        if model_download_id not in files:
+            raise ApiError(f"no model {model_download_id!r} for learn block {learn_id}", status_code=404)
+        return files[model_download_id]
 
     # ---- Impulses
     def impulses(self) -> GetAllImpulsesResponse:

@@ -3,8 +3,8 @@
 Each part of the harness asks only for the protocol it uses: following a job needs :class:`Jobs`
 and :class:`Training`'s metadata, the budget needs :class:`Project`. :class:`StudioClient` (over
 HTTP, for both Studio and the embedded local studio) implements them all. New parts of the API
-(impulses for cloned slots, DSP blocks) join as further protocols that :class:`Backend` extends,
-without changing the existing ones.
+(impulses for cloned slots, DSP blocks, model files) join as further protocols that :class:`Backend`
+extends, without changing the existing ones.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
+from sweep.studio.downloads import Download
 from sweep.studio.impulse_models import DspInfo, GetAllImpulsesResponse, Impulse
 from sweep.studio.models import (
     Job,
@@ -24,7 +25,7 @@ from sweep.studio.models import (
 )
 from sweep.studio.socket import JobStream
 
-__all__ = ["Backend", "Impulses", "JobEvents", "Jobs", "Project", "Training"]
+__all__ = ["Backend", "Impulses", "JobEvents", "Jobs", "Models", "Project", "Training"]
 
 
 class Jobs(Protocol):
@@ -105,5 +106,15 @@ class Impulses(Protocol):
         """A DSP block's state: whether its features are generated."""
 
 
-class Backend(Jobs, Training, Project, Impulses, Protocol):
+class Models(Protocol):
+    """The files of learn blocks' trained models: listed per impulse, fetched by the id the list gives."""
+
+    def downloads(self, impulse_id: int | None = None) -> list[Download]:
+        """The impulse's downloads (the default impulse's when None); a model's link names its learn block."""
+
+    def download_model(self, learn_id: int, model_download_id: str) -> bytes:
+        """A file of the learn block's latest trained model (``model_download_id`` from :meth:`downloads`)."""
+
+
+class Backend(Jobs, Training, Project, Impulses, Models, Protocol):
     """Everything a sweep asks of a backend."""

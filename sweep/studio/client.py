@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+from urllib.parse import quote
 
 import httpx
 
 from sweep.errors import ApiError, ProtocolError, TransientError
+from sweep.studio.downloads import Download, ProjectDownloadsResponse
 from sweep.studio.impulse_models import (
     CloneImpulseRequest,
     CreateImpulseResponse,
@@ -204,6 +206,17 @@ class StudioClient:
 
     def project_info(self, impulse_id: int | None = None) -> ProjectInfoResponse:
         return self._t.call("GET", f"/api/{self.project_id}", ProjectInfoResponse, params=_impulse(impulse_id))
+
+    # ---- model files ----------------------------------------------------------------------------
+
+    def downloads(self, impulse_id: int | None = None) -> list[Download]:
+        """What the project offers for download for an impulse (the default one when None): models, data."""
+        route = self._route("downloads")
+        return self._t.call("GET", route, ProjectDownloadsResponse, params=_impulse(impulse_id)).downloads
+
+    def download_model(self, learn_id: int, model_download_id: str) -> bytes:
+        """A file of the learn block's latest trained model, by its id in :meth:`downloads`."""
+        return self._t.fetch(self._route("learn-data", learn_id, "model", quote(model_download_id, safe="")))
 
     # ---- impulses and DSP blocks ----------------------------------------------------------------
 

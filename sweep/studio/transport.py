@@ -1,8 +1,8 @@
 """One call to the Edge Impulse API: an answer becomes a typed model or an error, transient trouble is retried.
 
-Every route goes through :meth:`Transport.call` (or, for the one POST that may not be repeated
-blindly, through :meth:`Transport.parse` and :meth:`Transport.wait_or_raise`), so status codes
-and ``success: false`` are checked in one place, and no message ever holds the API key.
+Every route goes through :meth:`Transport.call` (a file, through :meth:`Transport.fetch`; the one POST
+that may not be repeated blindly, through :meth:`Transport.parse` and :meth:`Transport.wait_or_raise`),
+so status codes and ``success: false`` are checked in one place, and no message ever holds the API key.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeou
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
     httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.TimeoutException,
 )
+
+
+class _Answer(BaseModel):
+    success: bool
 
 
 def retryable(status: int) -> bool:
@@ -112,8 +116,43 @@ class Transport:
                     self.retry.attempts - 1, delay)
         self.sleep(delay)
 
-    def parse(self, response: httpx.Response, model: type[M], method: str, route: str) -> M:
-        """The one place an answer becomes a model or an error (status AND ``success`` are checked)."""
+    def fetch(self, route: str, *, params: dict[str, str] | None = None) -> bytes:
+        """A file's bytes (a GET, retried as :meth:`call` is). A redirect is followed once, without the key
+        when it leaves the API's host; a JSON answer is an error (``success: false``), never the file."""
+        started, retry = self.clock(), 0
+        while True:
+            try:
+                response = self._get_file(route, params)
+            except TRANSPORT_ERRORS as exc:
+                self.wait_or_raise("GET", route, retry, started, self.describe(exc), None, None)
+            else:
+                if not retryable(response.status_code):
+                    return self._file(response, route)
+                after = parse_retry_after(response.headers.get("retry-after"))
+                self.wait_or_raise("GET", route, retry, started, self.reason(response), response.status_code, after)
+            retry += 1
+
+    def _get_file(self, route: str, params: dict[str, str] | None) -> httpx.Response:
+        response = self.http.get(route, params=params, headers={"accept": "application/octet-stream"})
+        if not response.is_redirect or "location" not in response.headers:
+            return response
+        target = response.url.join(response.headers["location"])
+        request = self.http.build_request("GET", target, headers={"accept": "application/octet-stream"})
+        if (target.scheme, target.host, target.port) == (response.url.scheme, response.url.host, response.url.port):
+            return self.http.send(request)
+        request.headers.pop("x-api-key", None)  # a storage host (a signed URL) must never see the key
+        return self.http.send(request, auth=None)
+
+    def _file(self, response: httpx.Response, route: str) -> bytes:
+        self.check(response, "GET", route)
+        if "json" in response.headers.get("content-type", "").lower():
+            self.parse(response, _Answer, "GET", route)  # Studio's error inside a 200
+            raise ProtocolError("the answer is JSON, not the file asked for", method="GET", route=route,
+                                status_code=response.status_code)
+        return response.content
+
+    def check(self, response: httpx.Response, method: str, route: str) -> None:
+        """An error for any answer but a 2xx: refused key, refusal (4xx), server trouble, or an odd status."""
         status = response.status_code
         if status in (401, 403):
             detail = self.error_text(response)
@@ -129,6 +168,11 @@ class Transport:
                            method=method, route=route, status_code=status)
         if not 200 <= status < 300:
             raise ProtocolError(f"unexpected HTTP status {status}", method=method, route=route, status_code=status)
+
+    def parse(self, response: httpx.Response, model: type[M], method: str, route: str) -> M:
+        """The one place an answer becomes a model or an error (status AND ``success`` are checked)."""
+        self.check(response, method, route)
+        status = response.status_code
         try:
             data = response.json()
         except ValueError:
