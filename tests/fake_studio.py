@@ -45,10 +45,10 @@ from sweep.studio.models import (
     StartJobResponse,
 )
 
-__all__ = ["FakeJob", "FakeStudio", "JobScript", "default_metrics", "fake_studio"]
+__all__ = ["FakeJob", "FakeStudio", "JobScript", "default_metrics", "fake_studio", "model_bytes"]
 
 Metrics = dict[str, float]
-Answer = tuple[int, dict[str, Any] | None, dict[str, str]]  # status, JSON body (None: drop), headers
+Answer = tuple[int, dict[str, Any] | bytes | None, dict[str, str]]  # status, JSON body or a file (None: drop), headers
 QUOTA_MS = 3_600_000 * 20  # the project's compute quota per period
 DEVICES = [("cortex-m4f-80mhz", "Cortex-M4F 80MHz", True, 1.0), ("cortex-m7-216mhz", "Cortex-M7 216MHz", False, 0.3)]
 
@@ -108,6 +108,14 @@ def _request(b: Any) -> dict[str, Any] | Answer:
         return 400, GenericApiResponse(success=False, error=error).wire(), {}
 
 
+def model_bytes(job_id: int, learn_id: int, kind: str) -> bytes:
+    """The fake .tflite file a train job leaves on its learn block: it names its job, so a test can tell whose it is."""
+    return b"\x1c\x00\x00\x00TFL3" + f" fake {kind} model of job {job_id} on learn block {learn_id}\n".encode()
+
+
+DOWNLOAD_TYPES = {"float32": "TensorFlow Lite (float32)", "int8": "TensorFlow Lite (int8 quantized)"}
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=UTC).isoformat()
 
@@ -160,6 +168,8 @@ class FakeStudio:
         self.default_script = default_script or JobScript()
         self.quota_left_ms = QUOTA_MS - 1000  # the project's compute time left this period (settable)
         self.features_duration_s = 0.2  # how long a generate-features job takes
+        self.download_ids = {"float32": "tflite-float", "int8": "tflite-int8"}  # the model ids the list gives
+        self.model_errors: list[int] = []  # statuses the next model downloads answer instead of the file
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self.busy_s = 0.0  # time spent answering API requests (for benchmarks: the server's share of a round trip)
         self.jobs: dict[int, FakeJob] = {}
@@ -343,7 +353,7 @@ class FakeStudio:
             for pattern, verb, fn in self._routes():
                 hit = re.fullmatch(pattern, rest)
                 if hit and verb == method:
-                    return fn(now, query, body, *[int(g) for g in hit.groups()])
+                    return fn(now, query, body, *[int(g) if g.isdigit() else g for g in hit.groups()])
             return 404, GenericApiResponse(success=False, error=f"No route {method} {path}").wire(), {}
 
     def _routes(self) -> list[tuple[str, str, Callable[..., Answer]]]:
@@ -362,6 +372,8 @@ class FakeStudio:
             (r"/training/keras/(\d+)", "GET", self._get_keras),
             (r"/training/keras/(\d+)", "POST", self._set_keras),
             (r"/training/keras/(\d+)/metadata", "GET", self._get_metadata),
+            (r"/downloads", "GET", self._downloads),
+            (r"/learn-data/(\d+)/model/([A-Za-z0-9._-]+)", "GET", self._model),
             (r"/jobs/train/keras/(\d+)", "POST", self._train),
             (r"/jobs/(\d+)/status", "GET", self._status),
             (r"/jobs/(\d+)/stdout", "GET", self._stdout),
@@ -431,6 +443,43 @@ class FakeStudio:
         if script.drop_post_answer:
             return 200, None, {}
         return 200, StartJobResponse(success=True, id=job.id).wire(), {}
+
+    # ---- model files ----------------------------------------------------------------------------
+    def _downloads(self, now: float, q: dict[str, str], b: Any) -> Answer:
+        """Studio's list for an impulse: its trained learn blocks' models, and files that are not models."""
+        impulse = self.imp.get(int(q["impulseId"]) if "impulseId" in q else None)
+        if impulse is None:
+            return 404, GenericApiResponse(success=False, error=f"Impulse {q.get('impulseId')} not found").wire(), {}
+        prefix = f"/v1/api/{self.project_id}"
+        entries: list[dict[str, Any]] = []
+        for block in impulse["learnBlocks"]:
+            lid = int(block["id"])
+            if not self._latest_done(lid, now):
+                continue
+            for kind, download_id in self.download_ids.items():
+                entries.append({"id": download_id, "name": f"ei-fake-{kind}-model.{lid}.lite",
+                                "type": DOWNLOAD_TYPES[kind], "size": "1 KB", "impulseId": impulse["id"],
+                                "link": f"{prefix}/learn-data/{lid}/model/{download_id}"})
+            saved = "TensorFlow SavedModel"
+            entries.append({"id": "tflite-savedmodel", "name": f"saved-model.{lid}.zip", "type": saved,
+                            "link": f"{prefix}/learn-data/{lid}/model/tflite-savedmodel"})
+        for dsp in impulse["dspBlocks"]:
+            entries.append({"name": "X_training.npy", "type": "Training data (NPY)",
+                            "link": f"{prefix}/dsp-data/{dsp['id']}/x/training"})
+        return 200, {"success": True, "downloads": entries}, {}
+
+    def _model(self, now: float, q: dict[str, str], b: Any, lid: int, download_id: str) -> Answer:
+        if err := self._no_block(lid):
+            return err
+        if self.model_errors:
+            code = self.model_errors.pop(0)
+            return code, GenericApiResponse(success=False, error=f"HTTP {code}: model file unavailable").wire(), {}
+        done = self._latest_done(lid, now)
+        kinds = {v: k for k, v in self.download_ids.items()}
+        if not done or download_id not in kinds:
+            error = f"No model {download_id} for learn block {lid}"
+            return 404, GenericApiResponse(success=False, error=error).wire(), {}
+        return 200, model_bytes(done[-1].id, lid, kinds[download_id]), {}
 
     # ---- impulses -------------------------------------------------------------------------------
     def _generated(self, dsp_id: int, now: float) -> bool:
@@ -603,9 +652,10 @@ def _make_handler(studio: FakeStudio) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
-            data = json.dumps(answer).encode()
+            binary = isinstance(answer, bytes)
+            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "application/octet-stream" if binary else "application/json")
             self.send_header("Content-Length", str(len(data)))
             for k, v in headers.items():
                 self.send_header(k, v)

@@ -2,8 +2,8 @@
 
 Like Optuna's ``testing/pytest_storages.py`` for storages: a backend is whatever answers these
 routes as Studio does. Train -> status -> log (newest first, epoch lines) -> metadata parsed by the
-official models -> cancel -> a busy learn block refused -> bad bodies 400 -> a wrong key 401 ->
-what a restart keeps.
+official models -> the model files, listed and downloaded (the latest job's) -> cancel -> a busy learn
+block refused -> bad bodies 400 -> a wrong key 401 -> what a restart keeps.
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ import pytest
 from edgeimpulse_api.models.get_job_response import GetJobResponse as OfficialJob
 from edgeimpulse_api.models.keras_model_metadata_response import KerasModelMetadataResponse as OfficialMetadata
 from edgeimpulse_api.models.log_stdout_response import LogStdoutResponse as OfficialLog
+from edgeimpulse_api.models.project_downloads_response import ProjectDownloadsResponse as OfficialDownloads
 from pydantic import SecretStr
 
 from sweep.errors import ApiError, AuthError
 from sweep.studio.client import StudioClient, make_http_client
+from sweep.studio.downloads import model_downloads
 from sweep.studio.joblog import curves_from_log
 from sweep.studio.models import Job, SetKerasParameterRequest
 
-from fake_studio import FakeStudio, JobScript
+from fake_studio import FakeStudio, JobScript, model_bytes
 from local_fixtures import start_studio
 
 pytestmark = pytest.mark.slow
@@ -47,6 +49,7 @@ class Served:
     learn_id: int
     expect_long: Callable[[], None]  # the next train job runs until cancelled
     restart: Callable[[], None]  # stop and start again on the same data
+    model_of: Callable[[int, str], bytes]  # the file (float32 or int8) a train job left, read from the backend's side
 
     def client(self, key: str | None = None) -> StudioClient:
         return StudioClient(make_http_client(self.url(), SecretStr(key or self.api_key), timeout=30), self.project_id)
@@ -74,7 +77,8 @@ def _fake(tmp: Path) -> Iterator[Served]:
 
     try:
         yield Served("fake Studio", lambda: holder[0].base_url, holder[0].api_key, holder[0].project_id, 7,
-                     lambda: holder[0].script(JobScript(duration_s=600)), restart)
+                     lambda: holder[0].script(JobScript(duration_s=600)), restart,
+                     lambda job_id, kind: model_bytes(job_id, 7, kind))
     finally:
         holder[0].stop()
 
@@ -89,7 +93,8 @@ def _local(tmp: Path) -> Iterator[Served]:
 
     try:
         yield Served("local studio", lambda: studio.base_url, studio.api_key.get_secret_value(), 1, 3,
-                     lambda: None, restart)
+                     lambda: None, restart,
+                     lambda job_id, kind: (studio.data_dir / f"jobs/{job_id}/model_{kind}.tflite").read_bytes())
     finally:
         studio.stop()
 
@@ -138,6 +143,24 @@ class TestBackendContract:
         assert metadata.has_trained_model and {m.type.value for m in metadata.model_validation_metrics} >= {"int8"}
         official = OfficialMetadata.from_dict(served.get(f"/training/keras/{served.learn_id}/metadata"))
         assert official.success and official.class_names == metadata.class_names
+
+    def test_the_latest_jobs_model_files_are_listed_and_downloaded(self, served: Served) -> None:
+        client = served.client()
+        impulse = client.impulse().id
+        for _ in range(2):  # the second job's model replaces the first's, as on Studio
+            job_id = client.start_training(served.learn_id, QUICK)
+            assert _finished(client, job_id).finished_successful
+            listing = client.downloads(impulse)
+            official = OfficialDownloads.from_dict(served.get(f"/downloads?impulseId={impulse}"))
+            assert official.success and [d.link for d in official.downloads] == [d.link for d in listing]
+            found = model_downloads(listing, served.learn_id)
+            assert set(found) == {"float32", "int8"}
+            for kind, entry in found.items():
+                data = client.download_model(served.learn_id, entry.download_id)
+                assert data[4:8] == b"TFL3" and data == served.model_of(job_id, kind)
+        with pytest.raises(ApiError) as unknown:
+            client.download_model(served.learn_id, "no-such-model")
+        assert unknown.value.status_code == 404
 
     def test_cancel_and_a_busy_learn_block(self, served: Served) -> None:
         client = served.client()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,6 +81,26 @@ def test_train_follow_log_metadata(official_api: Any) -> None:
     assert metadata.model_validation_metrics and all(m.on_device_performance for m in metadata.model_validation_metrics)
     ours = KerasModelMetadataResponse.model_validate(metadata.to_dict())
     assert ours.model_validation_metrics[0].loss == metadata.model_validation_metrics[0].loss
+
+
+def test_model_files_through_the_official_client(local_studio: EmbeddedStudio, official_api: Any) -> None:
+    """The downloads list parses as ``ProjectDownloadsResponse``; each model is the latest job's own file."""
+    jobs, learn, projects = ei.JobsApi(official_api), ei.LearnApi(official_api), ei.ProjectsApi(official_api)
+    start = jobs.train_keras_job(PROJECT, 3, ei.SetKerasParameterRequest(training_cycles=2, learning_rate=0.01))
+    assert _finished(jobs, start.id).finished_successful
+    listing = projects.list_downloads(PROJECT, impulse_id=1)
+    assert isinstance(listing, ei.ProjectDownloadsResponse) and listing.success
+    models = {d.id: d for d in listing.downloads if "/learn-data/3/" in d.link}
+    assert {d.type for d in models.values()} == {"TensorFlow Lite (float32)", "TensorFlow Lite (int8 quantized)"}
+    for download_id, entry in models.items():
+        assert entry.link == f"/v1/api/{PROJECT}/learn-data/3/model/{download_id}" and entry.impulse_id == 1
+        raw = learn.download_learn_model(PROJECT, 3, download_id, _preload_content=False)
+        kind = "int8" if "int8" in entry.type else "float32"
+        own = (local_studio.data_dir / "jobs" / str(start.id) / f"model_{kind}.tflite").read_bytes()
+        assert hashlib.sha256(raw.data).hexdigest() == hashlib.sha256(own).hexdigest()
+        assert raw.headers["content-type"] == "application/octet-stream"
+    with pytest.raises(ei.exceptions.NotFoundException):
+        learn.download_learn_model(PROJECT, 3, "no-such-model", _preload_content=False)
 
 
 def test_cancel_through_the_official_client(official_api: Any) -> None:

@@ -19,6 +19,7 @@ from sweep.local import datasets
 from sweep.local.bodies import describe, parse_train_request
 from sweep.local.impulse_routes import impulse_routes, train_refusal
 from sweep.local.jobs import JobManager, official_metadata
+from sweep.local.model_routes import model_routes
 from sweep.local.record import JobRecord, JobState
 from sweep.local.routing import MAX_BODY_BYTES, Ctx, Json, error, int_query, ok, read_body, route
 from sweep.local.store import read_log
@@ -270,6 +271,7 @@ def create_app(data_dir: Path, manager: JobManager, api_key: str, *, max_impulse
         route(jobs + "/stdout/download", job_stdout_download, ["GET"]),
         route(jobs + "/cancel", cancel_job, ["POST"]),
         *impulse_routes(),
+        *model_routes(),
         *(socket.routes() if socket is not None else []),
     ]
 
