@@ -92,6 +92,8 @@ def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                       help="save the configuration to your own learn block (the one the clones copy)")
     best.add_argument("--train", action="store_true", help="with --apply: also train it there and wait")
     best.add_argument("--trial", type=int, metavar="N", help="use trial N instead of the best")
+    best.add_argument("--model", type=Path, metavar="DIR", help="write its kept float32 and int8 .tflite models "
+                      "into DIR (on a multi-objective study: each Pareto-optimal trial's, or trial N's)")
 
     report = sub.add_parser("report", help="write reports/<study>/", description=(
         "Write index.html, report.md, trials.csv and plots for a study."))
@@ -160,7 +162,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.status(args.study, settings, storage=args.storage)
     if args.command == "best":
         return commands.best(args.study, settings, storage=args.storage, apply=args.apply, train=args.train,
-                             trial=args.trial)
+                             trial=args.trial, model=args.model)
     if args.command == "cleanup":
         return commands.cleanup(args.study, settings, storage=args.storage, dry_run=args.dry_run)
     if args.command == "report":

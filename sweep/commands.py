@@ -17,6 +17,7 @@ from sweep.study.storage_url import redact_url
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.trial import FrozenTrial
 
     from sweep.run.follow import Follower, Polling
     from sweep.run.progress import Progress
@@ -69,7 +70,8 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
             options = RunOptions(
                 target_trials=target_trials, time_limit_s=spec.time_limit_s, compute_budget_s=spec.compute_budget_s,
                 max_consecutive_failures=spec.max_consecutive_failures, job_timeout_s=spec.timeout_per_job_s,
-                polling=polling, stale_after_s=stale_after_s)
+                polling=polling, stale_after_s=stale_after_s,
+                models_dir=_models_dir(spec, found.url, settings, progress))
             study = opened
             summary = Runner(spec, study, conn.client, learn_ids, options, progress=progress, events=events).run()
     finally:
@@ -77,6 +79,17 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
             _refresh_report(study, spec, settings, progress)
     _print_done(study, spec, summary, progress)
     return 0
+
+
+def _models_dir(spec: StudySpec, url: str, settings: Settings, progress: Progress) -> Path | None:
+    """Where the run keeps its trials' model files (None with SWEEP_KEEP_MODELS=0), said once."""
+    from sweep.session.artifacts import artifact_place
+
+    if not settings.keep_models:
+        return None
+    place = artifact_place(spec, url, settings)
+    progress.info(f"models: each complete trial's .tflite files are kept in {place.describe()}")
+    return place.path
 
 
 def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: float) -> None:
@@ -219,9 +232,10 @@ def status(study_file: Path, settings: Settings, *, storage: str | None = None) 
 
 
 def best(study_file: Path, settings: Settings, *, storage: str | None = None, apply: bool = False,
-         train: bool = False, trial: int | None = None) -> int:
+         train: bool = False, trial: int | None = None, model: Path | None = None) -> int:
     """Print the best trial's exact train request body; with ``apply``, save it to the user's own learn block
-    (the source of the clones), and with ``train`` also train it there and wait."""
+    (the source of the clones), and with ``train`` also train it there and wait; with ``model``, write its
+    kept .tflite files into that folder (each Pareto trial's, on a multi-objective study)."""
     from sweep.report.status import chosen_trials
 
     spec, study = _open(study_file, settings, storage)
@@ -232,6 +246,10 @@ def best(study_file: Path, settings: Settings, *, storage: str | None = None, ap
                          "choose one with --trial N")
     if train and not apply:
         raise UsageError("--train trains the applied configuration: give --apply too")
+    if model is not None:
+        from sweep.session.stored import storage_url
+
+        _write_models(spec, storage_url(spec, storage, settings), settings, trials, model)
     bodies = [t.user_attrs.get("request") for t in trials]
     if len(bodies) == 1:
         print(json.dumps(bodies[0], indent=2, sort_keys=True))
@@ -240,6 +258,17 @@ def best(study_file: Path, settings: Settings, *, storage: str | None = None, ap
     if apply:
         _apply(spec, study, settings, trials[0].number, bodies[0] or {}, train=train)
     return 0
+
+
+def _write_models(spec: StudySpec, url: str, settings: Settings, trials: list[FrozenTrial], out: Path) -> None:
+    """The chosen trials' kept model files into ``out``, each named by its study, trial and kind (on stderr)."""
+    from sweep.session.artifacts import artifact_place, export_models
+
+    written, problems = export_models(artifact_place(spec, url, settings).path, trials, out)
+    for number, paths in written.items():
+        print(f"trial {number}: wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    for problem in problems:
+        print(f"sweep: warning: {problem}", file=sys.stderr)
 
 
 def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int, body: dict[str, Any], *,

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # Where default study storages (journal files) live when a study file names none.
     state_dir: Path | None = None
     reports_dir: Path = Path("reports")
+    # Where the trials' model files are kept (an Optuna artifact store); None: chosen by the storage kind.
+    artifacts_dir: Path | None = None
+    # Download each complete trial's float32/int8 .tflite models and keep them (0: do not).
+    keep_models: bool = True
     # Optuna storage URL used when neither a flag nor the study file names one.
     storage: str | None = None
     # Polling of a running job: first interval, growth factor, cap (seconds).

@@ -8,6 +8,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import UsageError
+from sweep.session.artifacts import kept_models
 from sweep.session.records import compute_used_s
 from sweep.study.spec import StudySpec
 from sweep.units import duration
@@ -36,6 +37,11 @@ def chosen_trials(study: optuna.Study, spec: StudySpec, number: int | None) -> l
     return trials
 
 
+def _models_note(trial: FrozenTrial) -> str:
+    kept = kept_models(trial)
+    return f"models not kept: {kept.error}" if kept is not None and kept.error else ""
+
+
 def status_table(study: optuna.Study, spec: StudySpec) -> str:
     """Every trial: state, job, params, objectives, best mark and note; then the counts and compute."""
     import pandas as pd
@@ -51,7 +57,7 @@ def status_table(study: optuna.Study, spec: StudySpec) -> str:
             row[n] = t.values[i] if t.values else None
         row["best"] = "*" if t.number in best else ""
         row["note"] = t.user_attrs.get("failure") or (f"= trial {t.user_attrs['duplicate_of']}"
-                                                      if "duplicate_of" in t.user_attrs else "")
+                                                      if "duplicate_of" in t.user_attrs else _models_note(t))
         rows.append(row)
     if not rows:
         return f"study {spec.name!r}: no trials yet"

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -22,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweep.errors import Interrupted, SweepAborted, SweepError
 from sweep.run.budget import Budget
 from sweep.run.follow import Follower, Polling
+from sweep.run.keep import ModelKeeper
 from sweep.run.progress import Progress
 from sweep.run.tally import Outcome, RunSummary, Tally
 from sweep.run.teller import Teller
@@ -53,6 +55,7 @@ class RunOptions:
     polling: Polling = field(default_factory=Polling)
     heartbeat_s: float = HEARTBEAT_S
     stale_after_s: float = 180.0
+    models_dir: Path | None = None  # keep each complete trial's model files in this artifact store (None: not)
 
 
 class Runner:
@@ -72,8 +75,9 @@ class Runner:
         follower = Follower(backend, polling=options.polling, stop=self.stop, job_timeout_s=options.job_timeout_s,
                             events=events)
         teller = Teller(spec, study, self.tally, self.twins, self.progress, options.max_consecutive_failures)
+        keeper = ModelKeeper(study, backend, options.models_dir, self.progress) if options.models_dir else None
         self.driver = TrialDriver(spec, study, backend, follower, self.workers, self.twins, teller, self.progress,
-                                  heartbeat_s=options.heartbeat_s, stop=self.stop)
+                                  heartbeat_s=options.heartbeat_s, stop=self.stop, keeper=keeper)
         self._lock = threading.Lock()  # one ask at a time; the abort
         self._all_done = threading.Event()
         self._live = 0

@@ -11,13 +11,14 @@ from sweep.run.progress import Progress
 from sweep.run.tally import Outcome, Tally
 from sweep.run.twins import Twins
 from sweep.run.work import TrialRun
+from sweep.session.artifacts import MODEL_FILES
 from sweep.session.records import COMPUTE, MODEL, model_attr
 from sweep.study.pruner import pruned_reason
 from sweep.study.spec import StudySpec
 
 __all__ = ["Teller"]
 
-_RESULT_ATTRS = ("metrics", MODEL, "curves", "confusion", "class_names")  # the last three: older studies
+_RESULT_ATTRS = ("metrics", MODEL, MODEL_FILES, "curves", "confusion", "class_names")  # the last three: older studies
 
 
 class Teller:

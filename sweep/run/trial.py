@@ -26,6 +26,7 @@ from sweep.errors import (
 )
 from sweep.run.curve import CurveWatch
 from sweep.run.follow import Follower, JobLog, JobResult, OnPoll
+from sweep.run.keep import ModelKeeper
 from sweep.run.progress import Progress
 from sweep.run.teller import Teller
 from sweep.run.twins import Twins
@@ -46,10 +47,11 @@ class TrialDriver:
 
     def __init__(self, spec: StudySpec, study: optuna.Study, backend: Backend, follower: Follower,
                  workers: Workers, twins: Twins, teller: Teller, progress: Progress, *, heartbeat_s: float,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, keeper: ModelKeeper | None = None) -> None:
         self.spec, self.study, self.backend, self.follower = spec, study, backend, follower
         self.workers, self.twins, self.teller, self.progress = workers, twins, teller, progress
         self.heartbeat_s, self.stop = heartbeat_s, stop
+        self.keeper = keeper  # keeps a complete trial's model files before the slot's next job
         self.need_device = any(is_device_metric(m) for m in teller.required)
 
     def run(self, work: TrialRun) -> None:
@@ -87,8 +89,11 @@ class TrialDriver:
             return
         if result is None:
             self._prune(work)
-        else:
-            self.teller.complete(work, result, time.monotonic() - work.started_mono)
+            return
+        wall_time_s = time.monotonic() - work.started_mono
+        if self.keeper is not None:
+            self.keeper.keep(work)  # the learn block holds only its latest model: now, before its next job
+        self.teller.complete(work, result, wall_time_s)
 
     def _train(self, work: TrialRun) -> JobResult | None:
         """Submit (unless re-attached) and follow the job; its result, or None when its curve said stop."""
