@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from optuna.trial import TrialState
 
 from sweep.local.embedded import EmbeddedStudio
 from sweep.session import records
+from sweep.session.artifacts import kept_models
 from sweep.session.storage import open_storage
 
 CYCLES = 2
@@ -241,6 +243,29 @@ def test_best_apply_saves_the_best_request_to_the_learn_block(ws: Path, digits_r
     assert len(after["visualLayers"]) == len(request["visualLayers"])
     for got, wanted in zip(after["visualLayers"], request["visualLayers"], strict=False):
         assert {k: got.get(k) for k in wanted} == wanted
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_each_trial_keeps_its_own_jobs_models_and_best_writes_them(ws: Path, digits_run: DigitsRun) -> None:
+    """A kept model is its own trial's: the artifact's sha256 is that of the file its job wrote."""
+    assert digits_run.proc.returncode == 0, digits_run.proc.stderr
+    store = ws / ".sweep" / "digits-e2e.artifacts"
+    for t in digits_run.trials:
+        kept = kept_models(t)
+        assert kept is not None and kept.error is None and kept.job_id == t.user_attrs["job_id"]
+        assert set(kept.files()) == {"float32", "int8"}
+        for kind, item in kept.files().items():
+            own = ws / "data" / "jobs" / str(t.user_attrs["job_id"]) / f"model_{kind}.tflite"
+            assert item.sha256 == _sha256(own) == _sha256(store / item.artifact_id)
+    best = max(digits_run.trials, key=lambda t: t.values[0])
+    proc = _sweep(ws, "best", str(digits_run.path), "--model", str(ws / "best-models"))
+    assert proc.returncode == 0, proc.stderr
+    for kind in ("float32", "int8"):
+        written = ws / "best-models" / f"digits-e2e-trial{best.number}-{kind}.tflite"
+        assert _sha256(written) == _sha256(ws / "data" / f"jobs/{best.user_attrs['job_id']}/model_{kind}.tflite")
 
 
 # ---- 2. keywords with spectrogram augmentation in the space ----------------------------------------------------
