@@ -135,6 +135,33 @@ def test_a_failed_download_is_recorded_warned_once_and_fails_nothing(studio: Fak
     assert one.returncode == 2 and "trial 0 kept no model files: float32: GET" in one.stderr
 
 
+TWO_CONFIGS = """
+[space]
+batch_size = { choices = [16, 32] }
+learning_rate = 0.01
+training_cycles = 5
+"""
+
+
+def test_a_reused_trial_names_its_twins_files(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=4, space=TWO_CONFIGS, sampler="random")
+    assert run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path).returncode == 0
+    trials = load(tmp_path).get_trials()
+    reused = [t for t in trials if "duplicate_of" in t.user_attrs]
+    assert reused  # 4 trials of 2 configurations
+    for t in reused:
+        twin = trials[t.user_attrs["duplicate_of"]]
+        assert t.user_attrs[MODEL_FILES] == twin.user_attrs[MODEL_FILES] and "job_id" not in t.user_attrs
+    out = tmp_path / "reused"
+    proc = run_sweep("best", str(path), "--trial", str(reused[0].number), "--model", str(out), env=sweep_env(KEY),
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    twin = trials[reused[0].user_attrs["duplicate_of"]]
+    assert {_owner(p.read_bytes())[1] for p in out.iterdir()} == {twin.user_attrs["job_id"]}
+    assert sorted(p.name for p in out.iterdir()) == [f"fake-trial{twin.number}-float32.tflite",
+                                                      f"fake-trial{twin.number}-int8.tflite"]
+
+
 def test_multi_objective_best_writes_each_pareto_trials_models(studio: FakeStudio, tmp_path: Path) -> None:
     path = write_study(tmp_path, studio.base_url, trials=5,
                        objectives=(("int8.accuracy", "maximize"), ("cortex-m4f-80mhz.latency_ms", "minimize")))
