@@ -238,12 +238,13 @@ def best(study_file: Path, settings: Settings, *, storage: str | None = None, ap
     else:
         print(json.dumps({str(t.number): b for t, b in zip(trials, bodies, strict=True)}, indent=2, sort_keys=True))
     if apply:
-        _apply(spec, study, settings, trials[0].number, bodies[0] or {}, train=train)
+        _apply(spec, study, settings, trials[0].number, bodies[0] or {}, train=train,
+               seed=trials[0].user_attrs.get("seed"))
     return 0
 
 
 def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int, body: dict[str, Any], *,
-           train: bool) -> None:
+           train: bool, seed: int | None) -> None:
     from sweep.run.finish import apply_best, source_learn_id
     from sweep.run.progress import Progress
     from sweep.session.target import connect
@@ -255,7 +256,7 @@ def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int
         if train:
             progress.warn(f"training trial {number}'s configuration on learn block {learn_id}...")
         result = apply_best(conn.client, learn_id, TrainRequest.recorded(body), train=train,
-                            polling=_polling(settings, conn.poll_max_s))
+                            polling=_polling(settings, conn.poll_max_s), seed=seed)
         progress.warn(f"applied trial {number}'s configuration to learn block {learn_id} ({conn.description})")
         if result is not None:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items()) if k.count(".") == 1

@@ -76,6 +76,7 @@ class FakeJob:
     script: JobScript
     cancelled: float | None = None
     kind: str = "train"  # or "profile" (the job a metadata profilingJobId points at), or "features"
+    seed: str | None = None  # the X-Sweep-Seed header it was submitted with
 
     @property
     def key(self) -> str:
@@ -166,6 +167,7 @@ class FakeStudio:
         self.configs: dict[int, dict[str, Any]] = {lid: {} for lid in self.learn_block_ids}
         self._queue: list[JobScript] = []
         self._lock = threading.RLock()
+        self._seed: str | None = None  # the X-Sweep-Seed header of the request being handled
         self._port = port
         self._state_file = state_file
         self._server: _Server | None = None
@@ -329,11 +331,12 @@ class FakeStudio:
                             learn_block_ids=self.learn_block_ids, path=Path("/nonexistent"))
 
     def handle(self, method: str, path: str, query: dict[str, str], body: dict[str, Any] | None,
-               api_key: str | None) -> Answer:
+               api_key: str | None, seed: str | None = None) -> Answer:
         """Route one request; a None body means 'drop the connection without an answer'."""
         now = time.time()
         with self._lock:
             self.requests.append((method, path, body))
+            self._seed = seed
             if api_key != self.api_key:
                 return 401, GenericApiResponse(success=False, error="Invalid API key").wire(), {}
             prefix = f"/v1/api/{self.project_id}"
@@ -418,7 +421,7 @@ class FakeStudio:
                 f"ERROR: features of DSP block {missing[0]} are not generated: run a generate-features job first"])
         script = JobScript(**{**asdict(script), "metrics": script.metrics,
                               "status_errors": list(script.status_errors)})
-        job = FakeJob(id=self._next_id, learn_id=lid, request=request, created=now, script=script)
+        job = FakeJob(id=self._next_id, learn_id=lid, request=request, created=now, script=script, seed=self._seed)
         self._next_id += 1
         self.jobs[job.id] = job
         if script.profiling_delay_s > 0:
@@ -598,7 +601,7 @@ def _make_handler(studio: FakeStudio) -> type[BaseHTTPRequestHandler]:
                 body = NOT_JSON
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             status, answer, headers = studio.handle(self.command, url.path, query, body,
-                                                    self.headers.get("x-api-key"))
+                                                    self.headers.get("x-api-key"), self.headers.get("x-sweep-seed"))
             if answer is None:  # lost answer: the job exists, the client gets a closed connection
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)

@@ -320,3 +320,29 @@ def test_named_learn_blocks_are_trained_directly_with_a_warning(studio: FakeStud
             "cloned impulses instead, and leaves yours untouched)") in proc.stderr
     assert _posts(studio) == ["/v1/api/42/jobs/train/keras/7"]
     assert not [p for m, p, _ in studio.requests if "/clone/" in p]
+
+
+def test_each_trial_trains_with_its_recorded_seed_stable_across_reruns(studio: FakeStudio, tmp_path: Path) -> None:
+    """Seeds are recorded on the trial and sent with its job (X-Sweep-Seed); without ``training_seed`` each
+    trial has its own, derived from the study name and trial number, so a rerun of the study gets the same."""
+    from sweep.study.seeds import trial_seed
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    seeds = []
+    for folder in (first, second):
+        folder.mkdir()
+        path = write_study(folder, studio.base_url, trials=3)
+        proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=folder)
+        assert proc.returncode == 0, proc.stderr
+        trials = load(folder).get_trials()
+        for t in trials:
+            assert studio.jobs[t.user_attrs["job_id"]].seed == str(t.user_attrs["seed"])
+        seeds.append([t.user_attrs["seed"] for t in trials])
+    assert seeds[0] == seeds[1] == [trial_seed("fake", n) for n in range(3)]
+    assert len(set(seeds[0])) == 3
+
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    path = write_study(fixed, studio.base_url, trials=2, extra_top="training_seed = 1234")
+    assert run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=fixed).returncode == 0
+    assert [t.user_attrs["seed"] for t in load(fixed).get_trials()] == [1234, 1234]

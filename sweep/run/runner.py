@@ -31,6 +31,7 @@ from sweep.run.work import TrialRun
 from sweep.run.workers import Workers
 from sweep.studio.backend import Backend, JobEvents
 from sweep.study.request import TrainRequest, train_request
+from sweep.study.seeds import trial_seed
 from sweep.study.space import distributions
 from sweep.study.spec import StudySpec
 
@@ -189,10 +190,12 @@ class Runner:
     def _prepare(self, trial: optuna.Trial, learn_id: int, trials: list[FrozenTrial]) -> TrialRun:
         """The trial's request, built once, and its worker recorded before anything runs."""
         request = TrainRequest.of(train_request(self.spec, trial.params))
+        seed = trial_seed(self.spec.name, trial.number, self.spec.training_seed)
         trial.set_user_attr("request", request.body)
+        trial.set_user_attr("seed", seed)
         trial.set_user_attr("worker", self.workers.record(learn_id))
         twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
-        return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin)
+        return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin, seed=seed)
 
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Fail ``trial`` unrun when the trials before it already make the target: counting, then

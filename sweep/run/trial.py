@@ -95,7 +95,7 @@ class TrialDriver:
         if work.job_id is None:
             if self.stop.is_set():
                 raise Interrupted()
-            work.job_id = self.backend.start_training(work.learn_id, work.request.model)
+            work.job_id = self.backend.start_training(work.learn_id, work.request.model, seed=work.seed)
             work.trial.set_user_attr("job_id", work.job_id)  # before waiting: a restart re-attaches
             self.progress.info(f"trial {work.number}: job {work.job_id} started on learn block {work.learn_id}")
         if self.spec.pruner.name != "none" and work.watch is None:

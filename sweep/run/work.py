@@ -25,6 +25,7 @@ class TrialRun:
     learn_id: int
     request: TrainRequest
     job_id: int | None = None
+    seed: int | None = None  # the training seed its job is submitted with
     started_mono: float = field(default_factory=time.monotonic)
     watch: CurveWatch | None = None  # its epoch curve, when the study prunes
     twin: int | None = None  # an earlier trial with the same configuration, still running when asked

@@ -67,6 +67,7 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
         device=doc.device,
         space=doc.space,
         fixed=fixed,
+        training_seed=doc.training_seed,
     )
     from sweep.study.sampler import make_sampler  # imports optuna: only once a file is being loaded
 

@@ -39,6 +39,7 @@ class StudySpec:
     device: str | None
     space: Space
     fixed: dict[str, Any]
+    training_seed: int | None = None  # every trial's seed; None: one per trial (study.seeds.trial_seed)
 
     @property
     def directions(self) -> list[str]:
