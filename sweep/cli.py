@@ -71,6 +71,8 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--learn-blocks", metavar="ID,ID", help="a study that trains on named learn blocks "
                      "(target.learn_blocks): use only these (one set per worker)")
     run.add_argument("--no-report", action="store_true", help="do not refresh reports/<study>/ at the end")
+    run.add_argument("--no-baseline", action="store_true", help="a new study does not first train the source "
+                     "learn block's own configuration as its baseline (the study file's `baseline = false`)")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     run.add_argument("--stale-after", metavar="DURATION",
                      help="a RUNNING trial whose worker on another host has not beaten its heart for this long is "
@@ -155,7 +157,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         slots = _ids("--slots", args.slots) if args.slots else None
         return commands.run(args.study, settings, trials=args.trials, storage=args.storage, learn_blocks=blocks,
                             slots=slots, stale_after=args.stale_after, write_report=not args.no_report,
-                            quiet=args.quiet)
+                            quiet=args.quiet, baseline=not args.no_baseline)
     if args.command == "status":
         return commands.status(args.study, settings, storage=args.storage)
     if args.command == "best":

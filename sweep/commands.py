@@ -32,7 +32,7 @@ __all__ = ["best", "cleanup", "compare", "import_features", "report", "run", "se
 
 def run(study_file: Path, settings: Settings, *, trials: int | None = None, storage: str | None = None,
         learn_blocks: list[int] | None = None, slots: list[int] | None = None, stale_after: str | None = None,
-        write_report: bool = True, quiet: bool = False) -> int:
+        write_report: bool = True, quiet: bool = False, baseline: bool = True) -> int:
     """Run or resume the study's trials; every check that needs no server comes first, so a refused run
     writes nothing (no data dir, no journal, no report, no clone)."""
     import threading
@@ -71,6 +71,11 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
                 max_consecutive_failures=spec.max_consecutive_failures, job_timeout_s=spec.timeout_per_job_s,
                 polling=polling, stale_after_s=stale_after_s)
             study = opened
+            if baseline and spec.baseline:
+                from sweep.run.fixed_runs import run_baseline
+
+                source = setup[1].source_learn.id if setup is not None else learn_ids[0]
+                run_baseline(spec, study, conn.client, learn_ids, options, progress, events, source)
             summary = Runner(spec, study, conn.client, learn_ids, options, progress=progress, events=events).run()
     finally:
         if study is not None and write_report:

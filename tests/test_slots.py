@@ -17,6 +17,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from sweep.session.storage import open_storage
+
 from fake_studio import FakeStudio, JobScript
 from runner_support import journal, load, run_sweep, sweep_cmd, sweep_env, write_study
 
@@ -228,3 +230,40 @@ def test_two_workers_cloning_one_slot_at_once_keep_one_clone(tmp_path: Path) -> 
     assert [i.name for i in backend.impulses().impulses].count("sweep:race:1") == 1
     assert len(backend.deleted) == 1 and backend.deleted[0] != theirs
     assert study.user_attrs["slots"]["clones"]["1"]["impulse_id"] == theirs
+
+
+def test_the_baseline_is_the_source_configuration_trained_first_on_a_clone(studio: FakeStudio, tmp_path: Path
+                                                                           ) -> None:
+    """A new study first trains the source learn block's saved configuration, on a slot, once; it is kept in
+    the side study ``<name>:baseline`` (no params: the sampler never sees it), and the source stays untouched."""
+    studio.configs[SOURCE_LEARN].update({"trainingCycles": 17, "learningRate": 0.0042, "batchSize": 24})
+    path = write_study(tmp_path, studio.base_url, trials=2, slots=1, space=SPACE, baseline=True)
+    first = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    storage = open_storage(journal(tmp_path))
+    (base,) = optuna.load_study(study_name="fake:baseline", storage=storage).get_trials()
+    assert base.state == TrialState.COMPLETE and base.params == {} and base.distributions == {}
+    body = base.user_attrs["request"]
+    assert (body["trainingCycles"], body["learningRate"], body["batchSize"]) == (17, 0.0042, 24)
+    job = studio.jobs[base.user_attrs["job_id"]]
+    assert job.request == body and job.seed == str(base.user_attrs["seed"])
+    trials = load(tmp_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2  # the study's own trials are its sweep
+    assert min(t.user_attrs["job_id"] for t in trials) > base.user_attrs["job_id"]  # the baseline went first
+    _source_untouched(studio)
+
+    again = run_sweep("run", str(path), "--no-report", "--trials", "3", env=sweep_env(KEY), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert len(optuna.load_study(study_name="fake:baseline", storage=open_storage(journal(tmp_path))).trials) == 1
+    assert len(_posts(studio, "/jobs/train/keras/")) == 4  # baseline once, three trials
+
+
+def test_no_baseline_flag_and_older_studies_train_none(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=1, slots=1, space=SPACE, baseline=True)
+    proc = run_sweep("run", str(path), "--no-report", "--no-baseline", env=sweep_env(KEY), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    # the study now has a trial and no baseline: a later run does not add one (the source may have changed)
+    again = run_sweep("run", str(path), "--no-report", "--trials", "2", env=sweep_env(KEY), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    names = {s.study_name for s in optuna.get_all_study_summaries(open_storage(journal(tmp_path)))}
+    assert names == {"fake"} and len(_posts(studio, "/jobs/train/keras/")) == 2

@@ -31,3 +31,8 @@ class TrialRun:
     twin: int | None = None  # an earlier trial with the same configuration, still running when asked
     compute_s: float | None = None  # the compute its job used, once the job has ended
     prune: tuple[int, float] | None = None  # (epoch, value) once its curve said stop
+    name: str = ""  # how messages name it; "trial N" unless set (side studies: "baseline", "trial 5 repeat 2")
+
+    @property
+    def label(self) -> str:
+        return self.name or f"trial {self.number}"

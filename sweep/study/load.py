@@ -68,6 +68,7 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
         space=doc.space,
         fixed=fixed,
         training_seed=doc.training_seed,
+        baseline=doc.baseline,
     )
     from sweep.study.sampler import make_sampler  # imports optuna: only once a file is being loaded
 

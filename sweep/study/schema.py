@@ -221,6 +221,7 @@ class StudyFile(_Strict):
     max_consecutive_failures: int = Field(default=5, ge=1)
     device: str | None = None
     training_seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    baseline: bool = True
     constraints: list[Annotated[str, AfterValidator(_check_constraint)]] = Field(default_factory=list)
     target: Target
     sampler: SamplerSpec = Field(default_factory=SamplerSpec)

@@ -40,6 +40,7 @@ class StudySpec:
     space: Space
     fixed: dict[str, Any]
     training_seed: int | None = None  # every trial's seed; None: one per trial (study.seeds.trial_seed)
+    baseline: bool = True  # a new study first trains the source learn block's own configuration
 
     @property
     def directions(self) -> list[str]:
