@@ -117,12 +117,15 @@ def _widths(request: dict[str, Any]) -> list[int]:
     return [int(layer.get("neurons") or 0) for layer in request.get("visualLayers") or [] if layer.get("neurons")]
 
 
-def default_metrics(request: dict[str, Any]) -> Metrics:
-    """Deterministic accuracy from learningRate and layer widths plus seeded noise (best near lr 3e-3)."""
+def default_metrics(request: dict[str, Any], training_seed: str | None = None) -> Metrics:
+    """Deterministic accuracy from learningRate and layer widths plus noise seeded by the request (best near lr
+    3e-3), and, for a job given a training seed, a smaller noise from that seed (what seeds alone change)."""
     lr = float(request.get("learningRate") or 0.005)
     width = sum(_widths(request)) or 16
     seed = int(hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:8], 16)
     noise = ((seed % 1000) / 1000.0 - 0.5) * 0.02
+    if training_seed is not None:
+        noise += (int(hashlib.sha256(training_seed.encode()).hexdigest()[:8], 16) % 1000 / 1000.0 - 0.5) * 0.006
     acc = 0.97 - 0.08 * (math.log10(lr) + 2.5) ** 2 - 0.15 / math.sqrt(width) + noise
     acc = min(0.995, max(0.05, acc))
     return {"accuracy": acc, "loss": max(0.01, 1.0 - acc), "int8_accuracy": max(0.0, acc - 0.01 - 0.02 / width)}
@@ -246,7 +249,7 @@ class FakeStudio:
     def _metrics(self, job: FakeJob) -> Metrics:
         m = job.script.metrics
         got = m(job.request) if callable(m) else m
-        return {**default_metrics(job.request), **(got or {})}
+        return {**default_metrics(job.request, job.seed), **(got or {})}
 
     def _log(self, job: FakeJob, now: float) -> list[tuple[float, str]]:
         lines = job.script.log_lines if job.script.log_lines is not None else _default_log(job.request,

@@ -169,7 +169,7 @@ def _assert_consistent(trials: list[FrozenTrial], fake: FakeStudio, pids: dict[i
         assert job.request["learningRate"] == pytest.approx(t.params["learning_rate"])
         metrics = t.user_attrs["metrics"]
         assert t.values == [metrics["int8.accuracy"]]
-        assert metrics["int8.accuracy"] == pytest.approx(default_metrics(job.request)["int8_accuracy"])
+        assert metrics["int8.accuracy"] == pytest.approx(default_metrics(job.request, job.seed)["int8_accuracy"])
         assert job.done(time.time()) and job.successful()
     if every_worker_trains:
         assert {jobs[j].learn_id for j in job_ids} == set(pids), "some worker trained nothing"
