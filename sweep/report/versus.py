@@ -71,8 +71,8 @@ def confirmed_lines(study: optuna.Study, names: list[str]) -> list[str]:
         lines.append(f"leader {judged.leader.label} against {judged.runner_up.label}: {gap} (Welch t = "
                      f"{judged.t:.2f}, 5 % critical {judged.critical:.2f}): {said}")
     base = next((c for c in ranked if c.of is None), None)
-    if base is not None and ranked[0].of is not None:
-        lead = ranked[0]
+    lead = next((c for c in ranked if c.of is not None), None)
+    if base is not None and lead is not None:
         lines.append(f"{lead.label} against the baseline, means of {lead.n} and {base.n} trainings: "
                      + ", ".join(change(n, lead.mean(i) - base.mean(i)) for i, n in enumerate(names)))
     original = {t.number: t for t in study.get_trials(deepcopy=False)}.get(ranked[0].of) if ranked[0].of is not None \
