@@ -67,6 +67,8 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--trials", type=int, metavar="N", help="total number of completed trials to reach")
     _add_storage(run)
     run.add_argument("--no-report", action="store_true", help="do not refresh reports/<study>/ at the end")
+    run.add_argument("--enqueue", type=Path, metavar="FILE", help="try these configurations first: a JSON list of "
+                     "{param: value} objects or TOML [[trial]] tables, checked against the study's space")
     run.add_argument("--no-baseline", action="store_true", help="a new study does not first train the source "
                      "learn block's own configuration as its baseline (the study file's `baseline = false`)")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
@@ -174,7 +176,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         slots = _ids("--slots", args.slots) if args.slots else None
         return commands.run(args.study, settings, trials=args.trials, storage=args.storage, learn_blocks=blocks,
                             slots=slots, stale_after=args.stale_after, write_report=not args.no_report,
-                            quiet=args.quiet, baseline=not args.no_baseline)
+                            quiet=args.quiet, baseline=not args.no_baseline, enqueue=args.enqueue)
     if args.command == "confirm":
         return commands.confirm(args.study, settings, top=args.top, repeats=args.repeats, storage=args.storage,
                                 learn_blocks=_ids("--learn-blocks", args.learn_blocks) if args.learn_blocks else None,

@@ -35,14 +35,16 @@ __all__ = ["best", "cleanup", "compare", "confirm", "import_features", "report",
 
 def run(study_file: Path, settings: Settings, *, trials: int | None = None, storage: str | None = None,
         learn_blocks: list[int] | None = None, slots: list[int] | None = None, stale_after: str | None = None,
-        write_report: bool = True, quiet: bool = False, baseline: bool = True) -> int:
+        write_report: bool = True, quiet: bool = False, baseline: bool = True, enqueue: Path | None = None) -> int:
     """Run or resume the study's trials; every check that needs no server comes first, so a refused run
     writes nothing (no data dir, no journal, no report, no clone)."""
     from sweep.run.budget import show_quota
     from sweep.run.progress import Progress
     from sweep.run.runner import Runner
+    from sweep.run.warm import enqueue_configs, warm_sources, warm_start
     from sweep.session import stored
     from sweep.session.target import plan_target
+    from sweep.study.configs import load_enqueue_file
 
     spec = load_study(study_file, settings)
     target_trials = choose(flag=trials, default=spec.trials).value  # the file always names its trials
@@ -51,6 +53,8 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
     found = stored.find(spec, stored.storage_url(spec, storage, settings))
     if found.study is not None:
         stored.check_compatible(found.study, spec)
+    sources = warm_sources(spec, found, settings)
+    given = load_enqueue_file(enqueue, spec) if enqueue is not None else []
     plan = plan_target(spec, settings, learn_blocks, slots)
     stale_after_s = _stale_after(stale_after, settings)
     _refuse_busy(found.study, plan, stale_after_s)
@@ -62,6 +66,9 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
             progress.info(f"study {spec.name!r}: {target_trials} trials on {work.description}")
             show_quota(work.client, progress)
             study = work.study
+            warm_start(spec, study, sources, progress)
+            if given:
+                enqueue_configs(study, given, str(enqueue), progress)
             if baseline and spec.baseline:
                 from sweep.run.fixed_runs import run_baseline
 

@@ -69,6 +69,7 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
         fixed=fixed,
         training_seed=doc.training_seed,
         baseline=doc.baseline,
+        warm_start=doc.warm_start,
     )
     from sweep.study.sampler import make_sampler  # imports optuna: only once a file is being loaded
 

@@ -159,6 +159,13 @@ class PrunerSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class WarmStart(_Strict):
+    """Start from earlier studies in the same storage: their ``top`` best configurations are tried first."""
+
+    studies: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    top: int = Field(default=3, ge=1, le=100)
+
+
 class Objective(_Strict):
     """One metric to optimise."""
 
@@ -229,6 +236,7 @@ class StudyFile(_Strict):
     objectives: list[Objective] = Field(min_length=1)
     space: Space
     fixed: dict[str, Any] = Field(default_factory=dict)
+    warm_start: WarmStart | None = None
 
     @field_validator("name")
     @classmethod
