@@ -66,15 +66,36 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("study", type=Path, help="study file (TOML)")
     run.add_argument("--trials", type=int, metavar="N", help="total number of completed trials to reach")
     _add_storage(run)
-    run.add_argument("--slots", metavar="N,N", help="use only these of the study's cloned slots (1-based; e.g. one set "
-                     "per worker when several `sweep run` processes share a study)")
-    run.add_argument("--learn-blocks", metavar="ID,ID", help="a study that trains on named learn blocks "
-                     "(target.learn_blocks): use only these (one set per worker)")
     run.add_argument("--no-report", action="store_true", help="do not refresh reports/<study>/ at the end")
+    run.add_argument("--enqueue", type=Path, metavar="FILE", help="try these configurations first: a JSON list of "
+                     "{param: value} objects or TOML [[trial]] tables, checked against the study's space")
+    run.add_argument("--no-baseline", action="store_true", help="a new study does not first train the source "
+                     "learn block's own configuration as its baseline (the study file's `baseline = false`)")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
-    run.add_argument("--stale-after", metavar="DURATION",
-                     help="a RUNNING trial whose worker on another host has not beaten its heart for this long is "
-                          "taken over (default 180s, or SWEEP_STALE_AFTER_S; at least 60s, twice the 30 s heartbeat)")
+    _add_workers(run)
+
+    confirm = sub.add_parser("confirm", help="retrain the best trials with other seeds", description=(
+        "Retrain the top trials (and the baseline) several times with other seeds on the study's slots, record "
+        "every repeat, and say whether the leader is distinguishable from the runner-up. Resumable like run."))
+    confirm.add_argument("study", type=Path, help="study file (TOML)")
+    confirm.add_argument("--top", type=int, default=3, metavar="K", help="how many of the best trials (default 3)")
+    confirm.add_argument("--repeats", type=int, default=3, metavar="R",
+                         help="more trainings of each, each with its own seed (default 3)")
+    _add_storage(confirm)
+    confirm.add_argument("--no-report", action="store_true", help="do not refresh reports/<study>/ at the end")
+    confirm.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    _add_workers(confirm)
+
+
+def _add_workers(p: argparse.ArgumentParser) -> None:
+    """Which slots or learn blocks this worker takes, and when another worker counts as gone."""
+    p.add_argument("--slots", metavar="N,N", help="use only these of the study's cloned slots (1-based; e.g. one set "
+                   "per worker when several `sweep run` processes share a study)")
+    p.add_argument("--learn-blocks", metavar="ID,ID", help="a study that trains on named learn blocks "
+                   "(target.learn_blocks): use only these (one set per worker)")
+    p.add_argument("--stale-after", metavar="DURATION",
+                   help="a RUNNING trial whose worker on another host has not beaten its heart for this long is "
+                        "taken over (default 180s, or SWEEP_STALE_AFTER_S; at least 60s, twice the 30 s heartbeat)")
 
 
 def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -157,7 +178,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         slots = _ids("--slots", args.slots) if args.slots else None
         return commands.run(args.study, settings, trials=args.trials, storage=args.storage, learn_blocks=blocks,
                             slots=slots, stale_after=args.stale_after, write_report=not args.no_report,
-                            quiet=args.quiet)
+                            quiet=args.quiet, baseline=not args.no_baseline, enqueue=args.enqueue)
+    if args.command == "confirm":
+        return commands.confirm(args.study, settings, top=args.top, repeats=args.repeats, storage=args.storage,
+                                learn_blocks=_ids("--learn-blocks", args.learn_blocks) if args.learn_blocks else None,
+                                slots=_ids("--slots", args.slots) if args.slots else None,
+                                stale_after=args.stale_after, write_report=not args.no_report, quiet=args.quiet)
     if args.command == "status":
         return commands.status(args.study, settings, storage=args.storage)
     if args.command == "best":

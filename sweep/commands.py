@@ -6,10 +6,11 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sweep.errors import ApiError, ProtocolError, SettingsError, UsageError
+from sweep.errors import SettingsError, UsageError
 from sweep.settings import Settings, choose
 from sweep.study.load import load_study
 from sweep.study.spec import StudySpec
@@ -17,63 +18,63 @@ from sweep.study.storage_url import redact_url
 
 if TYPE_CHECKING:
     import optuna
-    from optuna.trial import FrozenTrial
 
     from sweep.run.follow import Follower, Polling
     from sweep.run.progress import Progress
+    from sweep.run.runner import RunOptions
     from sweep.run.slots import SlotPlan, Slots
     from sweep.run.tally import RunSummary
+    from sweep.session.stored import Stored
     from sweep.session.target import TargetPlan
-    from sweep.studio.backend import Backend, Project
+    from sweep.studio.backend import Backend
     from sweep.studio.client import StudioClient
     from sweep.studio.socket import ProjectSocket
 
-__all__ = ["best", "cleanup", "compare", "import_features", "report", "run", "serve", "status"]
+__all__ = ["best", "cleanup", "compare", "confirm", "import_features", "report", "run", "serve", "status"]
 
 
 def run(study_file: Path, settings: Settings, *, trials: int | None = None, storage: str | None = None,
         learn_blocks: list[int] | None = None, slots: list[int] | None = None, stale_after: str | None = None,
-        write_report: bool = True, quiet: bool = False) -> int:
+        write_report: bool = True, quiet: bool = False, baseline: bool = True, enqueue: Path | None = None) -> int:
     """Run or resume the study's trials; every check that needs no server comes first, so a refused run
     writes nothing (no data dir, no journal, no report, no clone)."""
-    import threading
-
-    from sweep.run.follow import Follower
+    from sweep.run.budget import show_quota
     from sweep.run.progress import Progress
-    from sweep.run.runner import Runner, RunOptions
+    from sweep.run.runner import Runner
+    from sweep.run.warm import enqueue_configs, warm_sources, warm_start
     from sweep.session import stored
-    from sweep.session.target import connect, plan_target
+    from sweep.session.target import plan_target
+    from sweep.study.configs import load_enqueue_file
 
     spec = load_study(study_file, settings)
     target_trials = choose(flag=trials, default=spec.trials).value  # the file always names its trials
     if target_trials < 1:
         raise SettingsError("--trials", f"must be at least 1 (got {target_trials})")
-    found = stored.find(spec, stored.storage_url(spec, storage, settings))
+    found = stored.find(spec, stored.storage_url(spec, storage, settings), settings)
     if found.study is not None:
         stored.check_compatible(found.study, spec)
+    sources = warm_sources(spec, found, settings)
+    given = load_enqueue_file(enqueue, spec) if enqueue is not None else []
     plan = plan_target(spec, settings, learn_blocks, slots)
     stale_after_s = _stale_after(stale_after, settings)
     _refuse_busy(found.study, plan, stale_after_s)
     progress = Progress(quiet=quiet)
     study: optuna.Study | None = None  # set once the run really starts: only then is a report due
     try:
-        with connect(spec, settings, plan) as conn, _project_socket(conn.client, settings) as events:
-            polling = _polling(settings, conn.poll_max_s)
-            setup = _plan_slots(spec, conn.client, plan, found.study, progress)  # checks the impulse limit
-            opened = stored.create(spec, found, worker=",".join(map(str, slots or learn_blocks or [])))
-            stored.record_study_attrs(opened, spec)
-            learn_ids = _learn_ids(opened, plan, setup, conn.client, Follower(
-                conn.client, polling=polling, stop=threading.Event(), events=events), progress)
-            progress.info(f"study {spec.name!r}: {target_trials} trials on {conn.description}, "
-                          f"learn blocks {learn_ids}; storage {redact_url(found.url)}")
-            _show_quota(conn.client, progress)
-            options = RunOptions(
-                target_trials=target_trials, time_limit_s=spec.time_limit_s, compute_budget_s=spec.compute_budget_s,
-                max_consecutive_failures=spec.max_consecutive_failures, job_timeout_s=spec.timeout_per_job_s,
-                polling=polling, stale_after_s=stale_after_s,
-                models_dir=_models_dir(spec, found.url, settings, progress))
-            study = opened
-            summary = Runner(spec, study, conn.client, learn_ids, options, progress=progress, events=events).run()
+        with _working(spec, settings, plan, found, progress, slots or learn_blocks) as work:
+            options = _options(spec, target_trials, work.polling, stale_after_s, found)
+            progress.info(f"study {spec.name!r}: {target_trials} trials on {work.description}")
+            show_quota(work.client, progress)
+            study = work.study
+            warm_start(spec, study, sources, progress)
+            if given:
+                enqueue_configs(study, given, str(enqueue), progress)
+            if baseline and spec.baseline:
+                from sweep.run.fixed_runs import run_baseline
+
+                run_baseline(spec, study, work.client, work.learn_ids, options, progress, work.events, work.source)
+            summary = Runner(spec, study, work.client, work.learn_ids, options, progress=progress,
+                             events=work.events).run()
     finally:
         if study is not None and write_report:
             _refresh_report(study, spec, settings, progress)
@@ -81,15 +82,95 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
     return 0
 
 
-def _models_dir(spec: StudySpec, url: str, settings: Settings, progress: Progress) -> Path | None:
-    """Where the run keeps its trials' model files (None with SWEEP_KEEP_MODELS=0), said once."""
-    from sweep.session.artifacts import artifact_place
+def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int = 3, storage: str | None = None,
+            learn_blocks: list[int] | None = None, slots: list[int] | None = None, stale_after: str | None = None,
+            write_report: bool = True, quiet: bool = False) -> int:
+    """Retrain the ``top`` best trials (and the baseline) ``repeats`` times each with other seeds, on the study's
+    slots; resumable like ``run``. Prints each as mean ± sd and whether the leader beats the runner-up."""
+    from sweep.report.confirmed import baseline_trial
+    from sweep.report.versus import confirmed_lines
+    from sweep.run.fixed_runs import confirm_items, run_side, top_trials
+    from sweep.run.progress import Progress
+    from sweep.session import stored
+    from sweep.session.side import CONFIRM, enqueue, open_side
+    from sweep.session.target import plan_target
 
-    if not settings.keep_models:
-        return None
-    place = artifact_place(spec, url, settings)
-    progress.info(f"models: each complete trial's .tflite files are kept in {place.describe()}")
-    return place.path
+    for flag, value in (("--top", top), ("--repeats", repeats)):
+        if value < 1:
+            raise SettingsError(flag, f"must be at least 1 (got {value})")
+    spec = load_study(study_file, settings)
+    found = stored.find(spec, stored.storage_url(spec, storage, settings), settings)
+    if found.study is None:
+        raise UsageError(f"no study named {spec.name!r} in {redact_url(found.url)}; run `sweep run {spec.path}` first")
+    stored.check_compatible(found.study, spec)
+    chosen = top_trials(found.study, top)
+    if not chosen:
+        raise UsageError(f"study {spec.name!r} has no completed feasible trial to confirm yet")
+    plan = plan_target(spec, settings, learn_blocks, slots)
+    stale_after_s = _stale_after(stale_after, settings)
+    _refuse_busy(found.study, plan, stale_after_s)
+    progress = Progress(quiet=quiet)
+    with _working(spec, settings, plan, found, progress, slots or learn_blocks) as work:
+        side = open_side(work.study, CONFIRM)
+        items = confirm_items(work.study, spec, chosen, repeats, baseline_trial(work.study))
+        queued = enqueue(side, items)
+        progress.info(f"confirm: trials {', '.join(str(t.number) for t in chosen)}"
+                      + (" and the baseline" if baseline_trial(work.study) else "")
+                      + f", {repeats} more trainings each with other seeds ({queued} queued now) on {work.description}")
+        run_side(spec, side, work.client, work.learn_ids, _options(spec, len(items), work.polling, stale_after_s,
+                                                                   found), progress, work.events)
+    for line in confirmed_lines(work.study, [o.metric for o in spec.objectives]):
+        progress.warn(line)
+    if write_report:
+        _refresh_report(work.study, spec, settings, progress)
+    return 0
+
+
+@dataclass(frozen=True)
+class _Work:
+    """A run's working set once connected: the client, its socket, the study opened, the slots readied."""
+
+    client: StudioClient
+    events: ProjectSocket | None
+    study: optuna.Study
+    learn_ids: list[int]
+    source: int  # the user's own learn block (the clones' source, or the first one named)
+    polling: Polling
+    description: str  # where it runs, for the first line a run prints
+
+
+@contextlib.contextmanager
+def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Stored, progress: Progress,
+             worker: list[int] | None) -> Iterator[_Work]:
+    """Connect, open the study and ready its slots (the impulse limit checked before any clone) for as
+    long as the run lasts; the socket is closed before the local studio stops."""
+    import threading
+
+    from sweep.run.follow import Follower, Polling
+    from sweep.session import stored
+    from sweep.session.target import connect
+    from sweep.studio.socket import project_socket
+
+    with connect(spec, settings, plan) as conn, \
+            project_socket(conn.client.base_url, conn.client.socket_token, enabled=settings.socket) as events:
+        polling = Polling.from_settings(settings, conn.poll_max_s)
+        setup = _plan_slots(spec, conn.client, plan, found.study, progress)
+        opened = stored.create(spec, found, worker=",".join(map(str, worker or [])))
+        stored.record_study_attrs(opened, spec)
+        learn_ids = _learn_ids(opened, plan, setup, conn.client, Follower(
+            conn.client, polling=polling, stop=threading.Event(), events=events), progress)
+        source = setup[1].source_learn.id if setup is not None else learn_ids[0]
+        yield _Work(conn.client, events, opened, learn_ids, source, polling,
+                    f"{conn.description}, learn blocks {learn_ids}; storage {redact_url(found.url)}")
+
+
+def _options(spec: StudySpec, target_trials: int, polling: Polling, stale_after_s: float, found: Stored) -> RunOptions:
+    from sweep.run.runner import RunOptions
+
+    return RunOptions(
+        target_trials=target_trials, time_limit_s=spec.time_limit_s, compute_budget_s=spec.compute_budget_s,
+        max_consecutive_failures=spec.max_consecutive_failures, job_timeout_s=spec.timeout_per_job_s,
+        polling=polling, stale_after_s=stale_after_s, models=found.models)
 
 
 def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: float) -> None:
@@ -159,41 +240,6 @@ def _stale_after(flag: str | None, settings: Settings) -> float:
     return seconds
 
 
-@contextlib.contextmanager
-def _project_socket(client: StudioClient, settings: Settings) -> Iterator[ProjectSocket | None]:
-    """The project socket while the run lasts (closed before its server stops), unless SWEEP_SOCKET=0;
-    None when the server offers none (jobs are then polled)."""
-    from sweep.studio.socket import ProjectSocket
-
-    events = ProjectSocket.open(client.base_url, client.socket_token) if settings.socket else None
-    try:
-        yield events
-    finally:
-        if events is not None:
-            events.close()
-
-
-def _polling(settings: Settings, target_cap_s: float | None) -> Polling:
-    """The settings' polling; its cap is SWEEP_POLL_MAX_S when set, else the target's, else the default."""
-    from sweep.run.follow import Polling
-
-    explicit = settings.poll_max_s if "poll_max_s" in settings.model_fields_set else None
-    cap = choose(environment=explicit, default=target_cap_s if target_cap_s is not None else settings.poll_max_s).value
-    return Polling(min(settings.poll_initial_s, cap), settings.poll_factor, cap, settings.poll_lag)
-
-
-def _show_quota(project: Project, progress: Progress) -> None:
-    """Say what the project's compute quota allows; a project we may not read is no reason to stop."""
-    try:
-        info = project.project_info()
-    except (ApiError, ProtocolError) as exc:
-        progress.info(f"compute quota unknown ({exc})")
-        return
-    left_min = info.compute_time.time_left_ms / 60000
-    progress.info(f"compute quota: {left_min:.0f} min left this period; "
-                  f"at most {info.performance.job_limit_m} min per job")
-
-
 def _refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, progress: Progress) -> None:
     try:
         from sweep.report.build import write_report
@@ -206,11 +252,17 @@ def _refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, pr
 
 def _print_best(study: optuna.Study, spec: StudySpec, stream: TextIO) -> None:
     from sweep.report.status import best_trials
+    from sweep.report.versus import confirmed_lines, versus_baseline
 
     names = [o.metric for o in spec.objectives]
-    for t in best_trials(study):
+    chosen = best_trials(study)
+    for t in chosen:
         shown = " ".join(f"{n}={v:.4g}" for n, v in zip(names, t.values or [], strict=False))
         print(f"best: trial {t.number} {shown} job {t.user_attrs.get('job_id')}", file=stream)
+    if chosen and (against := versus_baseline(study, chosen[0], names, spec.device)):
+        print(against, file=stream)
+    for line in confirmed_lines(study, names):
+        print(f"confirmed: {line}", file=stream)
 
 
 def _open(study_file: Path, settings: Settings, storage: str | None) -> tuple[StudySpec, optuna.Study]:
@@ -233,10 +285,9 @@ def status(study_file: Path, settings: Settings, *, storage: str | None = None) 
 
 def best(study_file: Path, settings: Settings, *, storage: str | None = None, apply: bool = False,
          train: bool = False, trial: int | None = None, model: Path | None = None) -> int:
-    """Print the best trial's exact train request body; with ``apply``, save it to the user's own learn block
-    (the source of the clones), and with ``train`` also train it there and wait; with ``model``, write its
-    kept .tflite files into that folder (each Pareto trial's, on a multi-objective study)."""
-    from sweep.report.status import chosen_trials
+    """Print the best trial's exact train request body (``model``: first write its .tflite files there); with
+    ``apply``, save it to the user's own learn block (the clones' source), with ``train`` also train it there."""
+    from sweep.report.status import chosen_trials, write_models
 
     spec, study = _open(study_file, settings, storage)
     trials = chosen_trials(study, spec, trial)
@@ -246,34 +297,24 @@ def best(study_file: Path, settings: Settings, *, storage: str | None = None, ap
                          "choose one with --trial N")
     if train and not apply:
         raise UsageError("--train trains the applied configuration: give --apply too")
-    if model is not None:
-        from sweep.session.stored import storage_url
-
-        _write_models(spec, storage_url(spec, storage, settings), settings, trials, model)
+    write_models(spec, storage, settings, trials, model, sys.stderr)  # --model DIR: each trial's .tflite files
     bodies = [t.user_attrs.get("request") for t in trials]
     if len(bodies) == 1:
         print(json.dumps(bodies[0], indent=2, sort_keys=True))
     else:
         print(json.dumps({str(t.number): b for t, b in zip(trials, bodies, strict=True)}, indent=2, sort_keys=True))
+    if trial is None:
+        _print_best(study, spec, sys.stderr)  # people read stderr; stdout stays the JSON scripts parse
     if apply:
-        _apply(spec, study, settings, trials[0].number, bodies[0] or {}, train=train)
+        _apply(spec, study, settings, trials[0].number, bodies[0] or {}, train=train,
+               seed=trials[0].user_attrs.get("seed"))
     return 0
 
 
-def _write_models(spec: StudySpec, url: str, settings: Settings, trials: list[FrozenTrial], out: Path) -> None:
-    """The chosen trials' kept model files into ``out``, each named by its study, trial and kind (on stderr)."""
-    from sweep.session.artifacts import artifact_place, export_models
-
-    written, problems = export_models(artifact_place(spec, url, settings).path, trials, out)
-    for number, paths in written.items():
-        print(f"trial {number}: wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
-    for problem in problems:
-        print(f"sweep: warning: {problem}", file=sys.stderr)
-
-
 def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int, body: dict[str, Any], *,
-           train: bool) -> None:
+           train: bool, seed: int | None) -> None:
     from sweep.run.finish import apply_best, source_learn_id
+    from sweep.run.follow import Polling
     from sweep.run.progress import Progress
     from sweep.session.target import connect
     from sweep.study.request import TrainRequest
@@ -284,7 +325,7 @@ def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int
         if train:
             progress.warn(f"training trial {number}'s configuration on learn block {learn_id}...")
         result = apply_best(conn.client, learn_id, TrainRequest.recorded(body), train=train,
-                            polling=_polling(settings, conn.poll_max_s))
+                            polling=Polling.from_settings(settings, conn.poll_max_s), seed=seed)
         progress.warn(f"applied trial {number}'s configuration to learn block {learn_id} ({conn.description})")
         if result is not None:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items()) if k.count(".") == 1

@@ -103,7 +103,7 @@ class FakeBackend:
 
     # ---- Training
     def start_training(self, learn_id: int, request: SetKerasParameterRequest, *,
-                       submitted_after: datetime | None = None) -> int:
+                       submitted_after: datetime | None = None, seed: int | None = None) -> int:
         self.calls.append(f"train {learn_id}")
         return self.add_job(learn_id, request)
 

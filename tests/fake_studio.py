@@ -76,6 +76,7 @@ class FakeJob:
     script: JobScript
     cancelled: float | None = None
     kind: str = "train"  # or "profile" (the job a metadata profilingJobId points at), or "features"
+    seed: str | None = None  # the X-Sweep-Seed header it was submitted with
 
     @property
     def key(self) -> str:
@@ -124,12 +125,15 @@ def _widths(request: dict[str, Any]) -> list[int]:
     return [int(layer.get("neurons") or 0) for layer in request.get("visualLayers") or [] if layer.get("neurons")]
 
 
-def default_metrics(request: dict[str, Any]) -> Metrics:
-    """Deterministic accuracy from learningRate and layer widths plus seeded noise (best near lr 3e-3)."""
+def default_metrics(request: dict[str, Any], training_seed: str | None = None) -> Metrics:
+    """Deterministic accuracy from learningRate and layer widths plus noise seeded by the request (best near lr
+    3e-3), and, for a job given a training seed, a smaller noise from that seed (what seeds alone change)."""
     lr = float(request.get("learningRate") or 0.005)
     width = sum(_widths(request)) or 16
     seed = int(hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:8], 16)
     noise = ((seed % 1000) / 1000.0 - 0.5) * 0.02
+    if training_seed is not None:
+        noise += (int(hashlib.sha256(training_seed.encode()).hexdigest()[:8], 16) % 1000 / 1000.0 - 0.5) * 0.006
     acc = 0.97 - 0.08 * (math.log10(lr) + 2.5) ** 2 - 0.15 / math.sqrt(width) + noise
     acc = min(0.995, max(0.05, acc))
     return {"accuracy": acc, "loss": max(0.01, 1.0 - acc), "int8_accuracy": max(0.0, acc - 0.01 - 0.02 / width)}
@@ -176,6 +180,7 @@ class FakeStudio:
         self.configs: dict[int, dict[str, Any]] = {lid: {} for lid in self.learn_block_ids}
         self._queue: list[JobScript] = []
         self._lock = threading.RLock()
+        self._seed: str | None = None  # the X-Sweep-Seed header of the request being handled
         self._port = port
         self._state_file = state_file
         self._server: _Server | None = None
@@ -254,7 +259,7 @@ class FakeStudio:
     def _metrics(self, job: FakeJob) -> Metrics:
         m = job.script.metrics
         got = m(job.request) if callable(m) else m
-        return {**default_metrics(job.request), **(got or {})}
+        return {**default_metrics(job.request, job.seed), **(got or {})}
 
     def _log(self, job: FakeJob, now: float) -> list[tuple[float, str]]:
         lines = job.script.log_lines if job.script.log_lines is not None else _default_log(job.request,
@@ -339,11 +344,12 @@ class FakeStudio:
                             learn_block_ids=self.learn_block_ids, path=Path("/nonexistent"))
 
     def handle(self, method: str, path: str, query: dict[str, str], body: dict[str, Any] | None,
-               api_key: str | None) -> Answer:
+               api_key: str | None, seed: str | None = None) -> Answer:
         """Route one request; a None body means 'drop the connection without an answer'."""
         now = time.time()
         with self._lock:
             self.requests.append((method, path, body))
+            self._seed = seed
             if api_key != self.api_key:
                 return 401, GenericApiResponse(success=False, error="Invalid API key").wire(), {}
             prefix = f"/v1/api/{self.project_id}"
@@ -430,7 +436,7 @@ class FakeStudio:
                 f"ERROR: features of DSP block {missing[0]} are not generated: run a generate-features job first"])
         script = JobScript(**{**asdict(script), "metrics": script.metrics,
                               "status_errors": list(script.status_errors)})
-        job = FakeJob(id=self._next_id, learn_id=lid, request=request, created=now, script=script)
+        job = FakeJob(id=self._next_id, learn_id=lid, request=request, created=now, script=script, seed=self._seed)
         self._next_id += 1
         self.jobs[job.id] = job
         if script.profiling_delay_s > 0:
@@ -647,7 +653,7 @@ def _make_handler(studio: FakeStudio) -> type[BaseHTTPRequestHandler]:
                 body = NOT_JSON
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             status, answer, headers = studio.handle(self.command, url.path, query, body,
-                                                    self.headers.get("x-api-key"))
+                                                    self.headers.get("x-api-key"), self.headers.get("x-sweep-seed"))
             if answer is None:  # lost answer: the job exists, the client gets a closed connection
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)

@@ -45,8 +45,10 @@ def write_study(
     sampler: str = "tpe",
     sampler_options: str = "",
     slots: int | None = None,
+    baseline: bool = False,
 ) -> Path:
-    top = [f'name = "{name}"', f"trials = {trials}", "max_consecutive_failures = 3", extra_top]
+    top = [f'name = "{name}"', f"trials = {trials}", "max_consecutive_failures = 3",
+           f"baseline = {str(baseline).lower()}", extra_top]
     if constraints:
         top.append("constraints = [" + ", ".join(f'"{c}"' for c in constraints) + "]")
     body = "\n".join(top) + f"""

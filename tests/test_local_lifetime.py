@@ -31,6 +31,7 @@ CYCLES = 60  # ~15 s of epochs on digits: the kill lands mid-training
 STUDY = f"""
 name = "lifetime"
 trials = 2
+baseline = false
 max_consecutive_failures = 3
 device = "cortex-m4f-80mhz"
 

@@ -46,7 +46,7 @@ def _sweep(ws: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPr
 
 
 def _write(ws: Path, name: str, project: str, space: str, *, trials: int, fixed: str = "trainTestSplit = 0.2",
-           max_failures: int = 3, kind: str | None = "local") -> Path:
+           max_failures: int = 3, kind: str | None = "local", baseline: bool = False) -> Path:
     """A study file; ``kind=None`` leaves target.kind out (local, as no EI_API_KEY is set)."""
     path = ws / f"{name}.toml"
     kind_line = f'kind = "{kind}"' if kind else "# no kind: the local studio, since EI_API_KEY is not set"
@@ -55,6 +55,7 @@ name = "{name}"
 trials = {trials}
 max_consecutive_failures = {max_failures}
 device = "{DEVICE}"
+baseline = {str(baseline).lower()}
 
 [target]
 {kind_line}
@@ -473,3 +474,10 @@ def test_the_shipped_keywords_study_runs_as_it_is(ws: Path) -> None:
     assert [t.state for t in trials] == [TrialState.COMPLETE]
     assert trials[0].user_attrs["request"]["augmentationPolicySpectrogram"]["enabled"] == trials[0].params[
         "spectrogram.enabled"]
+    # the study's baseline went first: the source learn block's own configuration, trained on the slot
+    storage = open_storage(f"journal:{studies / '.sweep' / 'keywords.journal'}")
+    (base,) = optuna.load_study(study_name="keywords:baseline", storage=storage).get_trials()
+    assert base.state == TrialState.COMPLETE and base.params == {} and base.user_attrs["of"] is None
+    assert base.datetime_complete <= trials[0].datetime_start
+    assert "int8.accuracy" in base.user_attrs["metrics"] and base.user_attrs["job_id"] != trials[0].user_attrs["job_id"]
+    assert "baseline: the source learn block" in proc.stderr

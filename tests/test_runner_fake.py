@@ -320,3 +320,92 @@ def test_named_learn_blocks_are_trained_directly_with_a_warning(studio: FakeStud
             "cloned impulses instead, and leaves yours untouched)") in proc.stderr
     assert _posts(studio) == ["/v1/api/42/jobs/train/keras/7"]
     assert not [p for m, p, _ in studio.requests if "/clone/" in p]
+
+
+def test_each_trial_trains_with_its_recorded_seed_stable_across_reruns(studio: FakeStudio, tmp_path: Path) -> None:
+    """Seeds are recorded on the trial and sent with its job (X-Sweep-Seed); without ``training_seed`` each
+    trial has its own, derived from the study name and trial number, so a rerun of the study gets the same."""
+    from sweep.study.seeds import trial_seed
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    seeds = []
+    for folder in (first, second):
+        folder.mkdir()
+        path = write_study(folder, studio.base_url, trials=3)
+        proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=folder)
+        assert proc.returncode == 0, proc.stderr
+        trials = load(folder).get_trials()
+        for t in trials:
+            assert studio.jobs[t.user_attrs["job_id"]].seed == str(t.user_attrs["seed"])
+        seeds.append([t.user_attrs["seed"] for t in trials])
+    assert seeds[0] == seeds[1] == [trial_seed("fake", n) for n in range(3)]
+    assert len(set(seeds[0])) == 3
+
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    path = write_study(fixed, studio.base_url, trials=2, extra_top="training_seed = 1234")
+    assert run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=fixed).returncode == 0
+    assert [t.user_attrs["seed"] for t in load(fixed).get_trials()] == [1234, 1234]
+
+
+NARROW_SPACE = """
+[space]
+learning_rate = { low = 1e-3, high = 1e-1, log = true }
+batch_size = { choices = [16, 32, 64] }
+training_cycles = 10
+"""
+
+
+def test_warm_start_queues_an_earlier_studys_best_that_fit_this_space(studio: FakeStudio, tmp_path: Path) -> None:
+    first = write_study(tmp_path, studio.base_url, name="first", trials=5)
+    assert run_sweep("run", str(first), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path).returncode == 0
+    earlier = load(tmp_path, "first")
+    top = sorted((t for t in earlier.get_trials() if t.state == TrialState.COMPLETE),
+                 key=lambda t: (-t.values[0], t.number))[:3]
+    second = write_study(tmp_path, studio.base_url, name="second", trials=4, space=NARROW_SPACE,
+                         extra_top="")
+    second.write_text(second.read_text() + '\n[warm_start]\nstudies = ["first.toml"]\ntop = 3\n')
+    proc = run_sweep("run", str(second), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    trials = load(tmp_path, "second").get_trials()
+    fits = [t for t in top if t.params["learning_rate"] >= 1e-3]
+    warm = [t for t in trials if "warm_start" in t.user_attrs]
+    assert [t.user_attrs["warm_start"] for t in warm] == [f"first trial {t.number}" for t in fits]
+    for new, old in zip(warm, fits, strict=True):  # the params this space tunes too, exactly; the rest left out
+        assert new.params == {k: old.params[k] for k in ("learning_rate", "batch_size")}
+        assert new.number < min(t.number for t in trials if "warm_start" not in t.user_attrs)
+    assert "not tuned here, left out: layers.0.neurons" in proc.stderr
+    for t in top:
+        if t not in fits:
+            assert f"first trial {t.number} skipped: learning_rate" in proc.stderr
+
+
+def test_a_warm_start_from_a_study_that_never_ran_is_refused_writing_nothing(studio: FakeStudio, tmp_path: Path
+                                                                           ) -> None:
+    path = write_study(tmp_path, studio.base_url, name="second", trials=2)
+    path.write_text(path.read_text() + '\n[warm_start]\nstudies = ["nowhere"]\n')
+    proc = run_sweep("run", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "warm_start.studies[0]" in proc.stderr and "'nowhere'" in proc.stderr and str(path) in proc.stderr
+    assert not (tmp_path / ".sweep").exists() and not (tmp_path / "reports").exists() and not _posts(studio)
+
+
+def test_enqueue_file_runs_hand_written_configurations_first_and_checks_them(studio: FakeStudio, tmp_path: Path
+                                                                            ) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=3, space=NARROW_SPACE)
+    given = tmp_path / "mine.toml"
+    given.write_text("[[trial]]\nlearning_rate = 0.004\nbatch_size = 32\n\n[[trial]]\nlearning_rate = 0.02\n")
+    proc = run_sweep("run", str(path), "--enqueue", str(given), "--no-report", env=sweep_env(studio.api_key),
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first, second, third = load(tmp_path).get_trials()
+    assert first.params == {"learning_rate": 0.004, "batch_size": 32} and first.user_attrs["enqueued"].endswith("[0]")
+    assert second.params["learning_rate"] == 0.02 and second.params["batch_size"] in (16, 32, 64)  # the rest sampled
+    assert "enqueued" not in third.user_attrs
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"learning_rate": 0.5}]))
+    refused = run_sweep("run", str(path), "--enqueue", str(bad), "--trials", "4", env=sweep_env(studio.api_key),
+                        cwd=tmp_path)
+    assert refused.returncode == 2 and "trial[0].learning_rate" in refused.stderr and "0.5" in refused.stderr
+    assert str(bad) in refused.stderr and len(load(tmp_path).get_trials()) == 3

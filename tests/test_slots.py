@@ -6,6 +6,8 @@ were cloned and deleted, which DSP blocks had their features generated.
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +18,8 @@ import httpx
 import optuna
 import pytest
 from optuna.trial import TrialState
+
+from sweep.session.storage import open_storage
 
 from fake_studio import FakeStudio, JobScript
 from runner_support import journal, load, run_sweep, sweep_cmd, sweep_env, write_study
@@ -228,3 +232,78 @@ def test_two_workers_cloning_one_slot_at_once_keep_one_clone(tmp_path: Path) -> 
     assert [i.name for i in backend.impulses().impulses].count("sweep:race:1") == 1
     assert len(backend.deleted) == 1 and backend.deleted[0] != theirs
     assert study.user_attrs["slots"]["clones"]["1"]["impulse_id"] == theirs
+
+
+def test_the_baseline_is_the_source_configuration_trained_first_on_a_clone(studio: FakeStudio, tmp_path: Path
+                                                                           ) -> None:
+    """A new study first trains the source learn block's saved configuration, on a slot, once; it is kept in
+    the side study ``<name>:baseline`` (no params: the sampler never sees it), and the source stays untouched."""
+    studio.configs[SOURCE_LEARN].update({"trainingCycles": 17, "learningRate": 0.0042, "batchSize": 24})
+    path = write_study(tmp_path, studio.base_url, trials=2, slots=1, space=SPACE, baseline=True)
+    first = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    storage = open_storage(journal(tmp_path))
+    (base,) = optuna.load_study(study_name="fake:baseline", storage=storage).get_trials()
+    assert base.state == TrialState.COMPLETE and base.params == {} and base.distributions == {}
+    body = base.user_attrs["request"]
+    assert (body["trainingCycles"], body["learningRate"], body["batchSize"]) == (17, 0.0042, 24)
+    job = studio.jobs[base.user_attrs["job_id"]]
+    assert job.request == body and job.seed == str(base.user_attrs["seed"])
+    trials = load(tmp_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2  # the study's own trials are its sweep
+    assert min(t.user_attrs["job_id"] for t in trials) > base.user_attrs["job_id"]  # the baseline went first
+    _source_untouched(studio)
+
+    again = run_sweep("run", str(path), "--no-report", "--trials", "3", env=sweep_env(KEY), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert len(optuna.load_study(study_name="fake:baseline", storage=open_storage(journal(tmp_path))).trials) == 1
+    assert len(_posts(studio, "/jobs/train/keras/")) == 4  # baseline once, three trials
+
+
+def test_no_baseline_flag_and_older_studies_train_none(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=1, slots=1, space=SPACE, baseline=True)
+    proc = run_sweep("run", str(path), "--no-report", "--no-baseline", env=sweep_env(KEY), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    # the study now has a trial and no baseline: a later run does not add one (the source may have changed)
+    again = run_sweep("run", str(path), "--no-report", "--trials", "2", env=sweep_env(KEY), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    names = {s.study_name for s in optuna.get_all_study_summaries(open_storage(journal(tmp_path)))}
+    assert names == {"fake"} and len(_posts(studio, "/jobs/train/keras/")) == 2
+
+
+def test_confirm_retrains_the_top_trials_and_the_baseline_with_other_seeds(studio: FakeStudio, tmp_path: Path
+                                                                           ) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=4, slots=2, space=SPACE, baseline=True)
+    assert run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path).returncode == 0
+    study = load(tmp_path)
+    best_two = sorted((t for t in study.get_trials() if t.state == TrialState.COMPLETE),
+                      key=lambda t: (-t.values[0], t.number))[:2]
+    posts_before = len(_posts(studio, "/jobs/train/keras/"))
+    proc = run_sweep("confirm", str(path), "--top", "2", "--repeats", "2", "--no-report", env=sweep_env(KEY),
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    storage = open_storage(journal(tmp_path))
+    repeats = optuna.load_study(study_name="fake:confirm", storage=storage).get_trials()
+    assert [t.state for t in repeats] == [TrialState.COMPLETE] * 6  # (2 trials + the baseline) x 2
+    assert len(_posts(studio, "/jobs/train/keras/")) == posts_before + 6
+    by_origin: dict[Any, list[Any]] = {}
+    for t in repeats:
+        by_origin.setdefault(t.user_attrs["of"], []).append(t)
+        assert studio.jobs[t.user_attrs["job_id"]].seed == str(t.user_attrs["seed"])  # each trained with its seed
+    assert set(by_origin) == {best_two[0].number, best_two[1].number, None}
+    originals = {t.number: t for t in study.get_trials()}
+    for of, group in by_origin.items():
+        if of is not None:
+            assert all(t.user_attrs["request"] == originals[of].user_attrs["request"] for t in group)
+            seeds = {t.user_attrs["seed"] for t in group} | {originals[of].user_attrs["seed"]}
+            assert len(seeds) == 3  # other seeds than the original's, and than each other's
+        assert sorted(t.user_attrs["repeat"] for t in group) == [1, 2]
+    assert "over 3 trainings" in proc.stderr and re.search(r"leader trial \d+ against trial \d+", proc.stderr)
+    assert "validation set:" in proc.stderr or "int8.accuracy" in proc.stderr
+
+    again = run_sweep("confirm", str(path), "--top", "2", "--repeats", "2", "--no-report", env=sweep_env(KEY),
+                      cwd=tmp_path)
+    assert again.returncode == 0 and len(_posts(studio, "/jobs/train/keras/")) == posts_before + 6  # all done
+    best = run_sweep("best", str(path), env=sweep_env(KEY), cwd=tmp_path)
+    assert "confirmed: trial" in best.stderr and "against the baseline" in best.stderr
+    assert json.loads(best.stdout) == study.best_trial.user_attrs["request"]  # stdout stays the body

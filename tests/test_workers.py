@@ -169,7 +169,7 @@ def _assert_consistent(trials: list[FrozenTrial], fake: FakeStudio, pids: dict[i
         assert job.request["learningRate"] == pytest.approx(t.params["learning_rate"])
         metrics = t.user_attrs["metrics"]
         assert t.values == [metrics["int8.accuracy"]]
-        assert metrics["int8.accuracy"] == pytest.approx(default_metrics(job.request)["int8_accuracy"])
+        assert metrics["int8.accuracy"] == pytest.approx(default_metrics(job.request, job.seed)["int8_accuracy"])
         assert job.done(time.time()) and job.successful()
     if every_worker_trains:
         assert {jobs[j].learn_id for j in job_ids} == set(pids), "some worker trained nothing"
@@ -218,7 +218,7 @@ def test_a_trial_just_asked_by_a_live_worker_is_not_taken_for_an_orphan(studio: 
 
 def test_kill_9_worker_on_postgresql_job_reattached_by_the_next_worker(studio: FakeStudio, tmp_path: Path,
                                                                       pg_url: str) -> None:
-    studio.script(JobScript(duration_s=10.0))  # the first worker's first job: long enough to die in
+    studio.script(JobScript(duration_s=600.0))  # the first worker's first job: it dies in it, however slow the host
     path = write_study(tmp_path, studio.base_url, trials=8, learn_blocks=tuple(BLOCKS))
     first = _start(path, pg_url, "7", tmp_path)
 
@@ -236,6 +236,9 @@ def test_kill_9_worker_on_postgresql_job_reattached_by_the_next_worker(studio: F
     assert orphan.user_attrs["worker"]["pid"] == first.pid
     assert not studio.jobs[job_id].done(killed_at), "the job should still be running when its worker dies"
     assert _trials(pg_url)[orphan.number].state == TrialState.RUNNING
+    with studio._lock:  # now let the orphaned job end soon: the next worker re-attaches and waits for it
+        job = studio.jobs[job_id]
+        job.script = dataclasses.replace(job.script, duration_s=time.time() - job.created + 3.0)
 
     nxt = _start(path, pg_url, "7", tmp_path, quiet=False)
     _, log = _finish(other, nxt)

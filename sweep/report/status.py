@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import UsageError
-from sweep.session.artifacts import kept_models
+from sweep.session.artifacts import artifact_place, export_models, kept_models
 from sweep.session.records import compute_used_s
+from sweep.settings import Settings
 from sweep.study.spec import StudySpec
 from sweep.units import duration
 
-__all__ = ["best_trials", "chosen_trials", "status_table"]
+__all__ = ["best_trials", "chosen_trials", "status_table", "write_models"]
 
 
 def best_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -68,3 +70,19 @@ def status_table(study: optuna.Study, spec: StudySpec) -> str:
     jobs = compute_used_s(trials)
     return (table + "\n\n" + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
             + f"; job compute {duration(sum(jobs))} over {len(jobs)} finished job(s) (reused trials cost none)")
+
+
+def write_models(spec: StudySpec, storage: str | None, settings: Settings, trials: list[FrozenTrial],
+                 out: Path | None, stream: TextIO) -> None:
+    """``sweep best --model DIR``: the trials' kept .tflite files written into ``out`` (nothing when it is None),
+    each named on ``stream``; a UsageError when none of them kept any."""
+    if out is None:
+        return
+    from sweep.session.stored import storage_url
+
+    place = artifact_place(spec, storage_url(spec, storage, settings), settings)
+    written, problems = export_models(place.path, trials, out)
+    for number, paths in written.items():
+        print(f"trial {number}: wrote " + ", ".join(str(p) for p in paths), file=stream)
+    for problem in problems:
+        print(f"sweep: warning: {problem}", file=stream)

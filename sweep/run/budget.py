@@ -9,11 +9,12 @@ from collections.abc import Callable
 from optuna.trial import FrozenTrial
 
 from sweep.errors import ApiError, ProtocolError, TransientError
+from sweep.run.progress import Progress
 from sweep.session.records import compute_used_s
 from sweep.studio.backend import Project
 from sweep.units import duration
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "show_quota"]
 
 
 class Budget:
@@ -55,3 +56,15 @@ class Budget:
             except (ApiError, ProtocolError, TransientError):
                 self._left_s = None
         return self._left_s
+
+
+def show_quota(project: Project, progress: Progress) -> None:
+    """Say what the project's compute quota allows; a project we may not read is no reason to stop."""
+    try:
+        info = project.project_info()
+    except (ApiError, ProtocolError) as exc:
+        progress.info(f"compute quota unknown ({exc})")
+        return
+    left_min = info.compute_time.time_left_ms / 60000
+    progress.info(f"compute quota: {left_min:.0f} min left this period; "
+                  f"at most {info.performance.job_limit_m} min per job")

@@ -34,13 +34,14 @@ def source_learn_id(spec: StudySpec, study: optuna.Study, backend: Backend, prog
     return Slots(spec, backend, progress).plan([], None).source_learn.id
 
 
-def apply_best(backend: Backend, learn_id: int, request: TrainRequest, *, train: bool, polling: Polling
-               ) -> JobResult | None:
-    """Save ``request`` on ``learn_id``; with ``train``, train it there and wait for the model (its result)."""
+def apply_best(backend: Backend, learn_id: int, request: TrainRequest, *, train: bool, polling: Polling,
+               seed: int | None = None) -> JobResult | None:
+    """Save ``request`` on ``learn_id``; with ``train``, train it there (with the trial's ``seed``) and wait
+    for the model (its result)."""
     backend.save_keras_config(learn_id, request.model)
     if not train:
         return None
-    job_id = backend.start_training(learn_id, request.model)
+    job_id = backend.start_training(learn_id, request.model, seed=seed)
     follower = Follower(backend, polling=polling, stop=threading.Event())
     job = follower.wait(job_id, cancel_on_stop=False)
     if not job.finished_successful:

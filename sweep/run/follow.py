@@ -18,6 +18,7 @@ from sweep.errors import (
     JobVanished,
     StaleModelError,
 )
+from sweep.settings import Settings, choose
 from sweep.studio.backend import JobEvents, Jobs, Training
 from sweep.studio.joblog import curves_from_log, failure_reason, first_epoch
 from sweep.studio.metrics import (
@@ -76,6 +77,14 @@ class Polling:
     factor: float = 1.5
     max_s: float = 30.0
     lag: float = 0.03
+
+    @classmethod
+    def from_settings(cls, settings: Settings, target_cap_s: float | None) -> Polling:
+        """The settings' polling; its cap is SWEEP_POLL_MAX_S when set, else the target's, else the default."""
+        explicit = settings.poll_max_s if "poll_max_s" in settings.model_fields_set else None
+        cap = choose(environment=explicit,
+                     default=target_cap_s if target_cap_s is not None else settings.poll_max_s).value
+        return cls(min(settings.poll_initial_s, cap), settings.poll_factor, cap, settings.poll_lag)
 
     def intervals(self) -> Iterator[float]:
         """The backoff alone: ``initial_s``, times ``factor`` each time, up to ``max_s``."""

@@ -9,6 +9,7 @@ its job's result, while nothing else can train there. The ids come from the impu
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -88,7 +89,7 @@ class ModelKeeper:
         data = self.backend.download_model(work.learn_id, entry.download_id)
         if not data:
             raise OSError(f"the {entry.download_id!r} download of learn block {work.learn_id} is empty")
-        name = f"{self.study.study_name}-trial{work.number}-{kind}.tflite"
+        name = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', self.study.study_name)}-trial{work.number}-{kind}.tflite"
         self.folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name

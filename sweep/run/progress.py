@@ -47,11 +47,12 @@ class Progress:
     def warn(self, message: str) -> None:
         self._emit(message)
 
-    def running(self, trial: int, job_id: int | None, learn_id: int, state: str, elapsed_s: float) -> None:
+    def running(self, trial: int, label: str, job_id: int | None, learn_id: int, state: str, elapsed_s: float
+                ) -> None:
         """Refresh the live line of a running trial (only drawn on a TTY)."""
         job = f" job {job_id}" if job_id is not None else ""
         with self._lock:
-            self._status[trial] = f"trial {trial} {state}{job} @block {learn_id} {_clock(elapsed_s)}"
+            self._status[trial] = f"{label} {state}{job} @block {learn_id} {_clock(elapsed_s)}"
             if self.live:
                 self.stream.write("\r\x1b[2K" + self._status_line())
                 self.stream.flush()

@@ -13,8 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -31,8 +30,11 @@ from sweep.run.trial import TrialDriver
 from sweep.run.twins import Twins
 from sweep.run.work import TrialRun
 from sweep.run.workers import Workers
+from sweep.session.artifacts import ArtifactPlace
 from sweep.studio.backend import Backend, JobEvents
 from sweep.study.request import TrainRequest, train_request
+from sweep.study.schema import PrunerSpec
+from sweep.study.seeds import trial_seed
 from sweep.study.space import distributions
 from sweep.study.spec import StudySpec
 
@@ -55,27 +57,35 @@ class RunOptions:
     polling: Polling = field(default_factory=Polling)
     heartbeat_s: float = HEARTBEAT_S
     stale_after_s: float = 180.0
-    models_dir: Path | None = None  # keep each complete trial's model files in this artifact store (None: not)
+    models: ArtifactPlace | None = None  # keep each complete trial's model files in this artifact store (None: not)
 
 
 class Runner:
     """Drives one study against one Edge Impulse project through its learn-block slots."""
 
     def __init__(self, spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int],
-                 options: RunOptions, *, progress: Progress | None = None, events: JobEvents | None = None) -> None:
+                 options: RunOptions, *, progress: Progress | None = None, events: JobEvents | None = None,
+                 side: bool = False) -> None:
+        # side: ``study`` is a side study (sweep.session.side): its queued trials carry their request and
+        # seed; nothing is sampled, nothing pruned, and a repeat with another seed is not a twin.
+        if side:
+            spec = replace(spec, pruner=PrunerSpec())
         self.spec, self.study, self.backend, self.learn_ids = spec, study, backend, list(learn_ids)
-        self.options = options
+        self.options, self.side = options, side
         self.progress = progress or Progress(quiet=True)
         self.stop = threading.Event()
-        self.space = distributions(spec.space)
+        self.space = {} if side else distributions(spec.space)
         self.tally = Tally()
-        self.twins = Twins()
+        self.twins = Twins(seeded=side)
         self.workers = Workers(study, self.learn_ids, options.stale_after_s)
         self.budget = Budget(backend, options.compute_budget_s)
         follower = Follower(backend, polling=options.polling, stop=self.stop, job_timeout_s=options.job_timeout_s,
                             events=events)
-        teller = Teller(spec, study, self.tally, self.twins, self.progress, options.max_consecutive_failures)
-        keeper = ModelKeeper(study, backend, options.models_dir, self.progress) if options.models_dir else None
+        teller = Teller(spec, study, self.tally, self.twins, self.progress, options.max_consecutive_failures,
+                        live_best=not side)
+        keeper = ModelKeeper(study, backend, options.models.path, self.progress) if options.models else None
+        if options.models is not None and not side:
+            self.progress.info(f"models: each complete trial's .tflite files are kept in {options.models.describe()}")
         self.driver = TrialDriver(spec, study, backend, follower, self.workers, self.twins, teller, self.progress,
                                   heartbeat_s=options.heartbeat_s, stop=self.stop, keeper=keeper)
         self._lock = threading.Lock()  # one ask at a time; the abort
@@ -170,7 +180,9 @@ class Runner:
         trials = self.study.get_trials(deepcopy=False)
         done = sum(t.state in _COUNTED for t in trials)
         running = sum(t.state == TrialState.RUNNING for t in trials)
-        if done + running >= self.options.target_trials:
+        if self.side and not any(t.state == TrialState.WAITING for t in trials):
+            return None  # a side study runs what was queued, nothing more
+        if not self.side and done + running >= self.options.target_trials:
             return None
         if reason := self.budget.exhausted(trials, running):
             self._stop_reason(reason)
@@ -178,6 +190,8 @@ class Runner:
         self.twins.remember(trials)
         trial = self.study.ask(self.space)
         # Trials asked (by other workers) since the count above: only they can make this one surplus.
+        if self.side:
+            return self._prepare_queued(trial, learn_id, trials)
         if done + running + trial.number - len(trials) >= self.options.target_trials and self._surplus(trial):
             return None
         return self._prepare(trial, learn_id, trials)
@@ -193,10 +207,28 @@ class Runner:
     def _prepare(self, trial: optuna.Trial, learn_id: int, trials: list[FrozenTrial]) -> TrialRun:
         """The trial's request, built once, and its worker recorded before anything runs."""
         request = TrainRequest.of(train_request(self.spec, trial.params))
+        seed = trial_seed(self.spec.name, trial.number, self.spec.training_seed)
         trial.set_user_attr("request", request.body)
+        trial.set_user_attr("seed", seed)
         trial.set_user_attr("worker", self.workers.record(learn_id))
         twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
-        return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin)
+        return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin, seed=seed)
+
+    def _prepare_queued(self, trial: optuna.Trial, learn_id: int, trials: list[FrozenTrial]) -> TrialRun | None:
+        """A side study's queued trial: its recorded request and seed (another worker may have taken the
+        last queued one since the check: then the fresh trial has none, and is dropped unrun)."""
+        attrs = trial.user_attrs
+        if "request" not in attrs:
+            self.study.tell(trial, state=TrialState.FAIL)
+            return None
+        seed = int(attrs["seed"])
+        request = TrainRequest.recorded(attrs["request"]).seeded(seed)
+        trial.set_user_attr("worker", self.workers.record(learn_id))
+        twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
+        of, repeat = attrs.get("of"), int(attrs.get("repeat", 0))
+        name = "baseline" if of is None else f"trial {of}"
+        return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin, seed=seed,
+                        name=name + (f" repeat {repeat}" if repeat else ""))
 
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Fail ``trial`` unrun when the trials before it already make the target: counting, then
@@ -219,6 +251,9 @@ class Runner:
     def _resume(self) -> None:
         """Re-attach RUNNING trials of dead workers to their jobs (those that never had one are replaced)."""
         for work in self.workers.orphans(self.backend, self.spec, self.progress):
+            if self.side and "seed" in work.trial.user_attrs:
+                work.seed = int(work.trial.user_attrs["seed"])
+                work.request = work.request.seeded(work.seed)
             self._reattach.append(work)
             self.tally.add(Outcome.REATTACHED)
             self.progress.info(f"trial {work.number}: re-attached to job {work.job_id} on learn block {work.learn_id}")

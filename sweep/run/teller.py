@@ -25,8 +25,9 @@ class Teller:
     """Tells the study each trial's end (values, constraints, state, the attributes reports read)."""
 
     def __init__(self, spec: StudySpec, study: optuna.Study, tally: Tally, twins: Twins, progress: Progress,
-                 max_consecutive_failures: int) -> None:
+                 max_consecutive_failures: int, *, live_best: bool = True) -> None:
         self.spec, self.study, self.tally, self.twins, self.progress = spec, study, tally, twins, progress
+        self.live_best = live_best  # off for side studies: a baseline or a repeat is not the sweep's best
         self.max_consecutive_failures = max_consecutive_failures
         self.metric_names = [o.metric for o in spec.objectives]
         self.required = [*self.metric_names, *(c.metric for c in spec.constraints)]
@@ -54,7 +55,7 @@ class Teller:
             if key in source.user_attrs:
                 work.trial.set_user_attr(key, source.user_attrs[key])
         work.trial.set_user_attr("duplicate_of", twin)
-        self.progress.info(f"trial {work.number}: same configuration as trial {twin}; result reused, nothing trained")
+        self.progress.info(f"{work.label}: same configuration as trial {twin}; result reused, nothing trained")
         self._tell(work, dict(source.user_attrs["metrics"]))
         self.tally.add(Outcome.REUSED)
 
@@ -63,7 +64,7 @@ class Teller:
         count = self.fail(work, reason, tail)
         if count >= self.max_consecutive_failures:
             raise SweepAborted(f"{count} consecutive trials failed (max_consecutive_failures = "
-                               f"{self.max_consecutive_failures}); last: trial {work.number}: {reason}")
+                               f"{self.max_consecutive_failures}); last: {work.label}: {reason}")
 
     def fail(self, work: TrialRun, reason: str, tail: list[str]) -> int:
         """Record FAIL with its reason, log tail and compute; the consecutive failures so far."""
@@ -75,7 +76,7 @@ class Teller:
             work.trial.set_user_attr("log_tail", tail[-40:])
         self.study.tell(work.trial, state=TrialState.FAIL)
         count = self.tally.add(Outcome.FAILED)
-        self.progress.warn(f"trial {work.number}: FAILED: {reason}")
+        self.progress.warn(f"{work.label}: FAILED: {reason}")
         return count
 
     def pruned(self, work: TrialRun, info: dict[str, object]) -> None:
@@ -86,7 +87,7 @@ class Teller:
         self.study.tell(work.trial, state=TrialState.PRUNED)
         self.tally.add(Outcome.PRUNED)
         self.progress.done(work.number)
-        self.progress.info(f"trial {work.number}: {pruned_reason(info)}; job {work.job_id} cancelled")
+        self.progress.info(f"{work.label}: {pruned_reason(info)}; job {work.job_id} cancelled")
 
     def pruned_as_twin(self, work: TrialRun, twin: FrozenTrial) -> None:
         """The same configuration was pruned: so is this trial, without training it."""
@@ -95,7 +96,7 @@ class Teller:
         self.study.tell(work.trial, state=TrialState.PRUNED)
         self.tally.add(Outcome.PRUNED)
         self.progress.done(work.number)
-        self.progress.info(f"trial {work.number}: same configuration as trial {twin.number}, which was pruned; "
+        self.progress.info(f"{work.label}: same configuration as trial {twin.number}, which was pruned; "
                            "pruned too, nothing trained")
 
     def _tell(self, work: TrialRun, metrics: dict[str, float]) -> None:
@@ -108,7 +109,8 @@ class Teller:
         self.study.tell(work.trial, values)
         self.twins.told(work.request.key, work.number)
         shown = " ".join(f"{m}={v:.4g}" for m, v in zip(self.metric_names, values, strict=True))
-        self.progress.info(f"trial {work.number}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s)")
-        if feasible and len(values) == 1:  # the live line's best; study.best_trial would copy every trial
+        self.progress.info(f"{work.label}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s)")
+        # the live line's best; study.best_trial would copy every trial
+        if self.live_best and feasible and len(values) == 1:
             value, best = self.tally.best(work.number, values[0], self._maximize)
             self.progress.best(f"{self.metric_names[0]}={value:.4g} (trial {best})")

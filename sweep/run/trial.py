@@ -100,9 +100,9 @@ class TrialDriver:
         if work.job_id is None:
             if self.stop.is_set():
                 raise Interrupted()
-            work.job_id = self.backend.start_training(work.learn_id, work.request.model)
+            work.job_id = self.backend.start_training(work.learn_id, work.request.model, seed=work.seed)
             work.trial.set_user_attr("job_id", work.job_id)  # before waiting: a restart re-attaches
-            self.progress.info(f"trial {work.number}: job {work.job_id} started on learn block {work.learn_id}")
+            self.progress.info(f"{work.label}: job {work.job_id} started on learn block {work.learn_id}")
         if self.spec.pruner.name != "none" and work.watch is None:
             work.watch = CurveWatch(self.study, work.trial, self.spec.pruner)
         try:
@@ -126,7 +126,8 @@ class TrialDriver:
         def on_poll(job: Job, joblog: JobLog) -> bool:
             nonlocal last_beat, last_check
             state = what or ("running" if job.started else "queued")
-            self.progress.running(work.number, job.id, work.learn_id, state, time.monotonic() - work.started_mono)
+            self.progress.running(work.number, work.label, job.id, work.learn_id, state,
+                                  time.monotonic() - work.started_mono)
             if time.monotonic() - last_beat >= self.heartbeat_s:
                 work.trial.set_user_attr("worker", self.workers.record(work.learn_id))
                 last_beat = time.monotonic()
@@ -149,7 +150,7 @@ class TrialDriver:
         except Interrupted as err:  # Ctrl-C while the cancelled job winds down: record, then stop
             interrupted = err
         except (ApiError, ProtocolError, JobError) as err:
-            log.warning("trial %s: cancelling pruned job %s: %s", work.number, work.job_id, err)
+            log.warning("%s: cancelling pruned job %s: %s", work.label, work.job_id, err)
         epoch, value = work.prune
         self.teller.pruned(work, {"epoch": epoch, "curve": self.spec.pruner.curve, "value": value})
         if interrupted is not None:
@@ -159,7 +160,7 @@ class TrialDriver:
         """Wait until ``work.twin`` (the same configuration, running) ends: its final trial, or None when
         its worker died (then this trial trains). The heartbeat goes on meanwhile."""
         assert work.twin is not None
-        self.progress.info(f"trial {work.number}: same configuration as trial {work.twin}, still running; "
+        self.progress.info(f"{work.label}: same configuration as trial {work.twin}, still running; "
                            "waiting for its result instead of training it twice")
         last_beat = time.monotonic()
         try:
@@ -170,7 +171,7 @@ class TrialDriver:
                     return twin
                 if not self.twins.is_ours(work.twin) and not self.workers.alive(twin.user_attrs.get("worker") or {}):
                     return None
-                self.progress.running(work.number, None, work.learn_id, f"waiting for trial {work.twin}",
+                self.progress.running(work.number, work.label, None, work.learn_id, f"waiting for trial {work.twin}",
                                       time.monotonic() - work.started_mono)
                 if time.monotonic() - last_beat >= self.heartbeat_s:
                     work.trial.set_user_attr("worker", self.workers.record(work.learn_id))

@@ -12,7 +12,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.study.request import config_key
+from sweep.study.request import config_key, seeded_key
 
 __all__ = ["Twins"]
 
@@ -20,7 +20,8 @@ __all__ = ["Twins"]
 class Twins:
     """Configuration keys of the study's trials: completed ones by key, this worker's in flight by number."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, seeded: bool = False) -> None:
+        self.seeded = seeded  # a side study's trials: the same configuration with another seed is no twin
         self._lock = threading.Lock()
         self._completed: dict[str, int] = {}  # key -> the first completed trial with it
         self._indexed: set[int] = set()
@@ -78,5 +79,7 @@ class Twins:
             request = trial.user_attrs.get("request")
             if request is None:
                 return None
-            self._keys[trial.number] = config_key(request)
+            key = config_key(request)
+            seed = trial.user_attrs.get("seed")
+            self._keys[trial.number] = seeded_key(key, int(seed)) if self.seeded and seed is not None else key
         return self._keys[trial.number]

@@ -25,8 +25,14 @@ class TrialRun:
     learn_id: int
     request: TrainRequest
     job_id: int | None = None
+    seed: int | None = None  # the training seed its job is submitted with
     started_mono: float = field(default_factory=time.monotonic)
     watch: CurveWatch | None = None  # its epoch curve, when the study prunes
     twin: int | None = None  # an earlier trial with the same configuration, still running when asked
     compute_s: float | None = None  # the compute its job used, once the job has ended
     prune: tuple[int, float] | None = None  # (epoch, value) once its curve said stop
+    name: str = ""  # how messages name it; "trial N" unless set (side studies: "baseline", "trial 5 repeat 2")
+
+    @property
+    def label(self) -> str:
+        return self.name or f"trial {self.number}"

@@ -9,6 +9,7 @@ import optuna
 from optuna.storages import BaseStorage
 
 from sweep.errors import StudyFileError, UsageError
+from sweep.session.artifacts import ArtifactPlace, artifact_place
 from sweep.session.storage import (
     check_directions,
     check_storage_url,
@@ -46,13 +47,16 @@ class Stored:
     url: str
     storage: BaseStorage | None
     study: optuna.Study | None
+    models: ArtifactPlace | None = None  # where a run keeps its trials' .tflite files (None: it keeps none)
 
 
-def find(spec: StudySpec, url: str) -> Stored:
-    """The storage and the study if they already exist; nothing is created either way."""
+def find(spec: StudySpec, url: str, settings: Settings | None = None) -> Stored:
+    """The storage and the study if they already exist; nothing is created either way. With ``settings`` (a
+    run), also where its model files are kept (:mod:`sweep.session.artifacts`), unless SWEEP_KEEP_MODELS=0."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = peek_storage(url)
-    return Stored(url, storage, existing_study(storage, spec.name))
+    models = artifact_place(spec, url, settings) if settings is not None and settings.keep_models else None
+    return Stored(url, storage, existing_study(storage, spec.name), models)
 
 
 def open_existing(spec: StudySpec, url: str) -> optuna.Study:

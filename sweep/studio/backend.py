@@ -59,7 +59,7 @@ class Training(Protocol):
     """Train jobs of Keras learn blocks, their results and saved configurations."""
 
     def start_training(self, learn_id: int, request: SetKerasParameterRequest, *,
-                       submitted_after: datetime | None = None) -> int:
+                       submitted_after: datetime | None = None, seed: int | None = None) -> int:
         """Submit a train job on ``learn_id``; its job id (a lost answer is looked up, never re-sent blindly)."""
 
     def find_train_job(self, learn_id: int, *, created_after: datetime, exclude: Collection[int] = ()) -> Job | None:

@@ -30,6 +30,7 @@ from sweep.studio.impulse_models import (
     Impulse,
 )
 from sweep.studio.models import (
+    SEED_HEADER,
     GenericApiResponse,
     GetJobResponse,
     Job,
@@ -83,11 +84,14 @@ class StudioClient:
     # ---- jobs ---------------------------------------------------------------------------------
 
     def start_training(
-        self, learn_id: int, request: SetKerasParameterRequest, *, submitted_after: datetime | None = None
+        self, learn_id: int, request: SetKerasParameterRequest, *, submitted_after: datetime | None = None,
+        seed: int | None = None,
     ) -> int:
-        """Submit a train job and return its id; a lost answer is looked up, never blindly re-sent."""
+        """Submit a train job and return its id; a lost answer is looked up, never blindly re-sent. ``seed``
+        goes in the ``X-Sweep-Seed`` header (the local studio trains with it; Studio ignores it)."""
         route = self._route("jobs", "train", "keras", learn_id)
         body = request.wire()
+        headers = {SEED_HEADER: str(seed)} if seed is not None else None
         since = _utc(submitted_after) if submitted_after else datetime.now(UTC)
         with self._lock:
             known = frozenset(self._seen)
@@ -95,7 +99,7 @@ class StudioClient:
         started, retry, reposts = t.clock(), 0, 0
         while True:
             try:
-                response = t.http.post(route, json=body)
+                response = t.http.post(route, json=body, headers=headers)
             except NOT_SENT as exc:
                 t.wait_or_raise("POST", route, retry, started, t.describe(exc), None, None)
                 retry += 1

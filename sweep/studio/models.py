@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "SEED_HEADER",
     "AugmentationPolicySpectrogram",
     "CustomMetric",
     "DeviceBudget",
@@ -45,6 +46,10 @@ __all__ = [
     "VisualLayer",
     "WireModel",
 ]
+
+# The train route's body has no seed field: sweep sends a trial's seed in this header. The local
+# studio seeds the job's weights, shuffling and augmentation with it; Edge Impulse Studio ignores it.
+SEED_HEADER = "X-Sweep-Seed"
 
 
 class WireModel(BaseModel):

@@ -10,9 +10,10 @@ as the safety net in case the socket drops.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,3 +160,15 @@ class ProjectSocket:
             stream = self._stream(data.get("jobId"))
             if stream is not None:
                 stream.finished.set()
+
+
+@contextlib.contextmanager
+def project_socket(base_url: str, token: Callable[[], str], *, enabled: bool = True) -> Iterator[ProjectSocket | None]:
+    """The project socket while a run lasts (close it before its server stops); None when not ``enabled``
+    (SWEEP_SOCKET=0) or when the server offers none (jobs are then polled)."""
+    events = ProjectSocket.open(base_url, token) if enabled else None
+    try:
+        yield events
+    finally:
+        if events is not None:
+            events.close()

@@ -67,6 +67,9 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
         device=doc.device,
         space=doc.space,
         fixed=fixed,
+        training_seed=doc.training_seed,
+        baseline=doc.baseline,
+        warm_start=doc.warm_start,
     )
     from sweep.study.sampler import make_sampler  # imports optuna: only once a file is being loaded
 

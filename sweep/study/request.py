@@ -13,7 +13,7 @@ from sweep.studio.models import SetKerasParameterRequest
 from sweep.study.space import LAYER_FIELDS, SPECTROGRAM_FIELDS, is_tuned, parameters
 from sweep.study.spec import StudySpec
 
-__all__ = ["TrainRequest", "config_key", "train_request"]
+__all__ = ["TrainRequest", "config_key", "seeded_key", "train_request"]
 
 
 def train_request(spec: StudySpec, params: Mapping[str, Any]) -> SetKerasParameterRequest:
@@ -68,6 +68,11 @@ def config_key(request: TrainRequest | SetKerasParameterRequest | Mapping[str, A
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def seeded_key(key: str, seed: int) -> str:
+    """A configuration key that also names the seed (for side studies, whose repeats differ by seed only)."""
+    return f"{key}:seed={seed}"
+
+
 def _canonical(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _canonical(v) for k, v in value.items() if v is not None}
@@ -91,6 +96,10 @@ class TrainRequest:
     def of(cls, model: SetKerasParameterRequest) -> TrainRequest:
         body = model.wire()
         return cls(model, body, config_key(body))
+
+    def seeded(self, seed: int) -> TrainRequest:
+        """The same request, keyed with its seed too: repeats with other seeds are not twins."""
+        return TrainRequest(self.model, self.body, seeded_key(self.key, seed))
 
     @classmethod
     def recorded(cls, body: Mapping[str, Any]) -> TrainRequest:

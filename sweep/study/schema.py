@@ -159,6 +159,13 @@ class PrunerSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class WarmStart(_Strict):
+    """Start from earlier studies in the same storage: their ``top`` best configurations are tried first."""
+
+    studies: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    top: int = Field(default=3, ge=1, le=100)
+
+
 class Objective(_Strict):
     """One metric to optimise."""
 
@@ -220,6 +227,8 @@ class StudyFile(_Strict):
     storage: Annotated[str, Field(min_length=1)] | None = None
     max_consecutive_failures: int = Field(default=5, ge=1)
     device: str | None = None
+    training_seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    baseline: bool = True
     constraints: list[Annotated[str, AfterValidator(_check_constraint)]] = Field(default_factory=list)
     target: Target
     sampler: SamplerSpec = Field(default_factory=SamplerSpec)
@@ -227,6 +236,7 @@ class StudyFile(_Strict):
     objectives: list[Objective] = Field(min_length=1)
     space: Space
     fixed: dict[str, Any] = Field(default_factory=dict)
+    warm_start: WarmStart | None = None
 
     @field_validator("name")
     @classmethod

@@ -13,6 +13,7 @@ from sweep.study.schema import (
     PrunerSpec,
     SamplerSpec,
     StudioTarget,
+    WarmStart,
 )
 from sweep.study.space import Space
 
@@ -39,6 +40,9 @@ class StudySpec:
     device: str | None
     space: Space
     fixed: dict[str, Any]
+    training_seed: int | None = None  # every trial's seed; None: one per trial (study.seeds.trial_seed)
+    baseline: bool = True  # a new study first trains the source learn block's own configuration
+    warm_start: WarmStart | None = None  # earlier studies whose best configurations a new study tries first
 
     @property
     def directions(self) -> list[str]:
