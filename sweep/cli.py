@@ -104,6 +104,8 @@ def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                             "params, objectives, job id, and the best trial(s).")
     status.add_argument("study", type=Path, help="study file (TOML)")
     _add_storage(status)
+    status.add_argument("--wide", action="store_true", help="every param column and whole notes (the default fits "
+                        "100 columns)")
 
     best = sub.add_parser("best", help="the best trial's exact train request", description=(
         "Print the best trial's train request body (JSON); with --apply save it to the learn block."))
@@ -183,7 +185,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                                 slots=_ids("--slots", args.slots) if args.slots else None,
                                 stale_after=args.stale_after, write_report=not args.no_report, quiet=args.quiet)
     if args.command == "status":
-        return commands.status(args.study, settings, storage=args.storage)
+        return commands.status(args.study, settings, storage=args.storage, wide=args.wide)
     if args.command == "best":
         return commands.best(args.study, settings, storage=args.storage, apply=args.apply, train=args.train,
                              trial=args.trial)

@@ -273,12 +273,12 @@ def _open(study_file: Path, settings: Settings, storage: str | None) -> tuple[St
     return spec, stored.open_existing(spec, stored.storage_url(spec, storage, settings))
 
 
-def status(study_file: Path, settings: Settings, *, storage: str | None = None) -> int:
+def status(study_file: Path, settings: Settings, *, storage: str | None = None, wide: bool = False) -> int:
     """Print every trial (state, params, objectives, job id, best) and the study's compute."""
     from sweep.report.status import status_table
 
     spec, study = _open(study_file, settings, storage)
-    print(status_table(study, spec))
+    print(status_table(study, spec, wide=wide))
     _print_best(study, spec, sys.stdout)
     return 0
 

@@ -50,6 +50,12 @@ def test_full_sweep_records_params_job_ids_and_metrics(studio: FakeStudio, tmp_p
     assert "best: trial" in proc.stderr
     status = run_sweep("status", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
     assert status.returncode == 0 and "COMPLETE" in status.stdout and "*" in status.stdout
+    assert max(len(line) for line in status.stdout.splitlines()) <= 100  # fits a terminal by default
+    wide = run_sweep("status", str(path), "--wide", env=sweep_env(studio.api_key), cwd=tmp_path)
+    header = next(line for line in wide.stdout.splitlines() if "state" in line)
+    assert all(name in header for name in trials[0].params) and "--wide" not in wide.stdout
+    hidden = [name for name in trials[0].params if name not in status.stdout.splitlines()[0]]
+    assert hidden and "`sweep status --wide` shows all" in " ".join(status.stdout.split())
     best = run_sweep("best", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
     body = json.loads(best.stdout)
     assert body == study.best_trial.user_attrs["request"]
