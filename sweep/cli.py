@@ -116,6 +116,14 @@ def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     best.add_argument("--train", action="store_true", help="with --apply: also train it there and wait")
     best.add_argument("--trial", type=int, metavar="N", help="use trial N instead of the best")
 
+    dash = sub.add_parser("dashboard", help="optuna-dashboard on the study", description=(
+        "Serve optuna-dashboard on the study's storage, with the objectives named and constraints shown "
+        "(the dashboard extra)."))
+    dash.add_argument("study", type=Path, help="study file (TOML)")
+    _add_storage(dash)
+    dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    dash.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+
     report = sub.add_parser("report", help="write reports/<study>/", description=(
         "Write index.html, report.md, trials.csv and plots for a study."))
     report.add_argument("study", type=Path, help="study file (TOML)")
@@ -184,6 +192,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                                 learn_blocks=_ids("--learn-blocks", args.learn_blocks) if args.learn_blocks else None,
                                 slots=_ids("--slots", args.slots) if args.slots else None,
                                 stale_after=args.stale_after, write_report=not args.no_report, quiet=args.quiet)
+    if args.command == "dashboard":
+        return commands.dashboard(args.study, settings, storage=args.storage, host=args.host, port=args.port)
     if args.command == "status":
         return commands.status(args.study, settings, storage=args.storage, wide=args.wide)
     if args.command == "best":
