@@ -107,14 +107,17 @@ def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     status.add_argument("--wide", action="store_true", help="every param column and whole notes (the default fits "
                         "100 columns)")
 
-    best = sub.add_parser("best", help="the best trial's exact train request", description=(
-        "Print the best trial's train request body (JSON); with --apply save it to the learn block."))
+    best = sub.add_parser("best", help="the best trial(s): metrics and exact train request", description=(
+        "Print the best trial (the Pareto front, for several objectives) in trial order: metrics, seed and the exact "
+        "train request body; --json for scripts; with --apply save it to your own learn block."))
     best.add_argument("study", type=Path, help="study file (TOML)")
     _add_storage(best)
     best.add_argument("--apply", action="store_true",
                       help="save the configuration to your own learn block (the one the clones copy)")
     best.add_argument("--train", action="store_true", help="with --apply: also train it there and wait")
     best.add_argument("--trial", type=int, metavar="N", help="use trial N instead of the best")
+    best.add_argument("--json", action="store_true", help="for scripts: a JSON list of the trials (trial, objectives, "
+                      "metrics, seed, job_id, request)")
 
     dash = sub.add_parser("dashboard", help="optuna-dashboard on the study", description=(
         "Serve optuna-dashboard on the study's storage, with the objectives named and constraints shown "
@@ -198,7 +201,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.status(args.study, settings, storage=args.storage, wide=args.wide)
     if args.command == "best":
         return commands.best(args.study, settings, storage=args.storage, apply=args.apply, train=args.train,
-                             trial=args.trial)
+                             trial=args.trial, as_json=args.json)
     if args.command == "cleanup":
         return commands.cleanup(args.study, settings, storage=args.storage, dry_run=args.dry_run)
     if args.command == "report":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from sweep.study.spec import StudySpec
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.trial import FrozenTrial
 
     from sweep.run.progress import Progress
     from sweep.session.target import TargetPlan
@@ -35,13 +35,20 @@ def refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, pro
 
 def print_best(study: optuna.Study, spec: StudySpec, stream: TextIO) -> None:
     from sweep.report.status import best_trials
-    from sweep.report.versus import confirmed_lines, versus_baseline
 
     names = [o.metric for o in spec.objectives]
     chosen = best_trials(study)
     for t in chosen:
         shown = " ".join(f"{n}={v:.4g}" for n, v in zip(names, t.values or [], strict=False))
         print(f"best: trial {t.number} {shown} job {t.user_attrs.get('job_id')}", file=stream)
+    _print_verdicts(study, spec, chosen, stream)
+
+
+def _print_verdicts(study: optuna.Study, spec: StudySpec, chosen: list[FrozenTrial], stream: TextIO) -> None:
+    """The best against the baseline, and what confirmation repeats said."""
+    from sweep.report.versus import confirmed_lines, versus_baseline
+
+    names = [o.metric for o in spec.objectives]
     if chosen and (against := versus_baseline(study, chosen[0], names, spec.device)):
         print(against, file=stream)
     for line in confirmed_lines(study, names):
@@ -83,9 +90,10 @@ def status(study_file: Path, settings: Settings, *, storage: str | None = None, 
 
 
 def best(study_file: Path, settings: Settings, *, storage: str | None = None, apply: bool = False,
-         train: bool = False, trial: int | None = None) -> int:
-    """Print the best trial's exact train request body; with ``apply``, save it to the user's own learn block
-    (the source of the clones), and with ``train`` also train it there and wait."""
+         train: bool = False, trial: int | None = None, as_json: bool = False) -> int:
+    """Print the best trial(s) in trial order with metrics and exact request body (``as_json``: for scripts);
+    with ``apply``, save it to the user's own learn block (the clones' source), with ``train`` train it there."""
+    from sweep.report.best import best_json, best_text
     from sweep.report.status import chosen_trials
 
     spec, study = open_study(study_file, settings, storage)
@@ -96,15 +104,11 @@ def best(study_file: Path, settings: Settings, *, storage: str | None = None, ap
                          "choose one with --trial N")
     if train and not apply:
         raise UsageError("--train trains the applied configuration: give --apply too")
-    bodies = [t.user_attrs.get("request") for t in trials]
-    if len(bodies) == 1:
-        print(json.dumps(bodies[0], indent=2, sort_keys=True))
-    else:
-        print(json.dumps({str(t.number): b for t, b in zip(trials, bodies, strict=True)}, indent=2, sort_keys=True))
-    if trial is None:
-        print_best(study, spec, sys.stderr)  # people read stderr; stdout stays the JSON scripts parse
+    print(best_json(spec, trials) if as_json else best_text(spec, trials))
+    if not as_json:
+        _print_verdicts(study, spec, trials, sys.stdout)
     if apply:
-        _apply(spec, study, settings, trials[0].number, bodies[0] or {}, train=train,
+        _apply(spec, study, settings, trials[0].number, trials[0].user_attrs.get("request") or {}, train=train,
                seed=trials[0].user_attrs.get("seed"))
     return 0
 
