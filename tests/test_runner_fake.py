@@ -59,10 +59,12 @@ def test_full_sweep_records_params_job_ids_and_metrics(studio: FakeStudio, tmp_p
     best = run_sweep("best", str(path), "--json", env=sweep_env(studio.api_key), cwd=tmp_path)
     (shown,) = json.loads(best.stdout)
     assert shown["request"] == study.best_trial.user_attrs["request"] and shown["trial"] == study.best_trial.number
-    assert shown["objectives"] == {"int8.accuracy": study.best_value} and shown["seed"] == study.best_trial.user_attrs["seed"]
+    assert shown["objectives"] == {"int8.accuracy": study.best_value}
+    assert shown["seed"] == study.best_trial.user_attrs["seed"]
     text = run_sweep("best", str(path), env=sweep_env(studio.api_key), cwd=tmp_path).stdout
     assert text.startswith(f"trial {study.best_trial.number} (best): job {shown['job_id']}")
-    assert "int8.accuracy" in text and f'"learningRate": {study.best_trial.user_attrs["request"]["learningRate"]}' in text
+    lr = study.best_trial.user_attrs["request"]["learningRate"]
+    assert "int8.accuracy" in text and f'"learningRate": {lr}' in text
     # running the same command again does nothing more: the study already holds 5 trials
     again = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
     assert again.returncode == 0 and len(_posts(studio)) == 5
