@@ -104,17 +104,30 @@ def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                             "params, objectives, job id, and the best trial(s).")
     status.add_argument("study", type=Path, help="study file (TOML)")
     _add_storage(status)
+    status.add_argument("--wide", action="store_true", help="every param column and whole notes (the default fits "
+                        "100 columns)")
 
-    best = sub.add_parser("best", help="the best trial's exact train request", description=(
-        "Print the best trial's train request body (JSON); with --apply save it to the learn block."))
+    best = sub.add_parser("best", help="the best trial(s): metrics and exact train request", description=(
+        "Print the best trial (the Pareto front, for several objectives) in trial order: metrics, seed and the exact "
+        "train request body; --json for scripts; with --apply save it to your own learn block."))
     best.add_argument("study", type=Path, help="study file (TOML)")
     _add_storage(best)
     best.add_argument("--apply", action="store_true",
                       help="save the configuration to your own learn block (the one the clones copy)")
     best.add_argument("--train", action="store_true", help="with --apply: also train it there and wait")
     best.add_argument("--trial", type=int, metavar="N", help="use trial N instead of the best")
+    best.add_argument("--json", action="store_true", help="for scripts: a JSON list of the trials (trial, objectives, "
+                      "metrics, seed, job_id, request)")
     best.add_argument("--model", type=Path, metavar="DIR", help="write its kept float32 and int8 .tflite models "
                       "into DIR (on a multi-objective study: each Pareto-optimal trial's, or trial N's)")
+
+    dash = sub.add_parser("dashboard", help="optuna-dashboard on the study", description=(
+        "Serve optuna-dashboard on the study's storage, with the objectives named and constraints shown "
+        "(the dashboard extra)."))
+    dash.add_argument("study", type=Path, help="study file (TOML)")
+    _add_storage(dash)
+    dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    dash.add_argument("--port", type=int, default=8080, help="port (default 8080)")
 
     report = sub.add_parser("report", help="write reports/<study>/", description=(
         "Write index.html, report.md, trials.csv and plots for a study."))
@@ -184,11 +197,13 @@ def _dispatch(args: argparse.Namespace) -> int:
                                 learn_blocks=_ids("--learn-blocks", args.learn_blocks) if args.learn_blocks else None,
                                 slots=_ids("--slots", args.slots) if args.slots else None,
                                 stale_after=args.stale_after, write_report=not args.no_report, quiet=args.quiet)
+    if args.command == "dashboard":
+        return commands.dashboard(args.study, settings, storage=args.storage, host=args.host, port=args.port)
     if args.command == "status":
-        return commands.status(args.study, settings, storage=args.storage)
+        return commands.status(args.study, settings, storage=args.storage, wide=args.wide)
     if args.command == "best":
         return commands.best(args.study, settings, storage=args.storage, apply=args.apply, train=args.train,
-                             trial=args.trial, model=args.model)
+                             trial=args.trial, as_json=args.json, model=args.model)
     if args.command == "cleanup":
         return commands.cleanup(args.study, settings, storage=args.storage, dry_run=args.dry_run)
     if args.command == "report":

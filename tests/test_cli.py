@@ -10,7 +10,7 @@ import pytest
 
 from sweep.cli import build_parser
 
-COMMANDS = ["run", "status", "best", "report", "cleanup", "compare", "serve", "import"]
+COMMANDS = ["run", "confirm", "status", "best", "report", "dashboard", "cleanup", "compare", "serve", "import"]
 
 
 def _sweep(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -232,9 +232,9 @@ def test_best_apply_saves_the_best_request_to_the_learn_block(ws: Path, digits_r
     before = _keras_config(ws / "data", 1, 3, other)
     assert before["learningRate"] == pytest.approx(0.0777) and before["visualLayers"][0]["neurons"] == 5
 
-    proc = _sweep(ws, "best", str(digits_run.path), "--apply")
+    proc = _sweep(ws, "best", str(digits_run.path), "--apply", "--json")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == request
+    assert json.loads(proc.stdout)[0]["request"] == request
     assert f"applied trial {best.number}'s configuration to learn block 3" in proc.stderr
     _assert_server_stopped(ws, proc.stderr)
 

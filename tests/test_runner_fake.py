@@ -50,9 +50,21 @@ def test_full_sweep_records_params_job_ids_and_metrics(studio: FakeStudio, tmp_p
     assert "best: trial" in proc.stderr
     status = run_sweep("status", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
     assert status.returncode == 0 and "COMPLETE" in status.stdout and "*" in status.stdout
-    best = run_sweep("best", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
-    body = json.loads(best.stdout)
-    assert body == study.best_trial.user_attrs["request"]
+    assert max(len(line) for line in status.stdout.splitlines()) <= 100  # fits a terminal by default
+    wide = run_sweep("status", str(path), "--wide", env=sweep_env(studio.api_key), cwd=tmp_path)
+    header = next(line for line in wide.stdout.splitlines() if "state" in line)
+    assert all(name in header for name in trials[0].params) and "--wide" not in wide.stdout
+    hidden = [name for name in trials[0].params if name not in status.stdout.splitlines()[0]]
+    assert hidden and "`sweep status --wide` shows all" in " ".join(status.stdout.split())
+    best = run_sweep("best", str(path), "--json", env=sweep_env(studio.api_key), cwd=tmp_path)
+    (shown,) = json.loads(best.stdout)
+    assert shown["request"] == study.best_trial.user_attrs["request"] and shown["trial"] == study.best_trial.number
+    assert shown["objectives"] == {"int8.accuracy": study.best_value}
+    assert shown["seed"] == study.best_trial.user_attrs["seed"]
+    text = run_sweep("best", str(path), env=sweep_env(studio.api_key), cwd=tmp_path).stdout
+    assert text.startswith(f"trial {study.best_trial.number} (best): job {shown['job_id']}")
+    lr = study.best_trial.user_attrs["request"]["learningRate"]
+    assert "int8.accuracy" in text and f'"learningRate": {lr}' in text
     # running the same command again does nothing more: the study already holds 5 trials
     again = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
     assert again.returncode == 0 and len(_posts(studio)) == 5
@@ -131,8 +143,12 @@ def test_multi_objective_with_constraint(studio: FakeStudio, tmp_path: Path) -> 
             "cortex-m4f-80mhz.latency_ms <= 1000000": m["cortex-m4f-80mhz.latency_ms"] - 1e6,
         })
     assert study.best_trials
-    best = run_sweep("best", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
-    assert best.returncode == 0 and json.loads(best.stdout)
+    best = run_sweep("best", str(path), "--json", env=sweep_env(studio.api_key), cwd=tmp_path)
+    shown = json.loads(best.stdout)
+    assert best.returncode == 0 and [t["trial"] for t in shown] == sorted(t.number for t in study.best_trials)
+    text = run_sweep("best", str(path), env=sweep_env(studio.api_key), cwd=tmp_path).stdout
+    headings = [int(line.split()[1]) for line in text.splitlines() if line.startswith("trial ")]
+    assert headings == sorted(t.number for t in study.best_trials) and "(Pareto-optimal)" in text
 
 
 def test_gp_sampler_drives_a_constrained_multi_objective_sweep(studio: FakeStudio, tmp_path: Path) -> None:

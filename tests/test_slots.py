@@ -305,5 +305,6 @@ def test_confirm_retrains_the_top_trials_and_the_baseline_with_other_seeds(studi
                       cwd=tmp_path)
     assert again.returncode == 0 and len(_posts(studio, "/jobs/train/keras/")) == posts_before + 6  # all done
     best = run_sweep("best", str(path), env=sweep_env(KEY), cwd=tmp_path)
-    assert "confirmed: trial" in best.stderr and "against the baseline" in best.stderr
-    assert json.loads(best.stdout) == study.best_trial.user_attrs["request"]  # stdout stays the body
+    assert "confirmed: trial" in best.stdout and "against the baseline" in best.stdout
+    (shown,) = json.loads(run_sweep("best", str(path), "--json", env=sweep_env(KEY), cwd=tmp_path).stdout)
+    assert shown["request"] == study.best_trial.user_attrs["request"]

@@ -179,3 +179,36 @@ def test_a_server_side_disconnect_is_handled_quietly(studio: FakeStudio, client:
         assert not [r for r in caplog.records if "handler error" in r.getMessage()], caplog.text
     finally:
         socket.close()
+
+
+def test_the_live_line_shows_the_running_jobs_epoch_from_the_socket(studio: FakeStudio, client: StudioClient) -> None:
+    """On a terminal, each poll draws the epoch the job is in, read from the socket's lines (no log reads)."""
+    import io
+
+    from sweep.run.follow import JobLog
+    from sweep.run.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    socket = ProjectSocket.open(client.base_url, client.socket_token)
+    assert socket is not None
+    try:
+        job_id = _start(studio, client, 1.5)
+        out = Terminal()
+        progress = Progress(out)
+        follower = Follower(client, polling=Polling(0.1, 1.5, 0.3), stop=threading.Event(), events=socket,
+                            tick_s=0.05)
+
+        def on_poll(job: object, log: JobLog) -> bool:
+            progress.running(0, "trial 0", job_id, 7, "running", 0.0, log.epoch())
+            return False
+
+        assert follower.wait(job_id, on_poll=on_poll).finished_successful
+        shown = {int(part.split("epoch ")[1].split("/")[0]) for part in out.getvalue().split("\r\x1b[2K")
+                 if "epoch " in part}
+        assert shown and max(shown) > 1 and all(1 <= e <= 10 for e in shown)
+        assert not any(path.endswith(f"/jobs/{job_id}/stdout") for _, path, _ in studio.requests)
+    finally:
+        socket.close()

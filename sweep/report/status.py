@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -44,8 +45,9 @@ def _models_note(trial: FrozenTrial) -> str:
     return f"models not kept: {kept.error}" if kept is not None and kept.error else ""
 
 
-def status_table(study: optuna.Study, spec: StudySpec) -> str:
-    """Every trial: state, job, params, objectives, best mark and note; then the counts and compute."""
+def status_table(study: optuna.Study, spec: StudySpec, *, wide: bool = False, width: int = 100) -> str:
+    """Every trial: state, job, params, objectives, best mark and note; then the counts and compute. Unless
+    ``wide``, params that do not fit in ``width`` columns are left out (named below the table) and notes cut."""
     import pandas as pd
 
     names = [o.metric for o in spec.objectives]
@@ -64,12 +66,33 @@ def status_table(study: optuna.Study, spec: StudySpec) -> str:
     if not rows:
         return f"study {spec.name!r}: no trials yet"
     frame = pd.DataFrame(rows).set_index("trial")
-    with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 60):
-        table = str(frame.to_string(na_rep="-", float_format=lambda v: f"{v:.4g}"))
+    hidden: list[str] = []
+    if not wide:
+        frame["note"] = frame["note"].map(lambda s: s if len(s) <= 24 else s[:23] + "…")
+        params = [c for c in frame.columns if c not in ("state", "job", "best", "note", *names)]
+        while params and _width(frame) > width:
+            hidden.insert(0, params.pop())
+            frame = frame.drop(columns=hidden[0])
+    notes = []
+    if hidden:
+        notes.append(f"({len(hidden)} param column(s) not shown: {', '.join(hidden)}; `sweep status --wide` shows all)")
     counts = frame["state"].value_counts().to_dict()
     jobs = compute_used_s(trials)
-    return (table + "\n\n" + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
-            + f"; job compute {duration(sum(jobs))} over {len(jobs)} finished job(s) (reused trials cost none)")
+    notes.append(", ".join(f"{n} {s.lower()}" for s, n in counts.items())
+                 + f"; job compute {duration(sum(jobs))} over {len(jobs)} finished job(s) (reused trials cost none)")
+    fill = (lambda text: text) if wide else (lambda text: textwrap.fill(text, width))
+    return _render(frame) + "\n\n" + "\n".join(fill(n) for n in notes)
+
+
+def _render(frame: Any) -> str:
+    import pandas as pd
+
+    with pd.option_context("display.max_columns", None, "display.width", 10_000, "display.max_colwidth", 200):
+        return str(frame.to_string(na_rep="-", float_format=lambda v: f"{v:.4g}"))
+
+
+def _width(frame: Any) -> int:
+    return max(len(line) for line in _render(frame).splitlines())
 
 
 def write_models(spec: StudySpec, storage: str | None, settings: Settings, trials: list[FrozenTrial],

@@ -20,7 +20,7 @@ from sweep.errors import (
 )
 from sweep.settings import Settings, choose
 from sweep.studio.backend import JobEvents, Jobs, Training
-from sweep.studio.joblog import curves_from_log, failure_reason, first_epoch
+from sweep.studio.joblog import curves_from_log, failure_reason, first_epoch, last_epoch
 from sweep.studio.metrics import (
     confusion_matrices,
     curves_from_metadata,
@@ -61,6 +61,12 @@ class JobLog:
             if first_epoch(lines) in (None, 1):
                 return lines
         return [item.data for item in reversed(self.jobs.job_log(self.job_id))]
+
+    def epoch(self) -> tuple[int, int] | None:
+        """The epoch the job is in, from the socket's lines only (never a request: None without a live socket)."""
+        if self.stream is None or not self.stream.live:
+            return None
+        return last_epoch(self.stream.lines())
 
 
 # Called with the job (as last read) and its log at every look; True means "stop following" (the

@@ -1,7 +1,17 @@
-"""Live progress of a sweep on stderr: one line per event, and a refreshing status line on a TTY."""
+"""Live progress of a sweep on stderr: one line per event, and a refreshing status line on a TTY.
+
+The status line (drawn only on a terminal) reads, with every timer labelled::
+
+    [elapsed 0:03:10] 5/12 done | trial 6 running epoch 12/30 (job 1005, block 10, for 0:00:12) | ...
+    | best int8.accuracy 0.9722 (trial 3) | ETA 0:04:10
+
+The ETA is the trials still to finish times the mean wall time of those this run finished, over
+the slots; it is left out until one has finished.
+"""
 
 from __future__ import annotations
 
+import statistics
 import sys
 import threading
 import time
@@ -26,6 +36,10 @@ class Progress:
         self._status: dict[int, str] = {}
         self._best = ""
         self._started = time.monotonic()
+        self._total: int | None = None
+        self._done = 0
+        self._slots = 1
+        self._walls: list[float] = []
 
     def _emit(self, line: str) -> None:
         with self._lock:
@@ -37,8 +51,35 @@ class Progress:
             self.stream.flush()
 
     def _status_line(self) -> str:
-        running = " | ".join(self._status[k] for k in sorted(self._status))
-        return f"[{_clock(time.monotonic() - self._started)}] {running}{'  best ' + self._best if self._best else ''}"
+        parts = [f"[elapsed {_clock(time.monotonic() - self._started)}]"]
+        if self._total is not None:
+            parts.append(f"{self._done}/{self._total} done")
+        parts.extend(self._status[k] for k in sorted(self._status))
+        if self._best:
+            parts.append(f"best {self._best}")
+        if (eta := self.eta_s()) is not None:
+            parts.append(f"ETA {_clock(eta)}")
+        return " | ".join(parts)
+
+    def eta_s(self) -> float | None:
+        """Seconds until the target is reached, from this run's finished trials (None before the first)."""
+        if self._total is None or not self._walls:
+            return None
+        left = max(self._total - self._done, 0)
+        return left * statistics.fmean(self._walls) / max(self._slots, 1)
+
+    def plan(self, total: int, done: int, slots: int) -> None:
+        """The run's target: ``total`` trials, ``done`` of them already, ``slots`` at a time."""
+        with self._lock:
+            self._total, self._done, self._slots = total, done, slots
+
+    def counted(self, wall_s: float | None) -> str:
+        """One more trial toward the target (``wall_s``: its time, when it trained); ``[done/total]``."""
+        with self._lock:
+            self._done += 1
+            if wall_s is not None:
+                self._walls.append(wall_s)
+            return f" [{self._done}/{self._total}]" if self._total is not None else ""
 
     def info(self, message: str) -> None:
         if not self.quiet:
@@ -47,12 +88,13 @@ class Progress:
     def warn(self, message: str) -> None:
         self._emit(message)
 
-    def running(self, trial: int, label: str, job_id: int | None, learn_id: int, state: str, elapsed_s: float
-                ) -> None:
+    def running(self, trial: int, label: str, job_id: int | None, learn_id: int, state: str, elapsed_s: float,
+                epoch: tuple[int, int] | None = None) -> None:
         """Refresh the live line of a running trial (only drawn on a TTY)."""
-        job = f" job {job_id}" if job_id is not None else ""
+        at = f" epoch {epoch[0]}/{epoch[1]}" if epoch is not None else ""
+        job = f"job {job_id}, " if job_id is not None else ""
         with self._lock:
-            self._status[trial] = f"{label} {state}{job} @block {learn_id} {_clock(elapsed_s)}"
+            self._status[trial] = f"{label} {state}{at} ({job}block {learn_id}, for {_clock(elapsed_s)})"
             if self.live:
                 self.stream.write("\r\x1b[2K" + self._status_line())
                 self.stream.flush()

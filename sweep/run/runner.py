@@ -105,6 +105,7 @@ class Runner:
         """Resume what a dead worker left, then fill the slots until the study is done (the caller has
         refused learn blocks that another live worker uses: :meth:`Workers.refuse_busy_blocks`)."""
         self._resume()
+        self._plan_progress()
         self._live = len(self.learn_ids)
         for lid in self.learn_ids:
             threading.Thread(target=self._slot, args=(lid,), name=f"slot-{lid}", daemon=True).start()
@@ -124,6 +125,13 @@ class Runner:
             self.summary.stopped_reason = str(self._abort)
             raise self._abort
         return self.summary
+
+    def _plan_progress(self) -> None:
+        trials = self.study.get_trials(deepcopy=False)
+        done = sum(t.state in _COUNTED for t in trials)
+        queued = sum(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials)
+        total = done + queued if self.side else max(self.options.target_trials, done)
+        self.progress.plan(total, done, len(self.learn_ids))
 
     # ---- slots ------------------------------------------------------------------------------
 

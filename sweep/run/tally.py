@@ -38,7 +38,7 @@ class Tally:
         self.summary = RunSummary()
         self._lock = threading.Lock()
         self._consecutive_failures = 0
-        self._best: tuple[float, int] | None = None
+        self._best: list[tuple[float, int]] = []  # per objective
 
     def add(self, outcome: Outcome) -> int:
         """Count ``outcome``; the number of consecutive failures after it (a trial that ended well resets it)."""
@@ -58,10 +58,12 @@ class Tally:
             self.summary.stopped_reason = reason
             return True
 
-    def best(self, number: int, value: float, maximize: bool) -> tuple[float, int]:
-        """Offer a feasible trial's value; the best (value, trial number) so far."""
-        sign = 1.0 if maximize else -1.0
+    def best(self, number: int, values: list[float], maximize: list[bool]) -> list[tuple[float, int]]:
+        """Offer a feasible trial's values; the best (value, trial number) so far of each objective."""
         with self._lock:
-            if self._best is None or sign * value > sign * self._best[0]:
-                self._best = (value, number)
-            return self._best
+            if len(self._best) != len(values):
+                self._best = [(v, number) for v in values]
+            for i, (v, up) in enumerate(zip(values, maximize, strict=True)):
+                if (v > self._best[i][0]) if up else (v < self._best[i][0]):
+                    self._best[i] = (v, number)
+            return list(self._best)

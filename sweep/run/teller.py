@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
@@ -31,7 +33,7 @@ class Teller:
         self.max_consecutive_failures = max_consecutive_failures
         self.metric_names = [o.metric for o in spec.objectives]
         self.required = [*self.metric_names, *(c.metric for c in spec.constraints)]
-        self._maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+        self._maximize = [d == optuna.study.StudyDirection.MAXIMIZE for d in study.directions]
 
     def complete(self, work: TrialRun, result: JobResult, wall_time_s: float) -> None:
         """A trained model: its metrics, curves and confusion matrices, then its values."""
@@ -87,7 +89,8 @@ class Teller:
         self.study.tell(work.trial, state=TrialState.PRUNED)
         self.tally.add(Outcome.PRUNED)
         self.progress.done(work.number)
-        self.progress.info(f"{work.label}: {pruned_reason(info)}; job {work.job_id} cancelled")
+        count = self.progress.counted(time.monotonic() - work.started_mono)
+        self.progress.info(f"{work.label}: {pruned_reason(info)}; job {work.job_id} cancelled{count}")
 
     def pruned_as_twin(self, work: TrialRun, twin: FrozenTrial) -> None:
         """The same configuration was pruned: so is this trial, without training it."""
@@ -96,8 +99,9 @@ class Teller:
         self.study.tell(work.trial, state=TrialState.PRUNED)
         self.tally.add(Outcome.PRUNED)
         self.progress.done(work.number)
+        count = self.progress.counted(None)
         self.progress.info(f"{work.label}: same configuration as trial {twin.number}, which was pruned; "
-                           "pruned too, nothing trained")
+                           f"pruned too, nothing trained{count}")
 
     def _tell(self, work: TrialRun, metrics: dict[str, float]) -> None:
         feasible = True
@@ -109,8 +113,11 @@ class Teller:
         self.study.tell(work.trial, values)
         self.twins.told(work.request.key, work.number)
         shown = " ".join(f"{m}={v:.4g}" for m, v in zip(self.metric_names, values, strict=True))
-        self.progress.info(f"{work.label}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s)")
-        # the live line's best; study.best_trial would copy every trial
-        if self.live_best and feasible and len(values) == 1:
-            value, best = self.tally.best(work.number, values[0], self._maximize)
-            self.progress.best(f"{self.metric_names[0]}={value:.4g} (trial {best})")
+        wall = metrics.get("wall_time_s") if "duplicate_of" not in work.trial.user_attrs else None
+        count = self.progress.counted(wall)
+        self.progress.info(f"{work.label}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s){count}")
+        # the live line's best of each objective (study.best_trial would copy every trial)
+        if self.live_best and feasible:
+            best = self.tally.best(work.number, values, self._maximize)
+            self.progress.best(", ".join(f"{m} {v:.4g} (trial {n})" for m, (v, n)
+                                         in zip(self.metric_names, best, strict=True)))

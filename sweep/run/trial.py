@@ -126,8 +126,9 @@ class TrialDriver:
         def on_poll(job: Job, joblog: JobLog) -> bool:
             nonlocal last_beat, last_check
             state = what or ("running" if job.started else "queued")
+            epoch = joblog.epoch() if self.progress.live and not what else None
             self.progress.running(work.number, work.label, job.id, work.learn_id, state,
-                                  time.monotonic() - work.started_mono)
+                                  time.monotonic() - work.started_mono, epoch)
             if time.monotonic() - last_beat >= self.heartbeat_s:
                 work.trial.set_user_attr("worker", self.workers.record(work.learn_id))
                 last_beat = time.monotonic()

@@ -102,3 +102,6 @@ def record_study_attrs(study: optuna.Study, spec: StudySpec) -> None:
     for key, value in wanted.items():
         if current.get(key) != value:
             study.set_user_attr(key, value)
+    names = [o.metric for o in spec.objectives]
+    if study.metric_names != names:  # optuna-dashboard and Optuna's own plots name the objectives by these
+        study.set_metric_names(names)

@@ -43,6 +43,15 @@ def curves_from_log(lines_oldest_first: list[str]) -> dict[str, list[float]]:
     return curves
 
 
+def last_epoch(lines_oldest_first: list[str]) -> tuple[int, int] | None:
+    """(i, n) of the last ``Epoch i/n`` line: the epoch a running job is in (None before the first)."""
+    for line in reversed(lines_oldest_first):
+        m = _EPOCH.search(line)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    return None
+
+
 def first_epoch(lines_oldest_first: list[str]) -> int | None:
     """The number of the first ``Epoch i/n`` line (None when there is none): 1 unless lines are missing."""
     for line in lines_oldest_first:

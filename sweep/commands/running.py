@@ -1,14 +1,13 @@
-"""What each command does: one typed function per command, given the settings built once at the edge (cli.py)."""
+"""Commands that train: run (the sweep) and confirm (repeats of its best); connecting, slots and workers."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING
 
 from sweep.errors import SettingsError, UsageError
 from sweep.settings import Settings, choose
@@ -30,7 +29,9 @@ if TYPE_CHECKING:
     from sweep.studio.client import StudioClient
     from sweep.studio.socket import ProjectSocket
 
-__all__ = ["best", "cleanup", "compare", "confirm", "import_features", "report", "run", "serve", "status"]
+from sweep.commands.reading import print_best, refresh_report
+
+__all__ = ["confirm", "run"]
 
 
 def run(study_file: Path, settings: Settings, *, trials: int | None = None, storage: str | None = None,
@@ -77,7 +78,7 @@ def run(study_file: Path, settings: Settings, *, trials: int | None = None, stor
                              events=work.events).run()
     finally:
         if study is not None and write_report:
-            _refresh_report(study, spec, settings, progress)
+            refresh_report(study, spec, settings, progress)
     _print_done(study, spec, summary, progress)
     return 0
 
@@ -122,7 +123,7 @@ def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int 
     for line in confirmed_lines(work.study, [o.metric for o in spec.objectives]):
         progress.warn(line)
     if write_report:
-        _refresh_report(work.study, spec, settings, progress)
+        refresh_report(work.study, spec, settings, progress)
     return 0
 
 
@@ -165,6 +166,7 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
 
 
 def _options(spec: StudySpec, target_trials: int, polling: Polling, stale_after_s: float, found: Stored) -> RunOptions:
+    """The run's options; ``found.models``: where complete trials' model files are kept (None: not kept)."""
     from sweep.run.runner import RunOptions
 
     return RunOptions(
@@ -219,7 +221,7 @@ def _print_done(study: optuna.Study, spec: StudySpec, summary: RunSummary, progr
                   + (f"{summary.pruned} pruned, " if summary.pruned else "") + f"{summary.reused} reused, "
                   f"{summary.reattached} re-attached in this run; {done} complete in the study"
                   + (f" ({summary.stopped_reason})" if summary.stopped_reason else ""))
-    _print_best(study, spec, sys.stderr)
+    print_best(study, spec, sys.stderr)
 
 
 def _stale_after(flag: str | None, settings: Settings) -> float:
@@ -238,163 +240,3 @@ def _stale_after(flag: str | None, settings: Settings) -> float:
         raise SettingsError(field, f"must be at least {2 * HEARTBEAT_S:.0f} s, twice the {HEARTBEAT_S:.0f} s heartbeat "
                                    f"of a running trial (got {chosen.value!r})")
     return seconds
-
-
-def _refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, progress: Progress) -> None:
-    try:
-        from sweep.report.build import write_report
-
-        path = write_report(study, settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device)
-        progress.info(f"report: {path}")
-    except Exception as exc:  # noqa: BLE001 - a report problem must not hide the sweep's own outcome
-        progress.warn(f"could not write the report: {type(exc).__name__}: {exc}")
-
-
-def _print_best(study: optuna.Study, spec: StudySpec, stream: TextIO) -> None:
-    from sweep.report.status import best_trials
-    from sweep.report.versus import confirmed_lines, versus_baseline
-
-    names = [o.metric for o in spec.objectives]
-    chosen = best_trials(study)
-    for t in chosen:
-        shown = " ".join(f"{n}={v:.4g}" for n, v in zip(names, t.values or [], strict=False))
-        print(f"best: trial {t.number} {shown} job {t.user_attrs.get('job_id')}", file=stream)
-    if chosen and (against := versus_baseline(study, chosen[0], names, spec.device)):
-        print(against, file=stream)
-    for line in confirmed_lines(study, names):
-        print(f"confirmed: {line}", file=stream)
-
-
-def _open(study_file: Path, settings: Settings, storage: str | None) -> tuple[StudySpec, optuna.Study]:
-    """The study file and its study, for commands that only read it."""
-    from sweep.session import stored
-
-    spec = load_study(study_file, settings)
-    return spec, stored.open_existing(spec, stored.storage_url(spec, storage, settings))
-
-
-def status(study_file: Path, settings: Settings, *, storage: str | None = None) -> int:
-    """Print every trial (state, params, objectives, job id, best) and the study's compute."""
-    from sweep.report.status import status_table
-
-    spec, study = _open(study_file, settings, storage)
-    print(status_table(study, spec))
-    _print_best(study, spec, sys.stdout)
-    return 0
-
-
-def best(study_file: Path, settings: Settings, *, storage: str | None = None, apply: bool = False,
-         train: bool = False, trial: int | None = None, model: Path | None = None) -> int:
-    """Print the best trial's exact train request body (``model``: first write its .tflite files there); with
-    ``apply``, save it to the user's own learn block (the clones' source), with ``train`` also train it there."""
-    from sweep.report.status import chosen_trials, write_models
-
-    spec, study = _open(study_file, settings, storage)
-    trials = chosen_trials(study, spec, trial)
-    if apply and len(trials) > 1:
-        numbers = ", ".join(str(t.number) for t in trials)
-        raise UsageError(f"--apply: the study has {len(trials)} Pareto-optimal trials ({numbers}); "
-                         "choose one with --trial N")
-    if train and not apply:
-        raise UsageError("--train trains the applied configuration: give --apply too")
-    write_models(spec, storage, settings, trials, model, sys.stderr)  # --model DIR: each trial's .tflite files
-    bodies = [t.user_attrs.get("request") for t in trials]
-    if len(bodies) == 1:
-        print(json.dumps(bodies[0], indent=2, sort_keys=True))
-    else:
-        print(json.dumps({str(t.number): b for t, b in zip(trials, bodies, strict=True)}, indent=2, sort_keys=True))
-    if trial is None:
-        _print_best(study, spec, sys.stderr)  # people read stderr; stdout stays the JSON scripts parse
-    if apply:
-        _apply(spec, study, settings, trials[0].number, bodies[0] or {}, train=train,
-               seed=trials[0].user_attrs.get("seed"))
-    return 0
-
-
-def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int, body: dict[str, Any], *,
-           train: bool, seed: int | None) -> None:
-    from sweep.run.finish import apply_best, source_learn_id
-    from sweep.run.follow import Polling
-    from sweep.run.progress import Progress
-    from sweep.session.target import connect
-    from sweep.study.request import TrainRequest
-
-    progress = Progress(sys.stderr)
-    with connect(spec, settings, _plain_plan(spec, settings)) as conn:
-        learn_id = source_learn_id(spec, study, conn.client, progress)
-        if train:
-            progress.warn(f"training trial {number}'s configuration on learn block {learn_id}...")
-        result = apply_best(conn.client, learn_id, TrainRequest.recorded(body), train=train,
-                            polling=Polling.from_settings(settings, conn.poll_max_s), seed=seed)
-        progress.warn(f"applied trial {number}'s configuration to learn block {learn_id} ({conn.description})")
-        if result is not None:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items()) if k.count(".") == 1
-                              and k.endswith(("accuracy", "loss")))
-            progress.warn(f"trained it there: job {result.job.id}; {shown}")
-
-
-def _plain_plan(spec: StudySpec, settings: Settings) -> TargetPlan:
-    """A plan that reaches the project without claiming slots (the local studio started for one job)."""
-    from sweep.session.target import TargetPlan, plan_target
-
-    plan = plan_target(spec, settings, slots=[1] if spec.target.slot_count else None)
-    return TargetPlan(learn_ids=plan.learn_ids, local_project_id=plan.local_project_id)
-
-
-def cleanup(study_file: Path, settings: Settings, *, storage: str | None = None, dry_run: bool = False) -> int:
-    """Delete the clones this study made (and nothing else); with ``dry_run``, only say which."""
-    from sweep.run.finish import cleanup as delete_clones
-    from sweep.session.target import connect
-
-    spec, study = _open(study_file, settings, storage)
-    with connect(spec, settings, _plain_plan(spec, settings)) as conn:
-        doomed = delete_clones(spec, study, conn.client, dry_run=dry_run)
-    verb = "would delete" if dry_run else "deleted"
-    for item in doomed:
-        note = "" if item.recorded else " (named like this study's clones, not recorded on it)"
-        print(f"{verb} impulse {item.impulse_id} {item.name!r}{note}")
-    if not doomed:
-        print(f"study {spec.name!r} has no clones in {spec.target.label}")
-    return 0
-
-
-def report(study_file: Path, settings: Settings, *, storage: str | None = None, out: Path | None = None) -> int:
-    """Write the study's report (index.html, report.md, trials.csv, plots) and print where."""
-    from sweep.report.build import write_report
-
-    spec, study = _open(study_file, settings, storage)
-    print(write_report(study, out or settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device))
-    return 0
-
-
-def compare(study_files: Sequence[Path], settings: Settings, *, out: Path | None = None) -> int:
-    """Write a comparison of several studies and print where."""
-    from sweep.report.build import write_comparison
-
-    opened = [_open(path, settings, None) for path in study_files]
-    folder = out or settings.reports_dir / ("compare-" + "-".join(spec.name for spec, _ in opened))
-    print(write_comparison([study for _, study in opened], folder))
-    return 0
-
-
-def serve(settings: Settings, *, host: str, port: int, data_dir: Path | None, concurrency: int,
-          allow_user_code: bool) -> int:
-    """Serve the local studio until stopped (a standalone server: the runs that find it reuse it)."""
-    from sweep.local.serve import serve as serve_forever
-
-    try:
-        serve_forever(host, port, data_dir or settings.data_dir, concurrency=concurrency,
-                      allow_user_code=allow_user_code)
-    except KeyboardInterrupt:  # uvicorn re-raises SIGINT/SIGTERM after a clean shutdown: that is a normal stop
-        pass
-    return 0
-
-
-def import_features(settings: Settings, *, name: str, x_path: Path, y_path: Path, labels: list[str] | None,
-                    shape: tuple[int, ...] | None, data_dir: Path | None) -> int:
-    """Import exported features (X_train_features.npy, y_train.npy) as a local project."""
-    from sweep.local.datasets import import_features as import_project
-
-    project = import_project(data_dir or settings.data_dir, name, x_path, y_path, labels, shape)
-    print(f"imported {project.name!r} as local project {project.id} (learn blocks {project.learn_block_ids})")
-    return 0

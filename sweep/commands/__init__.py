@@ -1,0 +1,13 @@
+"""What each command does: one typed function per command, given the settings built once at the edge (cli.py).
+
+``running`` trains (run, confirm), ``reading`` reads a study and ends it well (status, best, report,
+compare, dashboard, cleanup), ``local`` serves the local studio and imports data into it.
+"""
+
+from __future__ import annotations
+
+from sweep.commands.local import import_features, serve
+from sweep.commands.reading import best, cleanup, compare, dashboard, report, status
+from sweep.commands.running import confirm, run
+
+__all__ = ["best", "cleanup", "compare", "confirm", "dashboard", "import_features", "report", "run", "serve", "status"]

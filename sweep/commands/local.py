@@ -1,0 +1,38 @@
+"""Commands of the local studio itself: serve it, import a dataset into it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sweep.settings import Settings
+
+if TYPE_CHECKING:
+
+    pass
+
+
+__all__ = ["import_features", "serve"]
+
+
+def serve(settings: Settings, *, host: str, port: int, data_dir: Path | None, concurrency: int,
+          allow_user_code: bool) -> int:
+    """Serve the local studio until stopped (a standalone server: the runs that find it reuse it)."""
+    from sweep.local.serve import serve as serve_forever
+
+    try:
+        serve_forever(host, port, data_dir or settings.data_dir, concurrency=concurrency,
+                      allow_user_code=allow_user_code)
+    except KeyboardInterrupt:  # uvicorn re-raises SIGINT/SIGTERM after a clean shutdown: that is a normal stop
+        pass
+    return 0
+
+
+def import_features(settings: Settings, *, name: str, x_path: Path, y_path: Path, labels: list[str] | None,
+                    shape: tuple[int, ...] | None, data_dir: Path | None) -> int:
+    """Import exported features (X_train_features.npy, y_train.npy) as a local project."""
+    from sweep.local.datasets import import_features as import_project
+
+    project = import_project(data_dir or settings.data_dir, name, x_path, y_path, labels, shape)
+    print(f"imported {project.name!r} as local project {project.id} (learn blocks {project.learn_block_ids})")
+    return 0

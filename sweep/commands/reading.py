@@ -1,0 +1,188 @@
+"""Commands that read a study and end it well: status, best (and --apply), report, compare, dashboard, cleanup."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from sweep.errors import SettingsError, UsageError
+from sweep.settings import Settings
+from sweep.study.load import load_study
+from sweep.study.spec import StudySpec
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+    from sweep.run.progress import Progress
+    from sweep.session.target import TargetPlan
+
+
+__all__ = ["best", "cleanup", "compare", "dashboard", "open_study", "print_best", "refresh_report", "report", "status"]
+
+
+def refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, progress: Progress) -> None:
+    try:
+        from sweep.report.build import write_report
+
+        path = write_report(study, settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device)
+        progress.info(f"report: {path}")
+    except Exception as exc:  # noqa: BLE001 - a report problem must not hide the sweep's own outcome
+        progress.warn(f"could not write the report: {type(exc).__name__}: {exc}")
+
+
+def print_best(study: optuna.Study, spec: StudySpec, stream: TextIO) -> None:
+    from sweep.report.status import best_trials
+
+    names = [o.metric for o in spec.objectives]
+    chosen = best_trials(study)
+    for t in chosen:
+        shown = " ".join(f"{n}={v:.4g}" for n, v in zip(names, t.values or [], strict=False))
+        print(f"best: trial {t.number} {shown} job {t.user_attrs.get('job_id')}", file=stream)
+    _print_verdicts(study, spec, chosen, stream)
+
+
+def _print_verdicts(study: optuna.Study, spec: StudySpec, chosen: list[FrozenTrial], stream: TextIO) -> None:
+    """The best against the baseline, and what confirmation repeats said."""
+    from sweep.report.versus import confirmed_lines, versus_baseline
+
+    names = [o.metric for o in spec.objectives]
+    if chosen and (against := versus_baseline(study, chosen[0], names, spec.device)):
+        print(against, file=stream)
+    for line in confirmed_lines(study, names):
+        print(f"confirmed: {line}", file=stream)
+
+
+def open_study(study_file: Path, settings: Settings, storage: str | None) -> tuple[StudySpec, optuna.Study]:
+    """The study file and its study, for commands that only read it."""
+    from sweep.session import stored
+
+    spec = load_study(study_file, settings)
+    return spec, stored.open_existing(spec, stored.storage_url(spec, storage, settings))
+
+
+def dashboard(study_file: Path, settings: Settings, *, storage: str | None = None, host: str = "127.0.0.1",
+              port: int = 8080) -> int:
+    """Serve optuna-dashboard on the study's storage (objective names set, constraints shown) until Ctrl-C."""
+    try:
+        import optuna_dashboard  # noqa: F401 - the extra, checked before the study is opened
+
+        from sweep.report.dashboard import serve_dashboard
+    except ImportError:
+        raise SettingsError("sweep dashboard", "needs the dashboard extra: pip install 'ei-sweep[dashboard]'") from None
+    from optuna.artifacts import FileSystemArtifactStore
+
+    from sweep.session.artifacts import artifact_place
+    from sweep.session.stored import storage_url
+
+    spec, study = open_study(study_file, settings, storage)
+    models = artifact_place(spec, storage_url(spec, storage, settings), settings).path  # the trials' .tflite files
+    print(f"optuna-dashboard on study {spec.name!r}: http://{host}:{port}/dashboard/ (Ctrl-C stops it); "
+          f"model files from {models}", file=sys.stderr)
+    serve_dashboard(study._storage, [str(c) for c in spec.constraints], host=host, port=port,
+                    artifact_store=FileSystemArtifactStore(models))
+    return 0
+
+
+def status(study_file: Path, settings: Settings, *, storage: str | None = None, wide: bool = False) -> int:
+    """Print every trial (state, params, objectives, job id, best) and the study's compute."""
+    from sweep.report.status import status_table
+
+    spec, study = open_study(study_file, settings, storage)
+    print(status_table(study, spec, wide=wide))
+    print_best(study, spec, sys.stdout)
+    return 0
+
+
+def best(study_file: Path, settings: Settings, *, storage: str | None = None, apply: bool = False,
+         train: bool = False, trial: int | None = None, as_json: bool = False, model: Path | None = None) -> int:
+    """Print the best trial(s) in trial order with metrics and exact request body (``as_json``: for scripts);
+    with ``apply``, save it to the user's own learn block (the clones' source), with ``train`` train it there;
+    with ``model``, first write their kept .tflite files into that folder."""
+    from sweep.report.best import best_json, best_text
+    from sweep.report.status import chosen_trials, write_models
+
+    spec, study = open_study(study_file, settings, storage)
+    trials = chosen_trials(study, spec, trial)
+    if apply and len(trials) > 1:
+        numbers = ", ".join(str(t.number) for t in trials)
+        raise UsageError(f"--apply: the study has {len(trials)} Pareto-optimal trials ({numbers}); "
+                         "choose one with --trial N")
+    if train and not apply:
+        raise UsageError("--train trains the applied configuration: give --apply too")
+    write_models(spec, storage, settings, trials, model, sys.stderr)  # --model DIR: each trial's .tflite files
+    print(best_json(spec, trials) if as_json else best_text(spec, trials))
+    if not as_json:
+        _print_verdicts(study, spec, trials, sys.stdout)
+    if apply:
+        _apply(spec, study, settings, trials[0].number, trials[0].user_attrs.get("request") or {}, train=train,
+               seed=trials[0].user_attrs.get("seed"))
+    return 0
+
+
+def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int, body: dict[str, Any], *,
+           train: bool, seed: int | None) -> None:
+    from sweep.run.finish import apply_best, source_learn_id
+    from sweep.run.follow import Polling
+    from sweep.run.progress import Progress
+    from sweep.session.target import connect
+    from sweep.study.request import TrainRequest
+
+    progress = Progress(sys.stderr)
+    with connect(spec, settings, _plain_plan(spec, settings)) as conn:
+        learn_id = source_learn_id(spec, study, conn.client, progress)
+        if train:
+            progress.warn(f"training trial {number}'s configuration on learn block {learn_id}...")
+        result = apply_best(conn.client, learn_id, TrainRequest.recorded(body), train=train,
+                            polling=Polling.from_settings(settings, conn.poll_max_s), seed=seed)
+        progress.warn(f"applied trial {number}'s configuration to learn block {learn_id} ({conn.description})")
+        if result is not None:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items()) if k.count(".") == 1
+                              and k.endswith(("accuracy", "loss")))
+            progress.warn(f"trained it there: job {result.job.id}; {shown}")
+
+
+def _plain_plan(spec: StudySpec, settings: Settings) -> TargetPlan:
+    """A plan that reaches the project without claiming slots (the local studio started for one job)."""
+    from sweep.session.target import TargetPlan, plan_target
+
+    plan = plan_target(spec, settings, slots=[1] if spec.target.slot_count else None)
+    return TargetPlan(learn_ids=plan.learn_ids, local_project_id=plan.local_project_id)
+
+
+def cleanup(study_file: Path, settings: Settings, *, storage: str | None = None, dry_run: bool = False) -> int:
+    """Delete the clones this study made (and nothing else); with ``dry_run``, only say which."""
+    from sweep.run.finish import cleanup as delete_clones
+    from sweep.session.target import connect
+
+    spec, study = open_study(study_file, settings, storage)
+    with connect(spec, settings, _plain_plan(spec, settings)) as conn:
+        doomed = delete_clones(spec, study, conn.client, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for item in doomed:
+        note = "" if item.recorded else " (named like this study's clones, not recorded on it)"
+        print(f"{verb} impulse {item.impulse_id} {item.name!r}{note}")
+    if not doomed:
+        print(f"study {spec.name!r} has no clones in {spec.target.label}")
+    return 0
+
+
+def report(study_file: Path, settings: Settings, *, storage: str | None = None, out: Path | None = None) -> int:
+    """Write the study's report (index.html, report.md, trials.csv, plots) and print where."""
+    from sweep.report.build import write_report
+
+    spec, study = open_study(study_file, settings, storage)
+    print(write_report(study, out or settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device))
+    return 0
+
+
+def compare(study_files: Sequence[Path], settings: Settings, *, out: Path | None = None) -> int:
+    """Write a comparison of several studies and print where."""
+    from sweep.report.build import write_comparison
+
+    opened = [open_study(path, settings, None) for path in study_files]
+    folder = out or settings.reports_dir / ("compare-" + "-".join(spec.name for spec, _ in opened))
+    print(write_comparison([study for _, study in opened], folder))
+    return 0
