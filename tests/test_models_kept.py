@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import optuna
 import pytest
 from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
@@ -222,6 +224,42 @@ def test_the_kept_models_survive_a_kill_and_resume(studio: FakeStudio, tmp_path:
     assert kept_models(trials[0]) == before  # the first run's files, untouched
     for t in trials:  # the re-attached trial 1 kept its own job's models too
         _assert_own(t, _store(tmp_path), storage)
+
+
+def test_the_dashboard_serves_each_trials_own_model_files(studio: FakeStudio, tmp_path: Path) -> None:
+    pytest.importorskip("optuna_dashboard")
+    path = write_study(tmp_path, studio.base_url, trials=2)
+    assert run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path).returncode == 0
+    trials = load(tmp_path).get_trials()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = subprocess.Popen(sweep_cmd("dashboard", str(path), "--port", str(port)), cwd=tmp_path,
+                              env=sweep_env("unused"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(lambda: _answers(f"{base}/api/studies") or server.poll() is not None, timeout=60)
+        (ours,) = [s for s in httpx.get(f"{base}/api/studies", timeout=5).json()["study_summaries"]
+                   if s["study_name"] == "fake"]
+        detail = httpx.get(f"{base}/api/studies/{ours['study_id']}", timeout=10).json()
+        for served in detail["trials"]:
+            trial = trials[served["number"]]
+            assert {a["filename"] for a in served["artifacts"]} == {f"fake-trial{trial.number}-float32.tflite",
+                                                                  f"fake-trial{trial.number}-int8.tflite"}
+            for artifact in served["artifacts"]:
+                got = httpx.get(f"{base}/artifacts/{ours['study_id']}/{served['trial_id']}/{artifact['artifact_id']}",
+                                timeout=10)
+                assert got.status_code == 200 and _owner(got.content)[1] == trial.user_attrs["job_id"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_keep_models_off_downloads_nothing(studio: FakeStudio, tmp_path: Path) -> None:
