@@ -22,6 +22,7 @@ from sweep.session.storage import (
 from sweep.settings import Settings, choose
 from sweep.study.pruner import make_pruner
 from sweep.study.sampler import make_sampler
+from sweep.study.space import outline
 from sweep.study.spec import StudySpec
 from sweep.study.storage_url import redact_url
 
@@ -97,6 +98,7 @@ def record_study_attrs(study: optuna.Study, spec: StudySpec) -> None:
         "directions": spec.directions,
         "constraints": [str(c) for c in spec.constraints],
         "device": spec.device,
+        "space_outline": outline(spec.space),
     }
     current = study.user_attrs
     for key, value in wanted.items():

@@ -35,6 +35,7 @@ __all__ = [
     "grid",
     "grid_size",
     "is_tuned",
+    "outline",
     "parameters",
 ]
 
@@ -229,6 +230,19 @@ def parameters(space: Space) -> Iterator[tuple[str, str, Any]]:
             value = getattr(layer, name, None)
             if value is not None:
                 yield f"layers.{i}.{name}", f"space.layers[{i}].{name}", value
+
+
+def outline(space: Space) -> dict[str, Any]:
+    """What a report reads of the space, as JSON: each layer's type and fixed ``repeat``, and a fixed
+    spectrogram ``enabled`` (tuned ones are params). Recorded on the study, so its report names params
+    by layer (``conv2d.neurons``) and leaves out those a trial did not use."""
+    layers = [{"type": layer.type, **({"repeat": layer.repeat} if isinstance(layer.repeat, int) else {})}
+              for layer in space.layers or []]
+    out: dict[str, Any] = {"layers": layers}
+    spectrogram = space.augmentation_policy_spectrogram
+    if spectrogram is not None and isinstance(spectrogram.enabled, bool):
+        out["spectrogram_enabled"] = spectrogram.enabled
+    return out
 
 
 def is_tuned(value: Any) -> bool:
