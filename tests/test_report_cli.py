@@ -84,6 +84,28 @@ def test_report_writes_a_self_contained_page_markdown_csv_and_plots(two_studies:
     _assert_no_key(out)
 
 
+def test_a_run_records_its_space_outline_and_the_report_names_params_by_layer(
+        two_studies: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """`sweep run` records the layer types; a study without them (run before) is named from its file."""
+    folder, a, _ = two_studies
+    study = load(folder, "alpha")
+    assert study.user_attrs["space_outline"] == {"layers": [{"type": "dense"}, {"type": "dropout"}]}
+    expected = ["params_learning_rate", "params_batch_size", "params_training_cycles", "params_dense.neurons",
+                "params_dense.repeat", "params_dropout.dropout_rate"]
+    proc = run_sweep("report", str(a), "--out", str(tmp_path / "new"), env=sweep_env(KEY), cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    csv = pd.read_csv(tmp_path / "new" / "trials.csv")
+    assert [c for c in csv.columns if c.startswith("params_")] == expected
+    done = [t for t in study.get_trials() if t.state == TrialState.COMPLETE]
+    assert list(csv.loc[csv["state"] == "COMPLETE", "params_dense.neurons"]) == [t.params["layers.0.neurons"]
+                                                                               for t in done]
+    study.set_user_attr("space_outline", None)  # as a study run before outlines were recorded
+    proc = run_sweep("report", str(a), "--out", str(tmp_path / "old"), env=sweep_env(KEY), cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    assert [c for c in pd.read_csv(tmp_path / "old" / "trials.csv").columns if c.startswith("params_")] == expected
+    assert "<th>dense.neurons</th>" in (tmp_path / "old" / "index.html").read_text()
+
+
 def test_report_out_flag_writes_where_asked(two_studies: tuple[Path, Path, Path], tmp_path: Path) -> None:
     folder, _, b = two_studies
     proc = run_sweep("report", str(b), "--out", str(tmp_path / "elsewhere"), env=sweep_env(KEY), cwd=folder)

@@ -16,6 +16,7 @@ from optuna.distributions import (
 from optuna.trial import TrialState, create_trial
 
 from sweep.report import frame as fr
+from sweep.report import fronts
 
 DEVICE = "cortex-m4f-80mhz"
 CLASSES = ["noise", "yes", "no"]
@@ -133,7 +134,7 @@ def test_metrics_missing_on_some_trials_are_nan_and_keep_other_columns() -> None
     assert math.isnan(df.loc[0, "float32.accuracy"]) and df.loc[1, "float32.accuracy"] == 0.75
     drop = fr.accuracy_drop(df)
     assert list(drop["number"]) == [1] and drop["drop"].iloc[0] == pytest.approx(0.05)
-    assert fr.device_frame(df, fr.resolve_device(study, df)).empty  # no device metrics: nothing to plot
+    assert fronts.device_frame(df, fr.resolve_device(study, df), set()).empty  # no device metrics: nothing to plot
 
 
 @pytest.mark.parametrize("direction", ["maximize", "minimize"])
@@ -167,43 +168,73 @@ def test_pareto_mask_against_brute_force_and_optuna() -> None:
     pts = rng.random((60, 2))
     pts[5] = pts[6]  # ties are not dominated by each other
     for directions in (["maximize", "minimize"], ["minimize", "minimize"], ["maximize", "maximize"]):
-        mask = fr.pareto_mask(pts, directions)
+        mask = fronts.pareto_mask(pts, directions)
         sign = np.array([-1 if d == "maximize" else 1 for d in directions])
         c = pts * sign
         brute = [not any((c[j] <= c[i]).all() and (c[j] < c[i]).any() for j in range(len(c))) for i in range(len(c))]
         assert list(mask) == brute
         assert mask[5] == mask[6]
-    assert fr.pareto_mask(np.empty((0, 2)), ["minimize", "minimize"]).size == 0
+    assert fronts.pareto_mask(np.empty((0, 2)), ["minimize", "minimize"]).size == 0
     study = build_study(40, multi=True, fail_every=0)
     df = fr.trials_frame(study)
     df = df[df["feasible"]]  # Optuna's best_trials holds only feasible trials
-    mask = fr.pareto_mask(df[["int8.accuracy", f"{DEVICE}.latency_ms"]].to_numpy(), ["maximize", "minimize"])
+    mask = fronts.pareto_mask(df[["int8.accuracy", f"{DEVICE}.latency_ms"]].to_numpy(), ["maximize", "minimize"])
     assert set(df["number"][mask]) == {t.number for t in study.best_trials}
 
 
-def test_device_frame_marks_front_per_cost_and_resolves_device() -> None:
-    study = build_study(30)
+@pytest.mark.parametrize("multi", [False, True], ids=["one-objective", "two-objectives"])
+def test_device_frame_marks_the_studys_own_front_and_resolves_device(multi: bool) -> None:
+    """The front on the device plot is the study's best trials (its objectives), not a front of each panel."""
+    study = build_study(30, multi=multi)
     df = fr.trials_frame(study)
     assert fr.resolve_device(study, df) == DEVICE  # study attr
     assert fr.resolve_device(study, df, "default") == "default"  # explicit argument wins
     study.set_user_attr("device", "not-a-device")
     assert fr.resolve_device(study, df) == "default"  # falls back to the default device's keys
-    dev = fr.device_frame(df, DEVICE)
+    front = fronts.study_front(study)
+    assert front == {t.number for t in study.best_trials} and front
+    dev = fronts.device_frame(df, DEVICE, front)
     assert len(dev) == (df["state"] == "COMPLETE").sum()
     assert dev.attrs["accuracy_key"] == "int8.accuracy"
-    feasible = dev[dev["feasible"]]
-    assert 0 < len(feasible) < len(dev)  # the synthetic study has both kinds
-    for cost in fr.COST_FIELDS:
-        front = dev[dev[f"pareto_{cost}"]]
-        assert len(front) >= 1 and front["feasible"].all()
-        # the most accurate and the cheapest feasible trials are always on the front
-        assert feasible.loc[feasible["accuracy"].idxmax(), "number"] in set(front["number"])
-        assert feasible.loc[feasible[cost].idxmin(), "number"] in set(front["number"])
-        for _, p in front.iterrows():  # no feasible point is at least as good on both and better on one
-            better = (feasible["accuracy"] >= p["accuracy"]) & (feasible[cost] <= p[cost]) & \
-                     ((feasible["accuracy"] > p["accuracy"]) | (feasible[cost] < p[cost]))
-            assert not better.any()
-    assert fr.device_frame(df, "unknown-mcu").empty
+    assert 0 < dev["feasible"].sum() < len(dev)  # the synthetic study has both kinds
+    assert set(dev.loc[dev["front"], "number"]) == front
+    assert dev.loc[dev["front"], "feasible"].all()
+    if not multi:  # one objective: its one best trial, though the accuracy-vs-RAM panel has a front of its own
+        assert len(front) == 1 and front == {study.best_trial.number}
+    assert fronts.device_frame(df, "unknown-mcu", front).empty
+
+
+def test_pareto_ranks_peel_fronts() -> None:
+    pts = np.array([[1.0, 5.0], [2.0, 2.0], [3.0, 3.0], [0.5, 9.0], [4.0, 4.0], [2.0, 2.0]])
+    ranks = fronts.pareto_ranks(pts, ["minimize", "minimize"])
+    assert list(ranks) == [0, 0, 1, 0, 2, 0]
+    assert list(fronts.pareto_ranks(pts, ["maximize", "maximize"])) == [0, 2, 1, 0, 0, 2]
+
+
+def test_hypervolume_history_equals_optunas() -> None:
+    """The hypervolume the report draws is the one Optuna's own hypervolume history computes (feasible only)."""
+    import warnings
+
+    from optuna.visualization.matplotlib import plot_hypervolume_history
+
+    study = build_study(40, multi=True)
+    o = fr.objectives_of(study)
+    frame = fronts.objective_frame(fr.trials_frame(study), o, fronts.study_front(study))
+    ref = [0.5, 200.0]
+    ours = fronts.hypervolume_history(frame, o, ref)
+    import matplotlib
+    from matplotlib import pyplot as plt
+
+    with matplotlib.rc_context(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ax = plot_hypervolume_history(study, ref)
+        theirs = ax.get_lines()[0].get_xydata()
+        plt.close(ax.figure)
+    assert list(ours["number"]) == list(theirs[:, 0].astype(int))
+    assert np.allclose(ours["hypervolume"], theirs[:, 1])
+    assert ours["hypervolume"].is_monotonic_increasing and ours["hypervolume"].iloc[-1] > 0
+    cube = np.array([[0.2, 0.2, 0.2], [0.5, 0.1, 0.6]])
+    assert fronts.hypervolume(cube, np.ones(3)) == pytest.approx(0.8 ** 3 + 0.5 * 0.9 * 0.4 - 0.5 * 0.8 * 0.4)
 
 
 def test_accuracy_drop_per_trial() -> None:

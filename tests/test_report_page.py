@@ -13,8 +13,9 @@ import pytest
 from optuna.trial import TrialState, create_trial
 from test_report_frame import DEVICE, build_study
 
-from sweep.report import build, plots
+from sweep.report import plots, sections
 from sweep.report.build import write_comparison, write_report
+from sweep.units import metric_text
 
 IMG = re.compile(r'<img alt="([^"]*)" src="([^"]*)"')
 
@@ -59,16 +60,20 @@ def test_summary_shows_best_trial_counts_and_config(single_report: tuple[optuna.
     html = index.read_text(encoding="utf-8")
     summary = html.split(">Summary</h2>", 1)[1].split("<h2", 1)[0]
     best = study.best_trial
-    assert f"#{best.number}:" in summary and f"{best.value:.4g}" in summary
+    assert f"#{best.number}: int8.accuracy = {metric_text('int8.accuracy', best.value)}" in summary
     n = {s: sum(t.state == s for t in study.trials) for s in TrialState}
     assert f"{len(study.trials)} trials ({n[TrialState.COMPLETE]} complete, {n[TrialState.FAIL]} fail" in summary
     for name, _value in best.params.items():
         assert f"parameter {name}</td>" in summary
     metrics = best.user_attrs["metrics"]
-    assert f">{metrics['float32.accuracy']:.4g}</td>" in summary
+    assert f">{metric_text('float32.accuracy', metrics['float32.accuracy'])}</td>" in summary
     assert f">{metrics[DEVICE + '.ram_bytes'] / 1024:.1f} KiB</td>" in summary
     assert f"(job {best.user_attrs['job_id']})" in summary
     assert "Elapsed" in summary and "training compute time" in summary
+    ram = metrics["default.ram_bytes"] / 1024
+    assert (f"<td class=t>constraint on default.ram_bytes</td><td class=t>{ram:.1f} KiB &lt;= 117.2 KiB (met)</td>"
+            in summary)
+    assert "Accuracy is in %, its drop in percentage points (pp)" in summary
 
 
 def test_top_trials_carry_their_exact_request_body(single_report: tuple[optuna.Study, Path]) -> None:
@@ -155,7 +160,7 @@ def test_importance_guard_and_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         same.add_trial(create_trial(value=0.5, params={"x": 1.0},
                                     distributions={"x": optuna.distributions.FloatDistribution(0, 2)}))
     assert "Skipped: importance" in write_report(same, tmp_path / "same").read_text(encoding="utf-8")
-    monkeypatch.setattr(build, "IMPORTANCE_MAX_TRIALS", 10)
+    monkeypatch.setattr(sections, "IMPORTANCE_MAX_TRIALS", 10)
     html = write_report(build_study(30), tmp_path / "capped").read_text(encoding="utf-8")
     assert "newest 10 of 26 complete trials" in html and "Hyperparameter importance" in " ".join(_images(html))
 
@@ -188,7 +193,7 @@ def test_comparison_page(tmp_path: Path) -> None:
     _self_contained(html)
     assert {"Best-so-far per study", "Empirical distribution of the first objective"} <= set(_images(html))
     for s in (a, b):
-        assert f">{s.study_name}</th>" in html and f">{s.best_value:.4g}</td>" in html
+        assert f">{s.study_name}</th>" in html and f">{metric_text('int8.accuracy', s.best_value)}</td>" in html
     assert ">gamma</th>" in html and (index.parent / "best.csv").exists()
     assert (index.parent / "report.md").exists() and (index.parent / "compare_history.png").exists()
 
@@ -199,3 +204,71 @@ def test_comparison_notes_a_different_objective(tmp_path: Path) -> None:
     b.set_user_attr("objectives", ["default.latency_ms"])
     html = write_comparison([a, b], tmp_path / "c").read_text(encoding="utf-8")
     assert "optimises default.latency_ms (minimize)" in html
+
+
+def _section(html: str, title: str) -> str:
+    return html.split(f">{title}</h2>", 1)[1].split("<h2", 1)[0]
+
+
+def test_one_unit_for_accuracy_in_every_table_and_text(single_report: tuple[optuna.Study, Path]) -> None:
+    """Accuracy in % and its drop in pp wherever the report writes them; no stored fraction is shown."""
+    study, index = single_report
+    html = index.read_text(encoding="utf-8")
+    top = _section(html, "Top 5 trials")
+    table = _table(top)
+    for t in build_top(study):
+        row = table[str(t.number)]
+        assert row["int8.accuracy"] == metric_text("int8.accuracy", t.value) and row["int8.accuracy"].endswith(" %")
+        assert row["float32.accuracy"] == metric_text("float32.accuracy", t.user_attrs["metrics"]["float32.accuracy"])
+        assert row["int8 drop"].endswith(" pp")
+    drop = _section(html, "Quantization (int8 vs float32)")
+    assert re.search(r"Median accuracy drop -?\d+(\.\d+)? pp, worst -?\d+(\.\d+)? pp \(trial \d+\)", drop)
+    md = (index.parent / "report.md").read_text(encoding="utf-8")
+    assert f"int8.accuracy = {metric_text('int8.accuracy', study.best_value)}" in md
+
+
+def _table(section: str) -> dict[str, dict[str, str]]:
+    """The section's first table: trial number -> column title -> cell text."""
+    import html as htmlmod
+
+    head = [htmlmod.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", section.split("</thead>", 1)[0])]
+    body = section.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = [[htmlmod.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+            for r in re.findall(r"<tr>(.*?)</tr>", body)]
+    return {r[0]: dict(zip(head, r, strict=True)) for r in rows}
+
+
+def build_top(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    from sweep.report.frame import top_trials
+
+    return top_trials(study, 5)
+
+
+def test_layered_study_names_params_by_layer_and_marks_unused(tmp_path: Path) -> None:
+    from test_report_params import build_layered_study
+
+    study = build_layered_study(24)
+    index = write_report(study, tmp_path / "layered")
+    html = index.read_text(encoding="utf-8")
+    top = _section(html, "Top 5 trials")
+    assert "<th>conv2d.neurons</th>" in top and "<th>conv2d_1.neurons</th>" in top and "layers.0" not in top
+    csv = pd.read_csv(tmp_path / "layered" / "trials.csv")
+    assert list(csv["params_conv2d.neurons"].isna()) == [t.params["layers.0.repeat"] == 0 for t in study.trials]
+    table = _table(top)
+    assert len(table) == 5
+    for number, row in table.items():
+        t = study.trials[int(number)]
+        assert (row["conv2d.neurons"] == "unused") == (t.params["layers.0.repeat"] == 0)
+        assert row["conv2d.repeat"] == str(t.params["layers.0.repeat"])
+        assert (row["spectrogram.freq_masking"] == "unused") == (not t.params["spectrogram.enabled"])
+        assert row["conv2d_1.neurons"] == str(t.params["layers.1.neurons"])
+    summary = _section(html, "Summary")
+    assert f"Constraints: {DEVICE}.ram_bytes &lt;= 32 KiB." in summary
+
+
+def test_importance_says_when_it_is_unreliable(tmp_path: Path) -> None:
+    few = write_report(build_study(30, fail_every=0), tmp_path / "few").read_text(encoding="utf-8")
+    note = _section(few, "Hyperparameter importance")
+    assert "Unreliable: 30 complete trials, fewer than 50." in note and "at least 5 in that best 10 %" in note
+    many = write_report(build_study(sections.IMPORTANCE_RELIABLE_TRIALS, fail_every=0), tmp_path / "many")
+    assert "Unreliable" not in _section(many.read_text(encoding="utf-8"), "Hyperparameter importance")

@@ -27,7 +27,8 @@ def refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, pro
     try:
         from sweep.report.build import write_report
 
-        path = write_report(study, settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device)
+        path = write_report(study, settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device,
+                            space=spec.space)
         progress.info(f"report: {path}")
     except Exception as exc:  # noqa: BLE001 - a report problem must not hide the sweep's own outcome
         progress.warn(f"could not write the report: {type(exc).__name__}: {exc}")
@@ -174,7 +175,8 @@ def report(study_file: Path, settings: Settings, *, storage: str | None = None, 
     from sweep.report.build import write_report
 
     spec, study = open_study(study_file, settings, storage)
-    print(write_report(study, out or settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device))
+    print(write_report(study, out or settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device,
+                       space=spec.space))
     return 0
 
 
@@ -184,5 +186,5 @@ def compare(study_files: Sequence[Path], settings: Settings, *, out: Path | None
 
     opened = [open_study(path, settings, None) for path in study_files]
     folder = out or settings.reports_dir / ("compare-" + "-".join(spec.name for spec, _ in opened))
-    print(write_comparison([study for _, study in opened], folder))
+    print(write_comparison([study for _, study in opened], folder, [spec.space for spec, _ in opened]))
     return 0

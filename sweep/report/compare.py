@@ -6,6 +6,7 @@ import optuna
 import pandas as pd
 
 from sweep.report.frame import best_so_far, objectives_of, top_trials, trials_frame
+from sweep.report.params import ParamNames
 
 __all__ = ["best_table", "history_frames", "shared_objective"]
 
@@ -35,10 +36,11 @@ def history_frames(studies: list[optuna.Study]) -> dict[str, pd.DataFrame]:
     return out
 
 
-def best_table(studies: list[optuna.Study]) -> pd.DataFrame:
-    """Rows: best trial, objectives, parameters, key metrics, counts; one column per study."""
+def best_table(studies: list[optuna.Study], names: list[ParamNames] | None = None) -> pd.DataFrame:
+    """Rows: best trial, objectives, parameters (by ``names``, ``unused`` where the trial did not use one),
+    key metrics, counts; one column per study."""
     columns: dict[str, dict[str, object]] = {}
-    for s in studies:
+    for s, n in zip(studies, names or [ParamNames()] * len(studies), strict=True):
         df = trials_frame(s)
         o = objectives_of(s)
         col: dict[str, object] = {"trials": len(df), "complete": int((df["state"] == "COMPLETE").sum()),
@@ -49,7 +51,7 @@ def best_table(studies: list[optuna.Study]) -> pd.DataFrame:
             col["best trial"] = t.number
             for name, direction, value in zip(o.names, o.directions, t.values, strict=False):
                 col[f"{name} ({direction})"] = value
-            for k, v in sorted(t.params.items()):
+            for k, v in n.row(t.params, t.params).items():
                 col[f"param {k}"] = v
             metrics = t.user_attrs.get("metrics") or {}
             for k in _KEY_METRICS:

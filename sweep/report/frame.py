@@ -13,8 +13,11 @@ import pandas as pd
 from optuna.importance import BaseImportanceEvaluator
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep.report.params import ParamNames
 from sweep.session.records import class_names, confusion, curves, job_compute_s, total_compute_s
 from sweep.study.pruner import pruned_reason
+from sweep.study.schema import parse_constraint
+from sweep.units import metric_text
 
 __all__ = [
     "COST_FIELDS",
@@ -23,14 +26,14 @@ __all__ = [
     "accuracy_drop",
     "best_so_far",
     "confusion_frames",
+    "constraint_text",
     "curves_frame",
-    "device_frame",
     "failures",
     "importances",
     "is_feasible",
+    "limit_text",
     "metric_columns",
     "objectives_of",
-    "pareto_mask",
     "resolve_device",
     "summary",
     "top_trials",
@@ -76,20 +79,48 @@ def _wall_time(trial: FrozenTrial, metrics: dict[str, Any]) -> float:
     return math.nan
 
 
-def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> pd.DataFrame:
-    """One row per trial: number, state, feasible, objective values, ``params_<name>``,
-    every flat metric, job id, compute/wall time, duplicate_of and failure reason."""
+def limit_text(key: str) -> str:
+    """A study's constraint in the metric's unit: ``cortex-m4f-80mhz.ram_bytes <= 32 KiB`` (else as it is)."""
+    try:
+        c = parse_constraint(key)
+    except ValueError:
+        return key
+    return f"{c.metric} {c.op} {metric_text(c.metric, c.bound)}"
+
+
+def constraint_text(key: str, raw: float, metrics: dict[str, Any]) -> str:
+    """A trial's constraint as value, operator and limit in the metric's unit: ``5.9 KiB <= 32 KiB (met)``
+    (Optuna keeps only ``value - limit``); a key that is not ``METRIC <= NUMBER`` shows that raw number."""
+    verdict = "met" if raw <= 0 else "broken"
+    try:
+        c = parse_constraint(key)
+    except ValueError:
+        return f"{raw:.4g} ({verdict}; Optuna's constraint value, <= 0 is met)"
+    value = metrics.get(c.metric)
+    if not isinstance(value, (int, float)):
+        value = raw + c.bound if c.op == "<=" else c.bound - raw
+    return f"{metric_text(c.metric, float(value))} {c.op} {metric_text(c.metric, c.bound)} ({verdict})"
+
+
+def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None,
+                 names: ParamNames | None = None) -> pd.DataFrame:
+    """One row per trial: number, state, feasible, objective values, ``params_<name>`` (named by ``names``,
+    in the study file's order, NaN where the trial did not use it), every flat metric, job id, compute/wall
+    time, duplicate_of and failure reason."""
     objectives = objectives_of(study)
+    names = names or ParamNames()
     trials = study.get_trials(deepcopy=False) if trials is None else trials
     rows: list[dict[str, Any]] = []
+    order = [f"params_{names.name(raw)}" for raw in names.order(p for t in trials for p in t.params)]
     for t in trials:
         metrics = t.user_attrs.get("metrics") or {}
         row: dict[str, Any] = {"number": t.number, "state": t.state.name, "feasible": is_feasible(t)}
         for i, name in enumerate(objectives.names):
             if t.values is not None and i < len(t.values):
                 row[name] = float(t.values[i])
-        for name, value in t.params.items():
-            row[f"params_{name}"] = value
+        skip = names.unused(t.params)
+        for raw, value in t.params.items():
+            row[f"params_{names.name(raw)}"] = None if raw in skip else value
         for key, value in metrics.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 row.setdefault(key, float(value))
@@ -104,7 +135,7 @@ def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=_BASE_COLUMNS + objectives.names + _TAIL_COLUMNS)
-    params = sorted(c for c in df.columns if c.startswith("params_"))
+    params = [c for c in order if c in df.columns]
     known = set(_BASE_COLUMNS + objectives.names + params + _TAIL_COLUMNS)
     metrics_cols = sorted(c for c in df.columns if c not in known)
     for name in objectives.names:
@@ -140,20 +171,6 @@ def best_so_far(df: pd.DataFrame, objective: str, direction: str) -> pd.DataFram
     return out
 
 
-def pareto_mask(points: np.ndarray, directions: list[str]) -> np.ndarray:
-    """True for the non-dominated rows of ``points`` (n x k) under per-column directions."""
-    pts = np.asarray(points, dtype=float)
-    if pts.size == 0:
-        return np.zeros(len(pts), dtype=bool)
-    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
-    costs = pts * signs  # everything minimised
-    mask = np.ones(len(costs), dtype=bool)
-    for i in range(len(costs)):
-        dominated_by = np.all(costs <= costs[i], axis=1) & np.any(costs < costs[i], axis=1)
-        mask[i] = not dominated_by.any()
-    return mask
-
-
 def resolve_device(study: optuna.Study, df: pd.DataFrame, device: str | None = None) -> str | None:
     """The device whose costs the report shows: argument, else study attr ``device``, else ``default``."""
     columns = set(df.columns)
@@ -163,44 +180,6 @@ def resolve_device(study: optuna.Study, df: pd.DataFrame, device: str | None = N
     if any(f"default.{f}" in columns for f in COST_FIELDS):
         return "default"
     return device or study.user_attrs.get("device") or None
-
-
-def _accuracy_key(df: pd.DataFrame) -> str | None:
-    for key in ("int8.accuracy", "float32.accuracy"):
-        if key in df.columns and df[key].notna().any():
-            return key
-    return None
-
-
-def device_frame(df: pd.DataFrame, device: str | None) -> pd.DataFrame:
-    """Complete trials' accuracy vs the device's latency/RAM/ROM, with per-cost Pareto flags
-    (the front of the feasible trials, or of all when none is feasible).
-
-    Columns: number, feasible, accuracy, latency_ms, ram_bytes, rom_bytes, pareto_<cost>.
-    ``accuracy`` is int8 accuracy when present (the model that runs on the device), else float32.
-    Empty when the device or accuracy is unknown.
-    """
-    acc = _accuracy_key(df)
-    cols = {f: f"{device}.{f}" for f in COST_FIELDS}
-    empty = pd.DataFrame(columns=["number", "feasible", "accuracy", *COST_FIELDS,
-                                  *(f"pareto_{f}" for f in COST_FIELDS)])
-    if device is None or acc is None or not any(c in df.columns for c in cols.values()):
-        return empty
-    done = _complete(df)
-    out = pd.DataFrame({"number": done["number"].astype(int), "feasible": done["feasible"].astype(bool),
-                        "accuracy": done[acc].astype(float)})
-    for f, c in cols.items():
-        out[f] = done[c].astype(float) if c in done.columns else np.nan
-    out.attrs["accuracy_key"] = acc
-    # the front among feasible trials (all trials when none is feasible)
-    pool = out["feasible"] if out["feasible"].any() else pd.Series(True, index=out.index)
-    for f in COST_FIELDS:
-        flags = np.zeros(len(out), dtype=bool)
-        ok = (out["accuracy"].notna() & out[f].notna() & pool).to_numpy()
-        if ok.any():
-            flags[ok] = pareto_mask(out.loc[ok, ["accuracy", f]].to_numpy(), ["maximize", "minimize"])
-        out[f"pareto_{f}"] = flags
-    return out.reset_index(drop=True)
 
 
 def accuracy_drop(df: pd.DataFrame) -> pd.DataFrame:
@@ -221,14 +200,10 @@ def _rank_key(t: FrozenTrial, objectives: Objectives) -> float:
 
 def top_trials(study: optuna.Study, n: int = 5) -> list[FrozenTrial]:
     """The best ``n`` complete trials: feasible first, ranked by the first objective; for several
-    objectives the Pareto-optimal trials come first."""
+    objectives the study's Pareto front (``study.best_trials``) comes first."""
     objectives = objectives_of(study)
     done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.values]
-    front: set[int] = set()
-    if objectives.multi and done:
-        mask = pareto_mask(np.array([t.values for t in done]), objectives.directions)
-        feas = np.array([is_feasible(t) for t in done])
-        front = {t.number for t, m, f in zip(done, mask, feas, strict=False) if m and f}
+    front = {t.number for t in study.best_trials} if objectives.multi and done else set()
     done.sort(key=lambda t: (not is_feasible(t), t.number not in front if front else False, _rank_key(t, objectives),
                              t.number))
     return done[:n]
@@ -260,10 +235,12 @@ def confusion_frames(trial: FrozenTrial) -> dict[str, pd.DataFrame]:
     return out
 
 
-def importances(study: optuna.Study, objectives: Objectives, evaluator: BaseImportanceEvaluator | None = None
-                ) -> pd.DataFrame:
-    """Long frame (objective, param, importance) per objective via ``optuna.importance``; each target is
-    signed so lower is better, as PED-ANOVA assumes."""
+def importances(study: optuna.Study, objectives: Objectives, evaluator: BaseImportanceEvaluator | None = None,
+                names: ParamNames | None = None) -> pd.DataFrame:
+    """Long frame (objective, param, importance) per objective via ``optuna.importance``, over the params each
+    trial used (named by ``names``; an unused one is an inactive conditional param); each target is signed so
+    lower is better, as PED-ANOVA assumes."""
+    study = (names or ParamNames()).study_used(study)
     rows = []
     for i, (name, direction) in enumerate(zip(objectives.names, objectives.directions, strict=False)):
         sign = -1.0 if direction == "maximize" else 1.0
@@ -272,6 +249,7 @@ def importances(study: optuna.Study, objectives: Objectives, evaluator: BaseImpo
 
         with warnings.catch_warnings():  # the sign is handled here; PED-ANOVA warns about any target
             warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
+            warnings.filterwarnings("ignore", message="Some regimes for parameter")  # few trials used it: see build
             result = optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
         rows += [{"objective": name, "param": p, "importance": float(v)} for p, v in result.items()]
     return pd.DataFrame(rows, columns=["objective", "param", "importance"])

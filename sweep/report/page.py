@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,12 +89,18 @@ pre{background:#f6f8fa;padding:.6em;overflow:auto;font-size:12px}details{margin:
 """
 
 
+_QUANTITY = re.compile(r"^-?\d[\d.e+-]*( (%|pp|KiB|ms|s|min|h))?$")
+
+
 def _numeric(value: object) -> bool:
+    """A number, or a number with its unit (``98.61 %``, ``5.3 KiB``): right-aligned in a table."""
+    if isinstance(value, str):
+        return bool(_QUANTITY.match(value))
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _table_html(df: pd.DataFrame) -> str:
-    numeric = [df[c].map(lambda v: _numeric(v) or _cell(v) == "").all() for c in df.columns]
+    numeric = [df[c].map(lambda v: _numeric(v) or _cell(v) in ("", "unused")).all() for c in df.columns]
     head = "".join(f'<th{"" if n else " class=t"}>{html.escape(str(c))}</th>'
                    for c, n in zip(df.columns, numeric, strict=True))
     rows = "".join("<tr>" + "".join(f'<td{"" if n else " class=t"}>{html.escape(_cell(v))}</td>'

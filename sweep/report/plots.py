@@ -1,28 +1,25 @@
-"""Report figures: frames/studies -> matplotlib ``Figure`` objects (Agg, no pyplot state kept)."""
+"""Report figures: frames -> matplotlib ``Figure`` objects, in one style (``style``), each value in its unit
+(``sweep.units``: accuracy in %, its drop in percentage points, sizes in KiB, latency in ms).
+
+Drawn here rather than by ``optuna.visualization.matplotlib``: Optuna's plots set the ggplot style, show
+stored fractions and raw param names, and mark fronts of their own; these draw the frames the report
+computed (``frame``, ``fronts``), so a test can check the data behind each one.
+"""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Literal, cast
-
-import matplotlib
-
-matplotlib.use("Agg")
-
 import numpy as np
-import optuna
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from optuna.importance import BaseImportanceEvaluator
-from optuna.trial import FrozenTrial
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from sweep.report.frame import COST_FIELDS, Objectives
+from sweep.report.style import FEASIBLE, FRONT, INFEASIBLE, figure, styled
+from sweep.units import axis_label, unit_of
 
 __all__ = [
+    "LABEL_ALL_UP_TO",
     "accuracy_drop_figure",
     "compare_history_figure",
     "confusion_figure",
@@ -31,213 +28,202 @@ __all__ = [
     "ecdf_figure",
     "history_figure",
     "hypervolume_figure",
-    "importance_bars_figure",
     "importance_figure",
-    "multi_history_figure",
-    "parallel_figure",
+    "log_scale",
     "pareto_figure",
 ]
 
-FEASIBLE = "#1f77b4"
-INFEASIBLE = "#bbbbbb"
-FRONT = "#d62728"
-_COST_LABELS = {"latency_ms": ("latency", "ms", 1.0), "ram_bytes": ("RAM", "KiB", 1024.0),
-                "rom_bytes": ("ROM", "KiB", 1024.0)}
+LABEL_ALL_UP_TO = 50  # points per panel written with their trial number; above it, only the study's best
+_COST_NAMES = {"latency_ms": "latency", "ram_bytes": "RAM", "rom_bytes": "ROM"}
 
 
-def _figure(width: float = 8.0, height: float = 4.5, **kw: Any) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained", **kw)
-    FigureCanvasAgg(fig)
-    return fig
+def log_scale(values: pd.Series) -> bool:
+    """A log axis when the positive values span more than 10x."""
+    positive = values[values > 0]
+    return bool(len(positive)) and float(positive.max()) > 10 * float(positive.min())
 
 
-@contextmanager
-def _optuna_plot() -> Iterator[None]:
-    """Run an ``optuna.visualization.matplotlib`` call without leaking its style or pyplot figures."""
-    with matplotlib.rc_context(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        warnings.filterwarnings("ignore", message="Attempting to set identical")  # one-valued parameters
-        yield
+def _log_axis(ax: Axes, which: str) -> None:
+    """Log scale with ticks at 1, 2 and 5 of each decade, written as plain numbers (``0.5``, not 5x10^-1)."""
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
-def _detach(ax: Axes | np.ndarray, title: str | None = None, size: tuple[float, float] = (9, 5),
-            layout: Literal["constrained"] | None = "constrained") -> Figure:
-    from matplotlib import pyplot as plt
-
-    first = ax.flat[0] if isinstance(ax, np.ndarray) else ax
-    fig = cast(Figure, first.figure)  # optuna draws on a pyplot figure, never a subfigure
-    plt.close(fig)  # keep no pyplot state; the figure itself stays drawable
-    FigureCanvasAgg(fig)
-    fig.set_size_inches(*size)
-    fig.set_layout_engine(layout)
-    if title:
-        for loc in ("left", "center", "right"):
-            first.set_title("", loc=loc)
-        fig.suptitle(title)
-    return fig
+def _number_points(ax: Axes, numbers: pd.Series, x: pd.Series, y: pd.Series) -> None:
+    for n, xi, yi in zip(numbers, x, y, strict=True):
+        if np.isfinite(xi) and np.isfinite(yi):
+            ax.annotate(str(int(n)), (xi, yi), xytext=(3, 3), textcoords="offset points", fontsize=7, alpha=0.8)
 
 
-def history_figure(study: optuna.Study, objectives: Objectives) -> Figure:
-    """Objective value per trial and best-so-far (Optuna's optimization history)."""
-    from optuna.visualization.matplotlib import plot_optimization_history
-
-    with _optuna_plot():
-        ax = plot_optimization_history(study, target_name=objectives.names[0])
-        fig = _detach(ax, f"Best-so-far: {objectives.names[0]} ({objectives.directions[0]})")
-    ax.set_xlabel("trial number")
-    ax.set_ylabel(objectives.names[0])
-    return fig
+def _trials(ax: Axes, x: pd.Series, y: pd.Series, feasible: pd.Series, size: float = 16) -> None:
+    ok = feasible.astype(bool)
+    ax.scatter(x[ok], y[ok], s=size, color=FEASIBLE, alpha=0.75, label="feasible trial")
+    if (~ok).any():
+        ax.scatter(x[~ok], y[~ok], s=size, color=INFEASIBLE, alpha=0.9, label="infeasible trial")
 
 
-def multi_history_figure(frames: dict[str, pd.DataFrame], objectives: Objectives) -> Figure:
-    """One panel per objective: values of complete trials and the running best (``best_so_far`` frames)."""
-    fig = _figure(9, 3.2 * len(frames))
-    axes = fig.subplots(len(frames), 1, squeeze=False)[:, 0]
-    for ax, (name, direction) in zip(axes, zip(objectives.names, objectives.directions, strict=False), strict=False):
-        data = frames[name]
-        ok = data["feasible"].astype(bool)
-        ax.scatter(data["number"][ok], data["value"][ok], s=14, color=FEASIBLE, alpha=0.7, label="feasible trial")
-        if (~ok).any():
-            ax.scatter(data["number"][~ok], data["value"][~ok], s=14, color=INFEASIBLE, label="infeasible trial")
-        ax.step(data["number"], data["best"], where="post", color=FRONT, label="best so far")
+@styled
+def history_figure(frames: dict[str, pd.DataFrame], objectives: Objectives) -> Figure:
+    """One panel per objective: values of complete trials and the running best of the feasible ones
+    (``best_so_far`` frames)."""
+    fig = figure(9, 0.6 + 2.9 * len(frames))
+    axes = fig.subplots(len(frames), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, name, direction in zip(axes, objectives.names, objectives.directions, strict=False):
+        data, scale = frames[name], unit_of(name).scale
+        _trials(ax, data["number"], data["value"] * scale, data["feasible"])
+        ax.step(data["number"], data["best"] * scale, where="post", color=FRONT, label="best so far (feasible)")
         ax.set_title(f"{name} ({direction})")
-        ax.set_xlabel("trial number")
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+        ax.set_ylabel(axis_label(name))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[-1].set_xlabel("trial number")
     return fig
 
 
-def importance_figure(study: optuna.Study, objectives: Objectives,
-                      evaluator: BaseImportanceEvaluator | None = None) -> Figure:
-    """Hyperparameter importances of a single-objective study (Optuna; PED-ANOVA unless ``evaluator``)."""
-    from optuna.visualization.matplotlib import plot_param_importances
-
-    with _optuna_plot():
-        ax = plot_param_importances(study, evaluator=evaluator, target_name=objectives.names[0])
-        fig = _detach(ax, f"Hyperparameter importance for {objectives.names[0]}")
-    ax.set_xlabel("importance (share of total)")
-    ax.set_ylabel("")
-    return fig
-
-
-def importance_bars_figure(importances: pd.DataFrame) -> Figure:
-    """Grouped bars of importance per parameter and objective (``frame.importances``)."""
+@styled
+def importance_figure(importances: pd.DataFrame, warning: str | None = None) -> Figure:
+    """Bars of importance per parameter, one per objective (``frame.importances``); ``warning`` is written
+    above the bars, which are drawn pale, when the numbers are not to be trusted."""
     table = importances.pivot(index="param", columns="objective", values="importance").fillna(0.0)
     table = table.loc[table.max(axis=1).sort_values().index]
-    fig = _figure(9, 1.2 + 0.6 * len(table) * max(len(table.columns), 1) ** 0.5)
+    fig = figure(9, 1.6 + 0.45 * len(table) * max(len(table.columns), 1) ** 0.5)
     ax = fig.subplots()
     height = 0.8 / max(len(table.columns), 1)
     y = np.arange(len(table))
     for i, objective in enumerate(table.columns):
-        bars = ax.barh(y + i * height, table[objective], height=height, label=objective)
-        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
+        bars = ax.barh(y + i * height, table[objective], height=height, label=objective,
+                       alpha=0.45 if warning else 1.0)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
     ax.set_yticks(y + height * (len(table.columns) - 1) / 2, table.index)
-    ax.set_xlabel("importance (share of total, per objective)")
-    ax.set_title("Hyperparameter importance per objective")
-    ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize="small", loc="lower right")
+    ax.set_xlabel("importance (share of the total, per objective)")
+    ax.grid(False, axis="y")
+    if len(table.columns) > 1:
+        ax.legend(loc="lower right")
+    fig.suptitle("Hyperparameter importance" + (f" for {table.columns[0]}" if len(table.columns) == 1 else
+                                                " per objective"))
+    if warning:
+        ax.set_title(warning, color=FRONT, loc="left", fontsize=9)
     return fig
 
 
-def parallel_figure(study: optuna.Study, objectives: Objectives) -> Figure:
-    """Parallel coordinates of the parameters coloured by the first objective (Optuna)."""
-    from optuna.visualization.matplotlib import plot_parallel_coordinate
-
-    target: Callable[[FrozenTrial], float] | None = (lambda t: t.values[0]) if objectives.multi else None
-    with _optuna_plot():
-        ax = plot_parallel_coordinate(study, target=target, target_name=objectives.names[0])
-        fig = _detach(ax, f"Parameters vs {objectives.names[0]} (dotted: infeasible)", size=(11, 5.5),
-                      layout=None)
-    fig.subplots_adjust(left=0.1, right=0.9, top=0.85, bottom=0.18)
-    for label in ax.get_xticklabels():
-        label.set_rotation(20)
-        label.set_horizontalalignment("right")
-    return fig
-
-
-def pareto_figure(study: optuna.Study, objectives: Objectives) -> Figure:
-    """The Pareto front of the study's objectives (Optuna; 2 or 3 objectives)."""
-    from optuna.visualization.matplotlib import plot_pareto_front
-
-    with _optuna_plot():
-        ax = plot_pareto_front(study, target_names=objectives.names)
-        fig = _detach(ax, "Pareto front of the objectives")
-    return fig
-
-
-def hypervolume_figure(study: optuna.Study, reference_point: list[float]) -> Figure:
-    """Hypervolume of the Pareto front after each trial (Optuna)."""
-    from optuna.visualization.matplotlib import plot_hypervolume_history
-
-    with _optuna_plot():
-        ax = plot_hypervolume_history(study, reference_point)
-        fig = _detach(ax, "Hypervolume history")
-    ax.set_xlabel("trial number")
-    return fig
-
-
-def device_figure(data: pd.DataFrame, device: str) -> Figure:
-    """Accuracy vs latency, RAM and ROM on ``device`` with the Pareto front marked (``device_frame``)."""
+@styled
+def device_figure(data: pd.DataFrame, device: str, front_label: str) -> Figure:
+    """Accuracy vs latency, RAM and ROM on ``device`` (``fronts.device_frame``): the study's best trials
+    circled (``front_label``) in every panel, points numbered by trial, a log cost axis over a 10x span."""
     fields = [f for f in COST_FIELDS if data[f].notna().any()]
-    fig = _figure(4.2 * max(len(fields), 1), 4.2)
+    fig = figure(4.3 * max(len(fields), 1), 4.4)
     axes = fig.subplots(1, max(len(fields), 1), squeeze=False)[0]
-    acc_label = data.attrs.get("accuracy_key", "accuracy")
+    acc = str(data.attrs.get("accuracy_key", "int8.accuracy"))
+    y = data["accuracy"] * unit_of(acc).scale
+    label_all = len(data) <= LABEL_ALL_UP_TO
     for ax, f in zip(axes, fields, strict=False):
-        name, unit, scale = _COST_LABELS[f]
-        x = data[f] / scale
-        ok = data["feasible"].astype(bool)
-        ax.scatter(x[ok], data["accuracy"][ok], s=18, color=FEASIBLE, alpha=0.7, label="feasible")
-        if (~ok).any():
-            ax.scatter(x[~ok], data["accuracy"][~ok], s=18, color=INFEASIBLE, alpha=0.9, label="infeasible")
-        front = data[data[f"pareto_{f}"]].sort_values(f)
-        ax.step(front[f] / scale, front["accuracy"], where="post", color=FRONT, lw=1.5)
-        ax.scatter(front[f] / scale, front["accuracy"], s=40, facecolors="none", edgecolors=FRONT,
-                   label="Pareto front")
-        ax.set_xlabel(f"{name} on {device} ({unit})")
-        ax.set_ylabel(acc_label)
-        ax.set_title(f"{acc_label} vs {name}")
-        ax.grid(alpha=0.3)
-    axes[0].legend(loc="lower right", fontsize="small")
+        key = f"{device}.{f}"
+        x = data[f] * unit_of(key).scale
+        _trials(ax, x, y, data["feasible"], size=18)
+        best = data["front"].astype(bool)
+        ax.scatter(x[best], y[best], s=70, facecolors="none", edgecolors=FRONT, linewidths=1.4, label=front_label)
+        shown = data.index if label_all else data.index[best]
+        _number_points(ax, data.loc[shown, "number"], x[shown], y[shown])
+        if log_scale(x):
+            _log_axis(ax, "x")
+        ax.set_xlabel(axis_label(key, f"{_COST_NAMES[f]} on {device}"))
+        ax.set_ylabel(axis_label(acc))
+        ax.set_title(f"{acc} vs {_COST_NAMES[f]}")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     fig.suptitle(f"Accuracy vs cost on {device}")
     return fig
 
 
+def _pairs(n: int) -> list[tuple[int, int]]:
+    return [(0, 1)] if n == 2 else [(0, 1), (0, 2), (1, 2)]
+
+
+@styled
+def pareto_figure(frame: pd.DataFrame, objectives: Objectives) -> Figure:
+    """The objectives of every complete trial (``fronts.objective_frame``) with the study's Pareto front in
+    red, numbered by trial; 3 objectives are drawn as their 3 pairs."""
+    pairs = _pairs(len(objectives.names))
+    fig = figure(6.5 if len(pairs) == 1 else 13.5, 4.8)
+    axes = fig.subplots(1, len(pairs), squeeze=False)[0]
+    for ax, (i, j) in zip(axes, pairs, strict=True):
+        xname, yname = objectives.names[i], objectives.names[j]
+        x, y = frame[xname] * unit_of(xname).scale, frame[yname] * unit_of(yname).scale
+        rest = ~frame["front"]
+        _trials(ax, x[rest], y[rest], frame["feasible"][rest])
+        best = frame["front"]
+        ax.scatter(x[best], y[best], s=30, color=FRONT, label="the study's Pareto front", zorder=3)
+        _number_points(ax, frame["number"][best], x[best], y[best])
+        if log_scale(x):
+            _log_axis(ax, "x")
+        if log_scale(y):
+            _log_axis(ax, "y")
+        ax.set_xlabel(axis_label(xname) + f", {objectives.directions[i]}")
+        ax.set_ylabel(axis_label(yname) + f", {objectives.directions[j]}")
+    axes[0].legend(loc="best")
+    fig.suptitle("Pareto front of the objectives (feasible trials only)")
+    return fig
+
+
+def hypervolume_unit(objectives: Objectives) -> tuple[float, str]:
+    """The factor from stored to shown hypervolume and its unit (the product of the objectives' units)."""
+    units = [unit_of(n) for n in objectives.names]
+    symbols = [u.symbol or "1" for u in units]
+    return float(np.prod([u.scale for u in units])), " x ".join(symbols)
+
+
+@styled
+def hypervolume_figure(history: pd.DataFrame, objectives: Objectives) -> Figure:
+    """Hypervolume of the feasible front after each complete trial (``fronts.hypervolume_history``)."""
+    scale, unit = hypervolume_unit(objectives)
+    fig = figure(9, 3.8)
+    ax = fig.subplots()
+    ax.step(history["number"], history["hypervolume"] * scale, where="post", color=FEASIBLE)
+    ax.scatter(history["number"], history["hypervolume"] * scale, s=10, color=FEASIBLE)
+    ax.set_xlabel("trial number")
+    ax.set_ylabel(f"hypervolume ({unit})")
+    fig.suptitle("Hypervolume history")
+    return fig
+
+
+@styled
 def curves_figure(curves: pd.DataFrame) -> Figure:
     """Per-epoch validation accuracy and loss of some trials (``curves_frame``)."""
-    fig = _figure(11, 4.2)
+    fig = figure(11, 4.2)
     axes = fig.subplots(1, 2)
-    panels = (("val_accuracy", "validation accuracy"), ("val_loss", "validation loss"))
-    for ax, (series, label) in zip(axes, panels, strict=False):
+    for ax, series, label in zip(axes, ("val_accuracy", "val_loss"), ("validation accuracy", "validation loss"),
+                                 strict=True):
         part = curves[curves["series"] == series]
         for number, g in part.groupby("number", sort=True):
-            ax.plot(g["epoch"], g["value"], marker="o", ms=3, label=f"trial {number}")
+            ax.plot(g["epoch"], g["value"] * unit_of(series).scale, marker="o", ms=3, label=f"trial {number}")
         ax.set_title(label)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
+        ax.set_ylabel(axis_label(series, label))
         if len(part):
-            ax.legend(fontsize="small")
+            ax.legend()
     fig.suptitle("Learning curves of the top trials")
     return fig
 
 
+@styled
 def confusion_figure(frames: dict[str, pd.DataFrame], trial_number: int) -> Figure:
     """Confusion matrices (rows true, columns predicted) per model type, counts annotated."""
     n = len(frames)
     size = max(frames[next(iter(frames))].shape[0], 2) if frames else 2
     side = min(max(3.5, 0.45 * size + 2), 9)
-    fig = _figure(side * n + 0.5, side)
+    fig = figure(side * n + 0.5, side)
     axes = fig.subplots(1, n, squeeze=False)[0]
     for ax, (model_type, m) in zip(axes, frames.items(), strict=False):
         values = m.to_numpy()
         ax.imshow(values, cmap="Blues")
+        ax.grid(False)
         ax.set_xticks(range(m.shape[1]), m.columns, rotation=45, ha="right")
         ax.set_yticks(range(m.shape[0]), m.index)
         if m.size <= 400:
             threshold = values.max() / 2 if values.size else 0
             for (i, j), v in np.ndenumerate(values):
-                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8,
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7,
                         color="white" if v > threshold else "black")
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
@@ -246,11 +232,13 @@ def confusion_figure(frames: dict[str, pd.DataFrame], trial_number: int) -> Figu
     return fig
 
 
+@styled
 def accuracy_drop_figure(drop: pd.DataFrame) -> Figure:
     """float32 - int8 accuracy per trial and its distribution (``accuracy_drop``), in percentage points."""
-    fig = _figure(11, 4)
+    unit = unit_of("int8.accuracy_drop")
+    fig = figure(11, 4)
     per_trial, hist = fig.subplots(1, 2, width_ratios=[2, 1])
-    points = drop["drop"] * 100
+    points = drop["drop"] * unit.scale
     worse = points > 0
     if len(drop) <= 60:
         per_trial.bar(drop["number"], points, color=np.where(worse, FRONT, FEASIBLE), width=0.8)
@@ -258,44 +246,48 @@ def accuracy_drop_figure(drop: pd.DataFrame) -> Figure:
         per_trial.scatter(drop["number"], points, s=8, c=np.where(worse, FRONT, FEASIBLE))
     per_trial.axhline(0, color="black", lw=0.8)
     per_trial.set_xlabel("trial number")
-    per_trial.set_ylabel("accuracy drop (percentage points)")
+    per_trial.set_ylabel(axis_label("int8.accuracy_drop", "accuracy drop"))
     per_trial.set_title("per trial (red: int8 is worse)")
-    per_trial.grid(alpha=0.3, axis="y")
     hist.hist(points, bins=min(30, max(5, len(points) // 3)), color=FEASIBLE, orientation="horizontal")
     hist.axhline(0, color="black", lw=0.8)
     hist.set_xlabel("trials")
     hist.set_title("distribution")
     hist.sharey(per_trial)
-    hist.grid(alpha=0.3, axis="x")
     fig.suptitle("Quantization: float32 accuracy - int8 accuracy")
     return fig
 
 
-def ecdf_figure(studies: list[optuna.Study], name: str) -> Figure:
-    """Empirical distribution of the first objective across studies (Optuna's EDF)."""
-    from optuna.visualization.matplotlib import plot_edf
-
-    with _optuna_plot():
-        ax = plot_edf(studies, target=lambda t: t.values[0], target_name=name)
-        fig = _detach(ax, f"Empirical distribution of {name}")
-    for i, line in enumerate(ax.get_lines()):  # Optuna's pale shades are hard to tell apart
-        line.set_color(f"C{i % 10}")
-        line.set_linewidth(1.8)
-    ax.legend(loc="upper left", fontsize="small")
+@styled
+def ecdf_figure(frames: dict[str, pd.DataFrame], name: str) -> Figure:
+    """Share of each study's complete trials at or below each value of its first objective (``best_so_far``
+    frames keyed by study)."""
+    scale = unit_of(name).scale
+    fig = figure(9, 4.5)
+    ax = fig.subplots()
+    for study_name, data in frames.items():
+        values = np.sort(data["value"].to_numpy(dtype=float)) * scale
+        if len(values):
+            ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", label=study_name)
+    ax.set_xlabel(axis_label(name))
     ax.set_ylabel("share of complete trials <= value")
+    ax.set_ylim(0, 1.02)
+    if frames:
+        ax.legend(loc="upper left")
+    fig.suptitle(f"Empirical distribution of {name}")
     return fig
 
 
+@styled
 def compare_history_figure(frames: dict[str, pd.DataFrame], name: str, direction: str) -> Figure:
     """Best-so-far of several studies on one axis (``best_so_far`` frames keyed by study name)."""
-    fig = _figure(9, 4.5)
+    scale = unit_of(name).scale
+    fig = figure(9, 4.5)
     ax = fig.subplots()
     for study_name, data in frames.items():
-        ax.step(data["number"], data["best"], where="post", label=study_name)
+        ax.step(data["number"], data["best"] * scale, where="post", label=study_name)
     ax.set_xlabel("trial number")
-    ax.set_ylabel(f"best {name} so far")
-    ax.set_title(f"Best-so-far {name} ({direction})")
-    ax.grid(alpha=0.3)
+    ax.set_ylabel(axis_label(name, f"best {name} so far"))
+    fig.suptitle(f"Best-so-far {name} ({direction})")
     if frames:
-        ax.legend(fontsize="small")
+        ax.legend()
     return fig
