@@ -237,6 +237,20 @@ def test_device_figure_marks_the_studys_front_numbers_points_log_latency(kind: s
     assert plots.device_figure(narrow, DEVICE, "front").axes[0].get_xscale() == "linear"
 
 
+def test_device_figure_draws_a_constraints_limit_near_the_points() -> None:
+    study = build_layered_study(24)
+    limits = fr.limits(study)
+    assert limits == {f"{DEVICE}.ram_bytes": 32768.0}
+    dev = fronts.device_frame(fr.trials_frame(study), DEVICE, fronts.study_front(study))
+    fig = plots.device_figure(dev, DEVICE, "front", limits)
+    ram = fig.axes[1]
+    dashed = [line for line in ram.get_lines() if line.get_label() == "constraint limit"]
+    assert len(dashed) == 1 and np.allclose(dashed[0].get_xdata(), 32.0)  # 32768 bytes = 32 KiB
+    assert not [line for line in fig.axes[0].get_lines() if line.get_label() == "constraint limit"]
+    far = plots.device_figure(dev, DEVICE, "front", {f"{DEVICE}.ram_bytes": 10 * 2 ** 20})  # 10 MiB: off the chart
+    assert not [line for line in far.axes[1].get_lines() if line.get_label() == "constraint limit"]
+
+
 def test_device_figure_numbers_only_the_front_when_crowded() -> None:
     study = build_study(120, fail_every=0)
     dev = fronts.device_frame(fr.trials_frame(study), DEVICE, fronts.study_front(study))
@@ -277,6 +291,14 @@ def test_curves_confusion_drop(single: optuna.Study) -> None:
     assert np.allclose([p.get_height() for p in fig.axes[0].patches], drop["drop"] * 100)
     assert fig.axes[0].get_ylabel() == "accuracy drop (pp)"
     assert sum(p.get_width() for p in fig.axes[1].patches) == len(drop)  # histogram counts every trial
+    zero = drop.assign(drop=np.where(np.arange(len(drop)) % 2 == 0, 0.0, drop["drop"]))  # half lose nothing
+    fig = plots.accuracy_drop_figure(zero)
+    bins = {round(p.get_y() + p.get_height() / 2, 9): p for p in fig.axes[1].patches}
+    centre = bins[0.0]  # trials that lose nothing sit in a bin around 0, not one leaning to a gain or a loss
+    half = centre.get_height() / 2
+    assert centre.get_width() == ((zero["drop"] * 100).abs() < half).sum() >= (zero["drop"] == 0).sum()
+    markers = next(line for line in fig.axes[0].get_lines() if line.get_marker() == "_")
+    assert np.allclose(markers.get_ydata(), zero["drop"] * 100)  # a trial with 0 pp still shows a mark
     many = fr.accuracy_drop(fr.trials_frame(build_study(120, fail_every=0)))
     fig = _check(plots.accuracy_drop_figure(many))  # large studies: points instead of bars
     assert np.allclose(fig.axes[0].collections[0].get_offsets()[:, 1], many["drop"] * 100)

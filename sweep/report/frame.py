@@ -32,6 +32,7 @@ __all__ = [
     "importances",
     "is_feasible",
     "limit_text",
+    "limits",
     "metric_columns",
     "objectives_of",
     "resolve_device",
@@ -77,6 +78,18 @@ def _wall_time(trial: FrozenTrial, metrics: dict[str, Any]) -> float:
     if trial.datetime_start and trial.datetime_complete:
         return (trial.datetime_complete - trial.datetime_start).total_seconds()
     return math.nan
+
+
+def limits(study: optuna.Study) -> dict[str, float]:
+    """Metric -> limit of each constraint the study records (attr ``constraints``), in stored units."""
+    out = {}
+    for text in study.user_attrs.get("constraints") or []:
+        try:
+            c = parse_constraint(str(text))
+        except ValueError:
+            continue
+        out[c.metric] = c.bound
+    return out
 
 
 def limit_text(key: str) -> str:

@@ -8,6 +8,8 @@ computed (``frame``, ``fronts``), so a test can check the data behind each one.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -15,12 +17,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from sweep.report.frame import COST_FIELDS, Objectives
-from sweep.report.style import FEASIBLE, FRONT, INFEASIBLE, figure, styled
+from sweep.report.style import FEASIBLE, FRONT, INFEASIBLE, LIMIT, figure, styled
 from sweep.units import axis_label, unit_of
 
 __all__ = [
     "LABEL_ALL_UP_TO",
     "accuracy_drop_figure",
+    "centred_bins",
     "compare_history_figure",
     "confusion_figure",
     "curves_figure",
@@ -108,10 +111,21 @@ def importance_figure(importances: pd.DataFrame, warning: str | None = None) -> 
     return fig
 
 
+def _limit(ax: Axes, which: str, bound: float, values: pd.Series) -> None:
+    """A constraint's limit as a dashed line, when it falls within (or near) the values drawn."""
+    low, high = float(values.min()), float(values.max())
+    margin = 0.25 * (high - low or abs(high) or 1.0)
+    if low - margin <= bound <= high + margin:
+        (ax.axvline if which == "x" else ax.axhline)(bound, color=LIMIT, ls="--", lw=1, label="constraint limit")
+
+
 @styled
-def device_figure(data: pd.DataFrame, device: str, front_label: str) -> Figure:
+def device_figure(data: pd.DataFrame, device: str, front_label: str,
+                  limits: dict[str, float] | None = None) -> Figure:
     """Accuracy vs latency, RAM and ROM on ``device`` (``fronts.device_frame``): the study's best trials
-    circled (``front_label``) in every panel, points numbered by trial, a log cost axis over a 10x span."""
+    circled (``front_label``) in every panel, points numbered by trial, a log cost axis over a 10x span,
+    and the limit of a constraint on a drawn metric (``limits``: metric key -> bound, stored units)."""
+    limits = limits or {}
     fields = [f for f in COST_FIELDS if data[f].notna().any()]
     fig = figure(4.3 * max(len(fields), 1), 4.4)
     axes = fig.subplots(1, max(len(fields), 1), squeeze=False)[0]
@@ -126,12 +140,17 @@ def device_figure(data: pd.DataFrame, device: str, front_label: str) -> Figure:
         ax.scatter(x[best], y[best], s=70, facecolors="none", edgecolors=FRONT, linewidths=1.4, label=front_label)
         shown = data.index if label_all else data.index[best]
         _number_points(ax, data.loc[shown, "number"], x[shown], y[shown])
+        if key in limits:
+            _limit(ax, "x", limits[key] * unit_of(key).scale, x)
+        if acc in limits:
+            _limit(ax, "y", limits[acc] * unit_of(acc).scale, y)
         if log_scale(x):
             _log_axis(ax, "x")
         ax.set_xlabel(axis_label(key, f"{_COST_NAMES[f]} on {device}"))
         ax.set_ylabel(axis_label(acc))
         ax.set_title(f"{acc} vs {_COST_NAMES[f]}")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
+    handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles))
     fig.suptitle(f"Accuracy vs cost on {device}")
     return fig
 
@@ -162,7 +181,7 @@ def pareto_figure(frame: pd.DataFrame, objectives: Objectives) -> Figure:
         ax.set_xlabel(axis_label(xname) + f", {objectives.directions[i]}")
         ax.set_ylabel(axis_label(yname) + f", {objectives.directions[j]}")
     axes[0].legend(loc="best")
-    fig.suptitle("Pareto front of the objectives (feasible trials only)")
+    fig.suptitle("Pareto front of the objectives (the front counts feasible trials only)")
     return fig
 
 
@@ -242,19 +261,31 @@ def accuracy_drop_figure(drop: pd.DataFrame) -> Figure:
     worse = points > 0
     if len(drop) <= 60:
         per_trial.bar(drop["number"], points, color=np.where(worse, FRONT, FEASIBLE), width=0.8)
+        per_trial.plot(drop["number"], points, ls="none", marker="_", ms=8, color="black")  # 0 shows too
     else:
         per_trial.scatter(drop["number"], points, s=8, c=np.where(worse, FRONT, FEASIBLE))
     per_trial.axhline(0, color="black", lw=0.8)
     per_trial.set_xlabel("trial number")
     per_trial.set_ylabel(axis_label("int8.accuracy_drop", "accuracy drop"))
     per_trial.set_title("per trial (red: int8 is worse)")
-    hist.hist(points, bins=min(30, max(5, len(points) // 3)), color=FEASIBLE, orientation="horizontal")
+    hist.hist(points, bins=centred_bins(points, min(30, max(5, len(points) // 3))), color=FEASIBLE,
+              orientation="horizontal")
     hist.axhline(0, color="black", lw=0.8)
     hist.set_xlabel("trials")
     hist.set_title("distribution")
     hist.sharey(per_trial)
     fig.suptitle("Quantization: float32 accuracy - int8 accuracy")
     return fig
+
+
+def centred_bins(values: pd.Series, n: int) -> np.ndarray:
+    """Edges of about ``n`` equal bins, 0 the centre of one: trials that lose nothing sit in a bin around 0,
+    not in one leaning to a gain or a loss."""
+    low, high = float(min(values.min(), 0.0)), float(max(values.max(), 0.0))
+    width = (high - low) / max(n - 1, 1) or 1.0
+    first, last = math.floor(low / width + 0.5), math.ceil(high / width - 0.5)
+    edges: np.ndarray = (np.arange(first, last + 2) - 0.5) * width
+    return edges
 
 
 @styled

@@ -206,10 +206,11 @@ def device_section(r: Report) -> Section:
     label = f"the study's Pareto front ({objectives})" if r.objectives.multi else f"{best} ({objectives})"
     numbered = ("each point carries its trial number" if len(dev) <= plots.LABEL_ALL_UP_TO else
                 f"above {plots.LABEL_ALL_UP_TO} trials only the circled points carry their trial number")
-    sec.blocks.append(Text(f"Grey points break a constraint; red circles are {label}, the same trials in every "
-                           f"panel; {numbered}. A cost axis spanning more than 10x is logarithmic."))
+    sec.blocks.append(Text(f"Grey points break a constraint (a dashed line marks a limit on a drawn metric); "
+                           f"red circles are {label}, the same trials in every panel; {numbered}. A cost axis "
+                           "spanning more than 10x is logarithmic."))
     plot(sec, "device.png", f"Accuracy vs latency, RAM and ROM on {r.device}",
-         lambda: plots.device_figure(dev, str(r.device), label))
+         lambda: plots.device_figure(dev, str(r.device), label, fr.limits(r.study)))
     return sec
 
 

@@ -21,13 +21,14 @@ from matplotlib.figure import Figure
 from matplotlib.rcsetup import cycler
 from matplotlib.typing import RcKeyType
 
-__all__ = ["BETTER", "FEASIBLE", "FRONT", "INFEASIBLE", "PALETTE", "RC", "figure", "styled"]
+__all__ = ["BETTER", "FEASIBLE", "FRONT", "INFEASIBLE", "LIMIT", "PALETTE", "RC", "figure", "styled"]
 
 FEASIBLE = "#1f77b4"  # a trial that meets every constraint
 INFEASIBLE = "#a8a8a8"  # a trial that breaks one (drawn dotted where lines are drawn)
 FRONT = "#d62728"  # the study's best trials, the best so far
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
+LIMIT = "#555555"  # a constraint's limit, dashed
 GRID = "#e0e0e0"
 TEXT = "#222222"
 
