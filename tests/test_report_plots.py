@@ -12,6 +12,8 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from optuna.distributions import CategoricalDistribution, IntDistribution
+from optuna.trial import create_trial
 from test_report_frame import DEVICE, build_study
 from test_report_params import build_layered_study
 
@@ -361,3 +363,22 @@ def test_every_figure_shares_one_style(single: optuna.Study, multi: optuna.Study
                 assert ax.title.get_fontsize() == rc["axes.titlesize"], name
             if ax.get_xlabel():
                 assert ax.xaxis.label.get_fontsize() == rc["axes.labelsize"], name
+
+
+def test_parallel_axes_take_values_an_older_space_allowed() -> None:
+    """A study whose file changed: an old trial's value beyond today's range or choices stays on its axis."""
+    study = build_layered_study(6, infeasible=False)
+    old = study.trials[0]
+    wider = {**old.params, "batch_size": 128, "training_cycles": 50}
+    dists = {**old.distributions, "batch_size": CategoricalDistribution([16, 32, 64, 128]),
+             "training_cycles": IntDistribution(10, 50, step=10)}
+    study.add_trial(create_trial(values=old.values, params=wider, distributions=dists,
+                                 user_attrs=old.user_attrs, constraints=old.constraints))
+    study.add_trial(create_trial(values=old.values, params=old.params, distributions=old.distributions,
+                                 user_attrs=old.user_attrs, constraints=old.constraints))  # newest: today's space
+    names = param_names(study)
+    data = parallel_data(study, fr.trials_frame(study, names=names), fr.objectives_of(study), names)
+    axes = {a.name: a for a in data.axes}
+    assert axes["batch_size"].choices == (16, 32, 64, 128) and axes["training_cycles"].high == 50
+    assert ((data.positions >= 0) | (data.positions == UNUSED_AT)).all() and (data.positions <= 1).all()
+    _check(parallel_figure(data, "t"))

@@ -10,7 +10,7 @@ below its axis, not to a value.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -93,6 +93,16 @@ def _param_axis(name: str, dist: BaseDistribution) -> Axis:
     raise TypeError(f"no axis for {type(dist).__name__}")
 
 
+def _fit(axis: Axis, column: pd.Series) -> Axis:
+    """Widen the space's range to values older trials took (a study file's space may have changed)."""
+    seen = [v for v in column if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if axis.kind == "choice":
+        extra = [v for v in dict.fromkeys(seen) if not any(
+            c == v and isinstance(c, bool) == isinstance(v, bool) for c in axis.choices)]
+        return replace(axis, choices=(*axis.choices, *extra)) if extra else axis
+    return replace(axis, low=min(axis.low, *map(float, seen)), high=max(axis.high, *map(float, seen)))
+
+
 def _objective_axis(name: str, values: pd.Series) -> Axis:
     shown = values.astype(float) * unit_of(name).scale
     kind = "log" if log_scale(shown) and (shown > 0).all() else "float"
@@ -136,7 +146,7 @@ def parallel_data(study: optuna.Study, df: pd.DataFrame, objectives: Objectives,
     for raw, dist in names.distributions(complete).items():
         column = f"params_{names.name(raw)}"
         if column in done.columns and done[column].notna().any():  # a param no trial used: no axis
-            axes.append(_param_axis(names.name(raw), dist))
+            axes.append(_fit(_param_axis(names.name(raw), dist), done[column]))
             columns.append(done[column])
     positions = np.array([[axis.position(v) for v in col] for axis, col in zip(axes, columns, strict=True)]).T
     feasible = done["feasible"].to_numpy(dtype=bool)
