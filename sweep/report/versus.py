@@ -6,37 +6,29 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from sweep.report.confirmed import Confirmed, baseline_trial, confirmations, one_sample, verdict
+from sweep.units import PERCENT, POINTS, Unit, metric_text, unit_of
 
 __all__ = ["change", "confirmed_lines", "quantity", "versus_baseline"]
 
-_FRACTIONS = ("accuracy", "accuracy_drop", "macro_avg", "weighted_avg")
-
-
-def _is_fraction(metric: str) -> bool:
-    last = metric.rsplit(".", 1)[-1]
-    return last in _FRACTIONS or ".f1." in metric or ".precision." in metric or ".recall." in metric
-
-
 def quantity(metric: str, value: float) -> str:
-    """A metric's value as people read it: fractions in percent, latency in ms, sizes in KiB."""
-    if _is_fraction(metric):
-        return f"{100 * value:.2f} %"
-    if metric.endswith("latency_ms"):
-        return f"{value:.2f} ms"
-    if metric.endswith("_bytes"):
-        return f"{value / 1024:.1f} KiB"
-    return f"{value:.4g}"
+    """A metric's value as people read it (sweep.units: accuracy in %, sizes in KiB, latency in ms)."""
+    return metric_text(metric, value)
+
+
+def _difference_unit(metric: str) -> Unit:
+    """A difference of two shares is in percentage points, of anything else in the metric's own unit."""
+    unit = unit_of(metric)
+    return POINTS if unit in (PERCENT, POINTS) else unit
 
 
 def change(metric: str, delta: float) -> str:
-    """A difference of one metric: ``+1.9 points int8.accuracy``, ``-0.40 ms cortex-m4f-80mhz.latency_ms``."""
-    if _is_fraction(metric):
-        return f"{100 * delta:+.2f} points {metric}"
-    if metric.endswith("latency_ms"):
-        return f"{delta:+.2f} ms {metric}"
-    if metric.endswith("_bytes"):
-        return f"{delta / 1024:+.1f} KiB {metric}"
-    return f"{delta:+.4g} {metric}"
+    """A difference of one metric: ``+1.94 pp int8.accuracy``, ``-0.4 ms cortex-m4f-80mhz.latency_ms``."""
+    text = _difference_unit(metric).text(delta)
+    return f"{'+' if delta >= 0 and not text.startswith('-') else ''}{text} {metric}"
+
+
+def _spread_of(metric: str, sd: float) -> str:
+    return _difference_unit(metric).text(sd)
 
 
 def versus_baseline(study: optuna.Study, best: FrozenTrial, metrics: list[str], device: str | None) -> str | None:
@@ -53,8 +45,7 @@ def versus_baseline(study: optuna.Study, best: FrozenTrial, metrics: list[str], 
 
 
 def _spread(c: Confirmed, names: list[str]) -> str:
-    return ", ".join(f"{n} {quantity(n, c.mean(i))} ± {quantity(n, c.sd(i)).replace(' %', ' points')}"
-                     for i, n in enumerate(names))
+    return ", ".join(f"{n} {quantity(n, c.mean(i))} ± {_spread_of(n, c.sd(i))}" for i, n in enumerate(names))
 
 
 def confirmed_lines(study: optuna.Study, names: list[str]) -> list[str]:
@@ -78,6 +69,6 @@ def confirmed_lines(study: optuna.Study, names: list[str]) -> list[str]:
     original = {t.number: t for t in study.get_trials(deepcopy=False)}.get(ranked[0].of) if ranked[0].of is not None \
         else baseline_trial(study)
     size = one_sample(original) if original is not None else None
-    if size and _is_fraction(names[0]):
-        lines.append(f"validation set: {size} samples; one sample is 1 of {size} = {100 / size:.2f} points")
+    if size and unit_of(names[0]) is PERCENT:
+        lines.append(f"validation set: {size} samples; one sample is 1 of {size} = {POINTS.text(1 / size)}")
     return lines
