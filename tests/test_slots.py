@@ -308,3 +308,9 @@ def test_confirm_retrains_the_top_trials_and_the_baseline_with_other_seeds(studi
     assert "confirmed: trial" in best.stdout and "against the baseline" in best.stdout
     (shown,) = json.loads(run_sweep("best", str(path), "--json", env=sweep_env(KEY), cwd=tmp_path).stdout)
     assert shown["request"] == study.best_trial.user_attrs["request"]
+    assert run_sweep("report", str(path), env=sweep_env(KEY), cwd=tmp_path).returncode == 0
+    page = (tmp_path / "reports" / "fake" / "report.md").read_text()
+    summary = page.split("## Summary", 1)[1].lstrip()
+    assert summary.startswith("Best against the baseline (your learn block's own configuration): trial ")
+    assert "## Confirmed" in page and page.count("over 3 trainings") == 3 and "Welch t =" in page
+    assert "Validation set: " in page and "one sample is 1 of" in page

@@ -41,6 +41,8 @@ def write_report(study: optuna.Study, out_dir: Path, *, study_file: str | None =
     r = Report(study, df, fr.objectives_of(study), names, fr.resolve_device(study, df, device),
                fr.top_trials(study, top_n))
     page_sections = [sections.summary_section(r, study_file or study.user_attrs.get("study_file"))]
+    if (confirmed := sections.confirmed_section(r)) is not None:
+        page_sections.append(confirmed)
     page_sections += _page_sections(r)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = Page(f"Sweep report: {study.study_name}",

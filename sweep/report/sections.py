@@ -18,9 +18,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweep.report import frame as fr
 from sweep.report import fronts, parallel, plots
+from sweep.report.confirmed import one_sample
 from sweep.report.page import Code, Image, Section, Table, Text, figure_png
 from sweep.report.params import ParamNames
-from sweep.units import duration, metric_text
+from sweep.report.versus import confirmed_lines, versus_baseline
+from sweep.units import POINTS, duration, metric_text
 
 __all__ = ["IMPORTANCE_MAX_TRIALS", "IMPORTANCE_RELIABLE_TRIALS", "Report", "failed_section", "front_sections",
            "history_section", "importance_section", "model_sections", "parameters_section", "summary_section",
@@ -110,6 +112,14 @@ def summary_section(r: Report, study_file: str | None) -> Section:
         "The Pareto-optimal trial" if multi else "Best trial")
     job = best.user_attrs.get("job_id")
     sec.blocks.append(Text(f"{label}: #{best.number}: {values}" + (f" (job {job})." if job is not None else ".")))
+    against = versus_baseline(r.study, best, r.objectives.names, r.device)
+    if against:  # the report leads with it
+        sec.blocks.insert(0, Text(f"Best against the baseline (your learn block's own configuration): {against}."))
+    size = one_sample(best)
+    if size:
+        sec.blocks.append(Text(f"Validation set: {size} samples, so one sample is 1 of {size} = "
+                               f"{POINTS.text(1 / size)} of accuracy; a gap of a few samples is within what seeds "
+                               "alone change (`sweep confirm` measures it)."))
     if multi:
         sec.blocks.append(Text(f"{len(front)} feasible trials are on the Pareto front; "
                                "see the top trials and the Pareto front below."))
@@ -117,6 +127,17 @@ def summary_section(r: Report, study_file: str | None) -> Section:
         sec.blocks.append(Text("No complete trial satisfies every constraint; the best infeasible one is shown.",
                                "note"))
     sec.blocks.append(Table(pd.DataFrame(_best_rows(r, best))))
+    return sec
+
+
+def confirmed_section(r: Report) -> Section | None:
+    """The confirmation repeats (``sweep confirm``): each configuration as mean ± sd, and the verdict."""
+    lines = confirmed_lines(r.study, r.objectives.names)
+    if not lines:
+        return None
+    sec = Section("Confirmed", [Text("Each configuration retrained with other seeds (its original training "
+                                     "first): mean ± standard deviation over its trainings.")])
+    sec.blocks.extend(Text(line) for line in lines)
     return sec
 
 
