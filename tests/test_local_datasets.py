@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,18 @@ def test_default_projects(data_dir: Path) -> None:
         datasets.get_project(data_dir, 99)
     with pytest.raises(LocalStudioError):
         datasets.find_project(data_dir, "nope")
+
+
+def test_the_split_seed_is_stored_with_the_project(tmp_path: Path) -> None:
+    datasets.ensure_default_projects(tmp_path)
+    file = tmp_path / "projects" / "1" / "project.json"
+    stored = json.loads(file.read_text())
+    assert stored["splitSeed"] == datasets.DEFAULT_SPLIT_SEED == datasets.get_project(tmp_path, 1).split_seed
+    file.write_text(json.dumps({**stored, "splitSeed": 5}))
+    assert datasets.get_project(tmp_path, 1).split_seed == 5
+    del stored["splitSeed"]  # a project written before the seed was stored: the default, fixed as well
+    file.write_text(json.dumps(stored))
+    assert datasets.get_project(tmp_path, 1).split_seed == datasets.DEFAULT_SPLIT_SEED
 
 
 def test_keywords_are_deterministic() -> None:

@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from sweep.errors import ApiError
 from sweep.local import datasets
-from sweep.local.bodies import describe, parse_train_request
+from sweep.local.bodies import SEED_HEADER, describe, parse_train_request, train_seed
 from sweep.local.impulse_routes import impulse_routes, train_refusal
 from sweep.local.jobs import JobManager, official_metadata
 from sweep.local.model_routes import model_routes
@@ -140,13 +140,15 @@ async def metadata(request: Request, ctx: Ctx, project: datasets.LocalProject) -
 async def train(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     learn_id = request.path_params["learn_id"]
     ctx.learn_block(project, learn_id)
+    seed = train_seed(request.headers.getlist(SEED_HEADER))
     config = await _keras_body(request, ctx, project, learn_id)
     busy = ctx.manager.busy_job(project.id, learn_id)
     if busy is not None:
         raise ApiError(f"learn block {learn_id} already has job {busy.id} running; wait for it to "
                        f"finish or cancel it first", status_code=409)
     ctx.manager.store.save_block(project.id, learn_id, "config.json", config)
-    rec = ctx.manager.submit_train(project.id, learn_id, config, fail_reason=train_refusal(ctx, project, learn_id))
+    rec = ctx.manager.submit_train(project.id, learn_id, config, fail_reason=train_refusal(ctx, project, learn_id),
+                                   seed=seed)
     return ok(StartJobResponse(success=True, id=rec.id))
 
 

@@ -1,8 +1,9 @@
-"""Reading a train request body: its nesting, its JSON, the official shape, and no booleans standing for numbers."""
+"""Reading a train request: its body's nesting, JSON, official shape (no booleans for numbers), its seed header."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -10,9 +11,29 @@ from pydantic import BaseModel, ValidationError
 from sweep.errors import ApiError
 from sweep.studio.models import SetKerasParameterRequest, VisualLayer
 
-__all__ = ["MAX_JSON_DEPTH", "describe", "json_depth", "parse_train_request"]
+__all__ = ["MAX_JSON_DEPTH", "MAX_SEED", "SEED_HEADER", "describe", "json_depth", "parse_train_request",
+           "train_seed"]
 
 MAX_JSON_DEPTH = 16  # a train request nests 3 levels (body, visualLayers, a layer); options a few more
+# The training seed of a train job: Studio's body has no seed field, so sweep sends it as a header (Studio
+# ignores it). Without it the job id seeds the job. At most 2**32 - 1: numpy's seed range.
+SEED_HEADER = "X-Sweep-Seed"
+MAX_SEED = 2**32 - 1
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
+
+def train_seed(values: list[str]) -> int | None:
+    """The seed the ``X-Sweep-Seed`` header's values give (None without the header), or ApiError(400)."""
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ApiError(f"header {SEED_HEADER} given {len(values)} times (got {values!r}); send it once",
+                       status_code=400)
+    raw = values[0].strip()
+    if not _DIGITS.fullmatch(raw) or int(raw) > MAX_SEED:
+        raise ApiError(f"header {SEED_HEADER} must be an integer from 0 to {MAX_SEED} (got {values[0]!r})",
+                       status_code=400)
+    return int(raw)
 
 
 def parse_train_request(raw: bytes) -> SetKerasParameterRequest:

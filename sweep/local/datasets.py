@@ -15,6 +15,7 @@ import numpy as np
 from sweep.errors import LocalStudioError
 
 __all__ = [
+    "DEFAULT_SPLIT_SEED",
     "DIGITS_ID",
     "KEYWORDS_ID",
     "LocalProject",
@@ -36,6 +37,9 @@ KEYWORDS_SEED = 20240611
 KEYWORDS_LABELS = ["noise", "rise", "fall", "tone"]
 KEYWORDS_SHAPE = (32, 16, 1)  # time x frequency x 1
 KEYWORDS_PER_CLASS = 150
+# The validation split's seed when project.json names none (projects made before it was stored): the
+# split belongs to the project, so every job of it is scored on the same samples (see trainer._split).
+DEFAULT_SPLIT_SEED = 0
 _PROJECT_FILE = "project.json"
 
 
@@ -51,11 +55,12 @@ class LocalProject:
     impulse_id: int
     learn_block_ids: list[int]
     path: Path
+    split_seed: int = DEFAULT_SPLIT_SEED  # seeds the validation split, the same for every job of the project
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "kind": self.kind, "inputShape": list(self.input_shape),
                 "labels": list(self.labels), "impulseId": self.impulse_id,
-                "learnBlockIds": list(self.learn_block_ids)}
+                "learnBlockIds": list(self.learn_block_ids), "splitSeed": self.split_seed}
 
 
 def _projects_dir(data_dir: Path) -> Path:
@@ -69,7 +74,8 @@ def _read(path: Path) -> LocalProject:
         return LocalProject(id=int(d["id"]), name=str(d["name"]), kind=d["kind"],
                             input_shape=tuple(int(v) for v in d["inputShape"]),
                             labels=[str(v) for v in d["labels"]], impulse_id=int(d["impulseId"]),
-                            learn_block_ids=[int(v) for v in d["learnBlockIds"]], path=path)
+                            learn_block_ids=[int(v) for v in d["learnBlockIds"]], path=path,
+                            split_seed=int(d.get("splitSeed", DEFAULT_SPLIT_SEED)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LocalStudioError(f"{file}: unreadable project file ({exc})") from exc
 

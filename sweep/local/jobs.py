@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep.errors import ApiError
+from sweep.local.pool import WorkerPool
 from sweep.local.record import JobKind, JobRecord
 from sweep.local.store import Store, atomic_write_json, read_json
 from sweep.local.worker import MAX_JOBS_PER_WORKER, Worker
@@ -69,20 +70,19 @@ class JobManager:
         self.data_dir, self.store = data_dir, Store(data_dir)
         self.concurrency, self.allow_user_code = concurrency, allow_user_code
         self.profiling_job, self.job_limit_m = profiling_job, job_limit_m
-        self.cancel_grace_s, self.profiling_delay_s, self.prewarm = cancel_grace_s, profiling_delay_s, prewarm
+        self.cancel_grace_s, self.profiling_delay_s = cancel_grace_s, profiling_delay_s
         self.features_delay_s = features_delay_s
-        self.max_jobs_per_worker = max_jobs_per_worker
         self._ctx = multiprocessing.get_context("spawn")
+        self._pool = WorkerPool(self._ctx, allow_user_code=allow_user_code, max_jobs=max_jobs_per_worker,
+                                prewarm=prewarm)
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)  # wakes the loop at once on submit/cancel
         self._lock = threading.RLock()
         self._jobs: dict[int, JobRecord] = {}
         self._queue: deque[int] = deque()
         self._running: dict[int, _Running] = {}
         self._timed: dict[int, _Timed] = {}
-        self._idle: list[Worker] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_spawn = -1e9
         self._on_finish: list[Callable[[JobRecord], None]] = []
 
     # ---- life cycle
@@ -117,9 +117,7 @@ class JobManager:
                 self._finish(self._jobs[job_id], False, "server stopped before the job finished")
             self._queue.clear()
             self._timed.clear()
-            for worker in self._idle:
-                worker.stop()
-            self._idle.clear()
+            self._pool.stop_all()
 
     def on_finish(self, listener: Callable[[JobRecord], None]) -> None:
         """Call ``listener(copy of the record)`` each time a job is marked finished, in whatever thread marked it
@@ -165,18 +163,19 @@ class JobManager:
 
     # ---- commands
     def submit_train(self, project_id: int, learn_id: int, request: dict[str, Any],
-                     fail_reason: str | None = None) -> JobRecord:
+                     fail_reason: str | None = None, seed: int | None = None) -> JobRecord:
         """Queue a train job; a second job on a busy learn block is refused (409), nothing created.
 
-        ``fail_reason``: the job is accepted (as Studio accepts it) but cannot train, e.g. its features are
-        not generated; it starts and fails with that reason a moment later, without a worker process.
+        ``seed``: its training seed (None: the job id). ``fail_reason``: the job is accepted (as Studio accepts
+        it) but cannot train, e.g. its features are not generated; it starts and fails with that reason a moment
+        later, without a worker process.
         """
         with self._lock:
             busy = self.busy_job(project_id, learn_id)
             if busy is not None:
                 raise ApiError(f"learn block {learn_id} already has job {busy.id} running; wait for it to "
                                f"finish or cancel it first", status_code=409)
-            rec = self._new_record(project_id, learn_id, JobKind.TRAIN, request)
+            rec = self._new_record(project_id, learn_id, JobKind.TRAIN, request, seed)
             self.store.log(rec.id, f"Scheduling job in cluster... (job {rec.id}, learn block {learn_id})")
             if fail_reason is None:
                 self._queue.append(rec.id)
@@ -230,8 +229,8 @@ class JobManager:
 
     # ---- internals
     def _new_record(self, project_id: int, learn_id: int, kind: JobKind, request: dict[str, Any] | None,
-                    ) -> JobRecord:
-        rec = JobRecord.new(self.store.new_job_id(), project_id, learn_id, kind, request)
+                    seed: int | None = None) -> JobRecord:
+        rec = JobRecord.new(self.store.new_job_id(), project_id, learn_id, kind, request, seed)
         self._jobs[rec.id] = rec
         self.store.save_job(rec)
         return rec
@@ -301,10 +300,8 @@ class JobManager:
             result = run.worker.result()
             if result is not None or not run.worker.process.is_alive():
                 del self._running[job_id]
-                if result is not None and result.get("reusable") and run.worker.jobs_left > 0:
-                    self._idle.append(run.worker)  # warm: the next job starts without importing TF
-                elif result is not None:
-                    run.worker.stop()
+                if result is not None:  # a reusable worker stays warm: the next job starts without importing TF
+                    self._pool.give_back(run.worker, bool(result.get("reusable")))
                 self._complete(rec, run, result)
                 continue
             if run.cancel_at is None and clock - run.started > self.job_limit_m * 60:
@@ -319,24 +316,19 @@ class JobManager:
             if clock >= timed.due:
                 del self._timed[job_id]
                 self._end_timed(self._jobs[job_id], timed)
-        self._idle = [w for w in self._idle if w.process.is_alive()]
         while self._queue and len(self._running) < self.concurrency:
             job_id = self._queue.popleft()
             self._dispatch(self._jobs[job_id])
-        want = self.concurrency - len(self._running) if self.prewarm else 0
-        if len(self._idle) < want and clock - self._last_spawn > 1.0:  # at most one warm-up a second
-            self._last_spawn = clock
-            self._idle.append(Worker(self._ctx, self.allow_user_code, self.max_jobs_per_worker))
+        self._pool.top_up(self.concurrency - len(self._running), clock)
 
     def _dispatch(self, rec: JobRecord) -> None:
-        worker = self._idle.pop(0) if self._idle else Worker(self._ctx, self.allow_user_code,
-                                                              self.max_jobs_per_worker)
-        worker.jobs_left -= 1
+        worker = self._pool.take()
         rec.start()
         self.store.save_job(rec)
         self.store.log(rec.id, "Job started")
         job = {"id": rec.id, "dir": str(self.store.job_dir(rec.id)), "data_dir": str(self.data_dir),
-               "project_id": rec.project_id, "request": rec.request, "seed": rec.id}
+               "project_id": rec.project_id, "request": rec.request,
+               "seed": rec.id if rec.seed is None else rec.seed}
         try:
             worker.conn.send(job)
         except (OSError, ValueError) as exc:

@@ -42,7 +42,7 @@ def _now() -> datetime:
 
 
 class JobRecord(BaseModel):
-    """camelCase on disk (the same keys as the wire's ``Job`` plus ``kind``, ``reason`` and ``request``).
+    """camelCase on disk (the same keys as the wire's ``Job`` plus ``kind``, ``reason``, ``request``, ``seed``).
 
     ``learnId`` is the learn block of a train or profiling job; a features job has ``dspId`` instead (and
     ``learnId`` 0, which no block has: block ids start at 1).
@@ -65,14 +65,18 @@ class JobRecord(BaseModel):
     reason: str | None = None
     request: dict[str, Any] | None = None
     dsp_id: int | None = None
+    seed: int | None = None  # a train job's training seed (the X-Sweep-Seed header, else the job id)
 
     @classmethod
     def new(cls, job_id: int, project_id: int, learn_id: int, kind: JobKind,
-            request: dict[str, Any] | None) -> JobRecord:
-        category, category_key = TRAIN_CATEGORY if kind is JobKind.TRAIN else PROFILE_CATEGORY
-        key = f"keras-{learn_id}" if kind is JobKind.TRAIN else f"keras-profile-{learn_id}"
+            request: dict[str, Any] | None, seed: int | None = None) -> JobRecord:
+        """A train job (seeded by ``seed``, else by its id) or a profiling job (no seed)."""
+        train = kind is JobKind.TRAIN
+        category, category_key = TRAIN_CATEGORY if train else PROFILE_CATEGORY
+        key = f"keras-{learn_id}" if train else f"keras-profile-{learn_id}"
         return cls(id=job_id, project_id=project_id, learn_id=learn_id, kind=kind, key=key, category=category,
-                   category_key=category_key, created=_now(), request=request)
+                   category_key=category_key, created=_now(), request=request,
+                   seed=(job_id if seed is None else seed) if train else None)
 
     @classmethod
     def new_features(cls, job_id: int, project_id: int, dsp_id: int, request: dict[str, Any]) -> JobRecord:
@@ -106,6 +110,8 @@ class JobRecord(BaseModel):
         """The official ``Job`` answer (its ``metadata`` says the learn block, the kind and why it failed)."""
         meta: dict[str, Any] = ({"dspId": self.dsp_id} if self.kind is JobKind.FEATURES else {"learnId": self.learn_id})
         meta["kind"] = self.kind.value
+        if self.seed is not None:
+            meta["seed"] = self.seed
         if self.reason:
             meta["failureReason"] = self.reason
         return Job(id=self.id, category=self.category, category_key=self.category_key, key=self.key,

@@ -3,7 +3,10 @@
 How request fields are honoured (anything not listed that the local studio cannot do fails the job):
 - visualLayers: see sweep/local/validate.py for the layer rules; transfer_* layers -> JobFailed.
 - trainingCycles / learningRate (Adam) / batchSize / trainTestSplit (validation fraction, stratified
-  by label, seeded; unstratified with a log note if a class is too small): defaults 30 / 0.005 / 32 / 0.2.
+  by label; unstratified with a log note if a class is too small): defaults 30 / 0.005 / 32 / 0.2. The
+  split is seeded by the project (``splitSeed``), so all its jobs share one validation set for a given
+  trainTestSplit; ``seed`` (the job's training seed) seeds weights, shuffling, dropout, augmentation and
+  the int8 calibration rows. The log names both, with a digest of the validation indices.
 - autoClassWeights: sklearn "balanced" class weights on the training split.
 - augmentationPolicyImage "all" (image projects): random shift, zoom, brightness, plus horizontal
   flip except for projects in augment.NO_FLIP_PROJECTS (digits: a mirrored digit is another glyph).
@@ -21,6 +24,7 @@ How request fields are honoured (anything not listed that the local studio canno
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -51,7 +55,7 @@ from sweep.studio.models import (
     SetKerasParameterRequest,
 )
 
-__all__ = ["DEFAULTS", "train"]
+__all__ = ["DEFAULTS", "train", "validation_digest"]
 
 # Studio's defaults for fields a request leaves out.
 DEFAULTS: dict[str, Any] = {"training_cycles": 30, "learning_rate": 0.005, "batch_size": 32,
@@ -156,16 +160,21 @@ def _graphs(history: dict[str, list[float]]) -> list[KerasModelMetadataGraph]:
     return out
 
 
-def _split(x: np.ndarray, y: np.ndarray, split: float, seed: int, log: Callable[[str], None]
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x_train, x_val, y_train, y_val): a stratified validation split, unstratified if a class is too small."""
+def _split(y: np.ndarray, split: float, split_seed: int, log: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, validation indices): a stratified split seeded by the project, not by the job, so every
+    job of a project (for one trainTestSplit) is scored on the same samples; unstratified if a class is too small."""
+    index = np.arange(len(y))
     try:
-        parts = train_test_split(x, y, test_size=split, stratify=y, random_state=seed)
+        tr, val = train_test_split(index, test_size=split, stratify=y, random_state=split_seed)
     except ValueError:
         log("Note: a class is too small to stratify the validation split; splitting at random")
-        parts = train_test_split(x, y, test_size=split, random_state=seed)
-    x_tr, x_val, y_tr, y_val = parts
-    return x_tr, x_val, y_tr, y_val
+        tr, val = train_test_split(index, test_size=split, random_state=split_seed)
+    return tr, val
+
+
+def validation_digest(val: np.ndarray) -> str:
+    """A short hash of the validation sample indices (as a set): equal digests, the same validation samples."""
+    return hashlib.sha256(np.sort(val).astype("<i8").tobytes()).hexdigest()[:16]
 
 
 def _convert_and_evaluate(core: keras.Model, r: SetKerasParameterRequest, project: LocalProject,
@@ -214,9 +223,13 @@ def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: 
 
     x, y = load_arrays(project)
     n_classes, n_features = len(project.labels), math.prod(project.input_shape)
-    x_tr, x_val, y_tr, y_val = _split(x.reshape(len(x), n_features), y, split, seed, log)
+    tr, val = _split(y, split, project.split_seed, log)
+    x = x.reshape(len(x), n_features)
+    x_tr, x_val, y_tr, y_val = x[tr], x[val], y[tr], y[val]
     log(f"Dataset {project.name}: {len(x_tr)} training, {len(x_val)} validation samples, {n_classes} classes")
-
+    log(f"Validation split: {len(val)} samples, split seed {project.split_seed}, "
+        f"indices sha256 {validation_digest(val)}")
+    log(f"Training seed {seed}")
     keras.utils.set_random_seed(seed)
     steps = [] if r.mode == "expert" else plan_layers(r.visual_layers or [], project.input_shape, n_classes)
     core = (_user_model(r.script or "", n_features, n_classes) if r.mode == "expert"
