@@ -246,6 +246,20 @@ def test_best_apply_saves_the_best_request_to_the_learn_block(ws: Path, digits_r
         assert {k: got.get(k) for k in wanted} == wanted
 
 
+def test_a_trial_retrained_with_its_seed_gives_its_metrics_again(ws: Path, digits_run: DigitsRun) -> None:
+    """The same request and seed on the same project's fixed validation split: the same model and metrics."""
+    assert digits_run.proc.returncode == 0, digits_run.proc.stderr
+    trial = min(digits_run.trials, key=lambda t: t.user_attrs["request"].get("trainingCycles", 30))
+    proc = _sweep(ws, "best", str(digits_run.path), "--trial", str(trial.number), "--apply", "--train", "--json")
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stderr.splitlines() if "trained it there: job" in x)
+    shown = dict(part.rsplit(" ", 1) for part in line.split("; ", 1)[1].split(", "))
+    metrics = trial.user_attrs["metrics"]
+    assert {"float32.accuracy", "int8.accuracy", "float32.loss", "int8.loss"} <= set(shown)
+    assert all(float(v) == pytest.approx(metrics[k], abs=5e-4) for k, v in shown.items()), (shown, metrics)
+    assert int(line.split("trained it there: job ")[1].split(";")[0]) != trial.user_attrs["job_id"]
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
