@@ -152,3 +152,51 @@ def test_cancel_stops_within_seconds(data_dir: Path, tmp_path: Path) -> None:
     assert time.monotonic() - start[0] < 10  # 2000 epochs would take many minutes
     assert not any(ln.startswith("Epoch 3/") for ln in lines)
     assert not (tmp_path / "job" / "model_int8.tflite").exists()
+
+
+def test_steps_per_execution_are_bounded_by_work_steps_and_the_epoch() -> None:
+    from sweep.local.fitting import EXECUTION_FLOP, MAX_STEPS_PER_EXECUTION, steps_per_execution
+
+    assert steps_per_execution(2368, 32, 45) == 45  # the digits' dense model: one execution an epoch
+    assert steps_per_execution(2368, 1, 1437) == MAX_STEPS_PER_EXECUTION
+    heavy = int(EXECUTION_FLOP // (6 * 32 * 10))  # 10 steps of this model's work fill an execution
+    assert steps_per_execution(heavy, 32, 1000) == 10
+    assert steps_per_execution(10**9, 32, 1000) == 1 and steps_per_execution(0, 32, 1000) == 1  # 0: unknown
+
+
+def test_a_cancel_is_seen_between_executions_within_an_epoch(data_dir: Path, tmp_path: Path) -> None:
+    lines: list[str] = []
+    checks: list[float] = []
+
+    def cancelled() -> bool:  # the second check says yes: the first execution of epoch 1 has run
+        checks.append(time.monotonic())
+        return len(checks) >= 2
+
+    req = SetKerasParameterRequest.model_validate({"visualLayers": [{"type": "dense", "neurons": 32}],
+                                                   "trainingCycles": 5, "batchSize": 1})  # 1437 steps an epoch
+    with pytest.raises(JobFailed, match="cancelled"):
+        trainer.train(req, datasets.get_project(data_dir, 1), workdir=tmp_path / "job", log=lines.append,
+                      cancelled=cancelled)
+    assert "Steps per execution: 100 (cancel checked after each)" in lines
+    assert not any(ln.startswith("Epoch 2/") for ln in lines) and lines[-1] == "Training cancelled"
+    assert len(checks) == 2 and checks[1] - checks[0] < 10  # one execution of 100 steps: well under a second
+
+
+def test_the_epoch_lines_validation_is_what_keras_evaluate_says(data_dir: Path, tmp_path: Path) -> None:
+    import keras
+
+    meta, lines = _train(data_dir, tmp_path, 1, {
+        "visualLayers": [{"type": "conv2d", "neurons": 8, "kernelSize": 3}, {"type": "batchNormalization"},
+                         {"type": "flatten"}, {"type": "dropout", "dropoutRate": 0.3}],
+        "trainingCycles": 2, "learningRate": 0.01, "batchSize": 64}, seed=3)
+    project = datasets.get_project(data_dir, 1)
+    x, y = datasets.load_arrays(project)
+    _, val = trainer._split(y, 0.2, project.split_seed, lines.append)
+    model = keras.models.load_model(tmp_path / "job" / "model.keras")
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.evaluate(x.reshape(len(x), -1)[val], y[val], batch_size=32, verbose=0)
+    last = [ln for ln in lines if EPOCH_LINE.match(ln)][-1]
+    assert last.endswith(f"val_loss: {loss:.4f} - val_accuracy: {accuracy:.4f}")
+    curves = {s.title: s.values for g in meta.tensorboard_graphs or [] for s in g.data}
+    assert curves["val_loss"][-1] == pytest.approx(loss, rel=1e-5)
+    assert curves["val_accuracy"][-1] == pytest.approx(accuracy, abs=1e-6)

@@ -1,4 +1,4 @@
-"""Local studio worker processes over real HTTP: a warm worker runs job after job, and survives a cancel."""
+"""Local studio worker processes: a warm worker runs job after job, survives a cancel, and is succeeded in time."""
 
 from __future__ import annotations
 
@@ -105,3 +105,32 @@ def test_a_job_after_a_cancelled_one_succeeds(http: httpx.Client, force: bool) -
         assert _worker(http, after)[0] != pid
     else:  # a polite cancel keeps the warm worker
         assert _worker(http, after) == (pid, count + 1)
+
+
+def test_a_retiring_workers_successor_is_spawned_during_its_last_job(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from sweep.local import datasets
+    from sweep.local.jobs import JobManager
+
+    datasets.ensure_default_projects(tmp_path)
+    manager = JobManager(tmp_path, concurrency=1, max_jobs_per_worker=1)
+    manager.start()
+    try:
+        body = {**TINY_TRAIN, "visualLayers": [{"type": "dense", "neurons": 8}]}
+        first = manager.submit_train(1, 3, body).id
+        seen: set[int] = set()
+
+        def finished() -> bool:
+            seen.update(p.pid for p in multiprocessing.active_children() if p.pid is not None)
+            rec = manager.get(1, first)
+            return rec is not None and rec.state.is_finished
+
+        wait_for(finished, 120, f"job {first}", interval=0.05)
+        lines = (tmp_path / "jobs" / str(first) / "log").read_text()
+        assert "Job completed" in lines, lines
+        match = WORKER_LINE.search(lines)
+        assert match is not None, lines
+        assert seen - {int(match.group(1))}, "no successor was spawned while the worker ran its last job"
+    finally:
+        manager.shutdown()

@@ -59,12 +59,15 @@ class _Running:
 
 
 class JobManager:
-    """Queues train jobs, runs each in a spawned worker process, keeps every state on disk."""
+    """Queues train jobs, runs each in a spawned worker process, keeps every state on disk.
+
+    ``first_worker``: a worker the server spawned ahead (see ``pool.spawn_ahead``), the first one on hand.
+    """
 
     def __init__(self, data_dir: Path, *, concurrency: int = 1, allow_user_code: bool = False,
                  profiling_job: bool = False, job_limit_m: int = 60, cancel_grace_s: float = 10.0,
                  profiling_delay_s: float = 1.0, features_delay_s: float = 1.0, prewarm: bool = True,
-                 max_jobs_per_worker: int = MAX_JOBS_PER_WORKER) -> None:
+                 max_jobs_per_worker: int = MAX_JOBS_PER_WORKER, first_worker: Worker | None = None) -> None:
         if concurrency < 1 or max_jobs_per_worker < 1:
             raise ValueError("concurrency and max_jobs_per_worker must be at least 1")
         self.data_dir, self.store = data_dir, Store(data_dir)
@@ -74,7 +77,7 @@ class JobManager:
         self.features_delay_s = features_delay_s
         self._ctx = multiprocessing.get_context("spawn")
         self._pool = WorkerPool(self._ctx, allow_user_code=allow_user_code, max_jobs=max_jobs_per_worker,
-                                prewarm=prewarm)
+                                prewarm=prewarm, idle=[first_worker] if first_worker is not None else None)
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)  # wakes the loop at once on submit/cancel
         self._lock = threading.RLock()
         self._jobs: dict[int, JobRecord] = {}
@@ -319,7 +322,9 @@ class JobManager:
         while self._queue and len(self._running) < self.concurrency:
             job_id = self._queue.popleft()
             self._dispatch(self._jobs[job_id])
-        self._pool.top_up(self.concurrency - len(self._running), clock)
+        # a worker on its last job will not come back: its successor imports Keras while that job runs
+        returning = sum(1 for run in self._running.values() if run.worker.jobs_left > 0)
+        self._pool.top_up(self.concurrency - returning, clock)
 
     def _dispatch(self, rec: JobRecord) -> None:
         worker = self._pool.take()

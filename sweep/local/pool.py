@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from multiprocessing.context import SpawnContext
 
-from sweep.local.worker import Worker
+from sweep.local.worker import MAX_JOBS_PER_WORKER, Worker
 
-__all__ = ["WorkerPool"]
+__all__ = ["WorkerPool", "spawn_ahead"]
+
+
+def spawn_ahead(allow_user_code: bool, max_jobs: int = MAX_JOBS_PER_WORKER) -> Worker:
+    """A worker spawned now, before the server has imported its web stack or written its default projects, so its
+    Keras import and warm-up overlap them; for the job manager (``JobManager(first_worker=...)``). Call it from
+    the server's main thread: the worker's parent-death signal follows the thread that spawned it."""
+    return Worker(multiprocessing.get_context("spawn"), allow_user_code, max_jobs)
 
 
 class WorkerPool:
     """Idle workers (Keras imported, warmed up) for the next jobs; only the job manager's loop thread uses it
-    (a worker's parent-death signal follows the thread that spawned it: see ``worker._die_with_parent``)."""
+    (a worker's parent-death signal follows the thread that spawned it: see ``worker._die_with_parent``), and
+    ``idle`` may start with workers spawned ahead by the server's main thread (:func:`spawn_ahead`)."""
 
-    def __init__(self, ctx: SpawnContext, *, allow_user_code: bool, max_jobs: int, prewarm: bool) -> None:
+    def __init__(self, ctx: SpawnContext, *, allow_user_code: bool, max_jobs: int, prewarm: bool,
+                 idle: list[Worker] | None = None) -> None:
         self._ctx, self.allow_user_code, self.max_jobs, self.prewarm = ctx, allow_user_code, max_jobs, prewarm
-        self.idle: list[Worker] = []
+        self.idle: list[Worker] = list(idle or [])
         self._last_spawn = -1e9
 
     def _spawn(self) -> Worker:

@@ -95,7 +95,21 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _app(data_dir: Path, api_key: str | None, *, max_impulses: int, **manager_options: Any,
          ) -> tuple[ASGIApp, ProjectSocket]:
-    """The server's ASGI app (the project socket in front of the routes) and its socket."""
+    """The server's ASGI app (the project socket in front of the routes) and its socket; its first worker is
+    spawned before anything else, so that its Keras import overlaps the rest of the server's start."""
+    from sweep.local.pool import spawn_ahead
+
+    first_worker = spawn_ahead(bool(manager_options.get("allow_user_code")))
+    try:
+        return _build_app(data_dir, api_key, max_impulses=max_impulses, first_worker=first_worker,
+                          **manager_options)
+    except BaseException:
+        first_worker.stop()
+        raise
+
+
+def _build_app(data_dir: Path, api_key: str | None, *, max_impulses: int, **manager_options: Any,
+               ) -> tuple[ASGIApp, ProjectSocket]:
     from sweep.local import datasets
     from sweep.local.app import create_app
     from sweep.local.jobs import JobManager
@@ -113,10 +127,10 @@ def _app(data_dir: Path, api_key: str | None, *, max_impulses: int, **manager_op
 def _serve_locked(host: str, port: int, data_dir: Path, *, concurrency: int, allow_user_code: bool,
                   api_key: str | None, port_file: Path | None, profiling_job: bool, job_limit_m: int,
                   linger: float | None, max_impulses: int) -> None:
-    import uvicorn
-
     app, project_socket = _app(data_dir, api_key, max_impulses=max_impulses, concurrency=concurrency,
                                allow_user_code=allow_user_code, profiling_job=profiling_job, job_limit_m=job_limit_m)
+    import uvicorn
+
     sock = _listen(host, port)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, access_log=False, ws="wsproto")

@@ -42,7 +42,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
 from sweep.errors import ApiError, JobFailed
-from sweep.local import augment, devices, evaluate
+from sweep.local import augment, devices, evaluate, fitting
 from sweep.local.datasets import LocalProject, load_arrays
 from sweep.local.layers import build_model, layer_summary
 from sweep.local.validate import plan_layers, total_macs, validate_request
@@ -60,29 +60,6 @@ __all__ = ["DEFAULTS", "train", "validation_digest"]
 # Studio's defaults for fields a request leaves out.
 DEFAULTS: dict[str, Any] = {"training_cycles": 30, "learning_rate": 0.005, "batch_size": 32,
                             "train_test_split": 0.2}
-
-
-class _Progress(keras.callbacks.Callback):
-    """Keras-style epoch lines through ``log``; checks ``cancelled()`` after every batch."""
-
-    def __init__(self, log: Callable[[str], None], cancelled: Callable[[], bool], epochs: int) -> None:
-        super().__init__()
-        self.log, self.cancelled, self.epochs = log, cancelled, epochs
-        self.was_cancelled = False
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.log(f"Epoch {epoch + 1}/{self.epochs}")
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.cancelled():
-            self.was_cancelled = True
-            self.model.stop_training = True
-            raise JobFailed("cancelled")
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        logs = logs or {}
-        keys = ("loss", "accuracy", "val_loss", "val_accuracy")
-        self.log(" - ".join(f"{k}: {float(logs[k]):.4f}" for k in keys if k in logs))
 
 
 def _refuse(request: SetKerasParameterRequest, project: LocalProject, allow_user_code: bool) -> list[str]:
@@ -204,6 +181,28 @@ def _convert_and_evaluate(core: keras.Model, r: SetKerasParameterRequest, projec
     return metrics
 
 
+def _data(project: LocalProject, split: float, log: Callable[[str], None]
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_val, y_val), flat features; the log says the sizes and which validation samples."""
+    x, y = load_arrays(project)
+    tr, val = _split(y, split, project.split_seed, log)
+    x = x.reshape(len(x), math.prod(project.input_shape))
+    log(f"Dataset {project.name}: {len(tr)} training, {len(val)} validation samples, {len(project.labels)} classes")
+    log(f"Validation split: {len(val)} samples, split seed {project.split_seed}, "
+        f"indices sha256 {validation_digest(val)}")
+    return x[tr], y[tr], x[val], y[val]
+
+
+def _class_weight(request: SetKerasParameterRequest, project: LocalProject, y_tr: np.ndarray,
+                  log: Callable[[str], None]) -> dict[int, float] | None:
+    if not request.auto_class_weights:
+        return None
+    w = compute_class_weight("balanced", classes=np.arange(len(project.labels)), y=y_tr)
+    class_weight = {i: float(v) for i, v in enumerate(w)}
+    log("Class weights: " + ", ".join(f"{project.labels[i]}={v:.3f}" for i, v in class_weight.items()))
+    return class_weight
+
+
 def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: Path, log: Callable[[str], None],
           cancelled: Callable[[], bool], seed: int = 0, allow_user_code: bool = False) -> KerasModelMetadata:
     """Train, convert and evaluate; writes model.keras, model_float32.tflite, model_int8.tflite into workdir."""
@@ -217,37 +216,24 @@ def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: 
     epochs = r.training_cycles or DEFAULTS["training_cycles"]
     lr = r.learning_rate or DEFAULTS["learning_rate"]
     batch = r.batch_size or DEFAULTS["batch_size"]
-    split = r.train_test_split or DEFAULTS["train_test_split"]
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
-    x, y = load_arrays(project)
-    n_classes, n_features = len(project.labels), math.prod(project.input_shape)
-    tr, val = _split(y, split, project.split_seed, log)
-    x = x.reshape(len(x), n_features)
-    x_tr, x_val, y_tr, y_val = x[tr], x[val], y[tr], y[val]
-    log(f"Dataset {project.name}: {len(x_tr)} training, {len(x_val)} validation samples, {n_classes} classes")
-    log(f"Validation split: {len(val)} samples, split seed {project.split_seed}, "
-        f"indices sha256 {validation_digest(val)}")
+    x_tr, y_tr, x_val, y_val = _data(project, r.train_test_split or DEFAULTS["train_test_split"], log)
+    n_classes, n_features = len(project.labels), x_tr.shape[1]
     log(f"Training seed {seed}")
     keras.utils.set_random_seed(seed)
     steps = [] if r.mode == "expert" else plan_layers(r.visual_layers or [], project.input_shape, n_classes)
     core = (_user_model(r.script or "", n_features, n_classes) if r.mode == "expert"
             else build_model(steps, n_features, seed))
     model = _training_model(core, r, project, seed, log)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    class_weight = None
-    if r.auto_class_weights:
-        w = compute_class_weight("balanced", classes=np.arange(n_classes), y=y_tr)
-        class_weight = {i: float(v) for i, v in enumerate(w)}
-        log("Class weights: " + ", ".join(f"{project.labels[i]}={v:.3f}" for i, v in class_weight.items()))
+    class_weight = _class_weight(r, project, y_tr, log)
     log(f"Training {core.count_params()} parameters: {epochs} epochs, learning rate {lr}, batch size {batch}")
-    progress = _Progress(log, cancelled, epochs)
+    progress = fitting.Progress(log, cancelled, epochs, core, (x_val, y_val))
     t0 = time.monotonic()
     try:
-        hist = model.fit(x_tr, y_tr, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch,
-                         class_weight=class_weight, callbacks=[progress], verbose=0, shuffle=True)
+        history = fitting.fit(model, progress, (x_tr, y_tr), epochs=epochs, batch=batch, learning_rate=lr,
+                              class_weight=class_weight, macs=total_macs(steps))
     except JobFailed:
         log("Training cancelled")
         raise
@@ -257,10 +243,9 @@ def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: 
     core.save(workdir / "model.keras")
     metrics = _convert_and_evaluate(core, r, project, (x_tr, x_val, y_val), total_macs(steps), workdir, seed,
                                     cancelled, log)
-    recommended = r.selected_model_type or ModelType.INT8
     return KerasModelMetadata(
         created=datetime.now(UTC), layers=layer_summary(core), class_names=list(project.labels),
         labels=list(project.labels), available_model_types=[ModelType.FLOAT32, ModelType.INT8],
-        recommended_model_type=recommended, model_validation_metrics=metrics, has_trained_model=True,
-        mode="classification", tensorboard_graphs=_graphs({k: list(v) for k, v in hist.history.items()}),
+        recommended_model_type=r.selected_model_type or ModelType.INT8, model_validation_metrics=metrics,
+        has_trained_model=True, mode="classification", tensorboard_graphs=_graphs(history),
     )

@@ -7,7 +7,9 @@ import gc
 import os
 import signal
 import sys
+import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext
 from pathlib import Path
@@ -17,7 +19,8 @@ from sweep.local.store import append_log, atomic_write_json
 
 __all__ = ["MAX_JOBS_PER_WORKER", "Worker"]
 
-# A worker imports Keras/TensorFlow once (seconds), then runs jobs one after another: each job starts
+# A worker imports Keras/TensorFlow once (seconds: 7-9 s on 2 cores), spawned as the server starts so that
+# this overlaps the sweep's set-up, then runs jobs one after another: each job starts
 # from keras.backend.clear_session() and train()'s own seeding, so a reused worker gives the same model
 # as a fresh one. It sends each result back over its pipe at once (the server need not wait for a TF
 # process to exit) and exits after MAX_JOBS_PER_WORKER jobs, after any error other than a failed or
@@ -104,18 +107,33 @@ def _die_with_parent() -> None:
         pass
 
 
+def _start(conn: Connection) -> tuple[str | None, Callable[[], str]]:
+    """Import the trainer (slow: Keras, TensorFlow): (the traceback if that failed, what the first job's log says
+    of this worker's start: whether the job had to wait for the import)."""
+    started = time.monotonic()
+    try:
+        from sweep.local import datasets, trainer  # noqa: F401
+    except Exception:  # noqa: BLE001 - reported as the job's failure
+        return traceback.format_exc(), lambda: ""
+    ready = time.monotonic()
+    try:
+        waited = conn.poll()
+    except (EOFError, OSError):
+        waited = True
+    imported = f"trainer imported in {ready - started:.1f} s"
+    if waited:
+        return None, lambda: f" ({imported}; the job was waiting for it)"
+    return None, lambda: f" ({imported}, then idle {time.monotonic() - ready:.1f} s)"
+
+
 def _worker_main(conn: Connection, parent_pid: int, allow_user_code: bool, max_jobs: int) -> None:
-    """Import the trainer (slow: Keras) before a job arrives, then run jobs until told to stop."""
+    """Import the trainer before a job arrives, then run jobs until told to stop."""
     _die_with_parent()
     if os.getppid() != parent_pid:  # the server went before the death signal was armed
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when a job stops
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import_error = None
-    try:
-        from sweep.local import datasets, trainer  # noqa: F401
-    except Exception:  # noqa: BLE001 - reported as the job's failure below
-        import_error = traceback.format_exc()
+    import_error, first_start = _start(conn)
     for number in range(1, max_jobs + 1):
         try:
             job = conn.recv()
@@ -125,7 +143,8 @@ def _worker_main(conn: Connection, parent_pid: int, allow_user_code: bool, max_j
             return
         job_dir = Path(job["dir"])
         if os.getppid() == parent_pid:  # an orphan keeps quiet (as in _run_job)
-            append_log(job_dir / "log", f"Worker pid {os.getpid()}, job {number} of this worker")
+            how = first_start() if number == 1 else ""
+            append_log(job_dir / "log", f"Worker pid {os.getpid()}, job {number} of this worker{how}")
         _redirect_output(job_dir / "worker.out")
         if import_error is not None:
             append_log(job_dir / "log", import_error)
