@@ -444,7 +444,10 @@ training_cycles = 2
         assert job["finishedSuccessful"] is False
     _assert_server_stopped(ws, proc.stderr)
     status = _sweep(ws, "status", str(path))
-    assert status.returncode == 0 and status.stdout.count("FAIL") >= 2 and reason in status.stdout
+    assert status.returncode == 0 and status.stdout.count("FAIL") >= 2 and "…" in status.stdout  # notes cut
+    assert "--wide" in status.stdout and max(len(line) for line in status.stdout.splitlines()) <= 100
+    wide = _sweep(ws, "status", str(path), "--wide")
+    assert wide.returncode == 0 and reason in wide.stdout  # the whole reason
 
 
 def _shipped_studies(root: Path = Path(__file__).parent.parent) -> list[Path]:

@@ -74,6 +74,8 @@ def status_table(study: optuna.Study, spec: StudySpec, *, wide: bool = False, wi
             hidden.insert(0, params.pop())
             frame = frame.drop(columns=hidden[0])
     notes = []
+    if not wide and frame["note"].str.endswith("…").any():
+        notes.append("(notes cut to fit; `sweep status --wide` shows them whole)")
     if hidden:
         notes.append(f"({len(hidden)} param column(s) not shown: {', '.join(hidden)}; `sweep status --wide` shows all)")
     counts = frame["state"].value_counts().to_dict()
