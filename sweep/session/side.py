@@ -11,6 +11,7 @@ a side study, and an interrupted one resumes, exactly as a study does.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -60,7 +61,9 @@ def open_side(study: optuna.Study, kind: Kind) -> optuna.Study:
     side = load_or_create(study._storage, side_name(study.study_name, kind), directions,
                           optuna.samplers.RandomSampler(), optuna.pruners.NopPruner())
     if study.metric_names and side.metric_names != study.metric_names:
-        side.set_metric_names(study.metric_names)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            side.set_metric_names(study.metric_names)
     return side
 
 

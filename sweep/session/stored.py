@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,4 +107,6 @@ def record_study_attrs(study: optuna.Study, spec: StudySpec) -> None:
             study.set_user_attr(key, value)
     names = [o.metric for o in spec.objectives]
     if study.metric_names != names:  # optuna-dashboard and Optuna's own plots name the objectives by these
-        study.set_metric_names(names)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
