@@ -50,7 +50,9 @@ def _print_verdicts(study: optuna.Study, spec: StudySpec, chosen: list[FrozenTri
     from sweep.report.versus import confirmed_lines, versus_baseline
 
     names = [o.metric for o in spec.objectives]
-    if chosen and (against := versus_baseline(study, chosen[0], names, spec.device)):
+    up = spec.objectives[0].direction == "maximize"
+    lead = sorted(chosen, key=lambda t: ((-1 if up else 1) * (t.values or [0.0])[0], t.number))  # as the report
+    if lead and (against := versus_baseline(study, lead[0], names, spec.device)):
         print(against, file=stream)
     for line in confirmed_lines(study, names):
         print(f"confirmed: {line}", file=stream)
