@@ -3,10 +3,11 @@
 In process: sweep.local.trainer.train() beside a plain fit (same split, seed, model and optimizer; Keras'
 defaults: one step per execution, Keras' own validation), alternating. Then real local studio jobs over
 loopback HTTP (EmbeddedStudio + httpx): the server starts, a 1-slot sweep's set-up runs (clone the impulse,
-generate its features: the worker warms up meanwhile), and the same request with the same X-Sweep-Seed is
-trained --jobs times, a plain fit between jobs (the machine's load drifts; the worker stays warm). Prints
-each job's training part (wall minus conversion+evaluation) over the neighbouring plain fits (target <=
-0.6x), first job against second (target <= 1.0x), and the validation accuracy of each side (equal: same seed).
+generate its features: the worker imports Keras meanwhile), then the same request with the same X-Sweep-Seed
+is trained --jobs times, each job submitted the moment the previous one finished, as a sweep does. Prints each
+job's training part (wall minus conversion+evaluation) over the plain fits right before and after the jobs
+(target <= 0.6x), first job against second (target <= 1.0x), and both sides' validation accuracy (equal: same
+seed).
 Usage: .venv/bin/python benchmarks/trainer.py [--epochs 30] [--repeat 2] [--jobs 3] [--conv]
 """
 
@@ -121,20 +122,18 @@ def _set_up(client: httpx.Client) -> int:
 
 
 def http_jobs(data: Path, project: datasets.LocalProject, request: SetKerasParameterRequest, jobs: int
-              ) -> tuple[float, list[dict[str, Any]], list[float]]:
-    """(set-up seconds, per job {wall, times, val, worker}, the plain fits around the jobs)."""
+              ) -> tuple[float, list[dict[str, Any]], float]:
+    """(set-up seconds, per job {wall, times, val, worker}, a plain fit right after the jobs)."""
     from sweep.local.embedded import EmbeddedStudio
 
-    out, plains = [], []
+    out = []
     t = time.perf_counter()
     with EmbeddedStudio(data / "studio") as studio:
         headers = {"x-api-key": studio.api_key.get_secret_value()}
         with httpx.Client(base_url=studio.base_url, headers=headers, timeout=30) as client:
             learn_id = _set_up(client)
             setup = time.perf_counter() - t
-            for n in range(jobs):
-                if n:
-                    plains.append(plain_fit(project, request, SEED)[0])
+            for _ in range(jobs):
                 t0 = time.perf_counter()
                 job_id = client.post(f"/api/1/jobs/train/keras/{learn_id}", json=request.wire(),
                                      headers={"X-Sweep-Seed": str(SEED)}).raise_for_status().json()["id"]
@@ -144,27 +143,24 @@ def http_jobs(data: Path, project: datasets.LocalProject, request: SetKerasParam
                 worker = next(line for _, line in stamps if line.startswith("Worker pid"))
                 out.append({"wall": wall, "times": _log_times(stamps), "worker": worker,
                             "val": _last_val_accuracy([line for _, line in stamps])})
-    plains.append(plain_fit(project, request, SEED)[0])
-    return setup, out, plains
+    return setup, out, plain_fit(project, request, SEED)[0]
 
 
-def _report_jobs(setup: float, jobs: list[dict[str, Any]], plains: list[float], before: float, val: float) -> None:
-    around = [before, *plains]  # a plain fit before the studio started, then one after each job
-    print(f"studio started and a 1-slot sweep's set-up done (clone + features) in {setup:.2f} s")
+def _report_jobs(setup: float, jobs: list[dict[str, Any]], around: tuple[float, float], val: float) -> None:
+    plain = sum(around) / 2  # the plain fits right before the studio started and right after the jobs
+    print(f"studio started and a 1-slot sweep's set-up done (clone + features) in {setup:.2f} s; plain fits "
+          f"around the jobs {around[0]:.2f} and {around[1]:.2f} s")
     for n, job in enumerate(jobs):
         t, wall = job["times"], job["wall"]
         training = wall - t["post"]
-        plain = (around[n] + around[n + 1]) / 2
         print(f"studio HTTP job {n + 1} (POST -> finished): {wall:.2f} s = startup gap {t['startup']:.2f} s + "
               f"fit {t['fit']:.2f} s + conversion+evaluation {t['post']:.2f} s + completion gap "
-              f"{t['completion']:.2f} s | training part {training:.2f} s = {training / plain:.2f}x the plain fits "
-              f"around it ({around[n]:.2f}, {around[n + 1]:.2f} s; target <= 0.6x) | val_accuracy {job['val']:.4f}")
+              f"{t['completion']:.2f} s | training part {training:.2f} s = {training / plain:.2f}x plain fit "
+              f"(target <= 0.6x) | val_accuracy {job['val']:.4f}")
     print(f"  job 1's worker: {jobs[0]['worker']}")
     if len(jobs) > 1:
         first, second = jobs[0]["wall"], jobs[1]["wall"]
-        load = ((around[0] + around[1]) / 2) / ((around[1] + around[2]) / 2)  # job 1's plain fits over job 2's
-        print(f"first job / second job (wall): {first:.2f} / {second:.2f} s = {first / second:.2f}x, "
-              f"{first / second / load:.2f}x with the plain fits around each as the yardstick (target <= 1.0x)")
+        print(f"first job / second job (wall): {first:.2f} / {second:.2f} s = {first / second:.2f}x (target <= 1.0x)")
     vals = [round(job["val"], 4) for job in jobs]
     same = all(v == round(val, 4) for v in vals)
     print(f"val_accuracy: plain fit {val:.4f}, studio jobs {', '.join(f'{v:.4f}' for v in vals)} "
@@ -199,8 +195,8 @@ def main() -> None:
         print(f"in-process train() fit / plain fit: median {statistics.median(ratios):.2f}x")
     if args.jobs:
         before, plain_val = plain_fit(project, request, SEED)
-        setup, jobs, plains = http_jobs(data, project, request, args.jobs)
-        _report_jobs(setup, jobs, plains, before, plain_val)
+        setup, jobs, after = http_jobs(data, project, request, args.jobs)
+        _report_jobs(setup, jobs, (before, after), plain_val)
 
 
 if __name__ == "__main__":

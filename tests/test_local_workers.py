@@ -134,3 +134,15 @@ def test_a_retiring_workers_successor_is_spawned_during_its_last_job(tmp_path: P
         assert seen - {int(match.group(1))}, "no successor was spawned while the worker ran its last job"
     finally:
         manager.shutdown()
+
+
+def test_the_worker_imports_the_trainer_without_pandas_and_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom sweep.local import worker\nworker._import_trainer()\n"
+              "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))\n"
+              "import keras, pandas\nprint(pandas.__name__, keras.__name__)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == ["[]", "pandas keras"]  # hidden while importing, importable after

@@ -8,6 +8,8 @@ How request fields are honoured (anything not listed that the local studio canno
   trainTestSplit; ``seed`` (the job's training seed) seeds weights, shuffling, dropout, augmentation and
   the int8 calibration rows. The log names both, with a digest of the validation indices.
 - autoClassWeights: sklearn "balanced" class weights on the training split.
+- The fit itself (several steps per execution, cancel checks between them, the validation pass behind
+  each epoch line): sweep/local/fitting.py.
 - augmentationPolicyImage "all" (image projects): random shift, zoom, brightness, plus horizontal
   flip except for projects in augment.NO_FLIP_PROJECTS (digits: a mirrored digit is another glyph).
 - augmentationPolicySpectrogram (spectrogram projects): time warping, time/frequency masks and
