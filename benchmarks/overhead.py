@@ -7,7 +7,7 @@ fake Studio itself spends answering (it times each answer; a real Studio's is it
 printed too. The two are run in
 alternating rounds (fresh storages each round) and the medians compared, so a busy moment of the
 machine does not fall on one side only.
-Run: python benchmarks/overhead.py [--trials 200] [--rounds 3]
+Run: python benchmarks/overhead.py [--trials 200] [--rounds 5] (after one warm-up round, not counted)
 """
 
 from __future__ import annotations
@@ -106,13 +106,13 @@ def harness(spec, base_url: str, folder: Path, n: int) -> tuple[float, float]:  
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bares: list[float] = []
     harnesses: list[float] = []
     servers: list[float] = []
-    for r in range(args.rounds):
+    for r in range(args.rounds + 1):  # round 0 warms up (first imports, first connections): not counted
         with tempfile.TemporaryDirectory() as tmp, fake_process(Path(tmp)) as base_url:
             folder = Path(tmp)
             spec = load_study(write_study(folder, base_url, name="bench", trials=args.trials))
@@ -120,7 +120,11 @@ def main() -> int:
             ms, server_ms = harness(spec, base_url, folder, args.trials)
             harnesses.append(ms)
             servers.append(server_ms)
-        print(f"round {r + 1}: bare {bares[-1]:6.2f} ms/trial, harness {harnesses[-1]:6.2f} ms/trial "
+        if r == 0:
+            print(f"round 0 (warm-up, not counted): bare {bares.pop():6.2f} ms/trial, harness {harnesses.pop():6.2f}, "
+                  f"the fake Studio answering {servers.pop():5.2f}")
+            continue
+        print(f"round {r}: bare {bares[-1]:6.2f} ms/trial, harness {harnesses[-1]:6.2f} ms/trial "
               f"(the fake Studio answering: {servers[-1]:5.2f}), overhead {harnesses[-1] - bares[-1]:6.2f} ms, "
               f"without the answers {harnesses[-1] - bares[-1] - servers[-1]:6.2f} ms")
     bare_ms, harness_ms, server_ms = (statistics.median(x) for x in (bares, harnesses, servers))

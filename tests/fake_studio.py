@@ -622,14 +622,18 @@ def _make_handler(studio: FakeStudio) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
+        def parse_request(self) -> bool:
+            self._parse_started = time.perf_counter()  # parsing the headers is answering too (http.server's is slow)
+            return super().parse_request()
+
         def _serve(self) -> None:
-            """Answer one request; the time it takes is added to ``busy_s`` (once the request line and
-            headers are read: waiting for a request is not answering it)."""
+            """Answer one request; the time it takes, from parsing its headers on, is added to ``busy_s``
+            (waiting for a request is not answering it)."""
             url = urlsplit(self.path)
             if url.path.startswith("/socket.io") and studio.socket is not None:
                 serve_socket_io(self, studio.socket)  # a websocket lives as long as its connection: untimed
                 return
-            started = time.perf_counter()
+            started = getattr(self, "_parse_started", time.perf_counter())
             try:
                 self._answer(url)
             finally:

@@ -13,10 +13,15 @@ from sweep.session.records import compute_used_s
 from fake_backend import FakeBackend
 
 
+_numbers = iter(range(10**6))  # a study numbers its trials; create_trial leaves every one at 0
+
+
 def _trial(compute_s: float, state: TrialState = TrialState.COMPLETE, **attrs: Any) -> optuna.trial.FrozenTrial:
-    return optuna.trial.create_trial(
+    trial = optuna.trial.create_trial(
         state=state, value=0.5 if state == TrialState.COMPLETE else None,
         user_attrs={"metrics": {"compute_time_s": compute_s}, **attrs})
+    trial.number = next(_numbers)
+    return trial
 
 
 def test_trained_trials_cost_compute_failed_ones_too() -> None:
@@ -41,18 +46,13 @@ def test_the_cap_counts_running_jobs_and_the_next_one() -> None:
         "compute budget: 4.0 min of 10.0 min used, and a job takes about 2.0 min")  # 4 + 4 x 2 > 10
 
 
-def test_the_quota_is_read_at_most_once_a_refresh_and_an_unreadable_one_is_ignored() -> None:
-    now = [0.0]
-    quota = FakeBackend(quota_left_ms=100_000)
-    budget = Budget(quota, cap_s=None, refresh_s=60.0, clock=lambda: now[0])
-    done = [_trial(120)]
-    assert budget.exhausted(done, running=0) == (
-        "compute quota: 1.7 min left in this period, and a job takes about 2.0 min")
-    quota.quota_left_ms = 10**9
-    now[0] = 59.0
-    assert budget.exhausted(done, running=0) is not None and len(quota.calls) == 1  # still the first reading
-    now[0] = 60.0
-    assert budget.exhausted(done, running=0) is None and len(quota.calls) == 2
-    quota.quota_left_ms = None
-    now[0] = 200.0
-    assert budget.exhausted(done, running=5) is None and len(quota.calls) == 3
+def test_a_finished_trial_is_counted_once_however_often_it_is_seen() -> None:
+    budget = Budget(FakeBackend(quota_left_ms=10**9), cap_s=600.0)
+    first, running = _trial(120), _trial(0, state=TrialState.RUNNING, metrics={})
+    for _ in range(3):
+        assert budget.exhausted([first, running], running=1) is None  # 2 + 2 x 2 <= 10, however often asked
+    ended = _trial(120)
+    ended.number = running.number  # the running trial, read again once it has ended: now it counts
+    assert budget.exhausted([first, ended], running=2) is None  # 4 + 3 x 2 = 10: just fits
+    assert budget.exhausted([first, ended, _trial(120)], running=2) == (
+        "compute budget: 6.0 min of 10.0 min used, and a job takes about 2.0 min")  # 6 + 3 x 2 > 10

@@ -31,9 +31,13 @@ class Budget:
         self.client, self.cap_s, self.refresh_s, self.clock = client, cap_s, refresh_s, clock
         self._left_s: float | None = None
         self._read_at: float | None = None
+        self._costs: dict[int, list[float]] = {}  # finished trials' costs (they never change), by trial number
 
     def exhausted(self, trials: list[FrozenTrial], running: int) -> str | None:
-        costs = compute_used_s(trials)
+        for t in trials:
+            if t.number not in self._costs and t.state.is_finished():
+                self._costs[t.number] = compute_used_s([t])
+        costs = [cost for one in self._costs.values() for cost in one]
         if not costs:
             return None
         job_s = statistics.median(costs)

@@ -47,7 +47,7 @@ class Teller:
             work.watch.update(result.curves.get(self.spec.pruner.curve, []))  # the epochs polls missed
         work.trial.set_user_attr("metrics", metrics)
         work.trial.set_user_attr(MODEL, model_attr(result.curves, result.confusion, list(result.metadata.class_names)))
-        self._tell(work, metrics)
+        self._tell(work, metrics, reused=False)
         self.tally.add(Outcome.COMPLETED)
 
     def reuse(self, work: TrialRun, twin: int) -> None:
@@ -58,7 +58,7 @@ class Teller:
                 work.trial.set_user_attr(key, source.user_attrs[key])
         work.trial.set_user_attr("duplicate_of", twin)
         self.progress.info(f"{work.label}: same configuration as trial {twin}; result reused, nothing trained")
-        self._tell(work, dict(source.user_attrs["metrics"]))
+        self._tell(work, dict(source.user_attrs["metrics"]), reused=True)
         self.tally.add(Outcome.REUSED)
 
     def failure(self, work: TrialRun, reason: str, tail: list[str]) -> None:
@@ -103,7 +103,7 @@ class Teller:
         self.progress.info(f"{work.label}: same configuration as trial {twin.number}, which was pruned; "
                            f"pruned too, nothing trained{count}")
 
-    def _tell(self, work: TrialRun, metrics: dict[str, float]) -> None:
+    def _tell(self, work: TrialRun, metrics: dict[str, float], *, reused: bool) -> None:
         feasible = True
         for c in self.spec.constraints:
             value = c.value(metrics)
@@ -113,7 +113,7 @@ class Teller:
         self.study.tell(work.trial, values)
         self.twins.told(work.request.key, work.number)
         shown = " ".join(f"{m}={v:.4g}" for m, v in zip(self.metric_names, values, strict=True))
-        wall = metrics.get("wall_time_s") if "duplicate_of" not in work.trial.user_attrs else None
+        wall = None if reused else metrics.get("wall_time_s")  # (not work.trial.user_attrs: a deep copy of all)
         count = self.progress.counted(wall)
         self.progress.info(f"{work.label}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s){count}")
         # the live line's best of each objective (study.best_trial would copy every trial)
