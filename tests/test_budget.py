@@ -12,7 +12,6 @@ from sweep.session.records import compute_used_s
 
 from fake_backend import FakeBackend
 
-
 _numbers = iter(range(10**6))  # a study numbers its trials; create_trial leaves every one at 0
 
 

@@ -382,3 +382,17 @@ def test_parallel_axes_take_values_an_older_space_allowed() -> None:
     assert axes["batch_size"].choices == (16, 32, 64, 128) and axes["training_cycles"].high == 50
     assert ((data.positions >= 0) | (data.positions == UNUSED_AT)).all() and (data.positions <= 1).all()
     _check(parallel_figure(data, "t"))
+
+
+def test_accuracy_drop_bins_one_per_validation_sample_each_centred_and_whole() -> None:
+    step = 100 / 360  # one validation sample of 360, in pp
+    drops = pd.Series([0, 0, 0, 0, 0, 0, step, step, step, 2 * step, -step, -step])
+    edges = plots.centred_bins(drops, 5)
+    assert np.allclose(np.diff(edges), step)  # one bin per sample's worth
+    centres = (edges[:-1] + edges[1:]) / 2
+    counts, _ = np.histogram(drops, bins=edges)
+    assert dict(zip(np.round(centres / step).astype(int), counts, strict=True)) == {-1: 2, 0: 6, 1: 3, 2: 1}
+    assert plots.lattice_step(pd.Series([0.1, 0.25, 0.4])) is None  # no common step: equal bins as before
+    fig = plots.accuracy_drop_figure(pd.DataFrame({"number": range(len(drops)), "drop": drops / 100}))
+    low, high = fig.axes[0].get_ylim()
+    assert low <= edges[0] + 1e-9 and high >= edges[-1] - 1e-9  # the outermost bins are not cut off

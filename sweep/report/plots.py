@@ -268,24 +268,40 @@ def accuracy_drop_figure(drop: pd.DataFrame) -> Figure:
     per_trial.set_xlabel("trial number")
     per_trial.set_ylabel(axis_label("int8.accuracy_drop", "accuracy drop"))
     per_trial.set_title("per trial (red: int8 is worse)")
-    hist.hist(points, bins=centred_bins(points, min(30, max(5, len(points) // 3))), color=FEASIBLE,
-              orientation="horizontal")
+    edges = centred_bins(points, min(30, max(5, len(points) // 3)))
+    hist.hist(points, bins=edges, color=FEASIBLE, orientation="horizontal")
     hist.axhline(0, color="black", lw=0.8)
     hist.set_xlabel("trials")
     hist.set_title("distribution")
     hist.sharey(per_trial)
+    per_trial.set_ylim(float(edges[0]), float(edges[-1]))  # the outermost bins whole, not cut at the last bar
     fig.suptitle("Quantization: float32 accuracy - int8 accuracy")
     return fig
 
 
 def centred_bins(values: pd.Series, n: int) -> np.ndarray:
     """Edges of about ``n`` equal bins, 0 the centre of one: trials that lose nothing sit in a bin around 0,
-    not in one leaning to a gain or a loss."""
+    not in one leaning to a gain or a loss. Values on a common step (an accuracy moves by 1 validation
+    sample: 1 of 360 = 0.28 pp) get one bin per step, each centred on its value."""
     low, high = float(min(values.min(), 0.0)), float(max(values.max(), 0.0))
     width = (high - low) / max(n - 1, 1) or 1.0
+    step = lattice_step(values)
+    if step is not None and (high - low) / step <= 3 * n:
+        width = step
     first, last = math.floor(low / width + 0.5), math.ceil(high / width - 0.5)
     edges: np.ndarray = (np.arange(first, last + 2) - 0.5) * width
     return edges
+
+
+def lattice_step(values: pd.Series) -> float | None:
+    """The step every value is a whole multiple of (within rounding), or None when there is none."""
+    distinct = np.unique(np.round(values.to_numpy(dtype=float), 9))
+    gaps = np.diff(np.unique(np.concatenate([distinct, [0.0]])))
+    if not len(gaps):
+        return None
+    step = float(gaps.min())
+    multiples = distinct / step
+    return step if np.allclose(multiples, np.round(multiples), atol=1e-3) else None
 
 
 @styled
