@@ -286,6 +286,12 @@ def test_curves_confusion_drop(single: optuna.Study) -> None:
     first = curves[(curves["number"] == top[0].number) & (curves["series"] == "val_accuracy")]
     assert np.allclose(fig.axes[0].get_lines()[0].get_ydata(), first["value"] * 100)  # in %
     assert fig.axes[0].get_ylabel() == "validation accuracy (%)"
+    long = pd.DataFrame([{"number": n, "series": series, "epoch": e, "value": 0.5}
+                         for n, last in ((1, 20), (2, 10)) for series in ("val_accuracy", "val_loss")
+                         for e in range(1, last + 1)])
+    for ax in plots.curves_figure(long).axes:  # 1..20 epochs: matplotlib alone ticks 2.5, 7.5, ...
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)  # epochs are whole
     fig = _check(plots.confusion_figure(fr.confusion_frames(top[0]), top[0].number))
     assert [ax.get_title() for ax in fig.axes] == ["float32", "int8"]
     drop = fr.accuracy_drop(fr.trials_frame(single))

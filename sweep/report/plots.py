@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from sweep.report.frame import COST_FIELDS, Objectives
 from sweep.report.style import FEASIBLE, FRONT, INFEASIBLE, LIMIT, figure, styled
@@ -218,6 +218,7 @@ def curves_figure(curves: pd.DataFrame) -> Figure:
             ax.plot(g["epoch"], g["value"] * unit_of(series).scale, marker="o", ms=3, label=f"trial {number}")
         ax.set_title(label)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no "2.5"
         ax.set_ylabel(axis_label(series, label))
         if len(part):
             ax.legend()
