@@ -110,6 +110,10 @@ def _wait(client: httpx.Client, job_id: int, t0: float, timeout: float = 600.0) 
         time.sleep(0.05)
 
 
+def _seconds(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
 def _set_up(client: httpx.Client) -> int:
     """What a 1-slot `sweep run` does before its first trial: clone the impulse, generate the clone's features.
     The clone's learn block id."""
@@ -137,11 +141,12 @@ def http_jobs(data: Path, project: datasets.LocalProject, request: SetKerasParam
                 t0 = time.perf_counter()
                 job_id = client.post(f"/api/1/jobs/train/keras/{learn_id}", json=request.wire(),
                                      headers={"X-Sweep-Seed": str(SEED)}).raise_for_status().json()["id"]
-                _wait(client, job_id, t0)
+                status = _wait(client, job_id, t0)
                 wall = time.perf_counter() - t0
                 stamps = _log(client, job_id)
                 worker = next(line for _, line in stamps if line.startswith("Worker pid"))
-                out.append({"wall": wall, "times": _log_times(stamps), "worker": worker,
+                out.append({"wall": wall, "times": _log_times(stamps), "worker": worker, "queued": _seconds(
+                            status["created"], status["started"]), "compute": float(status["computeTime"]),
                             "val": _last_val_accuracy([line for _, line in stamps])})
     return setup, out, plain_fit(project, request, SEED)[0]
 
@@ -160,7 +165,11 @@ def _report_jobs(setup: float, jobs: list[dict[str, Any]], around: tuple[float, 
     print(f"  job 1's worker: {jobs[0]['worker']}")
     if len(jobs) > 1:
         first, second = jobs[0]["wall"], jobs[1]["wall"]
-        print(f"first job / second job (wall): {first:.2f} / {second:.2f} s = {first / second:.2f}x (target <= 1.0x)")
+        print(f"first job / second job (wall, POST -> finished): {first:.2f} / {second:.2f} s = {first / second:.2f}x "
+              "(target <= 1.0x)")
+        print(f"  queued (created -> started: waiting for a worker's Keras import) {jobs[0]['queued']:.2f} / "
+              f"{jobs[1]['queued']:.2f} s; running (the job's computeTime) {jobs[0]['compute']:.2f} / "
+              f"{jobs[1]['compute']:.2f} s = {jobs[0]['compute'] / jobs[1]['compute']:.2f}x")
     vals = [round(job["val"], 4) for job in jobs]
     same = all(v == round(val, 4) for v in vals)
     print(f"val_accuracy: plain fit {val:.4f}, studio jobs {', '.join(f'{v:.4f}' for v in vals)} "

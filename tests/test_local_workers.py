@@ -136,13 +136,44 @@ def test_a_retiring_workers_successor_is_spawned_during_its_last_job(tmp_path: P
         manager.shutdown()
 
 
-def test_the_worker_imports_the_trainer_without_pandas_and_matplotlib() -> None:
+def test_the_worker_imports_the_trainer_without_pandas_matplotlib_and_sklearn() -> None:
     import subprocess
     import sys
 
     script = ("import sys\nfrom sweep.local import worker\nworker._import_trainer()\n"
-              "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))\n"
-              "import keras, pandas\nprint(pandas.__name__, keras.__name__)\n")
+              "print(sorted(m for m in ('pandas', 'matplotlib', 'sklearn') if m in sys.modules))\n"
+              "import keras, pandas, sklearn\nprint(pandas.__name__, sklearn.__name__, keras.__name__)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-2:] == ["[]", "pandas keras"]  # hidden while importing, importable after
+    assert done.stdout.splitlines()[-2:] == ["[]", "pandas sklearn keras"]  # hidden while importing, importable after
+
+
+def test_a_job_stays_queued_while_its_worker_imports_keras(tmp_path: Path) -> None:
+    """A fresh worker's first job starts (and its compute counts) when the import is over, not when handed over."""
+    from sweep.local import datasets
+    from sweep.local.jobs import JobManager
+
+    datasets.ensure_default_projects(tmp_path)
+    manager = JobManager(tmp_path, concurrency=1)
+    manager.start()
+    try:
+        body = {**TINY_TRAIN, "visualLayers": [{"type": "dense", "neurons": 8}]}
+        first = manager.submit_train(1, 3, body).id
+        log = tmp_path / "jobs" / str(first) / "log"
+        wait_for(lambda: log.is_file() and "Waiting for a worker process to import Keras" in log.read_text(), 30,
+                 "the job handed to the fresh worker", interval=0.02)
+        queued = manager.get(1, first)
+        assert queued is not None and queued.started is None and queued.state.value == "queued"
+        wait_for(lambda: (r := manager.get(1, first)) is not None and r.state.is_finished, 120, f"job {first}")
+        done = manager.get(1, first)
+        assert done is not None and done.finished_successful, log.read_text()
+        lines = log.read_text()
+        assert "the job was waiting for it" in lines  # the worker line: it was handed over before the import ended
+        assert lines.index("Waiting for a worker process to import Keras") < lines.index("Job started")
+        assert done.started is not None and done.finished is not None and done.compute_time is not None
+        assert done.compute_time == pytest.approx((done.finished - done.started).total_seconds(), abs=0.01)
+        second = manager.submit_train(1, 3, body).id
+        wait_for(lambda: (r := manager.get(1, second)) is not None and r.state.is_finished, 120, f"job {second}")
+        assert "Waiting for a worker" not in (tmp_path / "jobs" / str(second) / "log").read_text()
+    finally:
+        manager.shutdown()

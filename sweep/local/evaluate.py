@@ -12,9 +12,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf
-from sklearn.metrics import classification_report, confusion_matrix
 
 from sweep.local.devices import TensorLife, peak_live_bytes
+from sweep.local.scores import classification_report, confusion_matrix
 
 __all__ = ["Evaluation", "convert", "evaluate_tflite", "make_interpreter"]
 
@@ -132,8 +132,7 @@ def evaluate_tflite(model: bytes, x: np.ndarray, y: np.ndarray, labels: list[str
         probs = (probs - zero) * scale
     pred = probs.argmax(axis=1)
     p_true = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)
-    idx = list(range(len(labels)))
-    report = classification_report(y, pred, labels=idx, target_names=labels, output_dict=True, zero_division=0)
-    cm = confusion_matrix(y, pred, labels=idx).astype(float).tolist()
+    report = classification_report(y, pred, labels)
+    cm = confusion_matrix(y, pred, len(labels)).astype(float).tolist()
     return Evaluation(loss=float(-np.log(p_true).mean()), accuracy=float((pred == y).mean()), confusion=cm,
                       report=report, model_bytes=len(model), arena_bytes=arena_bytes(model))

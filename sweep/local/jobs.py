@@ -238,10 +238,13 @@ class JobManager:
         self.store.save_job(rec)
         return rec
 
-    def _start_timed(self, rec: JobRecord, delay_s: float, complete: Callable[[], str | None]) -> None:
+    def _mark_started(self, rec: JobRecord) -> None:
         rec.start()
         self.store.save_job(rec)
         self.store.log(rec.id, "Job started")
+
+    def _start_timed(self, rec: JobRecord, delay_s: float, complete: Callable[[], str | None]) -> None:
+        self._mark_started(rec)
         self._timed[rec.id] = _Timed(time.monotonic() + delay_s, complete)
 
     def _end_timed(self, rec: JobRecord, timed: _Timed) -> None:
@@ -300,6 +303,9 @@ class JobManager:
         clock = time.monotonic()
         for job_id, run in list(self._running.items()):
             rec = self._jobs[job_id]
+            if rec.started is None and run.worker.ready():  # its worker finished importing Keras
+                self._mark_started(rec)
+                run.started = clock
             result = run.worker.result()
             if result is not None or not run.worker.process.is_alive():
                 del self._running[job_id]
@@ -327,10 +333,13 @@ class JobManager:
         self._pool.top_up(self.concurrency - returning, clock)
 
     def _dispatch(self, rec: JobRecord) -> None:
+        """Hand the job to a worker; it starts (and its compute counts) once the worker has imported Keras: a
+        fresh server's first job stays queued meanwhile, as a Studio job waits in its queue for a machine."""
         worker = self._pool.take()
-        rec.start()
-        self.store.save_job(rec)
-        self.store.log(rec.id, "Job started")
+        if worker.ready():
+            self._mark_started(rec)
+        else:
+            self.store.log(rec.id, "Waiting for a worker process to import Keras")
         job = {"id": rec.id, "dir": str(self.store.job_dir(rec.id)), "data_dir": str(self.data_dir),
                "project_id": rec.project_id, "request": rec.request,
                "seed": rec.id if rec.seed is None else rec.seed}

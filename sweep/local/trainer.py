@@ -7,7 +7,7 @@ How request fields are honoured (anything not listed that the local studio canno
   split is seeded by the project (``splitSeed``), so all its jobs share one validation set for a given
   trainTestSplit; ``seed`` (the job's training seed) seeds weights, shuffling, dropout, augmentation and
   the int8 calibration rows. The log names both, with a digest of the validation indices.
-- autoClassWeights: sklearn "balanced" class weights on the training split.
+- autoClassWeights: "balanced" class weights (as sklearn's) on the training split.
 - The fit itself (several steps per execution, cancel checks between them, the validation pass behind
   each epoch line): sweep/local/fitting.py.
 - augmentationPolicyImage "all" (image projects): random shift, zoom, brightness, plus horizontal
@@ -40,11 +40,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
-from sklearn.model_selection import train_test_split
-from sklearn.utils.class_weight import compute_class_weight
 
 from sweep.errors import ApiError, JobFailed
-from sweep.local import augment, devices, evaluate, fitting
+from sweep.local import augment, devices, evaluate, fitting, scores
 from sweep.local.datasets import LocalProject, load_arrays
 from sweep.local.layers import build_model, layer_summary
 from sweep.local.validate import plan_layers, total_macs, validate_request
@@ -142,13 +140,11 @@ def _graphs(history: dict[str, list[float]]) -> list[KerasModelMetadataGraph]:
 def _split(y: np.ndarray, split: float, split_seed: int, log: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray]:
     """(train indices, validation indices): a stratified split seeded by the project, not by the job, so every
     job of a project (for one trainTestSplit) is scored on the same samples; unstratified if a class is too small."""
-    index = np.arange(len(y))
     try:
-        tr, val = train_test_split(index, test_size=split, stratify=y, random_state=split_seed)
+        return scores.split_indices(len(y), split, split_seed, stratify=y)
     except ValueError:
         log("Note: a class is too small to stratify the validation split; splitting at random")
-        tr, val = train_test_split(index, test_size=split, random_state=split_seed)
-    return tr, val
+        return scores.split_indices(len(y), split, split_seed)
 
 
 def validation_digest(val: np.ndarray) -> str:
@@ -199,7 +195,7 @@ def _class_weight(request: SetKerasParameterRequest, project: LocalProject, y_tr
                   log: Callable[[str], None]) -> dict[int, float] | None:
     if not request.auto_class_weights:
         return None
-    w = compute_class_weight("balanced", classes=np.arange(len(project.labels)), y=y_tr)
+    w = scores.balanced_class_weight(len(project.labels), y_tr)
     class_weight = {i: float(v) for i, v in enumerate(w)}
     log("Class weights: " + ", ".join(f"{project.labels[i]}={v:.3f}" for i, v in class_weight.items()))
     return class_weight

@@ -17,7 +17,7 @@ from typing import Any
 
 from sweep.local.store import append_log, atomic_write_json
 
-__all__ = ["MAX_JOBS_PER_WORKER", "Worker"]
+__all__ = ["MAX_JOBS_PER_WORKER", "READY", "Worker"]
 
 # A worker imports Keras/TensorFlow once (seconds: 7-9 s on 2 cores), spawned as the server starts so that
 # this overlaps the sweep's set-up, then runs jobs one after another: each job starts
@@ -29,6 +29,7 @@ __all__ = ["MAX_JOBS_PER_WORKER", "Worker"]
 # Keras is imported only inside the worker process (in _worker_main/_run_job), never at module import.
 
 MAX_JOBS_PER_WORKER = 25  # measured: ~8 MiB more resident memory per job after clear_session (TF caches)
+READY = "ready"  # a worker's first message: its import is over, a job handed to it starts now
 
 
 def _run_job(job: dict[str, Any], parent_pid: int, allow_user_code: bool) -> dict[str, Any]:
@@ -107,10 +108,11 @@ def _die_with_parent() -> None:
         pass
 
 
-# Keras imports pandas and matplotlib whenever they are installed (sweep's reports install them), for
-# DataFrame inputs and plotting helpers the trainer never uses: about 2 s of a worker's 7-12 s import on 2
-# cores. They are hidden while the trainer is imported (Keras then does without), and importable after.
-_NOT_FOR_THE_TRAINER = ("pandas", "matplotlib")
+# Keras imports pandas, matplotlib and scikit-learn whenever they are installed (sweep's reports install the
+# first two, the local extra the third), for DataFrame inputs, plotting helpers and its sklearn wrappers, none
+# of which the trainer uses (sweep/local/scores.py stands in for sklearn): about 2 s and 0.7 s of a worker's
+# import on 2 cores. They are hidden while the trainer is imported (Keras then does without), and importable after.
+_NOT_FOR_THE_TRAINER = ("pandas", "matplotlib", "sklearn")
 
 
 def _import_trainer() -> None:
@@ -132,6 +134,8 @@ def _start(conn: Connection) -> tuple[str | None, Callable[[], str]]:
     try:
         _import_trainer()
     except Exception:  # noqa: BLE001 - reported as the job's failure
+        with contextlib.suppress(OSError, ValueError):
+            conn.send(READY)
         return traceback.format_exc(), lambda: ""
     # What the import made lives as long as the process: out of the collector's sight, a full collection
     # (keras.backend.clear_session() runs one, once before and once after each job) takes milliseconds
@@ -143,6 +147,8 @@ def _start(conn: Connection) -> tuple[str | None, Callable[[], str]]:
     except (EOFError, OSError):
         waited = True
     imported = f"trainer imported in {ready - started:.1f} s"
+    with contextlib.suppress(OSError, ValueError):
+        conn.send(READY)  # the server starts the job it handed over (or the next one) from now
     if waited:
         return None, lambda: f" ({imported}; the job was waiting for it)"
     return None, lambda: f" ({imported}, then idle {time.monotonic() - ready:.1f} s)"
@@ -193,17 +199,35 @@ class Worker:
         parent, child = ctx.Pipe()
         self.conn = parent
         self.jobs_left = max_jobs
+        self._ready = False
+        self._result: dict[str, Any] | None = None
         self.process = ctx.Process(target=_worker_main, args=(child, os.getpid(), allow_user_code, max_jobs),
                                    daemon=True, name="sweep-local-worker")
         self.process.start()
         child.close()
 
+    def _read(self) -> None:
+        try:
+            while self._result is None and self.conn.poll():
+                message = self.conn.recv()
+                if message == READY:
+                    self._ready = True
+                else:
+                    self._result = message
+        except (EOFError, OSError):
+            pass
+
+    def ready(self) -> bool:
+        """Whether its import is over (a job handed to it is then really running)."""
+        if not self._ready:
+            self._read()
+        return self._ready
+
     def result(self) -> dict[str, Any] | None:
         """The finished job's result if the worker has sent it, else None."""
-        try:
-            return self.conn.recv() if self.conn.poll() else None
-        except (EOFError, OSError):
-            return None
+        self._read()
+        result, self._result = self._result, None
+        return result
 
     def stop(self) -> None:
         """Tell the worker to exit, then terminate it if it is still alive."""
