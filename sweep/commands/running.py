@@ -156,6 +156,8 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
             project_socket(conn.client.base_url, conn.client.socket_token, enabled=settings.socket) as events:
         polling = Polling.from_settings(settings, conn.poll_max_s)
         setup = _plan_slots(spec, conn.client, plan, found.study, progress)
+        if spec.space.tunes_impulse:
+            _check_impulse(spec, conn.client, setup)
         opened = stored.create(spec, found, worker=",".join(map(str, worker or [])))
         stored.record_study_attrs(opened, spec)
         learn_ids = _learn_ids(opened, plan, setup, conn.client, Follower(
@@ -199,6 +201,18 @@ def _plan_slots(spec: StudySpec, backend: Backend, plan: TargetPlan, study: optu
         return None
     slots = Slots(spec, backend, progress)
     return slots, slots.plan(plan.slot_numbers, read_slots(study) if study is not None else None)
+
+
+def _check_impulse(spec: StudySpec, backend: Backend, setup: tuple[Slots, SlotPlan] | None) -> None:
+    """A whole-impulse study: its DSP and window parameters against the live source impulse, on clones only."""
+    from sweep.errors import StudyFileError
+    from sweep.run.impulse_check import check_impulse_space
+
+    if setup is None:
+        field = "space.dsp" if spec.space.dsp else "space.window"
+        raise StudyFileError(str(spec.path), field, "(set)", "tuning the impulse needs slots (target.slots, cloned "
+                             "impulses): on named learn blocks it would change your own impulse's DSP blocks")
+    check_impulse_space(spec, backend, setup[1].source)
 
 
 def _learn_ids(study: optuna.Study, plan: TargetPlan, setup: tuple[Slots, SlotPlan] | None, backend: Backend,

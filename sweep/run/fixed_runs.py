@@ -8,11 +8,12 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep.run.impulse_prep import source_settings
 from sweep.run.progress import Progress
 from sweep.run.runner import Runner, RunOptions
 from sweep.run.tally import RunSummary
 from sweep.session.side import BASELINE, Item, enqueue, open_side, side_study
-from sweep.studio.backend import Backend, JobEvents, Training
+from sweep.studio.backend import Backend, JobEvents
 from sweep.studio.models import KerasResponse, SetKerasParameterRequest
 from sweep.study.seeds import trial_seed
 from sweep.study.spec import StudySpec
@@ -36,11 +37,12 @@ def baseline_request(config: KerasResponse) -> SetKerasParameterRequest:
     return SetKerasParameterRequest.model_validate({k: v for k, v in values.items() if v is not None})
 
 
-def baseline_item(spec: StudySpec, backend: Training, source_learn_id: int) -> Item:
+def baseline_item(spec: StudySpec, backend: Backend, source_learn_id: int) -> Item:
     """The baseline: ``source_learn_id``'s configuration as saved now (``GET /training/keras/{learnId}``),
-    trained with the seed trial 0 would have."""
+    trained with the seed trial 0 would have; in a whole-impulse study, on the source's DSP settings and window."""
     body = baseline_request(backend.keras_config(source_learn_id)).wire()
-    return Item(body=body, seed=trial_seed(spec.name, 0, spec.training_seed), of=None, repeat=0)
+    impulse = source_settings(spec, backend) if spec.space.tunes_impulse else None
+    return Item(body=body, seed=trial_seed(spec.name, 0, spec.training_seed), of=None, repeat=0, impulse=impulse)
 
 
 def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
@@ -61,10 +63,10 @@ def confirm_items(study: optuna.Study, spec: StudySpec, top: list[FrozenTrial], 
     """``repeats`` retrainings of each chosen trial (and of the baseline, when it completed), each with its
     own seed: a hash of the study, the trial and the repeat, so a rerun of ``confirm`` queues the same."""
     items = [Item(body=dict(t.user_attrs["request"]), seed=trial_seed(spec.name, t.number, spec.training_seed, r),
-                  of=t.number, repeat=r) for t in top for r in range(1, repeats + 1)]
+                  of=t.number, repeat=r, impulse=t.user_attrs.get("impulse")) for t in top for r in range(1, repeats + 1)]
     if baseline is not None:
         items += [Item(body=dict(baseline.user_attrs["request"]), seed=trial_seed(spec.name, -1, None, r),
-                       of=None, repeat=r) for r in range(1, repeats + 1)]
+                       of=None, repeat=r, impulse=baseline.user_attrs.get("impulse")) for r in range(1, repeats + 1)]
     return items
 
 

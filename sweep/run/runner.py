@@ -32,7 +32,7 @@ from sweep.run.work import TrialRun
 from sweep.run.workers import Workers
 from sweep.session.artifacts import ArtifactPlace
 from sweep.studio.backend import Backend, JobEvents
-from sweep.study.request import TrainRequest, train_request
+from sweep.study.request import TrainRequest, impulse_settings, train_request
 from sweep.study.schema import PrunerSpec
 from sweep.study.seeds import trial_seed
 from sweep.study.space import distributions
@@ -214,9 +214,12 @@ class Runner:
 
     def _prepare(self, trial: optuna.Trial, learn_id: int, trials: list[FrozenTrial]) -> TrialRun:
         """The trial's request, built once, and its worker recorded before anything runs."""
-        request = TrainRequest.of(train_request(self.spec, trial.params))
+        request = TrainRequest.of(train_request(self.spec, trial.params), impulse_settings(self.spec, trial.params))
         seed = trial_seed(self.spec.name, trial.number, self.spec.training_seed)
         trial.set_user_attr("request", request.body)
+        if request.impulse is not None:  # what it sets on its impulse, and its key (the body alone does not say)
+            trial.set_user_attr("impulse", request.impulse)
+            trial.set_user_attr("config_key", request.key)
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("worker", self.workers.record(learn_id))
         twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
@@ -230,7 +233,7 @@ class Runner:
             self.study.tell(trial, state=TrialState.FAIL)
             return None
         seed = int(attrs["seed"])
-        request = TrainRequest.recorded(attrs["request"]).seeded(seed)
+        request = TrainRequest.recorded(attrs["request"], attrs.get("impulse")).seeded(seed)
         trial.set_user_attr("worker", self.workers.record(learn_id))
         twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
         of, repeat = attrs.get("of"), int(attrs.get("repeat", 0))

@@ -26,6 +26,7 @@ from sweep.errors import (
 )
 from sweep.run.curve import CurveWatch
 from sweep.run.follow import Follower, JobLog, JobResult, OnPoll
+from sweep.run.impulse_prep import ImpulsePrep
 from sweep.run.keep import ModelKeeper
 from sweep.run.progress import Progress
 from sweep.run.teller import Teller
@@ -53,6 +54,8 @@ class TrialDriver:
         self.heartbeat_s, self.stop = heartbeat_s, stop
         self.keeper = keeper  # keeps a complete trial's model files before the slot's next job
         self.need_device = any(is_device_metric(m) for m in teller.required)
+        # whole-impulse studies set DSP parameters and the window on the slot's clone before each job
+        self.impulse = ImpulsePrep(spec, backend, follower, progress) if spec.space.tunes_impulse else None
 
     def run(self, work: TrialRun) -> None:
         try:
@@ -100,6 +103,11 @@ class TrialDriver:
         if work.job_id is None:
             if self.stop.is_set():
                 raise Interrupted()
+            if self.impulse is not None and work.request.impulse is not None:
+                work.request = self.impulse.prepare(work)
+                work.trial.set_user_attr("request", work.request.body)  # as sent: its reshape columns set
+                if self.stop.is_set():
+                    raise Interrupted()
             work.job_id = self.backend.start_training(work.learn_id, work.request.model, seed=work.seed)
             work.trial.set_user_attr("job_id", work.job_id)  # before waiting: a restart re-attaches
             self.progress.info(f"{work.label}: job {work.job_id} started on learn block {work.learn_id}")
@@ -112,10 +120,12 @@ class TrialDriver:
         work.compute_s = job.compute_time
         if job.finished is None:
             return None
-        result = self.follower.result(job, work.learn_id, need_device=self.need_device,
+        result = self.follower.result(job, work.learn_id, need_device=self.need_device or self.impulse is not None,
                                       selected=work.request.model.selected_model_type,
                                       on_poll=self._on_poll(work, "profiling"))
         self.progress.done(work.number)
+        if self.impulse is not None:
+            result.metrics.update(self.impulse.device_metrics(work.learn_id, result.metrics))
         return result
 
     def _on_poll(self, work: TrialRun, what: str = "") -> OnPoll:

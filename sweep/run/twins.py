@@ -79,7 +79,8 @@ class Twins:
             request = trial.user_attrs.get("request")
             if request is None:
                 return None
-            key = config_key(request)
+            # a whole-impulse trial records its key: its body is recorded as sent (reshape columns filled in)
+            key = trial.user_attrs.get("config_key") or config_key(request)
             seed = trial.user_attrs.get("seed")
             self._keys[trial.number] = seeded_key(key, int(seed)) if self.seeded and seed is not None else key
         return self._keys[trial.number]

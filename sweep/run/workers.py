@@ -16,7 +16,7 @@ from sweep.errors import SettingsError
 from sweep.run.progress import Progress
 from sweep.run.work import TrialRun
 from sweep.studio.backend import Training
-from sweep.study.request import TrainRequest, train_request
+from sweep.study.request import TrainRequest, impulse_settings, train_request
 from sweep.study.spec import StudySpec
 
 __all__ = ["Workers"]
@@ -96,7 +96,8 @@ class Workers:
                 continue
             trial.set_user_attr("worker", self.record(learn_id))
             recorded = ft.user_attrs.get("request")
-            request = TrainRequest.recorded(recorded) if recorded else TrainRequest.of(train_request(spec, ft.params))
+            request = (TrainRequest.recorded(recorded, ft.user_attrs.get("impulse")) if recorded
+                       else TrainRequest.of(train_request(spec, ft.params), impulse_settings(spec, ft.params)))
             yield TrialRun(trial=trial, number=ft.number, learn_id=learn_id, request=request, job_id=int(job_id),
                            started_mono=time.monotonic() - max(_age_s(ft), 0.0))
 

@@ -37,9 +37,11 @@ class Item:
     seed: int
     of: int | None
     repeat: int
+    impulse: dict[str, Any] | None = None  # what it sets on its slot's impulse first (whole-impulse studies)
 
     def attrs(self) -> dict[str, Any]:
-        return {"request": self.body, "seed": self.seed, "of": self.of, "repeat": self.repeat}
+        attrs = {"request": self.body, "seed": self.seed, "of": self.of, "repeat": self.repeat}
+        return attrs if self.impulse is None else {**attrs, "impulse": self.impulse}
 
 
 def side_name(study_name: str, kind: Kind) -> str:

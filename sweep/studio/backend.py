@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Protocol
 
 from sweep.studio.downloads import Download
-from sweep.studio.impulse_models import DspInfo, GetAllImpulsesResponse, Impulse
+from sweep.studio.impulse_models import (
+    DspConfigResponse,
+    DspDevicePerformance,
+    DspInfo,
+    DspMetadataResponse,
+    GetAllImpulsesResponse,
+    Impulse,
+)
 from sweep.studio.models import (
     Job,
     JobLogItem,
@@ -25,7 +32,7 @@ from sweep.studio.models import (
 )
 from sweep.studio.socket import JobStream
 
-__all__ = ["Backend", "Impulses", "JobEvents", "Jobs", "Models", "Project", "Training"]
+__all__ = ["Backend", "ImpulseSettings", "Impulses", "JobEvents", "Jobs", "Models", "Project", "Training"]
 
 
 class Jobs(Protocol):
@@ -106,6 +113,25 @@ class Impulses(Protocol):
         """A DSP block's state: whether its features are generated."""
 
 
+class ImpulseSettings(Protocol):
+    """What a whole-impulse trial sets and reads before and after training: DSP parameters, the window."""
+
+    def dsp_config(self, dsp_id: int) -> DspConfigResponse:
+        """A DSP block's state and parameters (value, type, range, options of each)."""
+
+    def set_dsp_config(self, dsp_id: int, config: dict[str, str]) -> None:
+        """Change some of a DSP block's parameters (strings, as Studio takes them)."""
+
+    def dsp_metadata(self, dsp_id: int) -> DspMetadataResponse:
+        """Which DSP configuration and window the block's features came from, and their shape."""
+
+    def dsp_performance(self, dsp_id: int) -> list[DspDevicePerformance]:
+        """The DSP block's latency and RAM on each device."""
+
+    def update_impulse(self, impulse: Impulse) -> None:
+        """Write an impulse back (its input block's window changed)."""
+
+
 class Models(Protocol):
     """The files of learn blocks' trained models: listed per impulse, fetched by the id the list gives."""
 
@@ -116,5 +142,5 @@ class Models(Protocol):
         """A file of the learn block's latest trained model (``model_download_id`` from :meth:`downloads`)."""
 
 
-class Backend(Jobs, Training, Project, Impulses, Models, Protocol):
+class Backend(Jobs, Training, Project, Impulses, ImpulseSettings, Models, Protocol):
     """Everything a sweep asks of a backend."""

@@ -23,11 +23,16 @@ from sweep.studio.impulse_models import (
     CloneImpulseRequest,
     CreateImpulseResponse,
     DspConfigResponse,
+    DspDevicePerformance,
     DspInfo,
+    DspMetadataResponse,
+    DspPerformanceResponse,
     GenerateFeaturesRequest,
     GetAllImpulsesResponse,
     GetImpulseResponse,
     Impulse,
+    SetDspConfigRequest,
+    UpdateImpulseResponse,
 )
 from sweep.studio.models import (
     SEED_HEADER,
@@ -262,7 +267,31 @@ class StudioClient:
 
     def dsp(self, dsp_id: int) -> DspInfo:
         """A DSP block's state: whether (and how many) features are generated."""
-        return self._t.call("GET", self._route("dsp", dsp_id), DspConfigResponse).dsp
+        return self.dsp_config(dsp_id).dsp
+
+    def dsp_config(self, dsp_id: int) -> DspConfigResponse:
+        """A DSP block's state and its parameters (each with its value, type, range and options)."""
+        return self._t.call("GET", self._route("dsp", dsp_id), DspConfigResponse)
+
+    def set_dsp_config(self, dsp_id: int, config: dict[str, str]) -> None:
+        """Change some of a DSP block's parameters (values as strings; the others stay)."""
+        body = SetDspConfigRequest(config=config).wire()
+        self._t.call("POST", self._route("dsp", dsp_id), GenericApiResponse, json=body)
+
+    def dsp_metadata(self, dsp_id: int) -> DspMetadataResponse:
+        """Which DSP configuration and window a block's features were generated from."""
+        return self._t.call("GET", self._route("dsp", dsp_id, "metadata"), DspMetadataResponse,
+                            params={"excludeIncludedSamples": "true"})
+
+    def dsp_performance(self, dsp_id: int) -> list[DspDevicePerformance]:
+        """The DSP block's estimated latency (ms) and RAM (bytes) on each device."""
+        answer = self._t.call("GET", self._route("dsp", dsp_id, "performance"), DspPerformanceResponse)
+        return list(answer.performance or [])
+
+    def update_impulse(self, impulse: Impulse) -> None:
+        """Write an impulse back (``POST /impulse?impulseId=``): e.g. its input block's window."""
+        body = impulse.wire()
+        self._t.call("POST", self._route("impulse"), UpdateImpulseResponse, json=body, params=_impulse(impulse.id))
 
     # ---- plumbing -----------------------------------------------------------------------------
 

@@ -18,8 +18,16 @@ __all__ = [
     "CloneImpulseRequest",
     "CreateImpulseResponse",
     "DspConfigResponse",
+    "DspDevicePerformance",
     "DspFeatures",
+    "DspGroup",
     "DspInfo",
+    "DspMetadataResponse",
+    "DspOutputConfig",
+    "DspOutputShape",
+    "DspParameter",
+    "DspPerformanceResponse",
+    "DspSelectOption",
     "GenerateFeaturesRequest",
     "GetAllImpulsesResponse",
     "GetImpulseResponse",
@@ -27,6 +35,8 @@ __all__ = [
     "ImpulseDspBlock",
     "ImpulseLearnBlock",
     "ListProjectsResponse",
+    "SetDspConfigRequest",
+    "UpdateImpulseResponse",
     "is_keras_learn_block",
 ]
 
@@ -118,9 +128,94 @@ class DspInfo(WireModel):
     classes: list[str] = Field(default_factory=list)
 
 
+class DspSelectOption(WireModel):
+    model_config = _KEEP_ALL
+
+    value: str | None = None
+    option_label: str | None = None
+
+
+class DspParameter(WireModel):
+    """One parameter of a DSP block as Studio describes it (``DSPGroupItem``): its wire name is ``param``."""
+
+    model_config = _KEEP_ALL
+
+    param: str
+    name: str = ""
+    type: str
+    value: str | None = None
+    default_value: str = ""
+    select_options: list[DspSelectOption] | None = None
+    readonly: bool = False
+    min_val: float | None = None
+    max_val: float | None = None
+
+
+class DspGroup(WireModel):
+    model_config = _KEEP_ALL
+
+    group: str
+    items: list[DspParameter]
+
+
 class DspConfigResponse(GenericApiResponse):
     dsp: DspInfo
-    config: list[dict[str, Any]] | None = None
+    config: list[DspGroup] | None = None
+
+    def parameters(self) -> dict[str, DspParameter]:
+        """The block's parameters by wire name (``param``)."""
+        return {item.param: item for group in self.config or [] for item in group.items}
+
+
+class SetDspConfigRequest(WireModel):
+    """``POST /api/{projectId}/dsp/{dspId}``: the parameters to change, values as strings."""
+
+    config: dict[str, str]
+
+
+class DspOutputShape(WireModel):
+    model_config = _KEEP_ALL
+
+    width: int
+    height: int | None = None
+
+
+class DspOutputConfig(WireModel):
+    model_config = _KEEP_ALL
+
+    type: str
+    shape: DspOutputShape
+
+
+class DspMetadataResponse(GenericApiResponse):
+    """``GET /api/{projectId}/dsp/{dspId}/metadata``: which configuration and window the features came from."""
+
+    model_config = _KEEP_ALL
+
+    generated: bool
+    dsp_config: dict[str, str] = Field(default_factory=dict)
+    window_size_ms: int | None = None
+    window_increase_ms: int | None = None
+    feature_count: int | None = None
+    output_config: DspOutputConfig | None = None
+
+
+class DspDevicePerformance(WireModel):
+    model_config = _KEEP_ALL
+
+    mcu: str
+    latency: float  # ms
+    ram: float  # bytes
+
+
+class DspPerformanceResponse(GenericApiResponse):
+    """``GET /api/{projectId}/dsp/{dspId}/performance``: the block's latency and RAM on each device."""
+
+    performance: list[DspDevicePerformance] | None = None
+
+
+class UpdateImpulseResponse(GenericApiResponse):
+    id: int | None = None
 
 
 class ListProjectsResponse(GenericApiResponse):

@@ -9,6 +9,11 @@ Flat keys (the names objectives, constraints and reports use)::
                       <budget> = ram_bytes|rom_bytes|model_bytes|arena_bytes)
     {mt}.{device}.custom.{name}   a numeric custom metric of the device (``customMetrics``)
     {device}.<same>   the selected model type (int8 unless the request says otherwise)
+    {device}.dsp.latency_ms|ram_bytes      the impulse's DSP blocks (summed), ``GET /dsp/{id}/performance``
+    {device}.total_latency_ms = dsp.latency_ms + latency_ms   (DSP, then the network: one inference)
+    {device}.total_ram_bytes  = dsp.ram_bytes + ram_bytes     (an upper bound: the features the DSP writes
+                                                                stay alive while the network reads them)
+    {device}.total_rom_bytes  = rom_bytes                     (Studio reports no DSP ROM)
     default.<same>    the device Studio marks as default
     int8.accuracy_drop = float32.accuracy - int8.accuracy
     compute_time_s    wall_time_s
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import re
 
+from sweep.studio.impulse_models import DspDevicePerformance
 from sweep.studio.models import DeviceBudget, KerasModelMetadata, ModelMetrics, ModelType, OnDevicePerformance
 
 __all__ = [
@@ -25,6 +31,7 @@ __all__ = [
     "METRIC_RE",
     "confusion_matrices",
     "curves_from_metadata",
+    "dsp_metrics",
     "flatten_metadata",
     "is_device_metric",
     "is_metric",
@@ -149,6 +156,24 @@ def curves_from_metadata(metadata: KerasModelMetadata) -> dict[str, list[float]]
     return curves
 
 
+def dsp_metrics(per_block: list[list[DspDevicePerformance]], metrics: dict[str, float]) -> dict[str, float]:
+    """The DSP blocks' cost per device (summed over the blocks that feed the model) and the totals with the
+    network's figures in ``metrics`` (the selected model type's ``{device}.latency_ms`` ...), where both exist."""
+    out: dict[str, float] = {}
+    for block in per_block:
+        for perf in block:
+            device = _key(perf.mcu)
+            for field, value in (("latency_ms", perf.latency), ("ram_bytes", perf.ram)):
+                out[f"{device}.dsp.{field}"] = out.get(f"{device}.dsp.{field}", 0.0) + float(value)
+    for device in {key.split(".")[0] for key in out}:
+        for field in ("latency_ms", "ram_bytes"):
+            if f"{device}.{field}" in metrics:
+                out[f"{device}.total_{field}"] = out[f"{device}.dsp.{field}"] + metrics[f"{device}.{field}"]
+        if f"{device}.rom_bytes" in metrics:
+            out[f"{device}.total_rom_bytes"] = metrics[f"{device}.rom_bytes"]
+    return out
+
+
 # ---- the grammar of flat keys (what a study file may name) ------------------------------------
 
 _FIELDS_RE = "(?:" + "|".join(DEVICE_FIELDS) + ")"
@@ -158,9 +183,10 @@ _SEG = r"[^\s.]+"
 # What follows the device in a device metric: a TFLite figure, an EON compiler budget, a custom metric.
 _DEVICE_TAIL = rf"(?:{_FIELDS_RE}|eon\.{_BUDGET_RE}|eon_ram_optimized\.{_BUDGET_RE}|custom\.{_SEG})"
 _DEVICE_KEY = re.compile(rf"^{_SEG}\.{_DEVICE_TAIL}$")
+_IMPULSE_TAIL = r"(?:dsp\.(?:latency_ms|ram_bytes)|total_(?:latency_ms|ram_bytes|rom_bytes))"
 METRIC_RE = re.compile(
     rf"^(?:compute_time_s|wall_time_s|int8\.accuracy_drop|{_MT}\.(?:accuracy|loss)"
-    rf"|{_MT}\.(?:f1|precision|recall)\.{_SEG}|(?:{_MT}\.)?{_SEG}\.{_DEVICE_TAIL})$"
+    rf"|{_MT}\.(?:f1|precision|recall)\.{_SEG}|(?:{_MT}\.)?{_SEG}\.{_DEVICE_TAIL}|{_SEG}\.{_IMPULSE_TAIL})$"
 )
 
 
@@ -172,4 +198,5 @@ def is_metric(name: str) -> bool:
 def is_device_metric(name: str) -> bool:
     """Whether ``name`` is an on-device figure (it needs profiling to have finished)."""
     parts = name.split(".")
-    return parts[-1] in DEVICE_FIELDS or (len(parts) >= 3 and parts[-2] == "custom")
+    return (parts[-1] in DEVICE_FIELDS or parts[-1].startswith("total_")
+            or (len(parts) >= 3 and parts[-2] == "custom"))

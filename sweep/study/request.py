@@ -10,10 +10,10 @@ from typing import Any
 
 from sweep.errors import MISSING, StudyFileError
 from sweep.studio.models import SetKerasParameterRequest
-from sweep.study.space import LAYER_FIELDS, SPECTROGRAM_FIELDS, is_tuned, parameters
+from sweep.study.space import LAYER_FIELDS, SPECTROGRAM_FIELDS, WINDOW_WIRE, is_tuned, parameters
 from sweep.study.spec import StudySpec
 
-__all__ = ["TrainRequest", "config_key", "seeded_key", "train_request"]
+__all__ = ["TrainRequest", "config_key", "impulse_settings", "seeded_key", "train_request", "wire_value"]
 
 
 def train_request(spec: StudySpec, params: Mapping[str, Any]) -> SetKerasParameterRequest:
@@ -43,6 +43,33 @@ def train_request(spec: StudySpec, params: Mapping[str, Any]) -> SetKerasParamet
         body["mode"] = "visual"
         body["visualLayers"] = _visual_layers(spec.space.layers, values)
     return SetKerasParameterRequest.model_validate(body)
+
+
+def wire_value(value: Any) -> str:
+    """A DSP parameter as ``POST /dsp/{dspId}`` takes it: a string (booleans as Studio writes them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def impulse_settings(spec: StudySpec, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a trial sets on its impulse before training, as JSON: ``{"dsp": {block: {param: "value"}},
+    "window": {"windowSizeMs": 1000, ...}}``; None when the space sets neither."""
+    space = spec.space
+    if not space.tunes_impulse:
+        return None
+    dsp: dict[str, dict[str, str]] = {}
+    window: dict[str, int] = {}
+    for name, _, value in parameters(space):
+        chosen = params[name] if is_tuned(value) and name in params else value
+        if is_tuned(chosen):
+            raise StudyFileError(str(spec.path), name, MISSING, f"the trial has no value for param {name!r}")
+        if name.startswith("dsp."):
+            _, block, param = name.split(".", 2)
+            dsp.setdefault(block, {})[param] = wire_value(chosen)
+        elif name.startswith("window."):
+            window[WINDOW_WIRE[name.removeprefix("window.")]] = int(chosen)
+    return {"dsp": dsp, "window": window}
 
 
 def _visual_layers(layers: list[Any], values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -83,25 +110,43 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+def _key(body: Mapping[str, Any], impulse: Mapping[str, Any] | None) -> str:
+    return config_key(body) if impulse is None else config_key({"request": body, "impulse": impulse})
+
+
 @dataclass(frozen=True)
 class TrainRequest:
     """One trial's train request, built once: the model that is sent, the body recorded on the trial,
-    and the key naming its configuration (see :func:`config_key`)."""
+    the impulse settings set before it (``impulse_settings``; None: the impulse as it is) and the key
+    naming the whole configuration (see :func:`config_key`)."""
 
     model: SetKerasParameterRequest
     body: dict[str, Any]
     key: str
+    impulse: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, model: SetKerasParameterRequest) -> TrainRequest:
+    def of(cls, model: SetKerasParameterRequest, impulse: dict[str, Any] | None = None) -> TrainRequest:
         body = model.wire()
-        return cls(model, body, config_key(body))
+        return cls(model, body, _key(body, impulse), impulse)
 
     def seeded(self, seed: int) -> TrainRequest:
         """The same request, keyed with its seed too: repeats with other seeds are not twins."""
-        return TrainRequest(self.model, self.body, seeded_key(self.key, seed))
+        return TrainRequest(self.model, self.body, seeded_key(self.key, seed), self.impulse)
+
+    def with_columns(self, columns: int) -> TrainRequest:
+        """The request with every reshape layer that names no ``columns`` given these (the features' width);
+        the key stays: it names the configuration, which the features' shape follows from."""
+        layers = [layer.model_copy(update={"columns": columns})
+                  if layer.type == "reshape" and layer.columns is None else layer
+                  for layer in self.model.visual_layers or []]
+        if not self.model.visual_layers or layers == self.model.visual_layers:
+            return self
+        model = self.model.model_copy(update={"visual_layers": layers})
+        return TrainRequest(model, model.wire(), self.key, self.impulse)
 
     @classmethod
-    def recorded(cls, body: Mapping[str, Any]) -> TrainRequest:
-        """A trial's recorded body (a re-attached trial's), validated once."""
-        return cls(SetKerasParameterRequest.model_validate(dict(body)), dict(body), config_key(body))
+    def recorded(cls, body: Mapping[str, Any], impulse: Mapping[str, Any] | None = None) -> TrainRequest:
+        """A trial's recorded body and impulse settings (a re-attached trial's), validated once."""
+        settings = dict(impulse) if impulse is not None else None
+        return cls(SetKerasParameterRequest.model_validate(dict(body)), dict(body), _key(body, settings), settings)

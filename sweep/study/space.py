@@ -31,6 +31,8 @@ __all__ = [
     "Layer",
     "Space",
     "Spectrogram",
+    "WINDOW_WIRE",
+    "Window",
     "distributions",
     "grid",
     "grid_size",
@@ -175,8 +177,10 @@ class DropoutLayer(_Layer):
 
 
 class ReshapeLayer(_Layer):
+    """``columns`` left out: it follows the features (the DSP block's output width, read after features)."""
+
     type: Literal["reshape"]
-    columns: IntParam
+    columns: IntParam | None = None
 
 
 class PlainLayer(_Layer):
@@ -196,8 +200,42 @@ class Spectrogram(_Strict):
     gaussian_noise: LevelParam | None = None
 
 
+def _dsp_kind(value: Any) -> str:
+    """A DSP parameter's value by shape: a range of whole numbers is an int range, else a float range."""
+    if not isinstance(value, dict):
+        return "Constant"
+    if "choices" in value:
+        return "Choices"
+    whole = all(type(value.get(k)) is int for k in ("low", "high")) and type(value.get("step", 1)) is int
+    return "IntRange" if whole else "FloatRange"
+
+
+DspValue = int | float | str | bool
+if TYPE_CHECKING:
+    DspParam: TypeAlias = Any
+else:
+    DspParam = Annotated[Union[  # noqa: UP007 - built at run time
+        Annotated[DspValue, Tag("Constant")], Annotated[Choices[DspValue], Tag("Choices")],
+        Annotated[IntRange[int], Tag("IntRange")], Annotated[FloatRange[float], Tag("FloatRange")]],
+        Discriminator(_dsp_kind)]
+
+
+class Window(_Strict):
+    """``[space.window]``: the input block's window (time series) or image size, as Studio names them."""
+
+    window_size_ms: IntParam | None = None
+    window_increase_ms: IntParam | None = None
+    image_width: IntParam | None = None
+    image_height: IntParam | None = None
+
+
+WINDOW_WIRE = {"window_size_ms": "windowSizeMs", "window_increase_ms": "windowIncreaseMs",
+               "image_width": "imageWidth", "image_height": "imageHeight"}
+
+
 class Space(_Strict):
-    """The ``[space]`` table: what each trial's train request is made of."""
+    """The ``[space]`` table: what each trial's train request (and, with ``dsp``/``window``, its impulse) is
+    made of. ``dsp`` maps a DSP block (by the name or id Studio gives it) to its parameters by Studio's names."""
 
     learning_rate: LearningRate | None = None
     batch_size: IntParam | None = None
@@ -205,6 +243,13 @@ class Space(_Strict):
     augmentation_policy_image: ImagePolicyParam | None = None
     augmentation_policy_spectrogram: Spectrogram | None = None
     layers: list[Layer] | None = None
+    dsp: dict[str, dict[str, DspParam]] | None = None
+    window: Window | None = None
+
+    @property
+    def tunes_impulse(self) -> bool:
+        """Whether trials set the impulse too (DSP parameters or the window), not only the learn block."""
+        return bool(self.dsp) or (self.window is not None and bool(self.window.model_dump(exclude_none=True)))
 
 
 # ---- space -> parameters ----------------------------------------------------------------------
@@ -230,6 +275,14 @@ def parameters(space: Space) -> Iterator[tuple[str, str, Any]]:
             value = getattr(layer, name, None)
             if value is not None:
                 yield f"layers.{i}.{name}", f"space.layers[{i}].{name}", value
+    for block, params in (space.dsp or {}).items():
+        for name, value in params.items():
+            yield f"dsp.{block}.{name}", f"space.dsp.{block}.{name}", value
+    if space.window is not None:
+        for name in WINDOW_WIRE:
+            value = getattr(space.window, name)
+            if value is not None:
+                yield f"window.{name}", f"space.window.{name}", value
 
 
 def outline(space: Space) -> dict[str, Any]:

@@ -1,0 +1,150 @@
+"""Before a whole-impulse trial trains: its DSP parameters and window set on its slot's impulse, features made.
+
+In order, on the clone that holds the trial's learn block: ``POST /dsp/{dspId}`` (the parameters the trial
+sets, as strings), ``POST /impulse?impulseId=`` (the input block's window, when it changes), one
+generate-features job per DSP block feeding the learn block (waited for: a failed one fails the trial
+with its reason), then the train job. A slot whose features already come from exactly this DSP and
+window configuration (``GET /dsp/{dspId}/metadata``: ``generated``, ``dspConfig``, ``windowSizeMs``,
+``windowIncreaseMs``) skips all of it. A reshape layer that names no ``columns`` gets the features' width.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sweep.errors import JobFailed, SweepAborted
+from sweep.run.follow import Follower
+from sweep.run.impulse_check import dsp_positions
+from sweep.run.progress import Progress
+from sweep.run.work import TrialRun
+from sweep.studio.backend import Backend
+from sweep.studio.impulse_models import DspMetadataResponse, Impulse
+from sweep.studio.metrics import dsp_metrics
+from sweep.study.request import TrainRequest
+from sweep.study.space import WINDOW_WIRE
+from sweep.study.spec import StudySpec
+
+__all__ = ["ImpulsePrep", "source_settings"]
+
+_METADATA_WINDOW = {"windowSizeMs": "window_size_ms", "windowIncreaseMs": "window_increase_ms"}
+
+
+def _same(have: str | None, want: str) -> bool:
+    """Two DSP parameter strings name the same value (``"0.02"`` and ``"0.020"``, ``"True"`` and ``"true"``)."""
+    if have is None:
+        return False
+    try:
+        return float(have) == float(want)
+    except ValueError:
+        return have.strip().lower() == want.strip().lower()
+
+
+def source_settings(spec: StudySpec, backend: Backend) -> dict[str, Any]:
+    """The source impulse's own values of what the study tunes (the baseline trains on these), as
+    :func:`~sweep.study.request.impulse_settings` writes a trial's."""
+    source = backend.impulse(spec.target.impulse_id)
+    dsp: dict[str, dict[str, str]] = {}
+    for ref, place in dsp_positions(spec, source).items():
+        described = backend.dsp_config(source.dsp_blocks[place].id).parameters()
+        dsp[ref] = {name: described[name].value or described[name].default_value
+                    for name in (spec.space.dsp or {})[ref] if name in described}
+    window: dict[str, int] = {}
+    named = spec.space.window.model_dump(exclude_none=True) if spec.space.window is not None else {}
+    for name in named:
+        wire = WINDOW_WIRE[name]
+        value = next((b.get(wire) for b in source.input_blocks if b.get(wire) is not None), None)
+        if value is not None:
+            window[wire] = int(value)
+    return {"dsp": dsp, "window": window}
+
+
+class ImpulsePrep:
+    """Sets each trial's impulse settings on its slot's clone; shared by the slots' threads."""
+
+    def __init__(self, spec: StudySpec, backend: Backend, follower: Follower, progress: Progress) -> None:
+        self.spec, self.backend, self.follower, self.progress = spec, backend, follower, progress
+        self._lock = threading.Lock()
+        self._positions: dict[str, int] | None = None
+        self._impulse_of: dict[int, int] = {}  # learn block -> the impulse that holds it
+
+    def prepare(self, work: TrialRun) -> TrainRequest:
+        """Make the slot's impulse and features match the trial's settings; the request to send (columns set)."""
+        settings = work.request.impulse or {"dsp": {}, "window": {}}
+        impulse = self._impulse(work.learn_id)
+        learn = next(b for b in impulse.learn_blocks if b.id == work.learn_id)
+        wanted = {impulse.dsp_blocks[self._place(ref)].id: config for ref, config in settings["dsp"].items()}
+        window: dict[str, int] = dict(settings["window"])
+        metadata = {d: self.backend.dsp_metadata(d) for d in learn.dsp}
+        if all(self._fits(metadata[d], wanted.get(d, {}), window) for d in learn.dsp):
+            self.progress.info(f"{work.label}: features of this DSP and window configuration are there already")
+        else:
+            self._apply(work, impulse, wanted, window, learn.dsp)
+            metadata = {d: self.backend.dsp_metadata(d) for d in learn.dsp}
+        first = metadata[learn.dsp[0]] if learn.dsp else None
+        width = first.output_config.shape.width if first is not None and first.output_config else None
+        return work.request.with_columns(width) if width else work.request
+
+    def device_metrics(self, learn_id: int, metrics: dict[str, float]) -> dict[str, float]:
+        """The DSP blocks' device cost and the totals with the network's (see :func:`dsp_metrics`)."""
+        impulse = self._impulse(learn_id)
+        learn = next(b for b in impulse.learn_blocks if b.id == learn_id)
+        return dsp_metrics([self.backend.dsp_performance(d) for d in learn.dsp], metrics)
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _place(self, ref: str) -> int:
+        with self._lock:
+            if self._positions is None:
+                self._positions = dsp_positions(self.spec, self.backend.impulse(self.spec.target.impulse_id))
+            return self._positions[ref]
+
+    def _impulse(self, learn_id: int) -> Impulse:
+        with self._lock:
+            known = self._impulse_of.get(learn_id)
+        if known is not None:
+            return self.backend.impulse(known)
+        for impulse in self.backend.impulses().impulses:
+            if any(b.id == learn_id for b in impulse.learn_blocks):
+                with self._lock:
+                    self._impulse_of[learn_id] = impulse.id
+                return self.backend.impulse(impulse.id)
+        raise SweepAborted(f"no impulse of the project holds learn block {learn_id} any more")
+
+    @staticmethod
+    def _fits(metadata: DspMetadataResponse, config: dict[str, str], window: dict[str, int]) -> bool:
+        if not metadata.generated:
+            return False
+        if not all(_same(metadata.dsp_config.get(k), v) for k, v in config.items()):
+            return False
+        return all(getattr(metadata, _METADATA_WINDOW[k], None) == v for k, v in window.items()
+                   if k in _METADATA_WINDOW)
+
+    def _apply(self, work: TrialRun, impulse: Impulse, wanted: dict[int, dict[str, str]], window: dict[str, int],
+               dsp_ids: list[int]) -> None:
+        for dsp_id, config in wanted.items():
+            self.backend.set_dsp_config(dsp_id, config)
+        if window and self._set_window(impulse, window):
+            self.backend.update_impulse(impulse)
+        shown = ", ".join(f"{k}={v}" for c in wanted.values() for k, v in c.items())
+        self.progress.info(f"{work.label}: impulse {impulse.id} set ({shown}{', ' if shown and window else ''}"
+                           + ", ".join(f"{k}={v}" for k, v in window.items()) + "); generating its features")
+        for dsp_id in dsp_ids:
+            job_id = self.backend.generate_features(dsp_id)
+            job = self.follower.wait(job_id)
+            if not job.finished_successful:
+                why, tail = self.follower.reason(job)
+                raise JobFailed(f"generating the features of DSP block {dsp_id} failed (job {job_id}): {why}",
+                                job_id=job_id, log_tail=tail, compute_time_s=None)
+
+    @staticmethod
+    def _set_window(impulse: Impulse, window: dict[str, int]) -> bool:
+        """Write ``window`` into the impulse's input blocks; whether anything changed."""
+        changed = False
+        for block in impulse.input_blocks:
+            for key, value in window.items():
+                current: Any = block.get(key)
+                if current != value:
+                    block[key] = value
+                    changed = True
+        return changed
