@@ -17,8 +17,11 @@ from sweep.local.datasets import LocalProject
 from sweep.studio.backend import Backend
 from sweep.studio.downloads import Download, model_link
 from sweep.studio.impulse_models import (
+    DspConfigResponse,
+    DspDevicePerformance,
     DspFeatures,
     DspInfo,
+    DspMetadataResponse,
     GetAllImpulsesResponse,
     GetImpulseResponse,
     Impulse,
@@ -195,6 +198,23 @@ class FakeBackend:
     def dsp(self, dsp_id: int) -> DspInfo:
         generated = self.features.get(dsp_id, True)  # the source impulse's blocks have their features
         return DspInfo(id=dsp_id, name="DSP", type="image", features=DspFeatures(generated=generated))
+
+    # ---- ImpulseSettings (whole-impulse trials): settings recorded, features current once generated
+    def dsp_config(self, dsp_id: int) -> DspConfigResponse:
+        return DspConfigResponse(success=True, dsp=self.dsp(dsp_id), config=[])
+
+    def set_dsp_config(self, dsp_id: int, config: dict[str, str]) -> None:
+        self.calls.append(f"set dsp {dsp_id} {sorted(config.items())}")
+        self.features[dsp_id] = False
+
+    def dsp_metadata(self, dsp_id: int) -> DspMetadataResponse:
+        return DspMetadataResponse(success=True, generated=self.features.get(dsp_id, True))
+
+    def dsp_performance(self, dsp_id: int) -> list[DspDevicePerformance]:
+        return []
+
+    def update_impulse(self, impulse: Impulse) -> None:
+        self.calls.append(f"update impulse {impulse.id}")
 
     def _all_impulses(self) -> list[Impulse]:
         first = GetImpulseResponse.model_validate(views.impulse_body(self._project())).impulse

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fake_dsp import FakeDsp
 from fake_impulses import FakeImpulses
 from fake_socket import TOKEN as SOCKET_TOKEN
 from fake_socket import FakeSocket, serve_socket_io
@@ -187,6 +188,9 @@ class FakeStudio:
         self._thread: threading.Thread | None = None
         self._next_id = 1000
         self.imp = FakeImpulses(views.impulse_body(self._project())["impulse"])
+        self.dsp = FakeDsp()
+        for dsp_id in self.imp.source_dsp:  # the user's impulse has its features from the start
+            self.dsp.record(dsp_id, self._window_of(dsp_id), 0)
         if state_file is not None and state_file.exists():
             self._load()
 
@@ -241,7 +245,7 @@ class FakeStudio:
             jobs.append({**asdict(j), "script": s})
         tmp = self._state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"next_id": self._next_id, "jobs": jobs, "configs": self.configs,
-                                   "impulses": self.imp.state()}))
+                                   "impulses": self.imp.state(), "dsp": self.dsp.state()}))
         tmp.replace(self._state_file)
 
     def _load(self) -> None:
@@ -251,6 +255,8 @@ class FakeStudio:
         self.configs.update({int(k): v for k, v in state.get("configs", {}).items()})
         if "impulses" in state:
             self.imp.load(state["impulses"])
+        if "dsp" in state:
+            self.dsp.load(state["dsp"])
         for raw in state["jobs"]:
             job = FakeJob(**{**raw, "script": JobScript(**raw["script"])})
             self.jobs[job.id] = job
@@ -373,8 +379,12 @@ class FakeStudio:
                                                             "maxImpulseCount": self.imp.max_impulses}, {})),
             (r"/impulse/(\d+)/clone/structure", "POST", self._clone),
             (r"/impulse", "DELETE", self._delete_impulse),
+            (r"/impulse", "POST", self._update_impulse),
             (r"/jobs/generate-features", "POST", self._generate_features),
             (r"/dsp/(\d+)", "GET", self._dsp),
+            (r"/dsp/(\d+)", "POST", self._set_dsp),
+            (r"/dsp/(\d+)/metadata", "GET", self._dsp_metadata),
+            (r"/dsp/(\d+)/performance", "GET", self._dsp_performance),
             (r"/training/keras/(\d+)", "GET", self._get_keras),
             (r"/training/keras/(\d+)", "POST", self._set_keras),
             (r"/training/keras/(\d+)/metadata", "GET", self._get_metadata),
@@ -489,10 +499,58 @@ class FakeStudio:
 
     # ---- impulses -------------------------------------------------------------------------------
     def _generated(self, dsp_id: int, now: float) -> bool:
-        if dsp_id in self.imp.source_dsp:
-            return True
-        return any(j.kind == "features" and j.learn_id == dsp_id and j.done(now) and j.successful()
-                   for j in self.jobs.values())
+        """Whether the block's features are current: generated (job done) from its present config and window."""
+        got = self.dsp.generated.get(dsp_id)
+        if got is None:
+            return False
+        job = self.jobs.get(int(got["job"]))
+        done = got["job"] == 0 or (job is not None and job.done(now) and job.successful())
+        return self.dsp.current(dsp_id, self._window_of(dsp_id), done)
+
+    def _window_of(self, dsp_id: int) -> dict[str, Any]:
+        """The window of the input block feeding a DSP block (the fields features depend on)."""
+        for impulse in self.imp.impulses.values():
+            for block in impulse["dspBlocks"]:
+                if int(block["id"]) == dsp_id:
+                    inputs = {int(b["id"]): b for b in impulse["inputBlocks"]}
+                    source = inputs.get(int(block.get("input") or 0), next(iter(inputs.values()), {}))
+                    return {k: source[k] for k in ("windowSizeMs", "windowIncreaseMs") if k in source}
+        return {}
+
+    def _update_impulse(self, now: float, q: dict[str, str], b: Any) -> Answer:
+        iid = int(q.get("impulseId") or self.imp.default_id)
+        current = self.imp.get(iid)
+        if current is None:
+            return 404, GenericApiResponse(success=False, error=f"Impulse {iid} not found").wire(), {}
+        body = b or {}
+        for key in ("inputBlocks", "dspBlocks", "learnBlocks"):
+            ids = sorted(int(x["id"]) for x in body.get(key) or [])
+            if ids != sorted(int(x["id"]) for x in current[key]):
+                return 400, GenericApiResponse(success=False, error=f"{key}: blocks cannot change here").wire(), {}
+        self.imp.impulses[iid] = {**current, **{k: body[k] for k in ("inputBlocks", "dspBlocks") if k in body}}
+        self._save()
+        return 200, {"success": True, "id": iid}, {}
+
+    def _set_dsp(self, now: float, q: dict[str, str], b: Any, dsp_id: int) -> Answer:
+        if dsp_id not in self.imp.dsp_ids():
+            return 404, GenericApiResponse(success=False, error=f"DSP block {dsp_id} not found").wire(), {}
+        if (why := self.dsp.set(dsp_id, dict((b or {}).get("config") or {}))) is not None:
+            return 400, GenericApiResponse(success=False, error=why).wire(), {}
+        self._save()
+        return 200, GenericApiResponse(success=True).wire(), {}
+
+    def _dsp_metadata(self, now: float, q: dict[str, str], b: Any, dsp_id: int) -> Answer:
+        if dsp_id not in self.imp.dsp_ids():
+            return 404, GenericApiResponse(success=False, error=f"DSP block {dsp_id} not found").wire(), {}
+        got = self.dsp.generated.get(dsp_id)
+        job = self.jobs.get(int(got["job"])) if got else None
+        done = got is not None and (got["job"] == 0 or (job is not None and job.done(now) and job.successful()))
+        return 200, self.dsp.metadata(dsp_id, done), {}
+
+    def _dsp_performance(self, now: float, q: dict[str, str], b: Any, dsp_id: int) -> Answer:
+        if dsp_id not in self.imp.dsp_ids():
+            return 404, GenericApiResponse(success=False, error=f"DSP block {dsp_id} not found").wire(), {}
+        return 200, {"success": True, "performance": self.dsp.performance(dsp_id, self.devices)}, {}
 
     def _get_impulse(self, now: float, q: dict[str, str], b: Any) -> Answer:
         impulse = self.imp.get(int(q["impulseId"]) if "impulseId" in q else None)
@@ -510,6 +568,9 @@ class FakeStudio:
         assert source is not None and clone is not None
         for old, new in zip(source["learnBlocks"], clone["learnBlocks"], strict=True):
             self.configs[int(new["id"])] = dict(self.configs.get(int(old["id"]), {}))
+        for old, new in zip(source["dspBlocks"], clone["dspBlocks"], strict=True):  # config copied, not features
+            if int(old["id"]) in self.dsp.values:
+                self.dsp.values[int(new["id"])] = dict(self.dsp.values[int(old["id"])])
         self._save()
         return 200, {"success": True, "id": new_id}, {}
 
@@ -527,8 +588,11 @@ class FakeStudio:
         dsp_id = int((b or {}).get("dspId") or 0)
         if dsp_id not in self.imp.dsp_ids():
             return 404, GenericApiResponse(success=False, error=f"DSP block {dsp_id} not found").wire(), {}
+        fails = self.dsp.fail_next.pop(0) if self.dsp.fail_next else None
+        lines = ["Generating features", f"ERROR: {fails}"] if fails else ["Generating features", "Done"]
         job = FakeJob(id=self._next_id, learn_id=dsp_id, request={}, created=now, kind="features",
-                      script=JobScript(duration_s=self.features_duration_s, log_lines=["Generating features", "Done"]))
+                      script=JobScript(duration_s=self.features_duration_s, succeed=fails is None, log_lines=lines))
+        self.dsp.record(dsp_id, self._window_of(dsp_id), job.id)
         self._next_id += 1
         self.jobs[job.id] = job
         self._save()
@@ -543,7 +607,7 @@ class FakeStudio:
                                               "features": {"generated": generated, "count": 40 if generated else 0},
                                               "inputAxes": ["audio"], "canCalculateFeatureImportance": False,
                                               "calculateFeatureImportance": False, "canNormalizeData": False,
-                                              "normalizeData": "none"}, "config": []}, {}
+                                              "normalizeData": "none"}, "config": self.dsp.describe(dsp_id)}, {}
 
     def _job(self, jid: int) -> FakeJob | None:
         return self.jobs.get(jid)

@@ -63,7 +63,8 @@ def confirm_items(study: optuna.Study, spec: StudySpec, top: list[FrozenTrial], 
     """``repeats`` retrainings of each chosen trial (and of the baseline, when it completed), each with its
     own seed: a hash of the study, the trial and the repeat, so a rerun of ``confirm`` queues the same."""
     items = [Item(body=dict(t.user_attrs["request"]), seed=trial_seed(spec.name, t.number, spec.training_seed, r),
-                  of=t.number, repeat=r, impulse=t.user_attrs.get("impulse")) for t in top for r in range(1, repeats + 1)]
+                  of=t.number, repeat=r, impulse=t.user_attrs.get("impulse"))
+             for t in top for r in range(1, repeats + 1)]
     if baseline is not None:
         items += [Item(body=dict(baseline.user_attrs["request"]), seed=trial_seed(spec.name, -1, None, r),
                        of=None, repeat=r, impulse=baseline.user_attrs.get("impulse")) for r in range(1, repeats + 1)]

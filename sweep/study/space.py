@@ -25,13 +25,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TAGS",
+    "WINDOW_WIRE",
     "Choices",
     "FloatRange",
     "IntRange",
     "Layer",
     "Space",
     "Spectrogram",
-    "WINDOW_WIRE",
     "Window",
     "distributions",
     "grid",
@@ -275,14 +275,18 @@ def parameters(space: Space) -> Iterator[tuple[str, str, Any]]:
             value = getattr(layer, name, None)
             if value is not None:
                 yield f"layers.{i}.{name}", f"space.layers[{i}].{name}", value
+    yield from _impulse_parameters(space)
+
+
+def _impulse_parameters(space: Space) -> Iterator[tuple[str, str, Any]]:
+    """The DSP blocks' and the window's set values (``dsp.<block>.<param>``, ``window.<field>``)."""
     for block, params in (space.dsp or {}).items():
         for name, value in params.items():
             yield f"dsp.{block}.{name}", f"space.dsp.{block}.{name}", value
-    if space.window is not None:
-        for name in WINDOW_WIRE:
-            value = getattr(space.window, name)
-            if value is not None:
-                yield f"window.{name}", f"space.window.{name}", value
+    window = space.window.model_dump(exclude_none=True, round_trip=True) if space.window is not None else {}
+    for name in WINDOW_WIRE:
+        if name in window:
+            yield f"window.{name}", f"space.window.{name}", getattr(space.window, name)
 
 
 def outline(space: Space) -> dict[str, Any]:
