@@ -16,7 +16,7 @@ from fake_studio import FakeStudio, JobScript
 from runner_support import load, run_sweep, sweep_env, write_study
 
 KEY = "ei_secret_impulse_key_0123456789"
-SOURCE_DSP = 3  # the fake project's MFE block (views.block_ids)
+SOURCE_DSP = 2  # the fake project's MFE block (views.block_ids: input 1, DSP 2)
 SPACE = """
 [space]
 learning_rate = 0.005
@@ -102,6 +102,7 @@ def test_each_trial_sets_dsp_then_window_then_features_then_trains(studio: FakeS
     assert not [rest for _, rest, _ in calls if rest == f"/dsp/{SOURCE_DSP}"]
     assert not [c for c in calls if c[1].startswith("/impulse") and "clone" not in c[1]
                 and c[2] and c[2].get("id") == studio.imp.default_id]
+    assert studio.imp.get(None)["dspBlocks"][0]["id"] == SOURCE_DSP
     assert studio.dsp.config(SOURCE_DSP)["num_filters"] == "40"
 
 
@@ -169,3 +170,21 @@ def test_total_device_cost_can_be_an_objective(studio: FakeStudio, tmp_path: Pat
     assert all(t.state == TrialState.COMPLETE for t in trials)
     assert all(t.values[1] == t.user_attrs["metrics"]["cortex-m4f-80mhz.total_latency_ms"] for t in trials)
     assert json.dumps(trials[0].user_attrs["impulse"])  # recorded as JSON
+
+
+def test_apply_with_train_sets_the_best_impulse_on_yours_then_trains_it(studio: FakeStudio, tmp_path: Path) -> None:
+    path = _study(tmp_path, studio)
+    assert run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path).returncode == 0
+    best = load(tmp_path, "whole").best_trial
+    start = len(studio.requests)
+    applied = run_sweep("best", str(path), "--apply", "--train", env=sweep_env(KEY), cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    calls = [rest for _, rest, _ in _calls(studio, start)]
+    filters, window = best.params["dsp.MFE.num_filters"], best.params["window.window_size_ms"]
+    assert studio.dsp.config(SOURCE_DSP)["num_filters"] == str(filters)
+    assert studio.imp.get(None)["inputBlocks"][0]["windowSizeMs"] == window
+    assert calls.index(f"/dsp/{SOURCE_DSP}") < calls.index("/jobs/generate-features") < calls.index(
+        "/jobs/train/keras/7")
+    trained = [b for m, p, b in studio.requests[start:] if m == "POST" and p.endswith("/jobs/train/keras/7")]
+    assert trained[0]["visualLayers"][0] == {"type": "reshape", "columns": filters}
+    assert studio.configs[7]["visualLayers"][0]["columns"] == filters  # the saved config too

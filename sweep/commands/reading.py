@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -120,13 +121,14 @@ def best(study_file: Path, settings: Settings, *, storage: str | None = None, ap
     if not as_json:
         _print_verdicts(study, spec, trials, sys.stdout)
     if apply:
-        _apply(spec, study, settings, trials[0].number, trials[0].user_attrs.get("request") or {}, train=train,
-               seed=trials[0].user_attrs.get("seed"))
+        attrs = trials[0].user_attrs
+        _apply(spec, study, settings, trials[0].number, attrs.get("request") or {}, train=train,
+               seed=attrs.get("seed"), impulse=attrs.get("impulse"))
     return 0
 
 
 def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int, body: dict[str, Any], *,
-           train: bool, seed: int | None) -> None:
+           train: bool, seed: int | None, impulse: dict[str, Any] | None) -> None:
     from sweep.run.finish import apply_best, source_learn_id
     from sweep.run.follow import Polling
     from sweep.run.progress import Progress
@@ -136,10 +138,18 @@ def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int
     progress = Progress(sys.stderr)
     with connect(spec, settings, _plain_plan(spec, settings)) as conn:
         learn_id = source_learn_id(spec, study, conn.client, progress)
+        polling = Polling.from_settings(settings, conn.poll_max_s)
+        request = TrainRequest.recorded(body, impulse)
+        if impulse is not None:  # its DSP parameters and window on your impulse first, and their features
+            from sweep.run.follow import Follower
+            from sweep.run.impulse_prep import ImpulsePrep
+
+            follower = Follower(conn.client, polling=polling, stop=threading.Event())
+            request = ImpulsePrep(spec, conn.client, follower, progress).prepare_block(learn_id, request,
+                                                                                       f"trial {number}")
         if train:
             progress.warn(f"training trial {number}'s configuration on learn block {learn_id}...")
-        result = apply_best(conn.client, learn_id, TrainRequest.recorded(body), train=train,
-                            polling=Polling.from_settings(settings, conn.poll_max_s), seed=seed)
+        result = apply_best(conn.client, learn_id, request, train=train, polling=polling, seed=seed)
         progress.warn(f"applied trial {number}'s configuration to learn block {learn_id} ({conn.description})")
         if result is not None:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items()) if k.count(".") == 1

@@ -22,7 +22,7 @@ from sweep.studio.backend import Backend
 from sweep.studio.impulse_models import DspMetadataResponse, Impulse
 from sweep.studio.metrics import dsp_metrics
 from sweep.study.request import TrainRequest
-from sweep.study.space import WINDOW_WIRE
+from sweep.study.space import WINDOW_WIRE, window_fields
 from sweep.study.spec import StudySpec
 
 __all__ = ["ImpulsePrep", "source_settings"]
@@ -50,8 +50,7 @@ def source_settings(spec: StudySpec, backend: Backend) -> dict[str, Any]:
         dsp[ref] = {name: described[name].value or described[name].default_value
                     for name in (spec.space.dsp or {})[ref] if name in described}
     window: dict[str, int] = {}
-    named = spec.space.window.model_dump(exclude_none=True) if spec.space.window is not None else {}
-    for name in named:
+    for name in window_fields(spec.space):
         wire = WINDOW_WIRE[name]
         value = next((b.get(wire) for b in source.input_blocks if b.get(wire) is not None), None)
         if value is not None:
@@ -70,20 +69,24 @@ class ImpulsePrep:
 
     def prepare(self, work: TrialRun) -> TrainRequest:
         """Make the slot's impulse and features match the trial's settings; the request to send (columns set)."""
-        settings = work.request.impulse or {"dsp": {}, "window": {}}
-        impulse = self._impulse(work.learn_id)
-        learn = next(b for b in impulse.learn_blocks if b.id == work.learn_id)
+        return self.prepare_block(work.learn_id, work.request, work.label)
+
+    def prepare_block(self, learn_id: int, request: TrainRequest, label: str) -> TrainRequest:
+        """Make the impulse holding ``learn_id`` and its features match ``request.impulse``; the request to send."""
+        settings = request.impulse or {"dsp": {}, "window": {}}
+        impulse = self._impulse(learn_id)
+        learn = next(b for b in impulse.learn_blocks if b.id == learn_id)
         wanted = {impulse.dsp_blocks[self._place(ref)].id: config for ref, config in settings["dsp"].items()}
         window: dict[str, int] = dict(settings["window"])
         metadata = {d: self.backend.dsp_metadata(d) for d in learn.dsp}
         if all(self._fits(metadata[d], wanted.get(d, {}), window) for d in learn.dsp):
-            self.progress.info(f"{work.label}: features of this DSP and window configuration are there already")
+            self.progress.info(f"{label}: features of this DSP and window configuration are there already")
         else:
-            self._apply(work, impulse, wanted, window, learn.dsp)
+            self._apply(label, impulse, wanted, window, learn.dsp)
             metadata = {d: self.backend.dsp_metadata(d) for d in learn.dsp}
         first = metadata[learn.dsp[0]] if learn.dsp else None
         width = first.output_config.shape.width if first is not None and first.output_config else None
-        return work.request.with_columns(width) if width else work.request
+        return request.with_columns(width) if width else request
 
     def device_metrics(self, learn_id: int, metrics: dict[str, float]) -> dict[str, float]:
         """The DSP blocks' device cost and the totals with the network's (see :func:`dsp_metrics`)."""
@@ -120,14 +123,14 @@ class ImpulsePrep:
         return all(getattr(metadata, _METADATA_WINDOW[k], None) == v for k, v in window.items()
                    if k in _METADATA_WINDOW)
 
-    def _apply(self, work: TrialRun, impulse: Impulse, wanted: dict[int, dict[str, str]], window: dict[str, int],
+    def _apply(self, label: str, impulse: Impulse, wanted: dict[int, dict[str, str]], window: dict[str, int],
                dsp_ids: list[int]) -> None:
         for dsp_id, config in wanted.items():
             self.backend.set_dsp_config(dsp_id, config)
         if window and self._set_window(impulse, window):
             self.backend.update_impulse(impulse)
         shown = ", ".join(f"{k}={v}" for c in wanted.values() for k, v in c.items())
-        self.progress.info(f"{work.label}: impulse {impulse.id} set ({shown}{', ' if shown and window else ''}"
+        self.progress.info(f"{label}: impulse {impulse.id} set ({shown}{', ' if shown and window else ''}"
                            + ", ".join(f"{k}={v}" for k, v in window.items()) + "); generating its features")
         for dsp_id in dsp_ids:
             job_id = self.backend.generate_features(dsp_id)

@@ -39,6 +39,7 @@ __all__ = [
     "is_tuned",
     "outline",
     "parameters",
+    "window_fields",
 ]
 
 T = TypeVar("T")
@@ -249,7 +250,7 @@ class Space(_Strict):
     @property
     def tunes_impulse(self) -> bool:
         """Whether trials set the impulse too (DSP parameters or the window), not only the learn block."""
-        return bool(self.dsp) or (self.window is not None and bool(self.window.model_dump(exclude_none=True)))
+        return bool(self.dsp) or bool(window_fields(self))
 
 
 # ---- space -> parameters ----------------------------------------------------------------------
@@ -283,10 +284,13 @@ def _impulse_parameters(space: Space) -> Iterator[tuple[str, str, Any]]:
     for block, params in (space.dsp or {}).items():
         for name, value in params.items():
             yield f"dsp.{block}.{name}", f"space.dsp.{block}.{name}", value
-    window = space.window.model_dump(exclude_none=True, round_trip=True) if space.window is not None else {}
-    for name in WINDOW_WIRE:
-        if name in window:
-            yield f"window.{name}", f"space.window.{name}", getattr(space.window, name)
+    for name in window_fields(space):
+        yield f"window.{name}", f"space.window.{name}", getattr(space.window, name)
+
+
+def window_fields(space: Space) -> list[str]:
+    """The ``[space.window]`` fields the study sets."""
+    return [n for n in WINDOW_WIRE if space.window is not None and getattr(space.window, n) is not None]
 
 
 def outline(space: Space) -> dict[str, Any]:
