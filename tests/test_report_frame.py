@@ -353,3 +353,17 @@ def test_a_trials_model_attr_and_the_older_three_attrs_read_alike() -> None:
     pd.testing.assert_frame_equal(fr.curves_frame([new]), fr.curves_frame([old]))
     pd.testing.assert_frame_equal(fr.confusion_frames(new)["int8"], fr.confusion_frames(old)["int8"])
     assert list(fr.confusion_frames(new)["int8"].index) == ["cat", "dog"] and len(fr.curves_frame([new])) == 2
+
+
+def test_device_frame_of_a_whole_impulse_study_uses_the_totals() -> None:
+    """With DSP metrics the cost plotted is DSP + network (``{device}.total_*``), not the network's alone."""
+    study = build_study(12, multi=False)
+    df = fr.trials_frame(study)
+    for f in ("latency_ms", "ram_bytes", "rom_bytes"):
+        df[f"{DEVICE}.total_{f}"] = df[f"{DEVICE}.{f}"] + 1000.0
+    dev = fronts.device_frame(df, DEVICE, fronts.study_front(study))
+    done = df[df["state"] == "COMPLETE"].reset_index(drop=True)
+    assert dev.attrs["total"] is True
+    assert list(dev["latency_ms"]) == list(done[f"{DEVICE}.total_latency_ms"].astype(float))
+    assert list(dev["ram_bytes"]) == list(done[f"{DEVICE}.ram_bytes"].astype(float) + 1000.0)
+    assert fronts.device_frame(fr.trials_frame(study), DEVICE, set()).attrs["total"] is False

@@ -112,10 +112,13 @@ def device_frame(df: pd.DataFrame, device: str | None, front: set[int]) -> pd.Da
 
     Columns: number, feasible, accuracy, latency_ms, ram_bytes, rom_bytes, front. ``accuracy`` is int8
     accuracy when present (the model that runs on the device), else float32; ``attrs["accuracy_key"]`` says
-    which. Empty when the device or accuracy is unknown.
+    which. The costs are the totals (DSP + network, ``attrs["total"]``) when the trials have them. Empty
+    when the device or accuracy is unknown.
     """
     acc = _accuracy_key(df)
-    cols = {f: f"{device}.{f}" for f in COST_FIELDS}
+    # a whole-impulse study's cost is the DSP blocks' and the network's together (``{device}.total_*``)
+    total = device is not None and any(f"{device}.total_{f}" in df.columns for f in COST_FIELDS)
+    cols = {f: f"{device}.total_{f}" if total else f"{device}.{f}" for f in COST_FIELDS}
     if device is None or acc is None or not any(c in df.columns for c in cols.values()):
         return pd.DataFrame(columns=["number", "feasible", "accuracy", *COST_FIELDS, "front"])
     done = df[df["state"] == "COMPLETE"]
@@ -125,4 +128,5 @@ def device_frame(df: pd.DataFrame, device: str | None, front: set[int]) -> pd.Da
         out[f] = done[c].astype(float) if c in done.columns else np.nan
     out["front"] = out["number"].isin(front)
     out.attrs["accuracy_key"] = acc
+    out.attrs["total"] = total
     return out.reset_index(drop=True)

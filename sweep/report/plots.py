@@ -130,10 +130,11 @@ def device_figure(data: pd.DataFrame, device: str, front_label: str,
     fig = figure(4.3 * max(len(fields), 1), 4.4)
     axes = fig.subplots(1, max(len(fields), 1), squeeze=False)[0]
     acc = str(data.attrs.get("accuracy_key", "int8.accuracy"))
+    total = bool(data.attrs.get("total"))
     y = data["accuracy"] * unit_of(acc).scale
     label_all = len(data) <= LABEL_ALL_UP_TO
     for ax, f in zip(axes, fields, strict=False):
-        key = f"{device}.{f}"
+        key = f"{device}.total_{f}" if total else f"{device}.{f}"
         x = data[f] * unit_of(key).scale
         _trials(ax, x, y, data["feasible"], size=18)
         best = data["front"].astype(bool)
@@ -146,9 +147,10 @@ def device_figure(data: pd.DataFrame, device: str, front_label: str,
             _limit(ax, "y", limits[acc] * unit_of(acc).scale, y)
         if log_scale(x):
             _log_axis(ax, "x")
-        ax.set_xlabel(axis_label(key, f"{_COST_NAMES[f]} on {device}"))
+        what = f"{_COST_NAMES[f]} (DSP + network)" if total else _COST_NAMES[f]
+        ax.set_xlabel(axis_label(key, f"{what} on {device}"))
         ax.set_ylabel(axis_label(acc))
-        ax.set_title(f"{acc} vs {_COST_NAMES[f]}")
+        ax.set_title(f"{acc} vs {what}")
     handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
     fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles))
     fig.suptitle(f"Accuracy vs cost on {device}")
