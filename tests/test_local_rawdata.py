@@ -294,14 +294,19 @@ def test_import_wav_folders_both_label_conventions(tmp_path: Path, capsys: pytes
         assert got.shape == (200, 2) and np.allclose(got, stereo, atol=256), "8-bit keeps the top byte only"
     assert all(np.array_equal(got, stereo) for got in signals[1:])
 
-    (src / "labelled").mkdir()
-    for i, label in enumerate(["up", "down", "up"]):
+    # Studio's exporter format: info.labels at the root names each file's label (else all would be "training").
+    for i in range(3):
         _wav(src / "labelled" / "training" / f"sample{i}.wav", 8000, tone)
-    (src / "labelled" / "info.labels").write_text(json.dumps({"version": 1, "files": [
-        {"path": f"training/sample{i}.wav", "name": f"sample{i}", "category": "training",
-         "label": {"type": "label", "label": label}} for i, label in enumerate(["up", "down", "up"])]}))
+    entries = [{"path": f"training/sample{i}.wav", "name": f"sample{i}", "category": "training",
+                "label": {"type": "label", "label": label}} for i, label in enumerate(["up", "down", "up"])]
+    info = src / "labelled" / "info.labels"
+    info.write_text(json.dumps({"version": 1, "files": entries}))
     assert _import(data, "labelled", src / "labelled") == 0, "info.labels names each file's label"
     assert datasets.load_signals(datasets.find_project(data, "labelled"))[1].tolist() == [1, 0, 1]
+    entries[1]["label"] = {"type": "multi-label", "labels": [{"label": "up", "startIndex": 0, "endIndex": 50}]}
+    info.write_text(json.dumps({"version": 1, "files": entries}))
+    assert _import(data, "multi", src / "labelled") == 1
+    assert f"{info.resolve()}: files[1].label: only single-label samples can be imported" in capsys.readouterr().err
 
 
 BAD_JSON: list[tuple[str, Any, str]] = [

@@ -23,7 +23,7 @@ no class. The word (none for ``noise``) starts at a random onset, keeping 50 ms 
 amplitude of 1500-9000 (log-uniform: some words are faint), and every frequency of a sample is scaled by one
 random pitch factor in [0.97, 1.03].
 100 samples per class, shuffled; NumPy's PCG64 from the seed makes the same bytes on every run (9.6 MB on disk,
-generated in well under a second). The test ``tests/test_local_rawdata.py`` measures what each coarse choice
+generated in under a second). The test ``tests/test_local_rawdata.py`` measures what each coarse choice
 costs with a plain spectrogram and a nearest-centroid classifier.
 """
 

@@ -8,11 +8,11 @@ key is the project's). WAV: PCM of 8, 16, 24 or 32 bits or IEEE float, plain or 
 number of channels; the axes are ``audio`` (mono) or ``audio1``..``audioN``, and values are kept in int16 units
 (full scale 32768) whatever the bit depth, as Studio shows audio.
 
-Labels: an ``info.labels`` file (Studio's exporter format) in a folder given or above a file names the label of
-each file it lists; otherwise ``label_from``: ``name`` takes the file name up to its first dot (Studio exports
-``label.xxxx.json``), ``folder`` the folder the file is in, ``auto`` (the default) the name when it has the
-``label.xxxx.ext`` form and the folder otherwise. Every file must have the same rate and axes. Everything is read
-and checked before anything is written: a refused import leaves no project directory behind.
+Labels: an ``info.labels`` file (Studio's exporter format) in a file's folder, or above it up to the folder
+given, names the label of each file it lists; otherwise ``label_from``: ``name`` takes the file name up to its
+first dot (Studio exports ``label.xxxx.json``), ``folder`` the folder the file is in, ``auto`` (the default) the
+name when it has the ``label.xxxx.ext`` form and the folder otherwise. Every file must have the same rate and
+axes. Everything is read and checked before anything is written: a refused import leaves no project directory.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _json_values(file: Path, values: Any, n_axes: int) -> np.ndarray:
 
 def _read_json(file: Path) -> _Signal:
     try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
+        doc = json.loads(file.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise LocalStudioError(f"{file}: not a readable JSON file ({exc})") from exc
     payload = doc.get("payload") if isinstance(doc, dict) else None
@@ -160,39 +160,43 @@ def _read_wav(file: Path) -> _Signal:
     return _Signal(values, float(rate), axes)
 
 
-def _files(paths: Sequence[Path]) -> list[Path]:
-    """Every .json/.wav file given or under a folder given (hidden ones skipped), each once, in path order."""
-    found: list[Path] = []
+def _files(paths: Sequence[Path]) -> dict[Path, Path]:
+    """Every .json/.wav file given or under a folder given (hidden ones skipped), each once, in path order, with
+    the folder it was found under (a file given by name: its own folder); paths resolved."""
+    found: dict[Path, Path] = {}
     for path in paths:
         if path.is_dir():
             under = [p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in _SUFFIXES
                      and not any(part.startswith(".") for part in p.relative_to(path).parts)]
             if not under:
                 raise LocalStudioError(f"{path}: no .json or .wav files in this folder")
-            found += under
+            for file in under:
+                found.setdefault(file.resolve(), path.resolve())
         elif path.is_file():
             if path.suffix.lower() not in _SUFFIXES:
                 raise LocalStudioError(f"{path}: not a .json (data acquisition) or .wav file")
-            found.append(path)
+            found.setdefault(path.resolve(), path.resolve().parent)
         else:
             raise LocalStudioError(f"{path}: no such file or folder")
-    unique = dict.fromkeys(p.resolve() for p in found)
-    return list(unique)
+    return found
 
 
-def _info_labels(files: Sequence[Path]) -> dict[Path, str]:
-    """Labels that Studio's ``info.labels`` files, in the files' folders or above them, give by path."""
+def _info_labels(files: dict[Path, Path]) -> dict[Path, str]:
+    """The labels Studio's ``info.labels`` files give the files, from the files' folders up to the folder given."""
+    folders = {d for file, root in files.items() for d in (file.parent, *file.parent.parents)
+               if d == root or root in d.parents}
     labels: dict[Path, str] = {}
-    folders = {parent for f in files for parent in f.parents}
     for info in sorted(d / "info.labels" for d in folders if (d / "info.labels").is_file()):
         try:
             entries = json.loads(info.read_text(encoding="utf-8"))["files"]
             for i, entry in enumerate(entries):
                 target = (info.parent / entry["path"]).resolve()
                 label = entry.get("label") or {}
+                if target not in files or target in labels:
+                    continue
                 if label.get("type") != "label" or not isinstance(label.get("label"), str):
                     raise _bad(info, f"files[{i}].label", "only single-label samples can be imported", label)
-                labels.setdefault(target, label["label"])
+                labels[target] = label["label"]
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise LocalStudioError(f"{info}: not a readable info.labels file ({exc!r})") from exc
     return labels
@@ -219,8 +223,9 @@ def _check_alike(file: Path, signal: _Signal, first_file: Path, first: _Signal) 
 
 def read_samples(paths: Sequence[Path], label_from: LabelFrom = "auto") -> tuple[list[_Signal], list[str]]:
     """Every file's signal and label, checked alike; LocalStudioError naming the first bad file."""
-    files = _files(paths)
-    given = _info_labels(files)
+    found = _files(paths)
+    given = _info_labels(found)
+    files = list(found)
     signals: list[_Signal] = []
     labels: list[str] = []
     for file in files:
