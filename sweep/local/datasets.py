@@ -21,6 +21,7 @@ __all__ = [
     "KEYWORDS_ID",
     "KEYWORDS_RAW_ID",
     "LocalProject",
+    "check_new_name",
     "default_projects",
     "ensure_default_projects",
     "find_project",
@@ -33,6 +34,7 @@ __all__ = [
     "new_project",
     "peek_project",
     "sample_count",
+    "write_project_file",
 ]
 
 Kind = Literal["image", "spectrogram", "features", "raw"]
