@@ -10,9 +10,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from sweep.errors import SettingsError, SweepError
 from sweep.version import __version__
+
+if TYPE_CHECKING:
+    from sweep.settings import Settings
 
 __all__ = ["main"]
 
@@ -159,13 +163,20 @@ def _add_local(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     serve.add_argument("--allow-user-code", action="store_true",
                        help="allow expert-mode scripts (runs the request's Python code!)")
 
-    imp = sub.add_parser("import", help="import exported features as a local project", description=(
-        "Import X_train_features.npy / y_train.npy (as Edge Impulse's dashboard exports them) as a local project."))
+    imp = sub.add_parser("import", help="import exported features or raw data as a local project", description=(
+        "Import X_train_features.npy / y_train.npy (as Edge Impulse's dashboard exports them) as a local project, "
+        "or with --raw, raw data: data acquisition JSON files and WAV files, or folders of them."))
     imp.add_argument("name", help="new project name")
-    imp.add_argument("--x", dest="x_path", type=Path, required=True, help="X_train_features.npy")
-    imp.add_argument("--y", dest="y_path", type=Path, required=True, help="y_train.npy")
+    imp.add_argument("--x", dest="x_path", type=Path, help="X_train_features.npy")
+    imp.add_argument("--y", dest="y_path", type=Path, help="y_train.npy")
     imp.add_argument("--labels", help="comma-separated class names, in label order")
     imp.add_argument("--shape", help="input shape, e.g. 8,8,1 (default: flat features)")
+    imp.add_argument("--raw", nargs="+", type=Path, metavar="PATH", help="raw samples instead: .json (data "
+                     "acquisition format) and .wav files, or folders of them (searched recursively)")
+    imp.add_argument("--label-from", choices=["auto", "name", "folder"], help="with --raw, where a file's label "
+                     "comes from when no info.labels names it: its name up to the first dot (Studio's "
+                     "label.xxxx.json), its folder, or auto (the default): the name if it has that form, else the"
+                     " folder")
     imp.add_argument("--data-dir", type=Path, default=None, help="local studio data dir (default .sweep/studio)")
 
 
@@ -213,6 +224,26 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return commands.serve(settings, host=args.host, port=args.port, data_dir=args.data_dir,
                               concurrency=args.concurrency, allow_user_code=args.allow_user_code)
+    return _import(args, settings)
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    """``sweep import``: exported features (--x, --y) or raw data (--raw), never both."""
+    from sweep import commands
+    from sweep.commands.local import import_raw
+
+    if args.raw:
+        given = [flag for flag, value in (("--x", args.x_path), ("--y", args.y_path), ("--labels", args.labels),
+                                          ("--shape", args.shape)) if value is not None]
+        if given:
+            raise SettingsError(given[0], "is for exported features: --raw takes labels and shapes from the files")
+        return import_raw(settings, name=args.name, paths=args.raw, label_from=args.label_from or "auto",
+                          data_dir=args.data_dir)
+    if args.label_from is not None:
+        raise SettingsError("--label-from", "applies to --raw imports only")
+    if args.x_path is None or args.y_path is None:
+        raise SettingsError("--x/--y", "give --x X_train_features.npy and --y y_train.npy (exported features), "
+                                       "or --raw PATH... (raw data)")
     labels = [part.strip() for part in args.labels.split(",")] if args.labels else None
     return commands.import_features(settings, name=args.name, x_path=args.x_path, y_path=args.y_path, labels=labels,
                                     shape=_shape(args.shape) if args.shape else None, data_dir=args.data_dir)

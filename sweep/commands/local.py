@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 from sweep.settings import Settings
 
 if TYPE_CHECKING:
+    from sweep.local.rawimport import LabelFrom
 
-    pass
 
-
-__all__ = ["import_features", "serve"]
+__all__ = ["import_features", "import_raw", "serve"]
 
 
 def serve(settings: Settings, *, host: str, port: int, data_dir: Path | None, concurrency: int,
@@ -35,4 +34,21 @@ def import_features(settings: Settings, *, name: str, x_path: Path, y_path: Path
 
     project = import_project(data_dir or settings.data_dir, name, x_path, y_path, labels, shape)
     print(f"imported {project.name!r} as local project {project.id} (learn blocks {project.learn_block_ids})")
+    return 0
+
+
+def import_raw(settings: Settings, *, name: str, paths: list[Path], label_from: LabelFrom,
+               data_dir: Path | None) -> int:
+    """Import raw samples (data acquisition JSON, WAV; files or folders) as a local raw project."""
+    import numpy as np
+
+    from sweep.local.rawimport import import_raw as import_project
+
+    project, counts = import_project(data_dir or settings.data_dir, name, paths, label_from)
+    lengths = np.load(project.path / "lengths.npy") / (project.frequency_hz or 1.0)
+    axes = list(project.axes or ())
+    print(f"imported {project.name!r} as local project {project.id} (learn blocks {project.learn_block_ids}): "
+          f"{sum(counts.values())} raw samples ({', '.join(f'{k} {counts[k]}' for k in project.labels)}), "
+          f"{len(axes)} {'axis' if len(axes) == 1 else 'axes'} ({', '.join(axes)}) at {project.frequency_hz:g} Hz, "
+          f"{lengths.min():.3g}-{lengths.max():.3g} s each")
     return 0

@@ -1,4 +1,4 @@
-"""Local studio projects on disk: the shipped digits/keywords datasets and imported Edge Impulse features."""
+"""Local studio projects on disk: the shipped digits/keywords(-raw) datasets, imported features and raw data."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from typing import Any, Literal
 import numpy as np
 
 from sweep.errors import LocalStudioError
+from sweep.local import keywords_raw, rawdata
 
 __all__ = [
     "DEFAULT_SPLIT_SEED",
     "DIGITS_ID",
     "KEYWORDS_ID",
+    "KEYWORDS_RAW_ID",
     "LocalProject",
+    "check_new_name",
     "default_projects",
     "ensure_default_projects",
     "find_project",
@@ -27,12 +30,16 @@ __all__ = [
     "keywords_arrays",
     "list_projects",
     "load_arrays",
+    "load_signals",
+    "new_project",
     "peek_project",
     "sample_count",
+    "write_project_file",
 ]
 
-Kind = Literal["image", "spectrogram", "features"]
-DIGITS_ID, KEYWORDS_ID = 1, 2
+Kind = Literal["image", "spectrogram", "features", "raw"]
+DIGITS_ID, KEYWORDS_ID, KEYWORDS_RAW_ID = 1, 2, 3
+_FIRST_FREE_BLOCK = 7  # learn blocks 3, 4 (digits), 5 (keywords) and 6 (keywords-raw) are the shipped ones
 KEYWORDS_SEED = 20240611
 KEYWORDS_LABELS = ["noise", "rise", "fall", "tone"]
 KEYWORDS_SHAPE = (32, 16, 1)  # time x frequency x 1
@@ -56,11 +63,18 @@ class LocalProject:
     learn_block_ids: list[int]
     path: Path
     split_seed: int = DEFAULT_SPLIT_SEED  # seeds the validation split, the same for every job of the project
+    # A raw project's signals (kind "raw" only; see rawdata.py): samples per second and the axes' names.
+    # Its input_shape is (the longest sample's length, axes): the features' shape comes from its DSP block.
+    frequency_hz: float | None = None
+    axes: tuple[str, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "kind": self.kind, "inputShape": list(self.input_shape),
-                "labels": list(self.labels), "impulseId": self.impulse_id,
-                "learnBlockIds": list(self.learn_block_ids), "splitSeed": self.split_seed}
+        d = {"id": self.id, "name": self.name, "kind": self.kind, "inputShape": list(self.input_shape),
+             "labels": list(self.labels), "impulseId": self.impulse_id,
+             "learnBlockIds": list(self.learn_block_ids), "splitSeed": self.split_seed}
+        if self.kind == "raw":
+            d.update(frequencyHz=self.frequency_hz, axes=list(self.axes or ()))
+        return d
 
 
 def _projects_dir(data_dir: Path) -> Path:
@@ -75,7 +89,9 @@ def _read(path: Path) -> LocalProject:
                             input_shape=tuple(int(v) for v in d["inputShape"]),
                             labels=[str(v) for v in d["labels"]], impulse_id=int(d["impulseId"]),
                             learn_block_ids=[int(v) for v in d["learnBlockIds"]], path=path,
-                            split_seed=int(d.get("splitSeed", DEFAULT_SPLIT_SEED)))
+                            split_seed=int(d.get("splitSeed", DEFAULT_SPLIT_SEED)),
+                            frequency_hz=float(d["frequencyHz"]) if d["kind"] == "raw" else None,
+                            axes=tuple(str(v) for v in d["axes"]) if d["kind"] == "raw" else None)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LocalStudioError(f"{file}: unreadable project file ({exc})") from exc
 
@@ -83,13 +99,15 @@ def _read(path: Path) -> LocalProject:
 def _write(project: LocalProject, x: np.ndarray, y: np.ndarray) -> None:
     project.path.mkdir(parents=True, exist_ok=True)
     for name, arr in (("X.npy", x.astype(np.float32)), ("y.npy", y.astype(np.int64))):
-        part = project.path / f".{name}.{os.getpid()}.tmp"  # atomic: a concurrent reader never sees half a file
-        with open(part, "wb") as fh:
-            np.save(fh, arr)
-        part.replace(project.path / name)
+        rawdata.save_npy(project.path / name, arr)
+    write_project_file(project)
+
+
+def write_project_file(project: LocalProject) -> None:
+    """project.json, atomically, after the arrays: its presence means the project is complete."""
     tmp = project.path / f".{_PROJECT_FILE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(project.to_json(), indent=2))
-    tmp.replace(project.path / _PROJECT_FILE)  # project.json last: its presence means "complete"
+    tmp.replace(project.path / _PROJECT_FILE)
 
 
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
@@ -131,22 +149,35 @@ def keywords_arrays(seed: int = KEYWORDS_SEED, per_class: int = KEYWORDS_PER_CLA
     return x[order], np.asarray(ys, dtype=np.int64)[order]
 
 
-def default_projects(data_dir: Path) -> list[LocalProject]:
-    """The shipped projects digits (id 1) and keywords (id 2) as they are (or will be) stored; writes nothing."""
+def default_projects(data_dir: Path, *, raw: bool = False) -> list[LocalProject]:
+    """The shipped projects digits (id 1) and keywords (id 2), and with ``raw`` keywords-raw (id 3: raw audio,
+    see keywords_raw.py), as they are (or will be) stored; writes nothing."""
     root = _projects_dir(data_dir)
-    return [
+    shipped = [
         LocalProject(DIGITS_ID, "digits", "image", (8, 8, 1), [str(i) for i in range(10)], 1, [3, 4],
                      root / str(DIGITS_ID)),
         LocalProject(KEYWORDS_ID, "keywords", "spectrogram", KEYWORDS_SHAPE, list(KEYWORDS_LABELS), 1, [5],
                      root / str(KEYWORDS_ID)),
     ]
+    if raw:
+        shipped.append(LocalProject(KEYWORDS_RAW_ID, "keywords-raw", "raw", (keywords_raw.KEYWORDS_RAW_LENGTH, 1),
+                                    list(keywords_raw.KEYWORDS_RAW_LABELS), 1, [6], root / str(KEYWORDS_RAW_ID),
+                                    frequency_hz=float(keywords_raw.KEYWORDS_RAW_HZ), axes=("audio",)))
+    return shipped
 
 
-def ensure_default_projects(data_dir: Path) -> None:
-    """Create the shipped projects if missing; idempotent."""
+def ensure_default_projects(data_dir: Path, *, raw: bool = False) -> None:
+    """Create the shipped projects if missing (keywords-raw only with ``raw``); idempotent. A shipped project
+    whose id an imported project already holds is not created."""
     arrays = {"digits": _digits_arrays, "keywords": keywords_arrays}
-    for project in default_projects(data_dir):
-        if not (project.path / _PROJECT_FILE).exists():
+    for project in default_projects(data_dir, raw=raw):
+        if (project.path / _PROJECT_FILE).exists():
+            continue
+        if project.kind == "raw":
+            project.path.mkdir(parents=True, exist_ok=True)
+            rawdata.write_signals(project.path, *keywords_raw.keywords_raw())
+            write_project_file(project)
+        else:
             _write(project, *arrays[project.name]())
 
 
@@ -191,6 +222,9 @@ def find_project(data_dir: Path, name: str) -> LocalProject:
 
 def load_arrays(project: LocalProject) -> tuple[np.ndarray, np.ndarray]:
     """X as float32 (N, *input_shape) and y as int64 class indices (0-based)."""
+    if project.kind == "raw":
+        raise LocalStudioError(f"{project.path}: project {project.name!r} holds raw signals, not features "
+                               "(load_signals reads them; its DSP block makes the features)")
     try:
         x = np.load(project.path / "X.npy", allow_pickle=False).astype(np.float32)
         y = np.load(project.path / "y.npy", allow_pickle=False).astype(np.int64)
@@ -199,8 +233,18 @@ def load_arrays(project: LocalProject) -> tuple[np.ndarray, np.ndarray]:
     return x.reshape((len(x), *project.input_shape)), y
 
 
+def load_signals(project: LocalProject) -> tuple[list[np.ndarray], np.ndarray]:
+    """A raw project's signals, one float32 (length, axes) array per sample, and y as int64 class indices."""
+    if project.kind != "raw":
+        raise LocalStudioError(f"{project.path}: project {project.name!r} holds {project.kind} features, "
+                               "not raw signals")
+    return rawdata.read_signals(project.path)
+
+
 def sample_count(project: LocalProject) -> int:
-    """How many samples (feature vectors) the project has, read from X.npy's header without loading it."""
+    """How many samples (feature vectors; a raw project's signals) the project has, read from the arrays' headers."""
+    if project.kind == "raw":
+        return rawdata.signal_count(project.path)
     try:
         return int(np.load(project.path / "X.npy", mmap_mode="r", allow_pickle=False).shape[0])
     except (OSError, ValueError) as exc:
@@ -247,10 +291,7 @@ def import_features(data_dir: Path, name: str, x_path: Path, y_path: Path, label
     else "1".."C" (the exported class numbers). input_shape: default (F,) -> kind "features";
     a 3-D shape makes an "image" project.
     """
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
-        raise LocalStudioError(f"project name {name!r}: use 1-64 letters, digits, '_', '.' or '-'")
-    if any(p.name == name for p in list_projects(data_dir)):
-        raise LocalStudioError(f"project name {name!r}: a local project with that name exists")
+    check_new_name(data_dir, name)
     try:
         x = np.load(x_path, allow_pickle=False)
         y_raw = np.load(y_path, allow_pickle=False)
@@ -270,10 +311,24 @@ def import_features(data_dir: Path, name: str, x_path: Path, y_path: Path, label
     shape = tuple(int(v) for v in input_shape) if input_shape else (x.shape[1],)
     if math.prod(shape) != x.shape[1]:
         raise LocalStudioError(f"input_shape {shape} has {math.prod(shape)} values, features have {x.shape[1]}")
-    existing = list_projects(data_dir)
-    new_id = max([p.id for p in existing] + [KEYWORDS_ID]) + 1
-    block = max([b for p in existing for b in p.learn_block_ids] + [5]) + 1
-    project = LocalProject(new_id, name, "image" if len(shape) == 3 else "features", shape, list(labels), 1,
-                           [block], _projects_dir(data_dir) / str(new_id))
+    project = new_project(data_dir, name, "image" if len(shape) == 3 else "features", shape, list(labels))
     _write(project, x.reshape((len(x), *shape)), y)
     return project
+
+
+def check_new_name(data_dir: Path, name: str) -> None:
+    """LocalStudioError unless ``name`` is a valid name no local project has yet."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise LocalStudioError(f"project name {name!r}: use 1-64 letters, digits, '_', '.' or '-'")
+    if any(p.name == name for p in list_projects(data_dir)):
+        raise LocalStudioError(f"project name {name!r}: a local project with that name exists")
+
+
+def new_project(data_dir: Path, name: str, kind: Kind, shape: tuple[int, ...], labels: list[str], *,
+                frequency_hz: float | None = None, axes: tuple[str, ...] | None = None) -> LocalProject:
+    """The record of a new imported project: the next id and learn block id past every shipped and stored one."""
+    existing = list_projects(data_dir)
+    new_id = max([p.id for p in existing] + [KEYWORDS_RAW_ID]) + 1
+    block = max([b for p in existing for b in p.learn_block_ids] + [_FIRST_FREE_BLOCK - 1]) + 1
+    return LocalProject(new_id, name, kind, shape, labels, 1, [block], _projects_dir(data_dir) / str(new_id),
+                        frequency_hz=frequency_hz, axes=axes)
