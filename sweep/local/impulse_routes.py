@@ -7,6 +7,7 @@ every answer in the official shapes (``edgeimpulse_api``'s models parse them, th
 
 from __future__ import annotations
 
+import concurrent.futures
 import shutil
 from typing import Any
 
@@ -15,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sweep.errors import ApiError
+from sweep.errors import ApiError, LocalStudioError
 from sweep.local import datasets
 from sweep.local.bodies import describe, json_depth
-from sweep.local.features import feature_source
 from sweep.local.impulses import parse_create_body
+from sweep.local.raw_features import compute_features
 from sweep.local.routing import Ctx, Json, global_route, int_query, ok, read_body, route
 from sweep.local.views import dsp_body, project_body
 from sweep.studio.impulse_models import (
@@ -80,6 +81,7 @@ def _drop_blocks(ctx: Ctx, project: datasets.LocalProject, learn_ids: list[int],
     for learn_id in learn_ids:
         shutil.rmtree(ctx.manager.store.block_dir(project.id, learn_id), ignore_errors=True)
     ctx.features.forget(project, dsp_ids)
+    ctx.dsp.forget(project, dsp_ids)
 
 
 # ---- handlers ---------------------------------------------------------------------------------
@@ -129,6 +131,9 @@ async def clone_structure(request: Request, ctx: Ctx, project: datasets.LocalPro
         config = store.load_block(project.id, source_id, "config.json")
         if config is not None:
             store.save_block(project.id, clone_id, "config.json", config)
+    source = ctx.impulses.get(project, request.path_params["impulse_id"])
+    ctx.dsp.copy(project, {int(a["id"]): int(b["id"]) for a, b in zip(source["dspBlocks"], new["dspBlocks"],
+                                                                         strict=False)})
     return ok(CreateImpulseResponse(success=True, id=new["id"]))
 
 
@@ -139,10 +144,37 @@ async def generate_features(request: Request, ctx: Ctx, project: datasets.LocalP
     if found is None:
         raise ApiError(f"DSP block {body.dsp_id} does not exist in project {project.id}", status_code=404)
     impulse, dsp = found
-    source = feature_source(impulse, dsp)
+    source = ctx.features.source(project, impulse, dsp)
+    if project.kind == "raw":
+        return _generate_raw(ctx, project, body, impulse, dsp, source)
 
     def complete(job_id: int) -> str | None:
         ctx.features.record(project, body.dsp_id, source, job_id)
+        return None
+
+    rec = ctx.manager.submit_features(project.id, body.dsp_id, body.wire(), complete)
+    return ok(StartJobResponse(success=True, id=rec.id))
+
+
+_FEATURES = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-local-features")
+
+
+def _generate_raw(ctx: Ctx, project: datasets.LocalProject, body: GenerateFeaturesRequest, impulse: dict[str, Any],
+                  dsp: dict[str, Any], source: dict[str, Any]) -> Response:
+    """A raw project's features: its DSP block run on every window (off the event loop; the job ends once done)."""
+    inputs = {b["id"]: b for b in impulse.get("inputBlocks") or []}
+    window = dict(inputs.get(dsp.get("input"), next(iter(inputs.values()), {})))
+    values = ctx.dsp.values(project, dsp["id"])
+    future = _FEATURES.submit(compute_features, project, str(dsp["type"]), values, window)
+
+    def complete(job_id: int) -> str | None:
+        try:
+            found = future.result()
+        except (LocalStudioError, ValueError) as exc:
+            return str(exc)
+        ctx.manager.store.log(job_id, f"Features: {found.count} windows of shape {found.shape} ({found.key})")
+        ctx.features.record(project, body.dsp_id, source, job_id, count=found.count, key=found.key,
+                            shape=list(found.shape), config=values, window=window)
         return None
 
     rec = ctx.manager.submit_features(project.id, body.dsp_id, body.wire(), complete)

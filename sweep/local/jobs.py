@@ -341,7 +341,7 @@ class JobManager:
         else:
             self.store.log(rec.id, "Waiting for a worker process to import Keras")
         job = {"id": rec.id, "dir": str(self.store.job_dir(rec.id)), "data_dir": str(self.data_dir),
-               "project_id": rec.project_id, "request": rec.request,
+               "project_id": rec.project_id, "learn_id": rec.learn_id, "request": rec.request,
                "seed": rec.id if rec.seed is None else rec.seed}
         try:
             worker.conn.send(job)

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from sweep.errors import ApiError
 from sweep.local import datasets
+from sweep.local.dsp_book import DspBook
 from sweep.local.features import FeatureBook
 from sweep.local.impulses import ImpulseBook
 from sweep.local.jobs import JobManager
@@ -42,7 +43,8 @@ class Ctx:
 
     def __init__(self, data_dir: Path, manager: JobManager, api_key: str, *, max_impulses: int = -1) -> None:
         self.data_dir, self.manager, self._key = data_dir, manager, api_key.encode()
-        self.impulses, self.features = ImpulseBook(data_dir), FeatureBook(data_dir)
+        self.dsp = DspBook(data_dir)
+        self.impulses, self.features = ImpulseBook(data_dir), FeatureBook(data_dir, self.dsp)
         self.max_impulses = max_impulses
         self._projects: dict[int, datasets.LocalProject] = {}
 

@@ -147,6 +147,14 @@ def _split(y: np.ndarray, split: float, split_seed: int, log: Callable[[str], No
         return scores.split_indices(len(y), split, split_seed)
 
 
+def _split_by_sample(y: np.ndarray, groups: np.ndarray, split: float, split_seed: int, log: Callable[[str], None]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The split of :func:`_split` over samples, each sample's windows on one side (none leaks into validation)."""
+    samples, first = np.unique(groups, return_index=True)
+    tr_s, val_s = _split(y[first], split, split_seed, log)
+    return np.flatnonzero(np.isin(groups, samples[tr_s])), np.flatnonzero(np.isin(groups, samples[val_s]))
+
+
 def validation_digest(val: np.ndarray) -> str:
     """A short hash of the validation sample indices (as a set): equal digests, the same validation samples."""
     return hashlib.sha256(np.sort(val).astype("<i8").tobytes()).hexdigest()[:16]
@@ -183,7 +191,11 @@ def _data(project: LocalProject, split: float, log: Callable[[str], None]
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x_train, y_train, x_val, y_val), flat features; the log says the sizes and which validation samples."""
     x, y = load_arrays(project)
-    tr, val = _split(y, split, project.split_seed, log)
+    groups_file = project.path / "groups.npy"  # windows of a raw project's samples: split by sample
+    if groups_file.exists():
+        tr, val = _split_by_sample(y, np.load(groups_file), split, project.split_seed, log)
+    else:
+        tr, val = _split(y, split, project.split_seed, log)
     x = x.reshape(len(x), math.prod(project.input_shape))
     log(f"Dataset {project.name}: {len(tr)} training, {len(val)} validation samples, {len(project.labels)} classes")
     log(f"Validation split: {len(val)} samples, split seed {project.split_seed}, "

@@ -114,12 +114,19 @@ def impulse_body(project: LocalProject) -> dict[str, Any]:
                                    "title": "Image data" if image else "Time series data"}
     if image and len(shape) >= 2:
         input_block.update(imageWidth=int(shape[1]), imageHeight=int(shape[0]), resizeMode="squash")
+    elif project.kind == "raw" and project.frequency_hz:  # the window covers a whole sample (its longest)
+        length_ms = max(1, round(project.input_shape[0] * 1000 / project.frequency_hz))
+        input_block.update(axes=list(project.axes or ()), windowSizeMs=length_ms, windowIncreaseMs=length_ms // 2,
+                           frequencyHz=float(project.frequency_hz), padZeros=True)
     elif not image:
         input_block.update(axes=["audio"], windowSizeMs=1000, windowIncreaseMs=500, frequencyHz=16000.0,
                            padZeros=True)
     dsp = {"id": dsp_id, "type": "image" if image else "mfe", "name": "Image" if image else "MFE",
            "axes": ["image"] if image else ["audio"], "title": "Image" if image else "Audio (MFE)",
            "input": input_id, "implementationVersion": 1}
+    if project.kind == "raw" and list(project.axes or ()) != ["audio"]:  # motion and other time series
+        dsp.update(type="spectral-analysis", name="Spectral features", title="Spectral analysis",
+                   axes=list(project.axes or ()))
     learn = [{"id": lid, "type": "keras", "name": _learn_name(project, lid), "dsp": [dsp_id],
               "title": "Classification"} for lid in project.learn_block_ids]
     return {"success": True, "impulse": {"id": project.impulse_id, "name": "Impulse #1", "type": "default",
@@ -173,8 +180,9 @@ def keras_body(project: LocalProject, learn_id: int, config: dict[str, Any], tra
 
 
 def dsp_body(project: LocalProject, impulse: dict[str, Any], dsp: dict[str, Any], *, generated: bool,
-             count: int | None, samples: int) -> dict[str, Any]:
-    """A ``DSPConfigResponse`` of a DSP block: its info and feature state; no settable parameters (``config``)."""
+             count: int | None, samples: int, config: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A ``DSPConfigResponse`` of a DSP block: its info, feature state and settable parameters (``config``:
+    a raw project's block's; none for features shipped or imported precomputed)."""
     inputs = {b["id"]: b for b in impulse.get("inputBlocks") or []}
     window = inputs.get(dsp.get("input"), {})
     features: dict[str, Any] = {"generated": generated}
@@ -185,4 +193,4 @@ def dsp_body(project: LocalProject, impulse: dict[str, Any], dsp: dict[str, Any]
             "classes": list(project.labels), "features": features, "expectedWindowCount": samples,
             "inputAxes": list(dsp.get("axes") or []), "canCalculateFeatureImportance": False,
             "calculateFeatureImportance": False, "canNormalizeData": False, "normalizeData": "none"}
-    return {"success": True, "dsp": info, "config": []}
+    return {"success": True, "dsp": info, "config": list(config or [])}

@@ -36,6 +36,7 @@ def _run_job(job: dict[str, Any], parent_pid: int, allow_user_code: bool) -> dic
     """Run one job in this worker; the result says whether the worker may take another one."""
     from sweep.errors import JobFailed
     from sweep.local import datasets, trainer
+    from sweep.local.raw_features import training_project
     from sweep.studio.models import SetKerasParameterRequest
 
     job_dir = Path(job["dir"])
@@ -53,7 +54,8 @@ def _run_job(job: dict[str, Any], parent_pid: int, allow_user_code: bool) -> dic
     result: dict[str, Any]
     try:
         keras.backend.clear_session()
-        project = datasets.get_project(Path(job["data_dir"]), job["project_id"])
+        project = training_project(Path(job["data_dir"]), datasets.get_project(Path(job["data_dir"]),
+                                                                               job["project_id"]), job["learn_id"])
         request = SetKerasParameterRequest.model_validate(job["request"])
         metadata = trainer.train(request, project, workdir=job_dir, log=log, cancelled=cancelled,
                                  seed=job["seed"], allow_user_code=allow_user_code)
