@@ -25,7 +25,8 @@ def test_default_projects(data_dir: Path) -> None:
     before = (data_dir / "projects" / "1" / "X.npy").stat().st_mtime_ns
     datasets.ensure_default_projects(data_dir)  # idempotent: nothing rewritten
     assert (data_dir / "projects" / "1" / "X.npy").stat().st_mtime_ns == before
-    digits, keywords = datasets.list_projects(data_dir)
+    digits, keywords, raw = datasets.list_projects(data_dir)
+    assert (raw.id, raw.name, raw.kind, raw.learn_block_ids) == (3, "keywords-raw", "raw", [6])
     assert (digits.id, digits.name, digits.learn_block_ids, digits.impulse_id) == (1, "digits", [3, 4], 1)
     assert (keywords.id, keywords.name, keywords.learn_block_ids, keywords.kind) == (2, "keywords", [5], "spectrogram")
     x, y = datasets.load_arrays(digits)

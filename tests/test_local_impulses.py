@@ -290,7 +290,7 @@ def test_the_official_sdk_finds_the_project_and_its_devices(api: Any) -> None:
     assert util.get_profile_devices(api) == [d.mcu for d in DEVICES]
     assert util.get_profile_devices(api, project_id=KEYWORDS) == [d.mcu for d in DEVICES]
     listed = ei.ProjectsApi(api).list_projects()
-    assert [p.id for p in listed.projects] == [DIGITS, KEYWORDS] and listed.projects[0].name == "digits"
+    assert [p.id for p in listed.projects] == [DIGITS, KEYWORDS, 3] and listed.projects[0].name == "digits"
     info = ei.ProjectsApi(api).get_project_info(DIGITS, impulse_id=1)
     assert sum(d.selected for d in info.latency_devices) == 1
 

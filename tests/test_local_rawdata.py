@@ -109,11 +109,12 @@ def test_keywords_raw_is_deterministic_balanced_and_small(shipped: Path, tmp_pat
     assert not np.array_equal(other[0], keywords_raw.keywords_raw(per_class=2)[0][0]), "the seed decides"
 
 
-def test_keywords_raw_is_opt_in_and_written_once(tmp_path: Path, shipped: Path) -> None:
-    datasets.ensure_default_projects(tmp_path)
+def test_keywords_raw_is_shipped_and_written_once(tmp_path: Path, shipped: Path) -> None:
+    datasets.ensure_default_projects(tmp_path, raw=False)
     assert [p.name for p in datasets.list_projects(tmp_path)] == ["digits", "keywords"]
-    with pytest.raises(LocalStudioError, match="no local project named 'keywords-raw'"):
-        datasets.peek_project(tmp_path, "keywords-raw")
+    assert datasets.peek_project(tmp_path, "keywords-raw").kind == "raw"  # a server there would make it
+    datasets.ensure_default_projects(tmp_path)
+    assert [p.name for p in datasets.list_projects(tmp_path)] == ["digits", "keywords", "keywords-raw"]
     before = (shipped / "projects" / "3" / "signals.npy").stat().st_mtime_ns
     datasets.ensure_default_projects(shipped, raw=True)
     assert (shipped / "projects" / "3" / "signals.npy").stat().st_mtime_ns == before

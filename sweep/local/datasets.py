@@ -149,7 +149,7 @@ def keywords_arrays(seed: int = KEYWORDS_SEED, per_class: int = KEYWORDS_PER_CLA
     return x[order], np.asarray(ys, dtype=np.int64)[order]
 
 
-def default_projects(data_dir: Path, *, raw: bool = False) -> list[LocalProject]:
+def default_projects(data_dir: Path, *, raw: bool = True) -> list[LocalProject]:
     """The shipped projects digits (id 1) and keywords (id 2), and with ``raw`` keywords-raw (id 3: raw audio,
     see keywords_raw.py), as they are (or will be) stored; writes nothing."""
     root = _projects_dir(data_dir)
@@ -166,7 +166,7 @@ def default_projects(data_dir: Path, *, raw: bool = False) -> list[LocalProject]
     return shipped
 
 
-def ensure_default_projects(data_dir: Path, *, raw: bool = False) -> None:
+def ensure_default_projects(data_dir: Path, *, raw: bool = True) -> None:
     """Create the shipped projects if missing (keywords-raw only with ``raw``); idempotent. A shipped project
     whose id an imported project already holds is not created."""
     arrays = {"digits": _digits_arrays, "keywords": keywords_arrays}

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from sweep.errors import LocalStudioError
-from sweep.local import dsp, rawdata
+from sweep.local import rawdata
 from sweep.local.datasets import LocalProject, load_signals
 
 __all__ = ["FeatureSet", "compute_features", "feature_key", "feature_project", "training_project", "window_samples"]
@@ -69,6 +69,8 @@ def _windows(signal: np.ndarray, size: int, step: int, pad: bool) -> list[np.nda
 def compute_features(project: LocalProject, dsp_type: str, values: dict[str, str],
                      window: dict[str, Any]) -> FeatureSet:
     """The features of every window of every sample (computed now, or found from an earlier job)."""
+    from sweep.local import dsp  # numpy and scipy only, but only a raw project's feature job needs them
+
     if project.kind != "raw" or project.frequency_hz is None:
         raise LocalStudioError(f"project {project.name!r} holds features, not raw data: it has no DSP to run")
     key = feature_key(project, dsp_type, values, window)
