@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from sweep.errors import ApiError
 from sweep.local import datasets
 from sweep.local.bodies import SEED_HEADER, describe, parse_train_request, train_seed
+from sweep.local.dsp_routes import dsp_routes
 from sweep.local.impulse_routes import impulse_routes, train_refusal
 from sweep.local.jobs import JobManager, official_metadata
 from sweep.local.model_routes import model_routes
@@ -273,6 +274,7 @@ def create_app(data_dir: Path, manager: JobManager, api_key: str, *, max_impulse
         route(jobs + "/stdout/download", job_stdout_download, ["GET"]),
         route(jobs + "/cancel", cancel_job, ["POST"]),
         *impulse_routes(),
+        *dsp_routes(),
         *model_routes(),
         *(socket.routes() if socket is not None else []),
     ]

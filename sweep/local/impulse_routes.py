@@ -1,7 +1,8 @@
 """Routes of impulses, their DSP blocks' features and the project list: what parallel slots from cloned impulses need.
 
 ``GET /impulses``, ``GET|POST|DELETE /impulse?impulseId=``, ``POST /impulse/{id}/clone/structure``,
-``POST /jobs/generate-features``, ``GET /dsp/{dspId}`` (under ``/v1/api/{projectId}``) and ``GET /v1/api/projects``;
+``POST /jobs/generate-features`` (under ``/v1/api/{projectId}``; the DSP blocks' own routes are in dsp_routes.py)
+and ``GET /v1/api/projects``;
 every answer in the official shapes (``edgeimpulse_api``'s models parse them, the tests check it).
 """
 
@@ -22,11 +23,10 @@ from sweep.local.bodies import describe, json_depth
 from sweep.local.impulses import parse_create_body
 from sweep.local.raw_features import compute_features
 from sweep.local.routing import Ctx, Json, global_route, int_query, ok, read_body, route
-from sweep.local.views import dsp_body, project_body
+from sweep.local.views import project_body
 from sweep.studio.impulse_models import (
     CloneImpulseRequest,
     CreateImpulseResponse,
-    DspConfigResponse,
     GenerateFeaturesRequest,
     GetAllImpulsesResponse,
     GetImpulseResponse,
@@ -181,19 +181,6 @@ def _generate_raw(ctx: Ctx, project: datasets.LocalProject, body: GenerateFeatur
     return ok(StartJobResponse(success=True, id=rec.id))
 
 
-async def dsp_config(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
-    dsp_id = request.path_params["dsp_id"]
-    found = ctx.impulses.dsp_block(project, dsp_id)
-    if found is None:
-        raise ApiError(f"DSP block {dsp_id} does not exist in project {project.id}", status_code=404)
-    impulse, dsp = found
-    state = ctx.features.state(project, impulse, dsp)
-    body = dsp_body(project, impulse, dsp, generated=state.generated, count=state.count,
-                    samples=datasets.sample_count(project))
-    DspConfigResponse.model_validate(body)
-    return Json(body)
-
-
 async def list_projects(request: Request, ctx: Ctx) -> Response:
     """Every local project (one key opens them all); the official SDK takes the first as the key's project."""
     body = {"success": True, "projects": [project_body(p) for p in ctx.all_projects()]}
@@ -209,7 +196,6 @@ def impulse_routes() -> list[Route]:
         route("/impulse", delete_impulse, ["DELETE"]),
         route("/impulse/{impulse_id:int}/clone/structure", clone_structure, ["POST"]),
         route("/jobs/generate-features", generate_features, ["POST"]),
-        route("/dsp/{dsp_id:int}", dsp_config, ["GET"]),
         global_route("/projects", list_projects, ["GET"]),
     ]
 

@@ -1,0 +1,146 @@
+"""Routes of DSP blocks: their parameters (``GET|POST /dsp/{dspId}``), features' provenance and device cost.
+
+``GET /dsp/{dspId}`` answers the block's state and, on a raw project, its parameters as Studio describes
+them (``config`` groups of ``{param, value, defaultValue, type, selectOptions, minVal, maxVal, readonly}``);
+``POST /dsp/{dspId}`` merges ``{config: {param: "value"}}`` after checking each against that description;
+``GET /dsp/{dspId}/metadata`` says which configuration and window the features came from and their shape;
+``GET /dsp/{dspId}/performance`` estimates the block's latency and RAM per device. A project of features
+shipped or imported precomputed has no DSP to run: no parameters, no cost.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sweep.errors import ApiError
+from sweep.local import datasets
+from sweep.local.bodies import describe, json_depth
+from sweep.local.routing import Ctx, Json, ok, read_body, route
+from sweep.local.views import dsp_body
+from sweep.studio.impulse_models import (
+    DspConfigResponse,
+    DspMetadataResponse,
+    DspPerformanceResponse,
+    SetDspConfigRequest,
+)
+from sweep.studio.models import GenericApiResponse
+
+__all__ = ["dsp_routes"]
+
+
+def _block(ctx: Ctx, project: datasets.LocalProject, dsp_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    found = ctx.impulses.dsp_block(project, dsp_id)
+    if found is None:
+        raise ApiError(f"DSP block {dsp_id} does not exist in project {project.id}", status_code=404)
+    return found
+
+
+def _window(impulse: dict[str, Any], dsp: dict[str, Any]) -> dict[str, Any]:
+    inputs = {b["id"]: b for b in impulse.get("inputBlocks") or []}
+    return dict(inputs.get(dsp.get("input"), next(iter(inputs.values()), {})))
+
+
+async def get_dsp(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
+    impulse, dsp = _block(ctx, project, request.path_params["dsp_id"])
+    state = ctx.features.state(project, impulse, dsp)
+    config = None
+    if project.kind == "raw":
+        from sweep.local import dsp as blocks
+
+        config = blocks.describe(str(dsp["type"]), ctx.dsp.values(project, dsp["id"]))
+    body = dsp_body(project, impulse, dsp, generated=state.generated, count=state.count,
+                    samples=datasets.sample_count(project), config=config)
+    DspConfigResponse.model_validate(body)
+    return Json(body)
+
+
+async def set_dsp(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
+    dsp_id = request.path_params["dsp_id"]
+    _impulse, dsp = _block(ctx, project, dsp_id)
+    raw = await read_body(request)
+    if json_depth(raw or b"{}") > 3:
+        raise ApiError("the config nests too deeply: it maps parameters to strings", status_code=400)
+    try:
+        body = SetDspConfigRequest.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise ApiError(f"POST /dsp/{dsp_id}: the body is not {{config: {{param: \"value\"}}}}: "
+                       f"{describe(exc)}", status_code=400) from None
+    if project.kind != "raw":
+        raise ApiError(f"DSP block {dsp_id} of project {project.name!r} has no parameters to set: its features "
+                       "were shipped or imported already computed", status_code=400)
+    if (busy := ctx.manager.busy_features(project.id, dsp_id)) is not None:
+        raise ApiError(f"DSP block {dsp_id} has generate-features job {busy.id} running; wait for it to finish",
+                       status_code=409)
+    from sweep.local import dsp as blocks
+
+    merged = {**ctx.dsp.values(project, dsp_id), **body.config}
+    try:
+        blocks.resolve(str(dsp["type"]), merged)
+    except ValueError as exc:
+        raise ApiError(f"DSP block {dsp_id} ({dsp['type']}): {exc}", status_code=400) from None
+    ctx.dsp.update(project, dsp_id, body.config)
+    return ok(GenericApiResponse(success=True))
+
+
+def _output(project: datasets.LocalProject, entry: dict[str, Any] | None) -> dict[str, Any]:
+    """``outputConfig``: a raw project's computed shape, else the precomputed features' own."""
+    if entry is not None and entry.get("shape"):
+        shape = [int(v) for v in entry["shape"]]
+        if len(shape) == 2:
+            return {"type": "spectrogram", "shape": {"width": shape[1], "height": shape[0]}}
+        return {"type": "flat", "shape": {"width": math.prod(shape)}}
+    shape = list(project.input_shape)
+    if project.kind == "image":
+        return {"type": "image", "shape": {"width": shape[1], "height": shape[0], "channels": shape[2]}}
+    if project.kind == "spectrogram":
+        return {"type": "spectrogram", "shape": {"width": shape[1], "height": shape[0]}}
+    return {"type": "flat", "shape": {"width": math.prod(shape)}}
+
+
+async def dsp_metadata(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
+    impulse, dsp = _block(ctx, project, request.path_params["dsp_id"])
+    state = ctx.features.state(project, impulse, dsp)
+    entry = ctx.features.entry(project, dsp["id"]) if state.generated else None
+    source = (entry or {}).get("source") or ctx.features.source(project, impulse, dsp)
+    window = source.get("window") or _window(impulse, dsp)
+    body = {"success": True, "created": (entry or {}).get("generatedAt") or "1970-01-01T00:00:00+00:00",
+            "generated": state.generated, "dspConfig": dict((entry or {}).get("config") or {}),
+            "labels": list(project.labels), "windowCount": int(state.count or 0),
+            "featureCount": math.prod(int(v) for v in (entry or {}).get("shape") or project.input_shape),
+            "includedSamples": [], "windowSizeMs": int(window.get("windowSizeMs") or 0),
+            "windowIncreaseMs": int(window.get("windowIncreaseMs") or 0), "padZeros": bool(window.get("padZeros")),
+            "frequency": float(window.get("frequencyHz") or project.frequency_hz or 0.0),
+            "outputConfig": _output(project, entry)}
+    DspMetadataResponse.model_validate(body)
+    return Json(body)
+
+
+async def dsp_performance(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
+    impulse, dsp = _block(ctx, project, request.path_params["dsp_id"])
+    performance: list[dict[str, Any]] = []
+    if project.kind == "raw" and project.frequency_hz:
+        from sweep.local import dsp as blocks
+
+        window = _window(impulse, dsp)
+        performance = blocks.performance(str(dsp["type"]), ctx.dsp.values(project, dsp["id"]),
+                                         window_ms=float(window.get("windowSizeMs") or 1000),
+                                         frequency_hz=float(project.frequency_hz),
+                                         axes=len(project.axes or ()))
+    body = {"success": True, "performance": performance}
+    DspPerformanceResponse.model_validate(body)
+    return Json(body)
+
+
+def dsp_routes() -> list[Route]:
+    return [
+        route("/dsp/{dsp_id:int}", get_dsp, ["GET"]),
+        route("/dsp/{dsp_id:int}", set_dsp, ["POST"]),
+        route("/dsp/{dsp_id:int}/metadata", dsp_metadata, ["GET"]),
+        route("/dsp/{dsp_id:int}/performance", dsp_performance, ["GET"]),
+    ]
