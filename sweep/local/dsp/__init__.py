@@ -17,6 +17,22 @@ has everything these blocks need (real FFT, DCT-II, Butterworth and Chebyshev de
 filtering). Not librosa: it pulls numba and llvmlite (hundreds of MB, a JIT warm-up in every worker) and its
 mel scale and framing differ from Studio's anyway; not python_speech_features: unmaintained since 2020, and
 Studio's SpeechPy fork differs from it too. No Keras or TensorFlow here.
+
+Checked against that repository's own ``dsp.py`` on tones with noise (outside the test suite, which does not
+depend on it): the same features to float32 precision (MFE identical, MFCC and spectrogram within 1e-6,
+spectral analysis within 2e-5). The deliberate differences:
+
+- **MFE 8-bit levels.** Studio computes ``np.uint8(np.around(x * 256))``, which wraps a value that rounds to 256
+  (x >= 255.5 / 256: the loudest bins) to 0, silence; here it is clipped to 255 first.
+- **Constant signals.** Skewness and kurtosis of a signal (or spectrum) without variance are 0 here, NaN in
+  Studio (scipy.stats).
+- **Filter stability.** The spectral-analysis Butterworth filter is refused when the poles of its float32
+  sections leave the unit circle; Studio checks a Python replica of the SDK's two-stage design instead.
+- **Wavelet analysis** is refused (``analysis-type`` FFT only): it needs PyWavelets.
+- **One implementation version** per block, Studio's latest (4; raw 1): ``implementation_version`` is read-only.
+- **Refused instead of computed oddly**: an even MFCC ``win_size`` (Studio fails an assertion), ``num_cepstral``
+  above ``num_filters`` (Studio would give ``num_filters`` columns while announcing ``num_cepstral``), values
+  outside our ``minVal``/``maxVal`` (Studio's parameters.json has no ranges).
 """
 
 from __future__ import annotations
