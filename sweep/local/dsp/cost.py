@@ -60,6 +60,10 @@ class DspEstimate:
         """``{mcu, latency, ram}`` as Studio answers them: whole ms (rounded up, so no cost reads 0) and bytes."""
         return {"mcu": self.mcu, "latency": math.ceil(self.latency_ms), "ram": self.ram_bytes}
 
+    def summary(self) -> dict[str, Any]:
+        """``{latency, ram}``: the official ``DspPerformance`` (``performance`` of ``GET /dsp/{dspId}``'s ``dsp``)."""
+        return {"latency": math.ceil(self.latency_ms), "ram": self.ram_bytes}
+
 
 def _spectrum(fft: int) -> tuple[int, dict[str, int]]:
     """Per frame: FFT and power (|X|^2, 2 per bin); the frame, complex spectrum and power buffers."""
