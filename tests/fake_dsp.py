@@ -82,7 +82,7 @@ class FakeDsp:
                 "windowSizeMs": int(window.get("windowSizeMs", 1000)),
                 "windowIncreaseMs": int(window.get("windowIncreaseMs", 500)), "padZeros": True,
                 "frequency": 16000.0,
-                "outputConfig": {"type": "spectrogram", "shape": {"width": self.width(dsp_id), "height": frames}}}
+                "outputConfig": {"type": "spectrogram", "shape": {"width": frames, "height": self.width(dsp_id)}}}
 
     def performance(self, dsp_id: int, devices: list[tuple[str, str, bool, float]]) -> list[dict[str, Any]]:
         """Latency grows with the filters and the frames, RAM with the filters: enough to rank on."""

@@ -92,14 +92,12 @@ def _output(project: datasets.LocalProject, entry: dict[str, Any] | None) -> dic
     """``outputConfig``: a raw project's computed shape, else the precomputed features' own."""
     if entry is not None and entry.get("shape"):
         shape = [int(v) for v in entry["shape"]]
-        if len(shape) == 2:
-            return {"type": "spectrogram", "shape": {"width": shape[1], "height": shape[0]}}
-        return {"type": "flat", "shape": {"width": math.prod(shape)}}
-    shape = list(project.input_shape)
-    if project.kind == "image":
+    else:
+        shape = list(project.input_shape)
+    if project.kind == "image" and len(shape) == 3:
         return {"type": "image", "shape": {"width": shape[1], "height": shape[0], "channels": shape[2]}}
-    if project.kind == "spectrogram":
-        return {"type": "spectrogram", "shape": {"width": shape[1], "height": shape[0]}}
+    if len(shape) >= 2:  # frames x columns: as Studio's dsp.py writes it, width counts frames, height columns
+        return {"type": "spectrogram", "shape": {"width": shape[0], "height": shape[1]}}
     return {"type": "flat", "shape": {"width": math.prod(shape)}}
 
 
@@ -123,16 +121,14 @@ async def dsp_metadata(request: Request, ctx: Ctx, project: datasets.LocalProjec
 
 async def dsp_performance(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
     impulse, dsp = _block(ctx, project, request.path_params["dsp_id"])
-    performance: list[dict[str, Any]] = []
+    body: dict[str, Any] = {"success": True, "performance": []}
     if project.kind == "raw" and project.frequency_hz:
         from sweep.local import dsp as blocks
+        from sweep.local.raw_features import window_samples
 
-        window = _window(impulse, dsp)
-        performance = blocks.performance(str(dsp["type"]), ctx.dsp.values(project, dsp["id"]),
-                                         window_ms=float(window.get("windowSizeMs") or 1000),
-                                         frequency_hz=float(project.frequency_hz),
-                                         axes=len(project.axes or ()))
-    body = {"success": True, "performance": performance}
+        size, _ = window_samples(_window(impulse, dsp), project.frequency_hz)
+        body = blocks.performance_body(str(dsp["type"]), ctx.dsp.values(project, dsp["id"]), size,
+                                       len(project.axes or ()), float(project.frequency_hz))
     DspPerformanceResponse.model_validate(body)
     return Json(body)
 

@@ -69,7 +69,7 @@ def _windows(signal: np.ndarray, size: int, step: int, pad: bool) -> list[np.nda
 def compute_features(project: LocalProject, dsp_type: str, values: dict[str, str],
                      window: dict[str, Any]) -> FeatureSet:
     """The features of every window of every sample (computed now, or found from an earlier job)."""
-    from sweep.local import dsp  # numpy and scipy only, but only a raw project's feature job needs them
+    from sweep.local import dsp as blocks  # numpy and scipy: only a raw project's feature job needs them
 
     if project.kind != "raw" or project.frequency_hz is None:
         raise LocalStudioError(f"project {project.name!r} holds features, not raw data: it has no DSP to run")
@@ -84,13 +84,13 @@ def compute_features(project: LocalProject, dsp_type: str, values: dict[str, str
     groups: list[int] = []
     for index, (signal, label) in enumerate(zip(signals, y, strict=True)):
         for piece in _windows(signal, size, step, bool(window.get("padZeros", True))):
-            xs.append(dsp.features(dsp_type, values, piece, project.frequency_hz).ravel())
+            xs.append(blocks.features(dsp_type, values, piece, project.frequency_hz).ravel())
             ys.append(int(label))
             groups.append(index)
     if not xs:
         raise LocalStudioError(f"no sample of {project.name!r} is as long as a {window.get('windowSizeMs')} ms window "
                                "(and padZeros is off)")
-    shape = tuple(int(v) for v in dsp.output_shape(dsp_type, values, size, len(project.axes or ()),
+    shape = tuple(int(v) for v in blocks.output_shape(dsp_type, values, size, len(project.axes or ()),
                                                    project.frequency_hz))
     if math.prod(shape) != xs[0].size:
         raise LocalStudioError(f"the {dsp_type} block gave {xs[0].size} features a window, not {shape}")

@@ -5,7 +5,8 @@ sets, as strings), ``POST /impulse?impulseId=`` (the input block's window, when 
 generate-features job per DSP block feeding the learn block (waited for: a failed one fails the trial
 with its reason), then the train job. A slot whose features already come from exactly this DSP and
 window configuration (``GET /dsp/{dspId}/metadata``: ``generated``, ``dspConfig``, ``windowSizeMs``,
-``windowIncreaseMs``) skips all of it. A reshape layer that names no ``columns`` gets the features' width.
+``windowIncreaseMs``) skips all of it. A reshape layer that names no ``columns`` gets the columns of a
+frame of the features (``outputConfig``: ``height`` of a spectrogram-like output; ``width`` counts its frames).
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ from sweep.study.spec import StudySpec
 __all__ = ["ImpulsePrep", "source_settings"]
 
 _METADATA_WINDOW = {"windowSizeMs": "window_size_ms", "windowIncreaseMs": "window_increase_ms"}
+
+
+def _columns(metadata: DspMetadataResponse | None) -> int | None:
+    """What a reshape layer's ``columns`` follow: a spectrogram-like output's columns a frame (Studio's
+    ``outputConfig`` counts frames in ``width`` and the columns in ``height``, as its DSP blocks' dsp.py do)."""
+    if metadata is None or metadata.output_config is None or metadata.output_config.type != "spectrogram":
+        return None
+    return metadata.output_config.shape.height
 
 
 def _same(have: str | None, want: str) -> bool:
@@ -85,8 +94,8 @@ class ImpulsePrep:
             self._apply(label, impulse, wanted, window, learn.dsp)
             metadata = {d: self.backend.dsp_metadata(d) for d in learn.dsp}
         first = metadata[learn.dsp[0]] if learn.dsp else None
-        width = first.output_config.shape.width if first is not None and first.output_config else None
-        return request.with_columns(width) if width else request
+        columns = _columns(first)
+        return request.with_columns(columns) if columns else request
 
     def device_metrics(self, learn_id: int, metrics: dict[str, float]) -> dict[str, float]:
         """The DSP blocks' device cost and the totals with the network's (see :func:`dsp_metrics`)."""
