@@ -498,3 +498,31 @@ def test_the_shipped_keywords_study_runs_as_it_is(ws: Path) -> None:
     assert base.datetime_complete <= trials[0].datetime_start
     assert "int8.accuracy" in base.user_attrs["metrics"] and base.user_attrs["job_id"] != trials[0].user_attrs["job_id"]
     assert "baseline: the source learn block" in proc.stderr
+
+
+def test_the_shipped_whole_impulse_study_runs_as_it_is(ws: Path) -> None:
+    """studies/keywords-impulse.toml on the shipped raw audio project: the baseline on the source's MFE settings,
+    then trials that set the clone's MFE block, generate its features and train on them (two trials here)."""
+    studies = ws / "impulse"
+    studies.mkdir()
+    path = studies / "keywords-impulse.toml"
+    path.write_text((Path(__file__).parent.parent / "studies" / "keywords-impulse.toml").read_text()
+                    .replace("training_cycles = 30", "training_cycles = 3"))
+    proc = _sweep(ws, "run", str(path), "--trials", "2", "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    storage = open_storage(f"journal:{studies / '.sweep' / 'keywords-impulse.journal'}")
+    trials = optuna.load_study(study_name="keywords-impulse", storage=storage).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    (base,) = optuna.load_study(study_name="keywords-impulse:baseline", storage=storage).get_trials()
+    assert base.user_attrs["impulse"]["dsp"]["MFE"]["num_filters"] == "40"  # the source's own settings
+    for t in trials:
+        filters = t.params["dsp.MFE.num_filters"]
+        assert t.user_attrs["request"]["visualLayers"][0] == {"type": "reshape", "columns": filters}
+        metrics = t.user_attrs["metrics"]
+        assert metrics[f"{DEVICE}.total_latency_ms"] == pytest.approx(
+            metrics[f"{DEVICE}.dsp.latency_ms"] + metrics[f"{DEVICE}.latency_ms"])
+        assert t.values[1] == metrics[f"{DEVICE}.total_latency_ms"]
+    # the user's own impulse kept its MFE settings; the clone took the trials'
+    stored = json.loads((ws / "data" / "dsp" / "3.json").read_text())
+    assert "2" not in stored  # DSP block 2 is the source's
+    assert "impulse 2 set (" in proc.stderr and "generating its features" in proc.stderr
