@@ -33,11 +33,13 @@ def _one(spec: StudySpec, trial: FrozenTrial) -> dict[str, Any]:
         "seed": trial.user_attrs.get("seed"),
         "job_id": trial.user_attrs.get("job_id"),
         "request": trial.user_attrs.get("request"),
+        **({"impulse": trial.user_attrs["impulse"]} if "impulse" in trial.user_attrs else {}),
     }
 
 
 def best_json(spec: StudySpec, trials: list[FrozenTrial]) -> str:
-    """A JSON list, in trial order: ``trial``, ``objectives``, ``metrics``, ``seed``, ``job_id``, ``request``."""
+    """A JSON list, in trial order: ``trial``, ``objectives``, ``metrics``, ``seed``, ``job_id``, ``request``
+    (and ``impulse``: the DSP parameters and window a whole-impulse trial set first)."""
     return json.dumps([_one(spec, t) for t in sorted(trials, key=lambda t: t.number)], indent=2, sort_keys=True)
 
 
@@ -49,6 +51,9 @@ def best_text(spec: StudySpec, trials: list[FrozenTrial]) -> str:
         one = _one(spec, t)
         lines = [f"trial {t.number} ({what}): job {one['job_id']}, seed {one['seed']}"]
         lines += [f"  {name:<40} {quantity(name, float(value))}" for name, value in one["metrics"].items()]
+        if "impulse" in one:  # what it set on its impulse first: DSP parameters (POST /dsp/{dspId}), the window
+            lines.append("  impulse (DSP parameters and window, set before training):")
+            lines += ["    " + line for line in json.dumps(one["impulse"], indent=2, sort_keys=True).splitlines()]
         lines.append("  request:")
         lines += ["    " + line for line in json.dumps(one["request"], indent=2, sort_keys=True).splitlines()]
         blocks.append("\n".join(lines))

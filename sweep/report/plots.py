@@ -147,7 +147,9 @@ def device_figure(data: pd.DataFrame, device: str, front_label: str,
             _limit(ax, "y", limits[acc] * unit_of(acc).scale, y)
         if log_scale(x):
             _log_axis(ax, "x")
-        what = f"{_COST_NAMES[f]} (DSP + network)" if total else _COST_NAMES[f]
+        # total ROM is the network's: Studio reports no ROM for DSP blocks (docs/study-file.md)
+        what = (f"{_COST_NAMES[f]} (network only)" if f == "rom_bytes" else
+                f"{_COST_NAMES[f]} (DSP + network)") if total else _COST_NAMES[f]
         ax.set_xlabel(axis_label(key, f"{what} on {device}"))
         ax.set_ylabel(axis_label(acc))
         ax.set_title(f"{acc} vs {what}")

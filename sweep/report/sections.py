@@ -318,7 +318,11 @@ def top_section(r: Report) -> Section:
     sec.blocks.append(Table(pd.DataFrame(rows)))
     sec.blocks.append(Text("The exact train request body that reproduces each trial "
                            "(POST /v1/api/{projectId}/jobs/train/keras/{learnId}):"))
-    sec.blocks += [Code(f"trial {t.number}: request body", _request_json(t)) for t in r.top]
+    for t in r.top:
+        if "impulse" in t.user_attrs:  # a whole-impulse trial: what it set on its impulse before training
+            sec.blocks.append(Code(f"trial {t.number}: impulse settings (POST /dsp/{{dspId}} config, the input "
+                                   "block's window)", json.dumps(t.user_attrs["impulse"], indent=2, sort_keys=True)))
+        sec.blocks.append(Code(f"trial {t.number}: request body", _request_json(t)))
     return sec
 
 
