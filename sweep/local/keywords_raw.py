@@ -13,8 +13,8 @@ change the result. Each pair of classes below differs in one detail only, so one
   frequency bins well under 100 Hz: an FFT of 256 points or more at 8 kHz, or many narrow filters (a mel
   filterbank of 8-16 bands, or an FFT of 32-64 points, merges them).
 - ``noise`` / ``rumble``: A CUE AT THE BAND EDGE. ``rumble`` is ``noise`` plus a low rumble (three sines
-  of 90-200 Hz, amplitude-modulated at 4-8 Hz, 400-600 ms): a filterbank whose low edge is 300 Hz (the MFCC
-  block's default low frequency) removes all of it.
+  of 90-200 Hz, amplitude-modulated at 4-8 Hz, 400-600 ms): a filterbank whose low edge is 300 Hz (a low cut
+  often used for speech; Studio's MFCC default is 0 Hz since 2023) removes all of it.
 
 Every sample: 8000 values (1 s at 8 kHz), int16, one axis ``audio``. Background noise in all of them: white
 noise with a random spectral tilt (amplitude ∝ f^-β, β in [0, 0.4]) at an RMS of 150-600, plus 0-2
