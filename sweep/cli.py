@@ -199,16 +199,11 @@ def _setup_logging(verbosity: int) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-_STOPPING = False
-
-
 def _sigterm(_signum: int, _frame: FrameType | None) -> None:
-    """SIGTERM stops the run as Ctrl-C does, once: a scheduler's second SIGTERM (or one a batch passes on)
-    does not break into the stop already under way; SIGKILL still ends it."""
-    global _STOPPING
-    if _STOPPING:
-        return
-    _STOPPING = True
+    """SIGTERM stops the run as Ctrl-C does, once: from then on SIGTERM is ignored, so a scheduler's second one
+    (or one a batch passes on) does not break into the stop under way, nor kill the process as it exits;
+    SIGKILL still ends it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
