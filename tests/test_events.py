@@ -55,7 +55,9 @@ def test_a_runs_events_follow_the_schema_and_tell_what_the_study_holds(studio: F
     studio.script(JobScript(duration_s=3.0),
                   JobScript(succeed=False, duration_s=0.3, log_lines=["Epoch 1/5", "ERR: out of memory"]), JobScript())
     path = write_study(tmp_path, studio.base_url, trials=2)
-    proc = run_sweep("run", str(path), "--no-report", "--log-format", "json", env=sweep_env(KEY), cwd=tmp_path)
+    (tmp_path / "mine.json").write_text(json.dumps([{"learning_rate": 0.004}]))
+    proc = run_sweep("run", str(path), "--no-report", "--log-format", "json", "--enqueue", "mine.json",
+                     env=sweep_env(KEY), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "trial 0: complete" in proc.stderr  # the human lines go on, on stderr
     assert KEY not in proc.stdout + proc.stderr
@@ -73,6 +75,9 @@ def test_a_runs_events_follow_the_schema_and_tell_what_the_study_holds(studio: F
     jobs = [e for e in events if e["event"] == "job_started"]
     finished = {e["trial"]: e for e in events if e["event"] == "trial_finished"}
     assert [e["trial"] for e in asked] == [t.number for t in trials] == [0, 1, 2]
+    assert [e["origin"] for e in asked] == ["enqueued", "sampled", "sampled"]
+    assert asked[0]["params"]["learning_rate"] == 0.004
+    assert [e["seed"] for e in asked] == [t.user_attrs["seed"] for t in trials]
     for t in trials:
         assert next(e for e in asked if e["trial"] == t.number)["params"] == pytest.approx(t.params)
         assert next(e for e in jobs if e["trial"] == t.number)["job_id"] == t.user_attrs["job_id"]

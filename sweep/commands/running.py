@@ -144,6 +144,9 @@ def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, s
                                        trials=target_trials, done=_study_counts(work.study)[0],
                                        learn_blocks=work.learn_ids, on_stop=flags.on_stop)
             show_quota(work.client, progress)
+            if flags.on_stop == "leave" and spec.target.kind == "local":
+                progress.warn("--on-stop leave: a job of the local studio outlives this run only while its server "
+                              "runs on (`sweep serve`); a server this run started stops soon after it")
             warm_start(spec, work.study, sources, progress)
             if given:
                 enqueue_configs(work.study, given, str(flags.enqueue), progress)
