@@ -84,9 +84,7 @@ def run_study(study: Path | StudySpec, settings: Settings, flags: RunFlags | Non
         started.events.error(message=message, exit_code=code, file=str(file))
         result = started.result(file, code, message)
         if started.study is not None:
-            started.events.study_done(exit_code=code, summary=dataclasses.asdict(result.summary),
-                                      complete_in_study=result.complete_in_study,
-                                      stopped_reason=result.summary.stopped_reason, best=result.best)
+            started.done(result)
         if check:
             raise
         return result
@@ -111,6 +109,12 @@ class _Started:
         done, best = _study_counts(self.study)
         return RunResult(self.name, file, code, outcome_text(code, summary, done, error), summary, done, best,
                          self.report, error)
+
+    def done(self, result: RunResult) -> None:
+        """The ``study_done`` event: the last of a run that started."""
+        self.events.study_done(exit_code=result.exit_code, summary=dataclasses.asdict(result.summary),
+                               complete_in_study=result.complete_in_study,
+                               stopped_reason=result.summary.stopped_reason, best=result.best)
 
 
 def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, started: _Started) -> RunResult:
@@ -177,9 +181,7 @@ def _finish(spec: StudySpec, started: _Started, progress: Progress) -> RunResult
     result = started.result(spec.path, 0)
     progress.warn(result.outcome)
     print_best(started.study, spec, sys.stderr)
-    started.events.study_done(exit_code=0, summary=dataclasses.asdict(result.summary),
-                              complete_in_study=result.complete_in_study,
-                              stopped_reason=result.summary.stopped_reason, best=result.best)
+    started.done(result)
     return result
 
 
