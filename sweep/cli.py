@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from sweep.errors import SettingsError, SweepError
 from sweep.version import __version__
@@ -64,10 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    run = sub.add_parser("run", help="run (or resume) a sweep", description=(
+    run = sub.add_parser("run", help="run (or resume) a sweep, or several", description=(
         "Run a study's trials as Edge Impulse train jobs. Running it again resumes: jobs left running are "
-        "re-attached, not trained again."))
-    run.add_argument("study", type=Path, help="study file (TOML)")
+        "re-attached, not trained again. Several study files run one after another (--parallel: side by side), "
+        "with the same flags; the exit code is the worst of the set."))
+    run.add_argument("studies", type=Path, nargs="+", metavar="STUDY", help="study file(s) (TOML)")
     run.add_argument("--trials", type=int, metavar="N", help="total number of completed trials to reach")
     _add_storage(run)
     run.add_argument("--no-report", action="store_true", help="do not refresh reports/<study>/ at the end")
@@ -76,6 +78,16 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--no-baseline", action="store_true", help="a new study does not first train the source "
                      "learn block's own configuration as its baseline (the study file's `baseline = false`)")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    run.add_argument("--parallel", action="store_true", help="several studies: run them side by side, each as its "
+                     "own `sweep run` process (its lines prefixed [study])")
+    run.add_argument("--compare", action="store_true", help="several studies: `sweep compare` them at the end")
+    run.add_argument("--on-stop", choices=["cancel", "leave"], default="cancel", help="on Ctrl-C/SIGTERM: cancel "
+                     "the running jobs and record their trials failed (default), or leave the jobs running and their "
+                     "trials RUNNING, for the next `sweep run` to re-attach")
+    run.add_argument("--log-format", choices=["text", "json"], default="text", help="json: also write the run's "
+                     "events as JSON lines (docs/events.md) to stdout, or to --log-file")
+    run.add_argument("--log-file", type=Path, metavar="PATH", help="with --log-format json: append the events to "
+                     "this file instead of stdout")
     _add_workers(run)
 
     confirm = sub.add_parser("confirm", help="retrain the best trials with other seeds", description=(
@@ -188,6 +200,10 @@ def _setup_logging(verbosity: int) -> None:
 
 
 def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM stops the run as Ctrl-C does, once: from then on SIGTERM is ignored, so a scheduler's second one
+    (or one a batch passes on) does not break into the stop under way, nor kill the process as it exits;
+    SIGKILL still ends it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -198,11 +214,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     if args.command == "run":
-        blocks = _ids("--learn-blocks", args.learn_blocks) if args.learn_blocks else None
-        slots = _ids("--slots", args.slots) if args.slots else None
-        return commands.run(args.study, settings, trials=args.trials, storage=args.storage, learn_blocks=blocks,
-                            slots=slots, stale_after=args.stale_after, write_report=not args.no_report,
-                            quiet=args.quiet, baseline=not args.no_baseline, enqueue=args.enqueue)
+        return _run(args, settings)
     if args.command == "confirm":
         return commands.confirm(args.study, settings, top=args.top, repeats=args.repeats, storage=args.storage,
                                 learn_blocks=_ids("--learn-blocks", args.learn_blocks) if args.learn_blocks else None,
@@ -225,6 +237,40 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.serve(settings, host=args.host, port=args.port, data_dir=args.data_dir,
                               concurrency=args.concurrency, allow_user_code=args.allow_user_code)
     return _import(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """``sweep run STUDY...``: one study as ever; several (or --parallel) as a batch; events as JSON lines."""
+    from sweep.commands.batch import check_batch, run_several
+    from sweep.commands.running import RunFlags, run_study
+    from sweep.run.events import Events, JsonLines
+
+    if args.log_file is not None and args.log_format != "json":
+        raise SettingsError("--log-file", "is where --log-format json writes its events: give --log-format json too")
+    flags = RunFlags(trials=args.trials, storage=args.storage,
+                     learn_blocks=_ids("--learn-blocks", args.learn_blocks) if args.learn_blocks else None,
+                     slots=_ids("--slots", args.slots) if args.slots else None, stale_after=args.stale_after,
+                     write_report=not args.no_report, quiet=args.quiet, baseline=not args.no_baseline,
+                     enqueue=args.enqueue, on_stop=args.on_stop,
+                     live=False if args.log_format == "json" and args.log_file is None else None)
+    several = len(args.studies) > 1 or args.parallel
+    check_batch(args.studies, flags, compare=args.compare)  # before anything is opened or written
+    with contextlib.ExitStack() as stack:
+        sink = None
+        if args.log_format == "json":
+            sink = JsonLines(stack.enter_context(_log_stream(args.log_file)) if args.log_file else sys.stdout)
+        if several:
+            return run_several(args.studies, settings, flags, parallel=args.parallel, compare=args.compare,
+                               sink=sink, verbose=args.verbose)
+        return run_study(args.studies[0], settings, flags, events=Events(sink)).exit_code
+
+
+def _log_stream(path: Path) -> TextIO:
+    """--log-file: appended to (a resumed run adds its events to the last run's), one line per event."""
+    try:
+        return path.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError("--log-file", f"cannot open {str(path)!r} to append: {exc.strerror}") from None
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,7 +1,9 @@
 """What each command does: one typed function per command, given the settings built once at the edge (cli.py).
 
 ``running`` trains (run, confirm), ``reading`` reads a study and ends it well (status, best, report,
-compare, dashboard, cleanup), ``local`` serves the local studio and imports data into it.
+compare, dashboard, cleanup), ``local`` serves the local studio and imports data into it; ``batch`` and
+``parallel`` run several studies (one after another, or side by side), ``outcome`` says how a run ended
+(RunResult). The Python API (sweep.api) calls these same functions.
 """
 
 from __future__ import annotations

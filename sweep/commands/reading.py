@@ -21,18 +21,22 @@ if TYPE_CHECKING:
     from sweep.session.target import TargetPlan
 
 
-__all__ = ["best", "cleanup", "compare", "dashboard", "open_study", "print_best", "refresh_report", "report", "status"]
+__all__ = ["best", "best_records", "cleanup", "compare", "compare_studies", "dashboard", "open_study", "print_best",
+           "refresh_report", "report", "report_study", "status", "trials_table"]
 
 
-def refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, progress: Progress) -> None:
+def refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, progress: Progress) -> Path | None:
+    """Write the study's report after a run; its index.html (None: it could not be written, as said)."""
     try:
         from sweep.report.build import write_report
 
         path = write_report(study, settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device,
                             space=spec.space)
         progress.info(f"report: {path}")
+        return path
     except Exception as exc:  # noqa: BLE001 - a report problem must not hide the sweep's own outcome
         progress.warn(f"could not write the report: {type(exc).__name__}: {exc}")
+        return None
 
 
 def print_best(study: optuna.Study, spec: StudySpec, stream: TextIO) -> None:
@@ -59,11 +63,11 @@ def _print_verdicts(study: optuna.Study, spec: StudySpec, chosen: list[FrozenTri
         print(f"confirmed: {line}", file=stream)
 
 
-def open_study(study_file: Path, settings: Settings, storage: str | None) -> tuple[StudySpec, optuna.Study]:
-    """The study file and its study, for commands that only read it."""
+def open_study(study: Path | StudySpec, settings: Settings, storage: str | None) -> tuple[StudySpec, optuna.Study]:
+    """The study file (or a study already loaded) and its study, for commands that only read it."""
     from sweep.session import stored
 
-    spec = load_study(study_file, settings)
+    spec = study if isinstance(study, StudySpec) else load_study(study, settings)
     return spec, stored.open_existing(spec, stored.storage_url(spec, storage, settings))
 
 
@@ -184,19 +188,54 @@ def cleanup(study_file: Path, settings: Settings, *, storage: str | None = None,
 
 def report(study_file: Path, settings: Settings, *, storage: str | None = None, out: Path | None = None) -> int:
     """Write the study's report (index.html, report.md, trials.csv, plots) and print where."""
+    print(report_study(study_file, settings, storage=storage, out=out))
+    return 0
+
+
+def report_study(study: Path | StudySpec, settings: Settings, *, storage: str | None = None,
+                 out: Path | None = None) -> Path:
+    """Write the study's report (default ``reports/<study>/``); its index.html."""
     from sweep.report.build import write_report
 
-    spec, study = open_study(study_file, settings, storage)
-    print(write_report(study, out or settings.reports_dir / spec.name, study_file=str(spec.path), device=spec.device,
-                       space=spec.space))
+    spec, opened = open_study(study, settings, storage)
+    return write_report(opened, out or settings.reports_dir / spec.name, study_file=str(spec.path),
+                        device=spec.device, space=spec.space)
+
+
+def trials_table(study: Path | StudySpec, settings: Settings, *, storage: str | None = None) -> Any:
+    """The report's trials frame (a pandas DataFrame): one row per trial, params named as the report names them."""
+    from sweep.report.frame import trials_frame
+    from sweep.report.params import param_names
+
+    spec, opened = open_study(study, settings, storage)
+    return trials_frame(opened, names=param_names(opened, spec.space))
+
+
+def best_records(study: Path | StudySpec, settings: Settings, *, storage: str | None = None,
+                 trial: int | None = None) -> list[dict[str, Any]]:
+    """What ``sweep best --json`` prints, as Python: the best trial(s) (or trial ``trial``) in trial order."""
+    import json
+
+    from sweep.report.best import best_json
+    from sweep.report.status import chosen_trials
+
+    spec, opened = open_study(study, settings, storage)
+    records: list[dict[str, Any]] = json.loads(best_json(spec, chosen_trials(opened, spec, trial)))
+    return records
+
+
+def compare(study_files: Sequence[Path], settings: Settings, *, out: Path | None = None,
+            storage: str | None = None) -> int:
+    """Write a comparison of several studies and print where."""
+    print(compare_studies(study_files, settings, out=out, storage=storage))
     return 0
 
 
-def compare(study_files: Sequence[Path], settings: Settings, *, out: Path | None = None) -> int:
-    """Write a comparison of several studies and print where."""
+def compare_studies(studies: Sequence[Path | StudySpec], settings: Settings, *, out: Path | None = None,
+                    storage: str | None = None) -> Path:
+    """Write a comparison of several studies (default ``reports/compare-<names>/``); its index.html."""
     from sweep.report.build import write_comparison
 
-    opened = [open_study(path, settings, None) for path in study_files]
+    opened = [open_study(study, settings, storage) for study in studies]
     folder = out or settings.reports_dir / ("compare-" + "-".join(spec.name for spec, _ in opened))
-    print(write_comparison([study for _, study in opened], folder, [spec.space for spec, _ in opened]))
-    return 0
+    return write_comparison([study for _, study in opened], folder, [spec.space for spec, _ in opened])

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sweep.errors import SettingsError, UsageError
+from sweep.commands.outcome import RunResult, outcome_text
+from sweep.errors import SettingsError, SweepError, UsageError
 from sweep.settings import Settings, choose
 from sweep.study.load import load_study
 from sweep.study.spec import StudySpec
@@ -18,11 +20,11 @@ from sweep.study.storage_url import redact_url
 if TYPE_CHECKING:
     import optuna
 
+    from sweep.run.events import Events
     from sweep.run.follow import Follower, Polling
     from sweep.run.progress import Progress
-    from sweep.run.runner import RunOptions
+    from sweep.run.runner import OnStop, Runner, RunOptions
     from sweep.run.slots import SlotPlan, Slots
-    from sweep.run.tally import RunSummary
     from sweep.session.stored import Stored
     from sweep.session.target import TargetPlan
     from sweep.studio.backend import Backend
@@ -31,56 +33,166 @@ if TYPE_CHECKING:
 
 from sweep.commands.reading import print_best, refresh_report
 
-__all__ = ["confirm", "run"]
+__all__ = ["RunFlags", "confirm", "run", "run_study"]
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """The choices of one ``sweep run`` (its flags), the same for every study of a batch."""
+
+    trials: int | None = None
+    storage: str | None = None
+    learn_blocks: list[int] | None = None
+    slots: list[int] | None = None
+    stale_after: str | None = None
+    write_report: bool = True
+    quiet: bool = False
+    baseline: bool = True
+    enqueue: Path | None = None
+    on_stop: OnStop = "cancel"
+    live: bool | None = None  # the live status line: None = on when stderr and stdout are terminals
 
 
 def run(study_file: Path, settings: Settings, *, trials: int | None = None, storage: str | None = None,
         learn_blocks: list[int] | None = None, slots: list[int] | None = None, stale_after: str | None = None,
-        write_report: bool = True, quiet: bool = False, baseline: bool = True, enqueue: Path | None = None) -> int:
-    """Run or resume the study's trials; every check that needs no server comes first, so a refused run
-    writes nothing (no data dir, no journal, no report, no clone)."""
+        write_report: bool = True, quiet: bool = False, baseline: bool = True, enqueue: Path | None = None,
+        on_stop: OnStop = "cancel", events: Events | None = None, live: bool | None = None) -> int:
+    """``sweep run STUDY``: run or resume the study's trials (see :func:`run_study`); 0, or raise its error."""
+    flags = RunFlags(trials=trials, storage=storage, learn_blocks=learn_blocks, slots=slots, stale_after=stale_after,
+                     write_report=write_report, quiet=quiet, baseline=baseline, enqueue=enqueue, on_stop=on_stop,
+                     live=live)
+    return run_study(study_file, settings, flags, events=events).exit_code
+
+
+def run_study(study: Path | StudySpec, settings: Settings, flags: RunFlags | None = None, *,
+              events: Events | None = None, check: bool = True) -> RunResult:
+    """Run or resume a study (a file, or one already loaded); every check that needs no server comes first, so
+    a refused run writes nothing (no data dir, no journal, no report, no clone). Its events go to ``events``
+    (the ``error`` event, then ``study_done`` when the run had started, when it ends with an error).
+
+    ``check``: an error (or Ctrl-C) is raised, as :class:`SweepError` (KeyboardInterrupt outside the trials'
+    loop); otherwise it is returned as the result's exit code and outcome."""
+    from sweep.run.events import Events
+
+    events = events or Events()
+    file = study.path if isinstance(study, StudySpec) else Path(study)
+    started = _Started(events)
+    try:
+        return _run(study, settings, flags or RunFlags(), started)
+    except (SweepError, KeyboardInterrupt) as exc:
+        code, message = (exc.exit_code, str(exc)) if isinstance(exc, SweepError) else (130, "interrupted")
+        started.events.error(message=message, exit_code=code, file=str(file))
+        result = started.result(file, code, message)
+        if started.study is not None:
+            started.done(result)
+        if check:
+            raise
+        return result
+
+
+@dataclass
+class _Started:
+    """How far a run got, for what its end reports: the study's name, its runner, its study once open."""
+
+    events: Events
+    name: str | None = None
+    runner: Runner | None = None
+    study: optuna.Study | None = None
+    report: Path | None = None
+
+    def result(self, file: Path, code: int, error: str | None = None) -> RunResult:
+        from sweep.run.tally import RunSummary
+
+        if self.study is None:
+            return RunResult(self.name, file, code, outcome_text(code, None, error=error), error=error)
+        summary = self.runner.summary if self.runner is not None else RunSummary()
+        done, best = _study_counts(self.study)
+        return RunResult(self.name, file, code, outcome_text(code, summary, done, error), summary, done, best,
+                         self.report, error)
+
+    def done(self, result: RunResult) -> None:
+        """The ``study_done`` event: the last of a run that started."""
+        self.events.study_done(exit_code=result.exit_code, summary=dataclasses.asdict(result.summary),
+                               complete_in_study=result.complete_in_study,
+                               stopped_reason=result.summary.stopped_reason, best=result.best)
+
+
+def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, started: _Started) -> RunResult:
     from sweep.run.budget import show_quota
     from sweep.run.progress import Progress
-    from sweep.run.runner import Runner
     from sweep.run.warm import enqueue_configs, warm_sources, warm_start
     from sweep.session import stored
     from sweep.session.target import plan_target
     from sweep.study.configs import load_enqueue_file
 
-    spec = load_study(study_file, settings)
-    target_trials = choose(flag=trials, default=spec.trials).value  # the file always names its trials
+    spec = study_or_file if isinstance(study_or_file, StudySpec) else load_study(study_or_file, settings)
+    started.name, started.events = spec.name, started.events.for_study(spec.name)
+    target_trials = choose(flag=flags.trials, default=spec.trials).value  # the file always names its trials
     if target_trials < 1:
         raise SettingsError("--trials", f"must be at least 1 (got {target_trials})")
-    found = stored.find(spec, stored.storage_url(spec, storage, settings), settings)
+    found = stored.find(spec, stored.storage_url(spec, flags.storage, settings), settings)
     if found.study is not None:
         stored.check_compatible(found.study, spec)
     sources = warm_sources(spec, found, settings)
-    given = load_enqueue_file(enqueue, spec) if enqueue is not None else []
-    plan = plan_target(spec, settings, learn_blocks, slots)
-    stale_after_s = _stale_after(stale_after, settings)
+    given = load_enqueue_file(flags.enqueue, spec) if flags.enqueue is not None else []
+    plan = plan_target(spec, settings, flags.learn_blocks, flags.slots)
+    stale_after_s = _stale_after(flags.stale_after, settings)
     _refuse_busy(found.study, plan, stale_after_s)
-    progress = Progress(quiet=quiet)
-    study: optuna.Study | None = None  # set once the run really starts: only then is a report due
+    progress = Progress(quiet=flags.quiet, live=flags.live, events=started.events)
     try:
-        with _working(spec, settings, plan, found, progress, slots or learn_blocks) as work:
-            options = _options(spec, target_trials, work.polling, stale_after_s, found)
+        with _working(spec, settings, plan, found, progress, flags.slots or flags.learn_blocks) as work:
+            options = _options(spec, target_trials, work.polling, stale_after_s, found, flags.on_stop)
             progress.info(f"study {spec.name!r}: {target_trials} trials on {work.description}")
+            started.study = work.study  # the run has really started: a report is due, and study_done
+            started.events.run_started(file=str(spec.path), target=work.target, storage=redact_url(found.url),
+                                       trials=target_trials, done=_study_counts(work.study)[0],
+                                       learn_blocks=work.learn_ids, on_stop=flags.on_stop)
             show_quota(work.client, progress)
-            study = work.study
-            warm_start(spec, study, sources, progress)
+            if flags.on_stop == "leave" and spec.target.kind == "local":
+                progress.warn("--on-stop leave: a job of the local studio outlives this run only while its server "
+                              "runs on (`sweep serve`); a server this run started stops soon after it")
+            warm_start(spec, work.study, sources, progress)
             if given:
-                enqueue_configs(study, given, str(enqueue), progress)
-            if baseline and spec.baseline:
-                from sweep.run.fixed_runs import run_baseline
-
-                run_baseline(spec, study, work.client, work.learn_ids, options, progress, work.events, work.source)
-            summary = Runner(spec, study, work.client, work.learn_ids, options, progress=progress,
-                             events=work.events).run()
+                enqueue_configs(work.study, given, str(flags.enqueue), progress)
+            _trials(spec, work, options, progress, flags.baseline, started)
     finally:
-        if study is not None and write_report:
-            refresh_report(study, spec, settings, progress)
-    _print_done(study, spec, summary, progress)
-    return 0
+        if started.study is not None and flags.write_report:
+            started.report = refresh_report(started.study, spec, settings, progress)
+    return _finish(spec, started, progress)
+
+
+def _trials(spec: StudySpec, work: _Work, options: RunOptions, progress: Progress, baseline: bool,
+            started: _Started) -> None:
+    """The baseline (a new study's, unless refused), then the study's own trials."""
+    from sweep.run.runner import Runner
+
+    if baseline and spec.baseline:
+        from sweep.run.fixed_runs import run_baseline
+
+        run_baseline(spec, work.study, work.client, work.learn_ids, options, progress, work.events, work.source)
+    started.runner = Runner(spec, work.study, work.client, work.learn_ids, options, progress=progress,
+                            events=work.events)
+    started.runner.run()
+
+
+def _finish(spec: StudySpec, started: _Started, progress: Progress) -> RunResult:
+    """The run went well: say so (counts, the best, against the baseline), and its ``study_done`` event."""
+    assert started.study is not None and started.runner is not None
+    result = started.result(spec.path, 0)
+    progress.warn(result.outcome)
+    print_best(started.study, spec, sys.stderr)
+    started.done(result)
+    return result
+
+
+def _study_counts(study: optuna.Study) -> tuple[int, list[dict[str, Any]]]:
+    """The study's complete trials, and its best ones (the feasible Pareto front) with their values."""
+    from optuna.trial import TrialState
+
+    from sweep.report.status import best_trials
+
+    done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+    return done, [{"trial": t.number, "values": list(t.values or [])} for t in best_trials(study)]
 
 
 def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int = 3, storage: str | None = None,
@@ -138,6 +250,7 @@ class _Work:
     source: int  # the user's own learn block (the clones' source, or the first one named)
     polling: Polling
     description: str  # where it runs, for the first line a run prints
+    target: str  # the project it runs on (no secret: names and addresses only)
 
 
 @contextlib.contextmanager
@@ -164,17 +277,18 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
             conn.client, polling=polling, stop=threading.Event(), events=events), progress)
         source = setup[1].source_learn.id if setup is not None else learn_ids[0]
         yield _Work(conn.client, events, opened, learn_ids, source, polling,
-                    f"{conn.description}, learn blocks {learn_ids}; storage {redact_url(found.url)}")
+                    f"{conn.description}, learn blocks {learn_ids}; storage {redact_url(found.url)}", conn.description)
 
 
-def _options(spec: StudySpec, target_trials: int, polling: Polling, stale_after_s: float, found: Stored) -> RunOptions:
+def _options(spec: StudySpec, target_trials: int, polling: Polling, stale_after_s: float, found: Stored,
+             on_stop: OnStop = "cancel") -> RunOptions:
     """The run's options; ``found.models``: where complete trials' model files are kept (None: not kept)."""
     from sweep.run.runner import RunOptions
 
     return RunOptions(
         target_trials=target_trials, time_limit_s=spec.time_limit_s, compute_budget_s=spec.compute_budget_s,
         max_consecutive_failures=spec.max_consecutive_failures, job_timeout_s=spec.timeout_per_job_s,
-        polling=polling, stale_after_s=stale_after_s, models=found.models)
+        polling=polling, stale_after_s=stale_after_s, models=found.models, on_stop=on_stop)
 
 
 def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: float) -> None:
@@ -225,17 +339,6 @@ def _learn_ids(study: optuna.Study, plan: TargetPlan, setup: tuple[Slots, SlotPl
     slots, slot_plan = setup
     made = slots.make(slot_plan, study, follower)
     return [slot.learn_id for slot in made]
-
-
-def _print_done(study: optuna.Study, spec: StudySpec, summary: RunSummary, progress: Progress) -> None:
-    from optuna.trial import TrialState
-
-    done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
-    progress.warn(f"done: {summary.completed} completed, {summary.failed} failed, "
-                  + (f"{summary.pruned} pruned, " if summary.pruned else "") + f"{summary.reused} reused, "
-                  f"{summary.reattached} re-attached in this run; {done} complete in the study"
-                  + (f" ({summary.stopped_reason})" if summary.stopped_reason else ""))
-    print_best(study, spec, sys.stderr)
 
 
 def _stale_after(flag: str | None, settings: Settings) -> float:

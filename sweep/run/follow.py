@@ -240,13 +240,15 @@ class Follower:
         selected: ModelType | str | None = None,
         stale_retries: int = 3,
         on_poll: OnPoll | None = None,
+        cancel_on_stop: bool = True,
     ) -> JobResult:
-        """Check success, wait for profiling when device metrics matter, refuse a stale model."""
+        """Check success, wait for profiling when device metrics matter, refuse a stale model (a stop cancels
+        the profiling job unless ``cancel_on_stop`` is false)."""
         if not job.finished_successful:
             raise self.failure(job)
         metadata = self._fresh_metadata(job, learn_id, stale_retries)
         if need_device:
-            metadata = self._profiled(job, learn_id, metadata, stale_retries, on_poll)
+            metadata = self._profiled(job, learn_id, metadata, stale_retries, on_poll, cancel_on_stop)
         curves = curves_from_metadata(metadata)
         if not curves:
             curves = curves_from_log(list(reversed([i.data for i in self.client.job_log(job.id)])))
@@ -259,7 +261,7 @@ class Follower:
         )
 
     def _profiled(self, job: Job, learn_id: int, metadata: KerasModelMetadata, retries: int,
-                  on_poll: OnPoll | None) -> KerasModelMetadata:
+                  on_poll: OnPoll | None, cancel_on_stop: bool = True) -> KerasModelMetadata:
         """The metadata once its device metrics are in: wait for each profiling job it names; a failed one
         (the job, or ``profilingJobFailed`` in the metadata) fails the trial with the profiling log's reason."""
         waited: set[int] = set()
@@ -272,7 +274,7 @@ class Follower:
                 raise JobFailed(f"its profiling job {pending} failed: {why}", job_id=job.id, log_tail=tail,
                                 compute_time_s=job.compute_time)
             log.info("job %s: waiting for profiling job %s", job.id, pending)
-            profiling = self.wait(pending, on_poll=on_poll)
+            profiling = self.wait(pending, on_poll=on_poll, cancel_on_stop=cancel_on_stop)
             waited.add(pending)
             if not profiling.finished_successful:
                 why, tail = self.reason(profiling)

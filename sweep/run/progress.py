@@ -1,4 +1,4 @@
-"""Live progress of a sweep on stderr: one line per event, and a refreshing status line on a TTY.
+"""Live progress of a sweep on stderr: one line per event, and a refreshing status line on a terminal.
 
 The status line (drawn only on a terminal) reads, with every timer labelled::
 
@@ -6,7 +6,9 @@ The status line (drawn only on a terminal) reads, with every timer labelled::
     | best int8.accuracy 0.9722 (trial 3) | ETA 0:04:10
 
 The ETA is the trials still to finish times the mean wall time of those this run finished, over
-the slots; it is left out until one has finished.
+the slots; it is left out until one has finished. The status line is drawn only when stderr and stdout
+are both terminals (a scheduler or a pipe reading either gets plain lines). A run's machine-readable
+events (:mod:`sweep.run.events`) travel with it: ``events`` is handed to whatever reports here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import statistics
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Any, TextIO
+
+from sweep.run.events import Events
 
 __all__ = ["Progress"]
 
@@ -28,13 +32,20 @@ def _clock(seconds: float) -> str:
 class Progress:
     """Thread-safe printer of trial events; ``quiet`` keeps only failures and the summary."""
 
-    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False, live: bool | None = None,
+                 events: Events | None = None) -> None:
+        # live None: drawn when ``stream`` is a terminal and, for the default stream (stderr), stdout is one too
         self.stream = stream or sys.stderr
         self.quiet = quiet
-        self.live = bool(getattr(self.stream, "isatty", lambda: False)()) and not quiet
+        if live is None:
+            live = _isatty(self.stream) and (stream is not None or _isatty(sys.stdout))
+        self.live = live and not quiet
+        self.events = events or Events()
         self._lock = threading.Lock()
         self._status: dict[int, str] = {}
+        self._epochs: dict[int, tuple[int, int]] = {}  # the epoch each running trial's last event said
         self._best = ""
+        self._best_values: dict[str, Any] = {}
         self._started = time.monotonic()
         self._total: int | None = None
         self._done = 0
@@ -88,9 +99,14 @@ class Progress:
     def warn(self, message: str) -> None:
         self._emit(message)
 
+    @property
+    def wants_epochs(self) -> bool:
+        """Whether a running job's epoch is worth reading: for the live line, or for ``epoch`` events."""
+        return self.live or self.events.enabled
+
     def running(self, trial: int, label: str, job_id: int | None, learn_id: int, state: str, elapsed_s: float,
                 epoch: tuple[int, int] | None = None) -> None:
-        """Refresh the live line of a running trial (only drawn on a TTY)."""
+        """Refresh the live line of a running trial (only drawn on a terminal); a new epoch is an event."""
         at = f" epoch {epoch[0]}/{epoch[1]}" if epoch is not None else ""
         job = f"job {job_id}, " if job_id is not None else ""
         with self._lock:
@@ -98,11 +114,27 @@ class Progress:
             if self.live:
                 self.stream.write("\r\x1b[2K" + self._status_line())
                 self.stream.flush()
+            new_epoch = epoch is not None and self._epochs.get(trial) != epoch
+            if new_epoch and epoch is not None:
+                self._epochs[trial] = epoch
+            shown = (self._done, self._total, dict(self._best_values), self.eta_s())
+        if new_epoch and epoch is not None:
+            done, total, best, eta = shown
+            self.events.epoch(trial=trial, label=label, epoch=epoch[0], of=epoch[1], job_id=job_id,
+                              learn_block=learn_id, elapsed_s=elapsed_s, done=done, total=total, best=best, eta_s=eta)
 
     def done(self, trial: int) -> None:
         with self._lock:
             self._status.pop(trial, None)
+            self._epochs.pop(trial, None)
 
-    def best(self, text: str) -> None:
+    def best(self, text: str, values: dict[str, Any] | None = None) -> None:
+        """The best so far, as the live line shows it; ``values``: the same per objective, for events."""
         with self._lock:
             self._best = text
+            if values is not None:
+                self._best_values = dict(values)
+
+
+def _isatty(stream: object) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)())

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -38,11 +39,13 @@ from sweep.study.seeds import trial_seed
 from sweep.study.space import distributions
 from sweep.study.spec import StudySpec
 
-__all__ = ["HEARTBEAT_S", "RunOptions", "Runner"]
+__all__ = ["HEARTBEAT_S", "ON_STOP", "OnStop", "RunOptions", "Runner"]
 
 log = logging.getLogger("sweep.run.runner")
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
 HEARTBEAT_S = 30.0  # a running trial's worker record is refreshed this often
+OnStop = Literal["cancel", "leave"]
+ON_STOP: tuple[OnStop, ...] = ("cancel", "leave")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class RunOptions:
     heartbeat_s: float = HEARTBEAT_S
     stale_after_s: float = 180.0
     models: ArtifactPlace | None = None  # keep each complete trial's model files in this artifact store (None: not)
+    # Ctrl-C/SIGTERM: cancel the running jobs and fail their trials, or leave the jobs running and their
+    # trials RUNNING (job id kept, worker marked gone) for the next run to re-attach
+    on_stop: OnStop = "cancel"
 
 
 class Runner:
@@ -87,7 +93,8 @@ class Runner:
         if options.models is not None and not side:
             self.progress.info(f"models: each complete trial's .tflite files are kept in {options.models.describe()}")
         self.driver = TrialDriver(spec, study, backend, follower, self.workers, self.twins, teller, self.progress,
-                                  heartbeat_s=options.heartbeat_s, stop=self.stop, keeper=keeper)
+                                  heartbeat_s=options.heartbeat_s, stop=self.stop, keeper=keeper,
+                                  leave_on_stop=options.on_stop == "leave")
         self._lock = threading.Lock()  # one ask at a time; the abort
         self._all_done = threading.Event()
         self._live = 0
@@ -119,7 +126,9 @@ class Runner:
             except KeyboardInterrupt:
                 if not interrupted:
                     interrupted = True
-                    self.progress.warn("interrupted: cancelling running jobs and recording their trials...")
+                    self.progress.warn("interrupted: leaving running jobs to run on; the next `sweep run` "
+                                       "re-attaches their trials..." if self.options.on_stop == "leave" else
+                                       "interrupted: cancelling running jobs and recording their trials...")
                     self._set_abort(Interrupted("interrupted by the user"))
         if self._abort is not None:
             self.summary.stopped_reason = str(self._abort)
@@ -223,6 +232,9 @@ class Runner:
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("worker", self.workers.record(learn_id))
         twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
+        origin = next((k for k in ("warm_start", "enqueued") if k in trial.user_attrs), "sampled")
+        self.progress.events.trial_asked(trial=trial.number, label=f"trial {trial.number}", params=trial.params,
+                                         learn_block=learn_id, origin=origin, seed=seed)
         return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin, seed=seed)
 
     def _prepare_queued(self, trial: optuna.Trial, learn_id: int, trials: list[FrozenTrial]) -> TrialRun | None:
@@ -237,9 +249,11 @@ class Runner:
         trial.set_user_attr("worker", self.workers.record(learn_id))
         twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
         of, repeat = attrs.get("of"), int(attrs.get("repeat", 0))
-        name = "baseline" if of is None else f"trial {of}"
+        name = ("baseline" if of is None else f"trial {of}") + (f" repeat {repeat}" if repeat else "")
+        self.progress.events.trial_asked(trial=trial.number, label=name, params=trial.params, learn_block=learn_id,
+                                         origin="queued", seed=seed)
         return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin, seed=seed,
-                        name=name + (f" repeat {repeat}" if repeat else ""))
+                        name=name)
 
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Fail ``trial`` unrun when the trials before it already make the target: counting, then
@@ -268,3 +282,6 @@ class Runner:
             self._reattach.append(work)
             self.tally.add(Outcome.REATTACHED)
             self.progress.info(f"trial {work.number}: re-attached to job {work.job_id} on learn block {work.learn_id}")
+            self.progress.events.trial_asked(trial=work.number, label=work.label, params=work.trial.params,
+                                             learn_block=work.learn_id, origin="reattached",
+                                             seed=work.trial.user_attrs.get("seed"), job_id=work.job_id)

@@ -18,6 +18,7 @@ class RunSummary:
     reused: int = 0
     reattached: int = 0
     pruned: int = 0
+    left: int = 0  # jobs left running when the run stopped (--on-stop leave), their trials RUNNING
     stopped_reason: str = ""
 
 
@@ -29,6 +30,7 @@ class Outcome(Enum):
     REUSED = "reused"
     REATTACHED = "reattached"
     PRUNED = "pruned"
+    LEFT = "left"
 
 
 class Tally:
@@ -46,7 +48,7 @@ class Tally:
             setattr(self.summary, outcome.value, getattr(self.summary, outcome.value) + 1)
             if outcome is Outcome.FAILED:
                 self._consecutive_failures += 1
-            elif outcome is not Outcome.REATTACHED:
+            elif outcome not in (Outcome.REATTACHED, Outcome.LEFT):
                 self._consecutive_failures = 0
             return self._consecutive_failures
 

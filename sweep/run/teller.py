@@ -58,7 +58,7 @@ class Teller:
                 work.trial.set_user_attr(key, source.user_attrs[key])
         work.trial.set_user_attr("duplicate_of", twin)
         self.progress.info(f"{work.label}: same configuration as trial {twin}; result reused, nothing trained")
-        self._tell(work, dict(source.user_attrs["metrics"]), reused=True)
+        self._tell(work, dict(source.user_attrs["metrics"]), reused=True, twin=twin)
         self.tally.add(Outcome.REUSED)
 
     def failure(self, work: TrialRun, reason: str, tail: list[str]) -> None:
@@ -79,6 +79,7 @@ class Teller:
         self.study.tell(work.trial, state=TrialState.FAIL)
         count = self.tally.add(Outcome.FAILED)
         self.progress.warn(f"{work.label}: FAILED: {reason}")
+        self._finished(work, "FAIL", failure=reason)
         return count
 
     def pruned(self, work: TrialRun, info: dict[str, object]) -> None:
@@ -91,6 +92,7 @@ class Teller:
         self.progress.done(work.number)
         count = self.progress.counted(time.monotonic() - work.started_mono)
         self.progress.info(f"{work.label}: {pruned_reason(info)}; job {work.job_id} cancelled{count}")
+        self._finished(work, "PRUNED", pruned=info)
 
     def pruned_as_twin(self, work: TrialRun, twin: FrozenTrial) -> None:
         """The same configuration was pruned: so is this trial, without training it."""
@@ -102,8 +104,9 @@ class Teller:
         count = self.progress.counted(None)
         self.progress.info(f"{work.label}: same configuration as trial {twin.number}, which was pruned; "
                            f"pruned too, nothing trained{count}")
+        self._finished(work, "PRUNED", pruned=twin.user_attrs.get("pruned") or {}, reused_from=twin.number)
 
-    def _tell(self, work: TrialRun, metrics: dict[str, float], *, reused: bool) -> None:
+    def _tell(self, work: TrialRun, metrics: dict[str, float], *, reused: bool, twin: int | None = None) -> None:
         feasible = True
         for c in self.spec.constraints:
             value = c.value(metrics)
@@ -116,8 +119,20 @@ class Teller:
         wall = None if reused else metrics.get("wall_time_s")  # (not work.trial.user_attrs: a deep copy of all)
         count = self.progress.counted(wall)
         self.progress.info(f"{work.label}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s){count}")
+        self._finished(work, "COMPLETE", values=values, metrics=metrics, reused_from=twin)
         # the live line's best of each objective (study.best_trial would copy every trial)
         if self.live_best and feasible:
             best = self.tally.best(work.number, values, self._maximize)
-            self.progress.best(", ".join(f"{m} {v:.4g} (trial {n})" for m, (v, n)
-                                         in zip(self.metric_names, best, strict=True)))
+            pairs = list(zip(self.metric_names, best, strict=True))
+            self.progress.best(", ".join(f"{m} {v:.4g} (trial {n})" for m, (v, n) in pairs),
+                               {m: {"value": v, "trial": n} for m, (v, n) in pairs})
+
+    def _finished(self, work: TrialRun, state: str, *, values: list[float] | None = None,
+                  metrics: dict[str, float] | None = None, failure: str | None = None,
+                  pruned: dict[str, object] | None = None, reused_from: int | None = None) -> None:
+        """The ``trial_finished`` event of a trial just told to the study."""
+        compute = work.compute_s if work.compute_s is not None or metrics is None else metrics.get("compute_time_s")
+        self.progress.events.trial_finished(
+            trial=work.number, label=work.label, state=state, job_id=work.job_id,
+            wall_s=time.monotonic() - work.started_mono, compute_s=0.0 if reused_from is not None else compute,
+            values=values, metrics=metrics, failure=failure, pruned=pruned, reused_from=reused_from)

@@ -1,9 +1,11 @@
 """One trial, start to end: reuse or await a twin, else submit -> record the job id -> follow -> tell.
 
 The job id is recorded on the trial before any wait, so a restart re-attaches to the job instead of
-training again. While the job runs, every poll refreshes the live line and (every ``heartbeat_s``)
-the trial's worker record, and (every ``pruner.check_every``) reads its epoch curve; a curve that
-says stop ends the following, and the job is cancelled and recorded PRUNED.
+training again; a stop (Ctrl-C, SIGTERM) cancels the job and fails the trial, or with ``leave_on_stop``
+leaves the job running and the trial RUNNING, its worker marked gone, for the next run to re-attach.
+While the job runs, every poll refreshes the live line and (every ``heartbeat_s``) the trial's worker
+record, and (every ``pruner.check_every``) reads its epoch curve; a curve that says stop ends the
+following, and the job is cancelled and recorded PRUNED.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sweep.run.follow import Follower, JobLog, JobResult, OnPoll
 from sweep.run.impulse_prep import ImpulsePrep
 from sweep.run.keep import ModelKeeper
 from sweep.run.progress import Progress
+from sweep.run.tally import Outcome
 from sweep.run.teller import Teller
 from sweep.run.twins import Twins
 from sweep.run.work import TrialRun
@@ -48,10 +51,10 @@ class TrialDriver:
 
     def __init__(self, spec: StudySpec, study: optuna.Study, backend: Backend, follower: Follower,
                  workers: Workers, twins: Twins, teller: Teller, progress: Progress, *, heartbeat_s: float,
-                 stop: threading.Event, keeper: ModelKeeper | None = None) -> None:
+                 stop: threading.Event, keeper: ModelKeeper | None = None, leave_on_stop: bool = False) -> None:
         self.spec, self.study, self.backend, self.follower = spec, study, backend, follower
         self.workers, self.twins, self.teller, self.progress = workers, twins, teller, progress
-        self.heartbeat_s, self.stop = heartbeat_s, stop
+        self.heartbeat_s, self.stop, self.leave_on_stop = heartbeat_s, stop, leave_on_stop
         self.keeper = keeper  # keeps a complete trial's model files before the slot's next job
         self.need_device = any(is_device_metric(m) for m in teller.required)
         # whole-impulse studies set DSP parameters and the window on the slot's clone before each job
@@ -76,8 +79,11 @@ class TrialDriver:
         try:
             result = self._train(work)
         except Interrupted:
-            self.teller.fail(work, f"interrupted; job {work.job_id} cancelled" if work.job_id
-                             else "interrupted before submission", [])
+            if self.leave_on_stop and work.job_id is not None:
+                self._leave(work)
+            else:
+                self.teller.fail(work, f"interrupted; job {work.job_id} cancelled" if work.job_id
+                                 else "interrupted before submission", [])
             raise
         except (AuthError, TransientError):
             # The job (if any) runs on: leave the trial RUNNING with its job id for a later re-attach.
@@ -111,10 +117,13 @@ class TrialDriver:
             work.job_id = self.backend.start_training(work.learn_id, work.request.model, seed=work.seed)
             work.trial.set_user_attr("job_id", work.job_id)  # before waiting: a restart re-attaches
             self.progress.info(f"{work.label}: job {work.job_id} started on learn block {work.learn_id}")
+            self.progress.events.job_started(trial=work.number, label=work.label, job_id=work.job_id,
+                                             learn_block=work.learn_id)
         if self.spec.pruner.name != "none" and work.watch is None:
             work.watch = CurveWatch(self.study, work.trial, self.spec.pruner)
+        cancel = not self.leave_on_stop
         try:
-            job = self.follower.wait(work.job_id, on_poll=self._on_poll(work))
+            job = self.follower.wait(work.job_id, on_poll=self._on_poll(work), cancel_on_stop=cancel)
         finally:
             self.progress.done(work.number)
         work.compute_s = job.compute_time
@@ -122,7 +131,7 @@ class TrialDriver:
             return None
         result = self.follower.result(job, work.learn_id, need_device=self.need_device or self.impulse is not None,
                                       selected=work.request.model.selected_model_type,
-                                      on_poll=self._on_poll(work, "profiling"))
+                                      on_poll=self._on_poll(work, "profiling"), cancel_on_stop=cancel)
         self.progress.done(work.number)
         if self.impulse is not None:
             result.metrics.update(self.impulse.device_metrics(work.learn_id, result.metrics))
@@ -136,7 +145,7 @@ class TrialDriver:
         def on_poll(job: Job, joblog: JobLog) -> bool:
             nonlocal last_beat, last_check
             state = what or ("running" if job.started else "queued")
-            epoch = joblog.epoch() if self.progress.live and not what else None
+            epoch = joblog.epoch() if self.progress.wants_epochs and not what else None
             self.progress.running(work.number, work.label, job.id, work.learn_id, state,
                                   time.monotonic() - work.started_mono, epoch)
             if time.monotonic() - last_beat >= self.heartbeat_s:
@@ -150,6 +159,18 @@ class TrialDriver:
             return False
 
         return on_poll
+
+    def _leave(self, work: TrialRun) -> None:
+        """``--on-stop leave``: the job runs on; the trial stays RUNNING with its job id, its worker marked gone so
+        that the next run (on any host) re-attaches it at once."""
+        assert work.job_id is not None
+        self.progress.done(work.number)
+        work.trial.set_user_attr("worker", self.workers.left(work.learn_id))
+        self.teller.tally.add(Outcome.LEFT)
+        self.progress.warn(f"{work.label}: job {work.job_id} left running on learn block {work.learn_id}; "
+                           "the next `sweep run` of this study re-attaches it")
+        self.progress.events.trial_left(trial=work.number, label=work.label, job_id=work.job_id,
+                                        learn_block=work.learn_id)
 
     def _prune(self, work: TrialRun) -> None:
         """Stop the job, wait until it has ended (its learn block is free again), record PRUNED."""

@@ -35,9 +35,14 @@ class Workers:
         """The ``worker`` attr of a trial this process runs on ``learn_id``, with a fresh heartbeat."""
         return {"host": self.host, "pid": os.getpid(), "learn_id": learn_id, "heartbeat": _now().isoformat()}
 
+    def left(self, learn_id: int) -> dict[str, Any]:
+        """The ``worker`` attr of a trial this process stopped following on purpose (``--on-stop leave``): gone."""
+        return self.record(learn_id) | {"left": _now().isoformat()}
+
     def alive(self, worker: dict[str, Any]) -> bool:
-        """Another worker's process on this host exists, or one elsewhere has beaten its heart lately."""
-        if not worker:
+        """Another worker's process on this host exists, or one elsewhere has beaten its heart lately (a worker
+        that left its trial, ``--on-stop leave``, is gone at once)."""
+        if not worker or worker.get("left"):
             return False
         if worker.get("host") == self.host:
             pid = int(worker.get("pid", 0))

@@ -6,10 +6,12 @@ the pruner are checked here too, so a run never starts on a file that would fail
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +25,7 @@ from sweep.study.schema import StudyFile, parse_constraint
 from sweep.study.space import distributions
 from sweep.study.spec import StudySpec
 
-__all__ = ["load_study"]
+__all__ = ["load_study", "study_from_data"]
 
 _SECRET_KEYS = {"apikey", "xapikey", "eiapikey"}  # api_key, apiKey, x-api-key, EI_API_KEY ...
 
@@ -38,8 +40,16 @@ def load_study(path: Path | str, settings: Settings | None = None) -> StudySpec:
     settings the environment is not consulted (no key, so local).
     """
     path = Path(path)
+    return study_from_data(_read_toml(path), path, settings)
+
+
+def study_from_data(data: Mapping[str, Any], path: Path | str, settings: Settings | None = None) -> StudySpec:
+    """A study from the tables a study file holds (``tomllib.load`` of one, or built in Python), validated as a
+    file is; ``path`` stands for the file (named in errors; the default storage and relative paths are beside
+    it). Writes nothing; ``data`` is copied, not kept."""
+    path = Path(path)
     file = str(path)
-    raw = _read_toml(path)
+    raw = copy.deepcopy(dict(data))
     _refuse_secrets(file, raw, ())
     raw = _resolve_target(file, raw, settings)
     try:
