@@ -74,7 +74,7 @@ def test_a_local_project_that_does_not_exist_starts_no_studio(workspace: Path,
     err = _refused(workspace, capsys, "run", str(path))
     assert err == (f"sweep: error: {path}: target.project: no local project named 'digitz' under "
                    ".sweep/studio/projects "
-                   "(projects: digits, keywords; `sweep import` adds one) (got 'digitz')\n")
+                   "(projects: digits, keywords, keywords-raw; `sweep import` adds one) (got 'digitz')\n")
 
 
 def test_a_local_learn_block_that_does_not_exist_starts_no_studio(workspace: Path,
