@@ -137,3 +137,19 @@ def test_a_projects_precomputed_features_have_no_parameters_to_set(api: Any) -> 
     meta = ei.DSPApi(api).get_dsp_metadata(2, dsp_id)
     assert (meta.output_config.shape.width, meta.output_config.shape.height) == (32, 16)
     assert ei.DSPApi(api).get_performance_all_variants(2, dsp_id).performance == []
+
+
+def test_precomputed_features_are_not_made_again_for_another_window(api: Any) -> None:
+    """keywords' spectrograms were computed for one window: a clone with another window cannot get features."""
+    impulses = ei.ImpulseApi(api)
+    clone_id = impulses.clone_impulse_structure(2, 1, ei.CloneImpulseRequest(name="w")).id
+    clone = impulses.get_impulse(2, impulse_id=clone_id).impulse
+    body = clone.to_dict()
+    body["inputBlocks"][0]["windowSizeMs"] = 500
+    impulses.create_impulse(2, ei.CreateImpulseRequest.from_dict(body), impulse_id=clone_id)
+    job = ei.JobsApi(api).generate_features_job(2, ei.GenerateFeaturesRequest(dsp_id=clone.dsp_blocks[0].id)).id
+    done = wait_for(lambda: (s := ei.JobsApi(api).get_job_status(2, job).job).finished and s, 30, f"job {job}")
+    assert done.finished_successful is False
+    log = "".join(i.data for i in ei.JobsApi(api).get_jobs_logs(2, job).stdout)
+    assert "cannot be made again" in log and "sweep import NAME --raw" in log
+    impulses.delete_impulse(2, impulse_id=clone_id)

@@ -20,10 +20,11 @@ from starlette.routing import Route
 from sweep.errors import ApiError, LocalStudioError
 from sweep.local import datasets
 from sweep.local.bodies import describe, json_depth
+from sweep.local.features import feature_source
 from sweep.local.impulses import parse_create_body
 from sweep.local.raw_features import compute_features
 from sweep.local.routing import Ctx, Json, global_route, int_query, ok, read_body, route
-from sweep.local.views import project_body
+from sweep.local.views import impulse_body, project_body
 from sweep.studio.impulse_models import (
     CloneImpulseRequest,
     CreateImpulseResponse,
@@ -148,12 +149,25 @@ async def generate_features(request: Request, ctx: Ctx, project: datasets.LocalP
     if project.kind == "raw":
         return _generate_raw(ctx, project, body, impulse, dsp, source)
 
+    shipped = feature_source(*_original_blocks(project))
+
     def complete(job_id: int) -> str | None:
+        if {k: source[k] for k in ("window", "dsp")} != shipped:  # its arrays were made for one window only
+            return (f"project {project.name!r} holds features computed elsewhere for one input window and DSP "
+                    f"block ({shipped['window']}, {shipped['dsp'].get('type')}); they cannot be made again for "
+                    f"{source['window']}, {source['dsp'].get('type')}: import raw data (sweep import NAME --raw) "
+                    "to tune the window or the DSP block")
         ctx.features.record(project, body.dsp_id, source, job_id)
         return None
 
     rec = ctx.manager.submit_features(project.id, body.dsp_id, body.wire(), complete)
     return ok(StartJobResponse(success=True, id=rec.id))
+
+
+def _original_blocks(project: datasets.LocalProject) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The project's original default impulse and its DSP block: what its precomputed features came from."""
+    impulse = impulse_body(project)["impulse"]
+    return impulse, impulse["dspBlocks"][0]
 
 
 _FEATURES = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-local-features")
