@@ -188,3 +188,21 @@ def test_apply_with_train_sets_the_best_impulse_on_yours_then_trains_it(studio: 
     trained = [b for m, p, b in studio.requests[start:] if m == "POST" and p.endswith("/jobs/train/keras/7")]
     assert trained[0]["visualLayers"][0] == {"type": "reshape", "columns": filters}
     assert studio.configs[7]["visualLayers"][0]["columns"] == filters  # the saved config too
+
+
+def test_two_slots_each_set_their_own_clone(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, name="whole", trials=4, slots=2, space=SPACE, sampler="grid")
+    done = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    clones = {i["name"]: i for i in studio.imp.listing() if i["name"].startswith("sweep:whole:")}
+    assert sorted(clones) == ["sweep:whole:1", "sweep:whole:2"]
+    learn_ids = {c["learnBlocks"][0]["id"] for c in clones.values()}
+    trained = {j.id: j.learn_id for j in studio.jobs.values() if j.kind == "train"}
+    for t in load(tmp_path, "whole").get_trials():
+        assert t.state == TrialState.COMPLETE, t.user_attrs.get("failure")
+        assert trained[t.user_attrs["job_id"]] in learn_ids
+        # the columns come from the features its own slot's DSP block made with its own filters (the fake Studio
+        # fails a train job whose block's features do not match that block's present configuration)
+        assert t.user_attrs["request"]["visualLayers"][0]["columns"] == t.params["dsp.MFE.num_filters"]
+    assert len({trained[t.user_attrs["job_id"]] for t in load(tmp_path, "whole").get_trials()}) == 2  # both slots
+    assert not [p for m, p, _ in studio.requests if m == "POST" and p.endswith(f"/dsp/{SOURCE_DSP}")]
