@@ -227,6 +227,14 @@ def test_create_impulse_changes_the_window_and_stales_the_features(api: Any) -> 
     assert info.window_length == 500 and info.features.generated is False
     job = _finished(api, _train(api, clone.learn_blocks[0].id, TINY_TRAIN, KEYWORDS), KEYWORDS, timeout=30)
     assert job.finished_successful is False and "are stale" in job.metadata["failureReason"]
+    # keywords holds spectrograms computed for a 1000 ms window: they cannot be made again for 500 ms
+    jobs = ei.JobsApi(api)
+    start = jobs.generate_features_job(KEYWORDS, ei.GenerateFeaturesRequest(dsp_id=dsp_id))
+    refused = _finished(api, start.id, KEYWORDS, timeout=30)
+    assert refused.finished_successful is False and "cannot be made again" in refused.metadata["failureReason"]
+    assert dsp.get_dsp_config(KEYWORDS, dsp_id).dsp.features.generated is False
+    body.input_blocks[0].window_size_ms = 1000  # back to the window they were made for
+    impulses.create_impulse(KEYWORDS, body, impulse_id=made.id)
     _generate(api, dsp_id, KEYWORDS)
     assert dsp.get_dsp_config(KEYWORDS, dsp_id).dsp.features.generated is True
 
