@@ -27,7 +27,7 @@ from local_fixtures import wait_for
 
 pytestmark = pytest.mark.slow
 
-CYCLES = 100  # ~10 s of epochs on digits (0.1 s an epoch since the faster trainer): the kill lands mid-training,
+CYCLES = 200  # 10-20 s of epochs on digits (0.05-0.1 s an epoch since the faster trainer): the kill lands mid-training,
 #                and the job outlives the 5 s linger
 STUDY = f"""
 name = "lifetime"
