@@ -21,6 +21,7 @@ from starlette.routing import Route
 from sweep.errors import ApiError
 from sweep.local import datasets
 from sweep.local.bodies import describe, json_depth
+from sweep.local.features import input_block
 from sweep.local.routing import Ctx, Json, ok, read_body, route
 from sweep.local.views import dsp_body
 from sweep.studio.impulse_models import (
@@ -39,11 +40,6 @@ def _block(ctx: Ctx, project: datasets.LocalProject, dsp_id: int) -> tuple[dict[
     if found is None:
         raise ApiError(f"DSP block {dsp_id} does not exist in project {project.id}", status_code=404)
     return found
-
-
-def _window(impulse: dict[str, Any], dsp: dict[str, Any]) -> dict[str, Any]:
-    inputs = {b["id"]: b for b in impulse.get("inputBlocks") or []}
-    return dict(inputs.get(dsp.get("input"), next(iter(inputs.values()), {})))
 
 
 async def get_dsp(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
@@ -106,7 +102,7 @@ async def dsp_metadata(request: Request, ctx: Ctx, project: datasets.LocalProjec
     state = ctx.features.state(project, impulse, dsp)
     entry = ctx.features.entry(project, dsp["id"]) if state.generated else None
     source = (entry or {}).get("source") or ctx.features.source(project, impulse, dsp)
-    window = source.get("window") or _window(impulse, dsp)
+    window = source.get("window") or input_block(impulse, dsp)
     body = {"success": True, "created": (entry or {}).get("generatedAt") or "1970-01-01T00:00:00+00:00",
             "generated": state.generated, "dspConfig": dict((entry or {}).get("config") or {}),
             "labels": list(project.labels), "windowCount": int(state.count or 0),
@@ -126,7 +122,7 @@ async def dsp_performance(request: Request, ctx: Ctx, project: datasets.LocalPro
         from sweep.local import dsp as blocks
         from sweep.local.raw_features import window_samples
 
-        size, _ = window_samples(_window(impulse, dsp), project.frequency_hz)
+        size, _ = window_samples(input_block(impulse, dsp), project.frequency_hz)
         body = blocks.performance_body(str(dsp["type"]), ctx.dsp.values(project, dsp["id"]), size,
                                        len(project.axes or ()), float(project.frequency_hz))
     DspPerformanceResponse.model_validate(body)

@@ -28,7 +28,7 @@ from sweep.local.dsp_book import DspBook
 from sweep.local.store import atomic_write_json, read_json
 from sweep.local.views import impulse_body
 
-__all__ = ["FeatureBook", "FeatureState", "feature_source"]
+__all__ = ["FeatureBook", "FeatureState", "feature_source", "input_block"]
 
 _WINDOW_KEYS = ("type", "axes", "windowSizeMs", "windowIncreaseMs", "frequencyHz", "padZeros", "imageWidth",
                 "imageHeight", "resizeMode", "resizeMethod", "cropAnchor")
@@ -45,12 +45,17 @@ class FeatureState:
     job_id: int | None = None
 
 
+def input_block(impulse: dict[str, Any], dsp: dict[str, Any]) -> dict[str, Any]:
+    """The input block feeding a DSP block (its ``input``, else the impulse's first), a copy; {} if none."""
+    inputs = {b["id"]: b for b in impulse.get("inputBlocks") or []}
+    return dict(inputs.get(dsp.get("input"), next(iter(inputs.values()), {})))
+
+
 def feature_source(impulse: dict[str, Any], dsp: dict[str, Any], config: dict[str, str] | None = None
                    ) -> dict[str, Any]:
     """What a DSP block's features depend on: its input block's window, the DSP block's own settings and (a raw
     project's block) the parameter values set on it (``config``)."""
-    inputs = {b["id"]: b for b in impulse.get("inputBlocks") or []}
-    window = inputs.get(dsp.get("input"), next(iter(inputs.values()), {}))
+    window = input_block(impulse, dsp)
     source = {"window": {k: window[k] for k in _WINDOW_KEYS if k in window},
               "dsp": {k: dsp[k] for k in _DSP_KEYS if k in dsp}}
     return {**source, "config": dict(sorted(config.items()))} if config else source

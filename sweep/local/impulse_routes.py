@@ -20,7 +20,7 @@ from starlette.routing import Route
 from sweep.errors import ApiError, LocalStudioError
 from sweep.local import datasets
 from sweep.local.bodies import describe, json_depth
-from sweep.local.features import feature_source
+from sweep.local.features import feature_source, input_block
 from sweep.local.impulses import parse_create_body
 from sweep.local.raw_features import compute_features
 from sweep.local.routing import Ctx, Json, global_route, int_query, ok, read_body, route
@@ -176,8 +176,7 @@ _FEATURES = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_pre
 def _generate_raw(ctx: Ctx, project: datasets.LocalProject, body: GenerateFeaturesRequest, impulse: dict[str, Any],
                   dsp: dict[str, Any], source: dict[str, Any]) -> Response:
     """A raw project's features: its DSP block run on every window (off the event loop; the job ends once done)."""
-    inputs = {b["id"]: b for b in impulse.get("inputBlocks") or []}
-    window = dict(inputs.get(dsp.get("input"), next(iter(inputs.values()), {})))
+    window = input_block(impulse, dsp)
     values = ctx.dsp.values(project, dsp["id"])
     future = _FEATURES.submit(compute_features, project, str(dsp["type"]), values, window)
 

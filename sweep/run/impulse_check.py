@@ -14,8 +14,7 @@ from typing import Any
 
 from sweep.errors import StudyFileError
 from sweep.studio.backend import Backend
-from sweep.studio.impulse_models import DspParameter, Impulse
-from sweep.study.request import wire_value
+from sweep.studio.impulse_models import DspParameter, Impulse, dsp_wire_value
 from sweep.study.space import WINDOW_WIRE, Choices, FloatRange, IntRange
 from sweep.study.spec import StudySpec
 
@@ -95,7 +94,7 @@ def _impossible(item: DspParameter, value: Any, *, ranged: bool) -> str | None:
         return None if isinstance(value, bool) else f"{item.param!r} is true or false; got {value!r}"
     if kind == "select":
         options = [o.value for o in item.select_options or [] if o.value is not None]
-        return None if wire_value(value) in options else f"{item.param!r} must be one of {options}; got {value!r}"
+        return None if dsp_wire_value(value) in options else f"{item.param!r} must be one of {options}; got {value!r}"
     return None if isinstance(value, str) else f"{item.param!r} is text; got {value!r}"
 
 

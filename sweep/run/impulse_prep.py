@@ -75,6 +75,7 @@ class ImpulsePrep:
         self._lock = threading.Lock()
         self._positions: dict[str, int] | None = None
         self._impulse_of: dict[int, int] = {}  # learn block -> the impulse that holds it
+        self._dsp_of: dict[int, list[int]] = {}  # learn block -> the DSP blocks feeding it (from prepare)
 
     def prepare(self, work: TrialRun) -> TrainRequest:
         """Make the slot's impulse and features match the trial's settings; the request to send (columns set)."""
@@ -85,6 +86,8 @@ class ImpulsePrep:
         settings = request.impulse or {"dsp": {}, "window": {}}
         impulse = self._impulse(learn_id)
         learn = next(b for b in impulse.learn_blocks if b.id == learn_id)
+        with self._lock:
+            self._dsp_of[learn_id] = list(learn.dsp)
         wanted = {impulse.dsp_blocks[self._place(ref)].id: config for ref, config in settings["dsp"].items()}
         window: dict[str, int] = dict(settings["window"])
         metadata = {d: self.backend.dsp_metadata(d) for d in learn.dsp}
@@ -99,9 +102,12 @@ class ImpulsePrep:
 
     def device_metrics(self, learn_id: int, metrics: dict[str, float]) -> dict[str, float]:
         """The DSP blocks' device cost and the totals with the network's (see :func:`dsp_metrics`)."""
-        impulse = self._impulse(learn_id)
-        learn = next(b for b in impulse.learn_blocks if b.id == learn_id)
-        return dsp_metrics([self.backend.dsp_performance(d) for d in learn.dsp], metrics)
+        with self._lock:
+            dsp_ids = self._dsp_of.get(learn_id)
+        if dsp_ids is None:  # a re-attached trial: not prepared in this run
+            impulse = self._impulse(learn_id)
+            dsp_ids = next(list(b.dsp) for b in impulse.learn_blocks if b.id == learn_id)
+        return dsp_metrics([self.backend.dsp_performance(d) for d in dsp_ids], metrics)
 
     # ---- internals ----------------------------------------------------------------------------
 

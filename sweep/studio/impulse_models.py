@@ -37,6 +37,7 @@ __all__ = [
     "ListProjectsResponse",
     "SetDspConfigRequest",
     "UpdateImpulseResponse",
+    "dsp_wire_value",
     "is_keras_learn_block",
 ]
 
@@ -165,6 +166,16 @@ class DspConfigResponse(GenericApiResponse):
     def parameters(self) -> dict[str, DspParameter]:
         """The block's parameters by wire name (``param``)."""
         return {item.param: item for group in self.config or [] for item in group.items}
+
+
+def dsp_wire_value(value: Any) -> str:
+    """A DSP parameter's value as Studio writes and ``POST /dsp/{dspId}`` takes it: ``"true"``/``"false"``,
+    ``"1"`` for 1.0, ``"0.02"``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
 
 
 class SetDspConfigRequest(WireModel):

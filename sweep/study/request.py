@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweep.errors import MISSING, StudyFileError
+from sweep.studio.impulse_models import dsp_wire_value
 from sweep.studio.models import SetKerasParameterRequest
 from sweep.study.space import LAYER_FIELDS, SPECTROGRAM_FIELDS, WINDOW_WIRE, is_tuned, parameters
 from sweep.study.spec import StudySpec
 
-__all__ = ["TrainRequest", "config_key", "impulse_settings", "seeded_key", "train_request", "wire_value"]
+__all__ = ["TrainRequest", "config_key", "impulse_settings", "seeded_key", "train_request"]
 
 
 def train_request(spec: StudySpec, params: Mapping[str, Any]) -> SetKerasParameterRequest:
@@ -45,13 +46,6 @@ def train_request(spec: StudySpec, params: Mapping[str, Any]) -> SetKerasParamet
     return SetKerasParameterRequest.model_validate(body)
 
 
-def wire_value(value: Any) -> str:
-    """A DSP parameter as ``POST /dsp/{dspId}`` takes it: a string (booleans as Studio writes them)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
-
-
 def impulse_settings(spec: StudySpec, params: Mapping[str, Any]) -> dict[str, Any] | None:
     """What a trial sets on its impulse before training, as JSON: ``{"dsp": {block: {param: "value"}},
     "window": {"windowSizeMs": 1000, ...}}``; None when the space sets neither."""
@@ -66,7 +60,7 @@ def impulse_settings(spec: StudySpec, params: Mapping[str, Any]) -> dict[str, An
             raise StudyFileError(str(spec.path), name, MISSING, f"the trial has no value for param {name!r}")
         if name.startswith("dsp."):
             _, block, param = name.split(".", 2)
-            dsp.setdefault(block, {})[param] = wire_value(chosen)
+            dsp.setdefault(block, {})[param] = dsp_wire_value(chosen)
         elif name.startswith("window."):
             window[WINDOW_WIRE[name.removeprefix("window.")]] = int(chosen)
     return {"dsp": dsp, "window": window}

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from sweep.errors import ApiError
 from sweep.local.dsp.catalog import BLOCKS, Param, Value, params_of
+from sweep.studio.impulse_models import dsp_wire_value
 
 __all__ = ["Config", "DspParameterError", "Values", "resolve", "wire_value"]
 
@@ -34,12 +35,8 @@ _Refuse = Callable[[str], DspParameterError]
 
 
 def wire_value(value: Value) -> str:
-    """A typed value as Studio writes it: ``"true"``/``"false"``, ``"1"`` for 1.0, ``"0.02"``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    return str(value)
+    """A typed value as Studio writes it (see :func:`~sweep.studio.impulse_models.dsp_wire_value`)."""
+    return dsp_wire_value(value)
 
 
 def resolve(block_type: str, config: Config) -> Values:
