@@ -19,8 +19,9 @@ from sweep.local.store import append_log, atomic_write_json
 
 __all__ = ["MAX_JOBS_PER_WORKER", "READY", "Worker"]
 
-# A worker imports Keras/TensorFlow once (seconds: 7-9 s on 2 cores), spawned as the server starts so that
-# this overlaps the sweep's set-up, then runs jobs one after another: each job starts
+# A worker imports Keras/TensorFlow once (2.2-2.6 s on 2 cores), spawned as the server starts so that
+# this overlaps the sweep's set-up, warms up while no job is waiting (sweep/local/warmup.py: the first-use
+# costs a first job would pay), then runs jobs one after another: each job starts
 # from keras.backend.clear_session() and train()'s own seeding, so a reused worker gives the same model
 # as a fresh one. It sends each result back over its pipe at once (the server need not wait for a TF
 # process to exit) and exits after MAX_JOBS_PER_WORKER jobs, after any error other than a failed or
@@ -130,8 +131,8 @@ def _import_trainer() -> None:
 
 
 def _start(conn: Connection) -> tuple[str | None, Callable[[], str]]:
-    """Import the trainer (slow: Keras, TensorFlow): (the traceback if that failed, what the first job's log says
-    of this worker's start: whether the job had to wait for the import)."""
+    """Import the trainer (slow: Keras, TensorFlow), then warm it up until a job arrives: (the traceback if the
+    import failed, what the first job's log says of this worker's start: import, warm-up, wait)."""
     started = time.monotonic()
     try:
         _import_trainer()
@@ -144,16 +145,37 @@ def _start(conn: Connection) -> tuple[str | None, Callable[[], str]]:
     # instead of about 0.5 s on 2 cores, and the next job no longer waits for them.
     gc.freeze()
     ready = time.monotonic()
-    try:
-        waited = conn.poll()
-    except (EOFError, OSError):
-        waited = True
+    waited = _job_waiting(conn)
     imported = f"trainer imported in {ready - started:.1f} s"
     with contextlib.suppress(OSError, ValueError):
         conn.send(READY)  # the server starts the job it handed over (or the next one) from now
     if waited:
         return None, lambda: f" ({imported}; the job was waiting for it)"
-    return None, lambda: f" ({imported}, then idle {time.monotonic() - ready:.1f} s)"
+    warmed, complete = _warm_up(conn)
+    gc.freeze()  # what the warm-up left (traced code, caches) lives as long as the process too
+    if not complete:
+        return None, lambda: f" ({imported}, {warmed})"
+    idle = time.monotonic()
+    return None, lambda: f" ({imported}, {warmed}, then idle {time.monotonic() - idle:.1f} s)"
+
+
+def _job_waiting(conn: Connection) -> bool:
+    try:
+        return conn.poll()
+    except (EOFError, OSError):
+        return True
+
+
+def _warm_up(conn: Connection) -> tuple[str, bool]:
+    """The warm-up (sweep/local/warmup.py) until a job arrives: what it did, for the first job's log, and whether
+    it did all of it."""
+    try:
+        from sweep.local.warmup import warm_up
+
+        done = warm_up(lambda: _job_waiting(conn))
+    except Exception as exc:  # noqa: BLE001 - a failed warm-up leaves only the first-use costs to the first job
+        return f"warm-up failed ({type(exc).__name__}: {exc})", False
+    return done.describe(), done.complete
 
 
 def _worker_main(conn: Connection, parent_pid: int, allow_user_code: bool, max_jobs: int) -> None:
