@@ -87,6 +87,25 @@ def test_history_draws_best_so_far_in_percent(kind: str, request: pytest.Fixture
     assert fig.axes[0].get_ylabel() == "int8.accuracy (%)"
 
 
+def test_history_uses_a_log_value_axis_over_a_10x_span(multi: optuna.Study) -> None:
+    o = fr.objectives_of(multi)
+    frames = _frames(multi)
+    latency = next(n for n in o.names if n.endswith("latency_ms"))
+    data = frames[latency]
+    span = np.linspace(0, 1, len(data))
+    values = 0.25 * 40 ** span  # 0.25 to 10 ms: a 40x span
+    wide = {**frames, latency: data.assign(value=values, best=np.minimum.accumulate(values[::-1]))}
+    fig = _check(plots.history_figure(wide, o))
+    scales = {name: ax.get_yscale() for ax, name in zip(fig.axes, o.names, strict=True)}
+    assert scales[latency] == "log" and all(v == "linear" for n, v in scales.items() if n != latency)
+    ax = fig.axes[o.names.index(latency)]
+    shown = _offsets(ax, "feasible trial")
+    assert sorted(shown[:, 1]) == pytest.approx(sorted(wide[latency].loc[wide[latency]["feasible"].astype(bool),
+                                                                          "value"]))
+    narrow = {**frames, latency: data.assign(value=2 + 10 * span)}  # 2 to 12 ms: a 6x span stays linear
+    assert plots.history_figure(narrow, o).axes[o.names.index(latency)].get_yscale() == "linear"
+
+
 def test_importance_per_objective_and_its_warning(multi: optuna.Study) -> None:
     o = fr.objectives_of(multi)
     imp = fr.importances(multi, o)

@@ -71,13 +71,15 @@ def _trials(ax: Axes, x: pd.Series, y: pd.Series, feasible: pd.Series, size: flo
 @styled
 def history_figure(frames: dict[str, pd.DataFrame], objectives: Objectives) -> Figure:
     """One panel per objective: values of complete trials and the running best of the feasible ones
-    (``best_so_far`` frames)."""
+    (``best_so_far`` frames); a log value axis when the values span more than 10x (as the device plot's)."""
     fig = figure(9, 0.6 + 2.9 * len(frames))
     axes = fig.subplots(len(frames), 1, squeeze=False, sharex=True)[:, 0]
     for ax, name, direction in zip(axes, objectives.names, objectives.directions, strict=False):
         data, scale = frames[name], unit_of(name).scale
         _trials(ax, data["number"], data["value"] * scale, data["feasible"])
         ax.step(data["number"], data["best"] * scale, where="post", color=FRONT, label="best so far (feasible)")
+        if log_scale(data["value"]) and (data["value"].dropna() > 0).all():
+            _log_axis(ax, "y")
         ax.set_title(f"{name} ({direction})")
         ax.set_ylabel(axis_label(name))
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -337,6 +339,9 @@ def compare_history_figure(frames: dict[str, pd.DataFrame], name: str, direction
     ax = fig.subplots()
     for study_name, data in frames.items():
         ax.step(data["number"], data["best"] * scale, where="post", label=study_name)
+    best = pd.concat([data["best"] for data in frames.values()]) if frames else pd.Series(dtype=float)
+    if log_scale(best) and (best.dropna() > 0).all():
+        _log_axis(ax, "y")
     ax.set_xlabel("trial number")
     ax.set_ylabel(axis_label(name, f"best {name} so far"))
     fig.suptitle(f"Best-so-far {name} ({direction})")

@@ -162,6 +162,8 @@ def history_section(r: Report) -> Section:
         return hist
     frames = {n: fr.best_so_far(r.df, n, d) for n, d in zip(r.objectives.names, r.objectives.directions, strict=True)}
     alt = "Best-so-far per objective" if r.objectives.multi else "Best-so-far history"
+    hist.blocks.append(Text("Each complete trial's value and the best feasible one so far; a value axis spanning "
+                            "more than 10x is logarithmic."))
     plot(hist, "history.png", alt, lambda: plots.history_figure(frames, r.objectives))
     return hist
 
