@@ -177,3 +177,33 @@ def test_a_job_stays_queued_while_its_worker_imports_keras(tmp_path: Path) -> No
         assert "Waiting for a worker" not in (tmp_path / "jobs" / str(second) / "log").read_text()
     finally:
         manager.shutdown()
+
+
+def _spawned_workers(server_pid: int) -> list[int]:
+    """The server's worker processes (multiprocessing's spawn children), by pid."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == server_pid and fields[0] not in ("Z", "X") and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def test_a_server_running_two_jobs_at_once_spawns_both_workers_before_its_web_stack(tmp_path: Path) -> None:
+    """Both slots' first jobs find a warm worker: the second worker is not left to the job loop, which starts only
+    after the server imported its web stack and wrote its projects (more than a second on 2 cores)."""
+    from sweep.local.lifetime import process_start
+
+    with start_studio(tmp_path, concurrency=2) as studio:
+        workers = wait_for(lambda: w if len(w := _spawned_workers(studio.pid)) >= 2 else None, 30, "two workers")
+        assert len(workers) == 2, workers  # no third one: the pool is full
+        starts = [process_start(pid) for pid in workers]
+        assert None not in starts, starts
+        gap_s = abs(int(starts[0] or 0) - int(starts[1] or 0)) / os.sysconf("SC_CLK_TCK")
+        assert gap_s < 0.5, f"the workers started {gap_s:.2f} s apart"

@@ -61,13 +61,13 @@ class _Running:
 class JobManager:
     """Queues train jobs, runs each in a spawned worker process, keeps every state on disk.
 
-    ``first_worker``: a worker the server spawned ahead (see ``pool.spawn_ahead``), the first one on hand.
+    ``first_workers``: workers the server spawned ahead (see ``pool.spawn_ahead``), the first ones on hand.
     """
 
     def __init__(self, data_dir: Path, *, concurrency: int = 1, allow_user_code: bool = False,
                  profiling_job: bool = False, job_limit_m: int = 60, cancel_grace_s: float = 10.0,
                  profiling_delay_s: float = 1.0, features_delay_s: float = 1.0, prewarm: bool = True,
-                 max_jobs_per_worker: int = MAX_JOBS_PER_WORKER, first_worker: Worker | None = None) -> None:
+                 max_jobs_per_worker: int = MAX_JOBS_PER_WORKER, first_workers: list[Worker] | None = None) -> None:
         if concurrency < 1 or max_jobs_per_worker < 1:
             raise ValueError("concurrency and max_jobs_per_worker must be at least 1")
         self.data_dir, self.store = data_dir, Store(data_dir)
@@ -77,7 +77,7 @@ class JobManager:
         self.features_delay_s = features_delay_s
         self._ctx = multiprocessing.get_context("spawn")
         self._pool = WorkerPool(self._ctx, allow_user_code=allow_user_code, max_jobs=max_jobs_per_worker,
-                                prewarm=prewarm, idle=[first_worker] if first_worker is not None else None)
+                                prewarm=prewarm, idle=first_workers)
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)  # wakes the loop at once on submit/cancel
         self._lock = threading.RLock()
         self._jobs: dict[int, JobRecord] = {}

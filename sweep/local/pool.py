@@ -10,11 +10,13 @@ from sweep.local.worker import MAX_JOBS_PER_WORKER, Worker
 __all__ = ["WorkerPool", "spawn_ahead"]
 
 
-def spawn_ahead(allow_user_code: bool, max_jobs: int = MAX_JOBS_PER_WORKER) -> Worker:
-    """A worker spawned now, before the server has imported its web stack or written its default projects, so its
-    Keras import and warm-up overlap them; for the job manager (``JobManager(first_worker=...)``). Call it from
-    the server's main thread: the worker's parent-death signal follows the thread that spawned it."""
-    return Worker(multiprocessing.get_context("spawn"), allow_user_code, max_jobs)
+def spawn_ahead(allow_user_code: bool, count: int = 1, max_jobs: int = MAX_JOBS_PER_WORKER) -> list[Worker]:
+    """``count`` workers (one per job the server runs at once) spawned now, before the server has imported its web
+    stack or written its default projects, so their Keras import and warm-up overlap them; for the job manager
+    (``JobManager(first_workers=...)``). Call it from the server's main thread: a worker's parent-death signal
+    follows the thread that spawned it."""
+    ctx = multiprocessing.get_context("spawn")
+    return [Worker(ctx, allow_user_code, max_jobs) for _ in range(max(1, count))]
 
 
 class WorkerPool:

@@ -95,16 +95,18 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _app(data_dir: Path, api_key: str | None, *, max_impulses: int, **manager_options: Any,
          ) -> tuple[ASGIApp, ProjectSocket]:
-    """The server's ASGI app (the project socket in front of the routes) and its socket; its first worker is
-    spawned before anything else, so that its Keras import overlaps the rest of the server's start."""
+    """The server's ASGI app (the project socket in front of the routes) and its socket; its first workers (one per
+    job it runs at once) are spawned before anything else, so that their Keras import overlaps the rest of the
+    server's start."""
     from sweep.local.pool import spawn_ahead
 
-    first_worker = spawn_ahead(bool(manager_options.get("allow_user_code")))
+    first_workers = spawn_ahead(bool(manager_options.get("allow_user_code")), int(manager_options["concurrency"]))
     try:
-        return _build_app(data_dir, api_key, max_impulses=max_impulses, first_worker=first_worker,
+        return _build_app(data_dir, api_key, max_impulses=max_impulses, first_workers=first_workers,
                           **manager_options)
     except BaseException:
-        first_worker.stop()
+        for worker in first_workers:
+            worker.stop()
         raise
 
 
