@@ -9,7 +9,8 @@ where a fresh worker's first-use costs fall (job start -> epoch 1, epoch 1 itsel
 Printed per run: the worker's own line (its import, its warm-up, how long it then waited), first / second and,
 as a control, third / second (two warm jobs: what noise alone gives); then the medians over the runs, and the
 first job's phases minus the second's. Target: first / second no more than third / second, the phases equal.
-Usage: .venv/bin/python benchmarks/first_job.py [--runs 6] [--trials 3] [--epochs 30]
+With --slots K the study has K slots (K x --trials trials) and each slot's jobs are compared among themselves.
+Usage: .venv/bin/python benchmarks/first_job.py [--runs 6] [--trials 3] [--epochs 30] [--slots 1]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ training_seed = 1
 [target]
 kind = "local"
 project = "digits"
+slots = {slots}
 
 [[objectives]]
 metric = "int8.accuracy"
@@ -73,20 +75,25 @@ def _job(job_dir: Path) -> dict[str, float | str]:
             "worker": next(text for _, text in lines if text.startswith("Worker pid"))}
 
 
-def one_run(trials: int, epochs: int) -> list[dict[str, float | str]]:
-    """Run the study once in a fresh directory; its training jobs in order."""
+def one_run(trials: int, epochs: int, slots: int) -> list[list[dict[str, float | str]]]:
+    """Run the study once in a fresh directory; each slot's training jobs in order."""
     sweep = Path(sys.executable).with_name("sweep")
     with tempfile.TemporaryDirectory(prefix="sweep-first-job-") as tmp:
         work = Path(tmp)
-        (work / "first_job.toml").write_text(STUDY.format(trials=trials, epochs=epochs), encoding="utf-8")
+        (work / "first_job.toml").write_text(STUDY.format(trials=trials * slots, epochs=epochs, slots=slots),
+                                             encoding="utf-8")
         done = subprocess.run([str(sweep), "run", "first_job.toml", "--no-baseline", "--no-report"], cwd=work,
                               capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SystemExit(f"sweep run failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         jobs = sorted((p.parent for p in (work / ".sweep" / "studio" / "jobs").glob("*/job.json")),
                       key=lambda p: int(p.name))
-        train = [d for d in jobs if "Training" in json.loads((d / "job.json").read_text())["category"]]
-        return [_job(d) for d in train]
+        by_slot: dict[int, list[dict[str, float | str]]] = {}
+        for d in jobs:
+            record = json.loads((d / "job.json").read_text(encoding="utf-8"))
+            if record["kind"] == "train":
+                by_slot.setdefault(int(record["learnId"]), []).append(_job(d))
+        return [by_slot[learn_id] for learn_id in sorted(by_slot)]
 
 
 PHASES = ("queued", "before epoch 1", "epoch 1", "conversion")
@@ -97,24 +104,26 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=6)
     ap.add_argument("--trials", type=int, default=3, help="at least 3: the third job is the control")
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--slots", type=int, default=1, help="the study's slots (jobs at once); each slot compared apart")
     args = ap.parse_args()
     firsts, controls = [], []
     deltas: dict[str, list[float]] = {k: [] for k in PHASES}
     for n in range(args.runs):
-        jobs = one_run(max(3, args.trials), args.epochs)
-        walls = [float(j["wall"]) for j in jobs]
-        first, control = walls[0] / walls[1], walls[2] / walls[1]
-        firsts.append(first)
-        controls.append(control)
-        for k in PHASES:
-            deltas[k].append(float(jobs[0][k]) - float(jobs[1][k]))
-        print(f"run {n + 1}: {jobs[0]['worker']}")
-        print(f"  jobs {' / '.join(f'{w:.2f}' for w in walls)} s: first / second {first:.2f}x, third / second "
-              f"{control:.2f}x (control) | first minus second: "
-              + ", ".join(f"{k} {float(jobs[0][k]) - float(jobs[1][k]):+.3f} s" for k in PHASES))
-    print(f"median over {args.runs} runs: first / second {statistics.median(firsts):.2f}x "
-          f"(range {min(firsts):.2f}-{max(firsts):.2f}), third / second {statistics.median(controls):.2f}x "
-          f"(range {min(controls):.2f}-{max(controls):.2f}); target: first / second no more than the control")
+        for slot, jobs in enumerate(one_run(max(3, args.trials), args.epochs, args.slots), start=1):
+            walls = [float(j["wall"]) for j in jobs]
+            first, control = walls[0] / walls[1], walls[2] / walls[1]
+            firsts.append(first)
+            controls.append(control)
+            for k in PHASES:
+                deltas[k].append(float(jobs[0][k]) - float(jobs[1][k]))
+            print(f"run {n + 1}{f', slot {slot}' if args.slots > 1 else ''}: {jobs[0]['worker']}")
+            print(f"  jobs {' / '.join(f'{w:.2f}' for w in walls)} s: first / second {first:.2f}x, third / second "
+                  f"{control:.2f}x (control) | first minus second: "
+                  + ", ".join(f"{k} {float(jobs[0][k]) - float(jobs[1][k]):+.3f} s" for k in PHASES))
+    print(f"median over {len(firsts)} first jobs ({args.runs} runs x {args.slots} slot(s)): first / second "
+          f"{statistics.median(firsts):.2f}x (range {min(firsts):.2f}-{max(firsts):.2f}), third / second "
+          f"{statistics.median(controls):.2f}x (range {min(controls):.2f}-{max(controls):.2f}); target: first / "
+          "second no more than the control")
     print("median first minus second: " + ", ".join(f"{k} {statistics.median(v):+.3f} s" for k, v in deltas.items()))
 
 
