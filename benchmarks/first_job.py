@@ -60,9 +60,9 @@ def _time(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
-def _job(job_dir: Path) -> dict[str, float | str]:
-    """A finished training job: wall and queued seconds, its phases from the log, the worker's line."""
-    record = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
+def _job(job_dir: Path, record: dict[str, str]) -> dict[str, float | str]:
+    """A finished training job (``record``: its job.json): wall and queued seconds, its phases from the log, the
+    worker's line."""
     lines = [line.split("\t", 1) for line in (job_dir / "log").read_text(encoding="utf-8").splitlines()]
 
     def at(prefix: str) -> float:
@@ -92,7 +92,7 @@ def one_run(trials: int, epochs: int, slots: int) -> list[list[dict[str, float |
         for d in jobs:
             record = json.loads((d / "job.json").read_text(encoding="utf-8"))
             if record["kind"] == "train":
-                by_slot.setdefault(int(record["learnId"]), []).append(_job(d))
+                by_slot.setdefault(int(record["learnId"]), []).append(_job(d, record))
         return [by_slot[learn_id] for learn_id in sorted(by_slot)]
 
 

@@ -105,7 +105,7 @@ def _fit(axis: Axis, column: pd.Series) -> Axis:
 
 def _objective_axis(name: str, values: pd.Series) -> Axis:
     shown = values.astype(float) * unit_of(name).scale
-    kind = "log" if log_scale(shown) and (shown > 0).all() else "float"
+    kind = "log" if log_scale(shown) else "float"
     return Axis(axis_label(name), kind, float(shown.min()), float(shown.max()))
 
 

@@ -41,9 +41,10 @@ _COST_NAMES = {"latency_ms": "latency", "ram_bytes": "RAM", "rom_bytes": "ROM"}
 
 
 def log_scale(values: pd.Series) -> bool:
-    """A log axis when the positive values span more than 10x."""
-    positive = values[values > 0]
-    return bool(len(positive)) and float(positive.max()) > 10 * float(positive.min())
+    """A log axis when the values drawn (NaN is not) are all positive and span more than 10x: a log axis would
+    hide a value at or below 0."""
+    drawn = values.dropna()
+    return bool(len(drawn)) and bool((drawn > 0).all()) and float(drawn.max()) > 10 * float(drawn.min())
 
 
 def _log_axis(ax: Axes, which: str) -> None:
@@ -78,7 +79,7 @@ def history_figure(frames: dict[str, pd.DataFrame], objectives: Objectives) -> F
         data, scale = frames[name], unit_of(name).scale
         _trials(ax, data["number"], data["value"] * scale, data["feasible"])
         ax.step(data["number"], data["best"] * scale, where="post", color=FRONT, label="best so far (feasible)")
-        if log_scale(data["value"]) and (data["value"].dropna() > 0).all():
+        if log_scale(data["value"]):
             _log_axis(ax, "y")
         ax.set_title(f"{name} ({direction})")
         ax.set_ylabel(axis_label(name))
@@ -340,7 +341,7 @@ def compare_history_figure(frames: dict[str, pd.DataFrame], name: str, direction
     for study_name, data in frames.items():
         ax.step(data["number"], data["best"] * scale, where="post", label=study_name)
     best = pd.concat([data["best"] for data in frames.values()]) if frames else pd.Series(dtype=float)
-    if log_scale(best) and (best.dropna() > 0).all():
+    if log_scale(best):
         _log_axis(ax, "y")
     ax.set_xlabel("trial number")
     ax.set_ylabel(axis_label(name, f"best {name} so far"))
