@@ -72,3 +72,21 @@ def test_a_fresh_worker_warms_up_only_while_no_job_waits_and_its_first_job_says_
     assert re.fullmatch(r"None ready \(trainer imported in \d+\.\d s; the job was waiting for it\)", waited), waited
     assert re.fullmatch(r"None ready \(trainer imported in \d+\.\d s, warmed up in \d+\.\d s, then idle \d+\.\d s\)",
                         idle), idle
+
+
+def test_a_failing_warm_up_leaves_the_worker_able_to_take_its_first_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    from sweep.local import worker
+
+    def broken(job_waiting: object) -> warmup.WarmUp:
+        raise RuntimeError("no room for the tiny model")
+
+    monkeypatch.setattr(warmup, "warm_up", broken)
+    parent, child = multiprocessing.Pipe()
+    try:
+        said, complete = worker._warm_up(child)
+    finally:
+        parent.close()
+        child.close()
+    assert (said, complete) == ("warm-up failed (RuntimeError: no room for the tiny model)", False)
