@@ -119,6 +119,7 @@ class _Started:
 
 def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, started: _Started) -> RunResult:
     from sweep.run.budget import show_quota
+    from sweep.run.impulse_check import refuse_local_image_window
     from sweep.run.progress import Progress
     from sweep.run.warm import enqueue_configs, warm_sources, warm_start
     from sweep.session import stored
@@ -136,6 +137,7 @@ def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, s
     sources = warm_sources(spec, found, settings)
     given = load_enqueue_file(flags.enqueue, spec) if flags.enqueue is not None else []
     plan = plan_target(spec, settings, flags.learn_blocks, flags.slots)
+    refuse_local_image_window(spec)
     stale_after_s = _stale_after(flags.stale_after, settings)
     _refuse_busy(found.study, plan, stale_after_s)
     progress = Progress(quiet=flags.quiet, live=flags.live, events=started.events)
