@@ -80,6 +80,7 @@ class FakeJob:
     seed: str | None = None  # the X-Sweep-Seed header it was submitted with
     # a train job's: DSP block id -> the input window its features were generated from
     features: dict[int, dict[str, Any]] = field(default_factory=dict)
+    features_job: dict[int, int] = field(default_factory=dict)  # a train job's: DSP block id -> the job that made them
 
     @property
     def key(self) -> str:
@@ -263,7 +264,9 @@ class FakeStudio:
             self.dsp.load(state["dsp"])
         for raw in state["jobs"]:
             features = {int(k): v for k, v in (raw.get("features") or {}).items()}
-            job = FakeJob(**{**raw, "script": JobScript(**raw["script"]), "features": features})
+            made_by = {int(k): int(v) for k, v in (raw.get("features_job") or {}).items()}
+            job = FakeJob(**{**raw, "script": JobScript(**raw["script"]), "features": features,
+                             "features_job": made_by})
             self.jobs[job.id] = job
 
     # ---- behaviour ----------------------------------------------------------------------------
@@ -453,7 +456,9 @@ class FakeStudio:
         script = JobScript(**{**asdict(script), "metrics": script.metrics,
                               "status_errors": list(script.status_errors)})
         job = FakeJob(id=self._next_id, learn_id=lid, request=request, created=now, script=script, seed=self._seed,
-                      features={d: dict(self.dsp.generated.get(d, {}).get("window", {})) for d in self.imp.dsp_of(lid)})
+                      features={d: dict(self.dsp.generated.get(d, {}).get("window", {})) for d in self.imp.dsp_of(lid)},
+                      features_job={d: int(self.dsp.generated[d]["job"]) for d in self.imp.dsp_of(lid)
+                                    if d in self.dsp.generated})
         self._next_id += 1
         self.jobs[job.id] = job
         if script.profiling_delay_s > 0:
