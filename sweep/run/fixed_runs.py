@@ -75,9 +75,8 @@ def queue_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, sourc
     item = baseline_item(spec, config, backend)
     refused = refusals(spec, saved_request(config))
     if refused:
-        progress.warn(f"baseline skipped: the source learn block {source_learn_id} holds a configuration the local "
-                      f"studio cannot train ({'; '.join(refused)}); the study runs without a baseline "
-                      "(--no-baseline: no baseline and no note)")
+        progress.warn(f"baseline skipped: the local studio cannot train source learn block {source_learn_id}'s "
+                      f"configuration ({'; '.join(refused)}); the study runs without one (--no-baseline: no note)")
         return
     enqueue(side or open_side(study, BASELINE), [item])
     behind = ", ".join(left_behind(config))
