@@ -76,13 +76,18 @@ class FakeDsp:
         got = self.generated.get(dsp_id) or {"config": self.config(dsp_id), "window": {}}
         window = got["window"]
         frames = max(1, int(window.get("windowSizeMs", 1000) / (float(got["config"]["frame_stride"]) * 1000)))
+        output: dict[str, Any] = {"type": "spectrogram", "shape": {"width": frames, "height": self.width(dsp_id)}}
+        count = frames * self.width(dsp_id)
+        if window.get("type") == "image":  # Studio's image block: the input resized (its window says no more)
+            output = {"type": "image", "shape": {"width": window["imageWidth"], "height": window["imageHeight"],
+                                                 "channels": 3}}
+            count = window["imageWidth"] * window["imageHeight"] * 3
         return {"success": True, "created": "2026-12-01T00:00:00Z", "generated": generated,
                 "dspConfig": dict(got["config"]), "labels": [], "windowCount": 1,
-                "featureCount": frames * self.width(dsp_id), "includedSamples": [],
+                "featureCount": count, "includedSamples": [],
                 "windowSizeMs": int(window.get("windowSizeMs", 1000)),
-                "windowIncreaseMs": int(window.get("windowIncreaseMs", 500)), "padZeros": True,
-                "frequency": 16000.0,
-                "outputConfig": {"type": "spectrogram", "shape": {"width": frames, "height": self.width(dsp_id)}}}
+                "windowIncreaseMs": int(window.get("windowIncreaseMs", 500)),
+                "padZeros": bool(window.get("padZeros", True)), "frequency": 16000.0, "outputConfig": output}
 
     def performance(self, dsp_id: int, devices: list[tuple[str, str, bool, float]]) -> list[dict[str, Any]]:
         """Latency grows with the filters and the frames, RAM with the filters: enough to rank on."""

@@ -78,6 +78,9 @@ class FakeJob:
     cancelled: float | None = None
     kind: str = "train"  # or "profile" (the job a metadata profilingJobId points at), or "features"
     seed: str | None = None  # the X-Sweep-Seed header it was submitted with
+    # a train job's: DSP block id -> the input window its features were generated from
+    features: dict[int, dict[str, Any]] = field(default_factory=dict)
+    features_job: dict[int, int] = field(default_factory=dict)  # a train job's: DSP block id -> the job that made them
 
     @property
     def key(self) -> str:
@@ -97,6 +100,7 @@ class FakeJob:
 
 
 NOT_JSON: Any = object()  # a request body that did not parse
+_IDENTITY = ("id", "name", "title", "createdBy", "createdAt")  # an input block's fields its features do not follow
 
 
 def _request(b: Any) -> dict[str, Any] | Answer:
@@ -162,11 +166,12 @@ class FakeStudio:
                  learn_block_ids: list[int] | None = None, class_names: list[str] | None = None,
                  devices: list[tuple[str, str, bool, float]] | None = None, port: int = 0,
                  state_file: Path | None = None, default_script: JobScript | None = None,
-                 project_socket: bool = True) -> None:
+                 project_socket: bool = True, kind: str = "spectrogram") -> None:
         self.api_key = api_key
         self.project_socket = project_socket  # serve the project socket (socket-token, /socket.io/)
         self.socket: FakeSocket | None = None
         self.project_id = project_id
+        self.kind = kind  # the project's data: "spectrogram" (a time-series input block) or "image"
         self.learn_block_ids = list(learn_block_ids or [7])
         self.class_names = list(class_names or ["no", "yes", "noise"])
         self.devices = list(devices or DEVICES)
@@ -258,7 +263,10 @@ class FakeStudio:
         if "dsp" in state:
             self.dsp.load(state["dsp"])
         for raw in state["jobs"]:
-            job = FakeJob(**{**raw, "script": JobScript(**raw["script"])})
+            features = {int(k): v for k, v in (raw.get("features") or {}).items()}
+            made_by = {int(k): int(v) for k, v in (raw.get("features_job") or {}).items()}
+            job = FakeJob(**{**raw, "script": JobScript(**raw["script"]), "features": features,
+                             "features_job": made_by})
             self.jobs[job.id] = job
 
     # ---- behaviour ----------------------------------------------------------------------------
@@ -345,8 +353,9 @@ class FakeStudio:
 
     def _project(self) -> LocalProject:
         """The project as the local studio's answer builders describe one (nothing is stored)."""
-        return LocalProject(id=self.project_id, name=f"fake-{self.project_id}", kind="spectrogram",
-                            input_shape=(99, 40), labels=self.class_names, impulse_id=1,
+        return LocalProject(id=self.project_id, name=f"fake-{self.project_id}", kind=self.kind,  # type: ignore[arg-type]
+                            input_shape=(96, 96, 3) if self.kind == "image" else (99, 40),
+                            labels=self.class_names, impulse_id=1,
                             learn_block_ids=self.learn_block_ids, path=Path("/nonexistent"))
 
     def handle(self, method: str, path: str, query: dict[str, str], body: dict[str, Any] | None,
@@ -446,7 +455,10 @@ class FakeStudio:
                 f"ERROR: features of DSP block {missing[0]} are not generated: run a generate-features job first"])
         script = JobScript(**{**asdict(script), "metrics": script.metrics,
                               "status_errors": list(script.status_errors)})
-        job = FakeJob(id=self._next_id, learn_id=lid, request=request, created=now, script=script, seed=self._seed)
+        job = FakeJob(id=self._next_id, learn_id=lid, request=request, created=now, script=script, seed=self._seed,
+                      features={d: dict(self.dsp.generated.get(d, {}).get("window", {})) for d in self.imp.dsp_of(lid)},
+                      features_job={d: int(self.dsp.generated[d]["job"]) for d in self.imp.dsp_of(lid)
+                                    if d in self.dsp.generated})
         self._next_id += 1
         self.jobs[job.id] = job
         if script.profiling_delay_s > 0:
@@ -508,13 +520,14 @@ class FakeStudio:
         return self.dsp.current(dsp_id, self._window_of(dsp_id), done)
 
     def _window_of(self, dsp_id: int) -> dict[str, Any]:
-        """The window of the input block feeding a DSP block (the fields features depend on)."""
+        """The input block feeding a DSP block, all of it but its identity: as on Studio, features depend on
+        every setting of the input block (time-series window or image size)."""
         for impulse in self.imp.impulses.values():
             for block in impulse["dspBlocks"]:
                 if int(block["id"]) == dsp_id:
                     inputs = {int(b["id"]): b for b in impulse["inputBlocks"]}
                     source = inputs.get(int(block.get("input") or 0), next(iter(inputs.values()), {}))
-                    return {k: source[k] for k in ("windowSizeMs", "windowIncreaseMs") if k in source}
+                    return {k: v for k, v in source.items() if k not in _IDENTITY}
         return {}
 
     def _update_impulse(self, now: float, q: dict[str, str], b: Any) -> Answer:

@@ -114,8 +114,8 @@ def test_a_configuration_already_there_generates_no_features(studio: FakeStudio,
     done = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     features = [c for c in _calls(studio) if c[1] == "/jobs/generate-features"]
-    # one for the slot's set-up (the clone has none), one for the trials' configuration, then none
-    assert len(features) == 2, features
+    # one for the trials' configuration, made by the first trial (none at the slot's set-up), then none
+    assert len(features) == 1, features
     assert done.stderr.count("features of this DSP and window configuration are there already") == 2
     assert [t.state for t in load(tmp_path, "whole").get_trials()] == [TrialState.COMPLETE] * 3
 
@@ -206,3 +206,17 @@ def test_two_slots_each_set_their_own_clone(studio: FakeStudio, tmp_path: Path) 
         assert t.user_attrs["request"]["visualLayers"][0]["columns"] == t.params["dsp.MFE.num_filters"]
     assert len({trained[t.user_attrs["job_id"]] for t in load(tmp_path, "whole").get_trials()}) == 2  # both slots
     assert not [p for m, p, _ in studio.requests if m == "POST" and p.endswith(f"/dsp/{SOURCE_DSP}")]
+
+
+def test_every_feature_job_of_a_whole_impulse_run_is_trained_on(studio: FakeStudio, tmp_path: Path) -> None:
+    """Slot set-up makes no features the first job would replace: with the baseline and two slots, each feature
+    job's features are those some train job then trained on (the baseline's slot makes the source's itself)."""
+    path = write_study(tmp_path, studio.base_url, name="whole", trials=4, slots=2, space=SPACE, sampler="grid",
+                       baseline=True)
+    done = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    made = sorted(j.id for j in studio.jobs.values() if j.kind == "features")
+    used = {job for j in studio.jobs.values() if j.kind == "train" for job in j.features_job.values()}
+    assert [j for j in made if j not in used] == [], f"feature jobs {made}, trained on {sorted(used)}"
+    # the baseline (the source's 40 filters, 1000 ms) and four other configurations: five, one each
+    assert len(made) == 5, made

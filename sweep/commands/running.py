@@ -119,6 +119,7 @@ class _Started:
 
 def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, started: _Started) -> RunResult:
     from sweep.run.budget import show_quota
+    from sweep.run.impulse_check import refuse_local_image_window
     from sweep.run.progress import Progress
     from sweep.run.warm import enqueue_configs, warm_sources, warm_start
     from sweep.session import stored
@@ -136,11 +137,13 @@ def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, s
     sources = warm_sources(spec, found, settings)
     given = load_enqueue_file(flags.enqueue, spec) if flags.enqueue is not None else []
     plan = plan_target(spec, settings, flags.learn_blocks, flags.slots)
+    refuse_local_image_window(spec)
     stale_after_s = _stale_after(flags.stale_after, settings)
     _refuse_busy(found.study, plan, stale_after_s)
     progress = Progress(quiet=flags.quiet, live=flags.live, events=started.events)
     try:
-        with _working(spec, settings, plan, found, progress, flags.slots or flags.learn_blocks) as work:
+        with _working(spec, settings, plan, found, progress, flags.slots or flags.learn_blocks,
+                      baseline=flags.baseline and spec.baseline) as work:
             options = _options(spec, target_trials, work.polling, stale_after_s, found, flags.on_stop)
             progress.info(f"study {spec.name!r}: {target_trials} trials on {work.description}")
             started.study = work.study  # the run has really started: a report is due, and study_done
@@ -169,7 +172,7 @@ def _trials(spec: StudySpec, work: _Work, options: RunOptions, progress: Progres
     if baseline and spec.baseline:
         from sweep.run.fixed_runs import run_baseline
 
-        run_baseline(spec, work.study, work.client, work.learn_ids, options, progress, work.events, work.source)
+        run_baseline(spec, work.study, work.client, work.learn_ids, options, progress, work.events)
     started.runner = Runner(spec, work.study, work.client, work.learn_ids, options, progress=progress,
                             events=work.events)
     started.runner.run()
@@ -255,9 +258,10 @@ class _Work:
 
 @contextlib.contextmanager
 def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Stored, progress: Progress,
-             worker: list[int] | None) -> Iterator[_Work]:
-    """Connect, open the study and ready its slots (the impulse limit checked before any clone) for as
-    long as the run lasts; the socket is closed before the local studio stops."""
+             worker: list[int] | None, *, baseline: bool = False) -> Iterator[_Work]:
+    """Connect, open the study, decide its baseline (``baseline``: a new study's is queued, or skipped when the
+    target cannot train it) and ready its slots (the impulse limit checked before any clone) for as long as the
+    run lasts; the socket is closed before the local studio stops."""
     import threading
 
     from sweep.run.follow import Follower, Polling
@@ -273,9 +277,13 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
             _check_impulse(spec, conn.client, setup)
         opened = stored.create(spec, found, worker=",".join(map(str, worker or [])))
         stored.record_study_attrs(opened, spec)
+        source = setup[1].source_learn.id if setup is not None else plan.learn_ids[0]
+        if baseline:  # before any job: the slots' features are made next
+            from sweep.run.fixed_runs import queue_baseline
+
+            queue_baseline(spec, opened, conn.client, source, progress)
         learn_ids = _learn_ids(opened, plan, setup, conn.client, Follower(
             conn.client, polling=polling, stop=threading.Event(), events=events), progress)
-        source = setup[1].source_learn.id if setup is not None else learn_ids[0]
         yield _Work(conn.client, events, opened, learn_ids, source, polling,
                     f"{conn.description}, learn blocks {learn_ids}; storage {redact_url(found.url)}", conn.description)
 

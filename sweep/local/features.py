@@ -4,7 +4,7 @@ A local project's features already exist as arrays (``X.npy``), so generating a 
 generate-features job) records that state for that block; the file (written atomically) maps DSP ids::
 
     {"12": {"generated": true, "count": 1797, "jobId": 40, "generatedAt": "<ISO time>",
-            "source": {"window": {<the input block's type, axes, window, frequency, image size>},
+            "source": {"window": {<the input block's window: studio.impulse_models.WINDOW_FIELDS>},
                        "dsp": {<the DSP block's type, axes, implementation version>}}}}
 
 ``count`` is the number of feature vectors (one per sample: a local project has one window per sample).
@@ -27,11 +27,10 @@ from sweep.local.datasets import LocalProject, sample_count
 from sweep.local.dsp_book import DspBook
 from sweep.local.store import atomic_write_json, read_json
 from sweep.local.views import impulse_body
+from sweep.studio.impulse_models import input_window
 
 __all__ = ["FeatureBook", "FeatureState", "feature_source", "input_block"]
 
-_WINDOW_KEYS = ("type", "axes", "windowSizeMs", "windowIncreaseMs", "frequencyHz", "padZeros", "imageWidth",
-                "imageHeight", "resizeMode", "resizeMethod", "cropAnchor")
 _DSP_KEYS = ("type", "axes", "implementationVersion", "valuesPerAxis", "namedAxes", "customUrl")
 
 
@@ -55,8 +54,7 @@ def feature_source(impulse: dict[str, Any], dsp: dict[str, Any], config: dict[st
                    ) -> dict[str, Any]:
     """What a DSP block's features depend on: its input block's window, the DSP block's own settings and (a raw
     project's block) the parameter values set on it (``config``)."""
-    window = input_block(impulse, dsp)
-    source = {"window": {k: window[k] for k in _WINDOW_KEYS if k in window},
+    source = {"window": input_window(input_block(impulse, dsp)),
               "dsp": {k: dsp[k] for k in _DSP_KEYS if k in dsp}}
     return {**source, "config": dict(sorted(config.items()))} if config else source
 

@@ -20,8 +20,10 @@ How request fields are honoured (anything not listed that the local studio canno
 - mode "expert" -> JobFailed unless allow_user_code; then ``script`` must define
   build_model(input_length, classes) -> keras.Model (uncompiled), trained like a visual model.
 - useLearnedOptimizer, akida edge learning, customValidationMetadataKey, customParameters,
-  blockParameters -> JobFailed. minimumConfidenceRating, skipEmbeddingsAndMemory and UI flags do
-  not change training (no feature-explorer embeddings are computed).
+  blockParameters, kFoldsValidationConfig -> JobFailed (the list: ``validate.refusals``, which a sweep
+  also checks a baseline with before any job). minimumConfidenceRating, skipEmbeddingsAndMemory,
+  anomalyCapacity, trainingProcessor and UI flags do not change training (no feature-explorer
+  embeddings are computed).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from sweep.errors import ApiError, JobFailed
 from sweep.local import augment, devices, evaluate, fitting, scores
 from sweep.local.datasets import LocalProject, load_arrays
 from sweep.local.layers import build_model, layer_summary
-from sweep.local.validate import plan_layers, total_macs, validate_request
+from sweep.local.validate import plan_layers, refusals, total_macs, validate_request
 from sweep.studio.models import (
     KerasModelMetadata,
     KerasModelMetadataGraph,
@@ -65,23 +67,9 @@ DEFAULTS: dict[str, Any] = {"training_cycles": 30, "learning_rate": 0.005, "batc
 def _refuse(request: SetKerasParameterRequest, project: LocalProject, allow_user_code: bool) -> list[str]:
     """JobFailed for what the local studio cannot do; returns notes for fields that do not apply here."""
     r = request
-    if r.mode == "expert" and not allow_user_code:
-        raise JobFailed("expert mode runs user code; start the local studio with user code allowed to run it")
-    if r.mode == "expert" and not (r.script or "").strip():
-        raise JobFailed("expert mode needs a script defining build_model(input_length, classes)")
-    for layer in r.visual_layers or []:
-        if layer.type.startswith("transfer_") and layer.enabled is not False:
-            raise JobFailed(f"layer type {layer.type!r} (pretrained transfer learning) is not available offline")
-    if r.selected_model_type in (ModelType.AKIDA, ModelType.REQUIRES_RETRAIN):
-        raise JobFailed(f"selectedModelType {r.selected_model_type.value!r} is not available in the local studio")
-    if r.akida_edge_learning_config and r.akida_edge_learning_config.get("enabled"):
-        raise JobFailed("akidaEdgeLearningConfig is not available in the local studio")
-    if r.use_learned_optimizer:
-        raise JobFailed("useLearnedOptimizer (VeLO) is not available in the local studio")
-    if r.custom_validation_metadata_key:
-        raise JobFailed("customValidationMetadataKey: local projects carry no sample metadata")
-    if r.custom_parameters or r.block_parameters:
-        raise JobFailed("customParameters/blockParameters apply to custom learn blocks, not the local Keras block")
+    refused = refusals(r, user_code=allow_user_code)
+    if refused:
+        raise JobFailed(refused[0])
     notes = []
     if r.augmentation_policy_image == "all" and project.kind != "image":
         notes.append(f"augmentationPolicyImage 'all' does not apply to a {project.kind} project (as in Studio)")

@@ -16,16 +16,17 @@ Layer rules (Studio's visual mode, as the local studio builds it):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sweep.errors import ApiError
-from sweep.studio.models import SetKerasParameterRequest, VisualLayer
+from sweep.studio.models import ModelType, SetKerasParameterRequest, VisualLayer
 
 if TYPE_CHECKING:
     from sweep.local.datasets import LocalProject
 
-__all__ = ["LIMITS", "Step", "plan_layers", "total_macs", "total_params", "validate_request"]
+__all__ = ["LIMITS", "Step", "plan_layers", "refusals", "total_macs", "total_params", "validate_request"]
 
 LIMITS: dict[str, int] = {"batch_size": 65536, "training_cycles": 10000, "neurons": 4096, "kernel_size": 64,
                           "stack": 16, "params": 20_000_000, "layers": 256, "keras_layers": 1024}
@@ -202,3 +203,35 @@ def validate_request(request: SetKerasParameterRequest, project: LocalProject) -
         raise _bad(f"visualLayers: the model would have {len(steps)} Keras layers, over {int(LIMITS['keras_layers'])}")
     if total_params(steps) > LIMITS["params"]:
         raise _bad(f"visualLayers: the model has {total_params(steps)} weights, over {int(LIMITS['params'])}")
+
+
+def refusals(request: SetKerasParameterRequest, *, user_code: bool | None) -> list[str]:
+    """What of ``request`` the local studio cannot train, one reason each (empty: it can). The trainer fails
+    a job with the first; a sweep checks a baseline with them before any job. ``user_code``: whether the
+    server runs expert scripts (``sweep serve --allow-user-code``); None when the caller cannot know."""
+    r = request
+    out: list[str] = []
+    if r.mode == "expert":
+        script = r.script or ""
+        if user_code is False:
+            out.append("expert mode runs user code; start the local studio with user code allowed to run it")
+        if not script.strip():
+            out.append("expert mode needs a script defining build_model(input_length, classes)")
+        elif not re.search(r"\bbuild_model\b", script):
+            out.append("expert mode: the script defines no build_model(input_length, classes), the function the "
+                       "local studio calls (Studio's own expert scripts do not run here)")
+    out += [f"layer type {layer.type!r} (pretrained transfer learning) is not available offline"
+            for layer in r.visual_layers or [] if layer.type.startswith("transfer_") and layer.enabled is not False]
+    if r.selected_model_type in (ModelType.AKIDA, ModelType.REQUIRES_RETRAIN):
+        out.append(f"selectedModelType {r.selected_model_type.value!r} is not available in the local studio")
+    if r.akida_edge_learning_config and r.akida_edge_learning_config.get("enabled"):
+        out.append("akidaEdgeLearningConfig is not available in the local studio")
+    if r.use_learned_optimizer:
+        out.append("useLearnedOptimizer (VeLO) is not available in the local studio")
+    if r.custom_validation_metadata_key:
+        out.append("customValidationMetadataKey: local projects carry no sample metadata")
+    if r.custom_parameters or r.block_parameters:
+        out.append("customParameters/blockParameters apply to custom learn blocks, not the local Keras block")
+    if r.k_folds_validation_config:
+        out.append("kFoldsValidationConfig (k-fold cross-validation) is not available in the local studio")
+    return out

@@ -139,6 +139,12 @@ def _learn_name(project: LocalProject, learn_id: int) -> str:
     return "NN Classifier" if index == 0 else f"NN Classifier {index + 1}"
 
 
+# Train request fields a KerasResponse also carries, answered as saved when the block holds them.
+_REQUEST_ONLY_ANSWERED = ("augmentationPolicySpectrogram", "useLearnedOptimizer", "akidaEdgeLearningConfig",
+                          "customValidationMetadataKey", "customParameters", "anomalyCapacity", "lastShownModelVariant",
+                          "blockParameters", "kFoldsValidationConfig")
+
+
 def keras_body(project: LocalProject, learn_id: int, config: dict[str, Any], trained: bool, *,
                name: str | None = None) -> dict[str, Any]:
     """A ``KerasResponse`` from the block's saved configuration; ``name``: the block's, from its impulse."""
@@ -172,8 +178,10 @@ def keras_body(project: LocalProject, learn_id: int, config: dict[str, Any], tra
         # the official client cannot parse a numeric BlockThresholdValue (float and str both match)
         "thresholds": [],
     }
-    if config.get("augmentationPolicySpectrogram") is not None:
-        body["augmentationPolicySpectrogram"] = config["augmentationPolicySpectrogram"]
+    # the rest of what the block holds (useLearnedOptimizer, customParameters, kFoldsValidationConfig, ...), as saved
+    body.update({k: v for k, v in config.items() if k not in body and k in _REQUEST_ONLY_ANSWERED})
+    if body["mode"] == "expert":  # as Studio answers an expert-mode block: its script sets these
+        body.update(visualLayers=[], trainingCycles=0, learningRate=0.0)
     return body
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -13,34 +12,20 @@ from sweep.run.progress import Progress
 from sweep.run.runner import Runner, RunOptions
 from sweep.run.tally import RunSummary
 from sweep.session.side import BASELINE, Item, enqueue, open_side, side_study
+from sweep.session.trainable import refusals
 from sweep.studio.backend import Backend, JobEvents
-from sweep.studio.models import KerasResponse, SetKerasParameterRequest
+from sweep.studio.models import KerasResponse
+from sweep.study.saved import left_behind, saved_request
 from sweep.study.seeds import trial_seed
 from sweep.study.spec import StudySpec
 
-__all__ = ["baseline_item", "baseline_request", "confirm_items", "run_baseline", "run_side", "top_trials"]
+__all__ = ["baseline_item", "confirm_items", "queue_baseline", "run_baseline", "run_side", "top_trials"]
 
-# The saved configuration's fields that are also train request fields (a baseline trains exactly these).
-_REQUEST_FIELDS = ("mode", "script", "visual_layers", "training_cycles", "learning_rate", "batch_size",
-                   "train_test_split", "auto_class_weights", "augmentation_policy_image",
-                   "augmentation_policy_spectrogram", "profile_int8", "skip_embeddings_and_memory",
-                   "selected_model_type")
-
-
-def baseline_request(config: KerasResponse) -> SetKerasParameterRequest:
-    """The train request that trains a learn block's saved configuration again."""
-    values: dict[str, Any] = {name: getattr(config, name) for name in _REQUEST_FIELDS}
-    if values["batch_size"] is None:
-        values["batch_size"] = config.default_batch_size
-    if values["mode"] != "expert":
-        values["script"] = None
-    return SetKerasParameterRequest.model_validate({k: v for k, v in values.items() if v is not None})
-
-
-def baseline_item(spec: StudySpec, backend: Backend, source_learn_id: int) -> Item:
-    """The baseline: ``source_learn_id``'s configuration as saved now (``GET /training/keras/{learnId}``),
-    trained with the seed trial 0 would have; in a whole-impulse study, on the source's DSP settings and window."""
-    body = baseline_request(backend.keras_config(source_learn_id)).wire()
+def baseline_item(spec: StudySpec, config: KerasResponse, backend: Backend) -> Item:
+    """The baseline: a learn block's configuration as saved now (``GET /training/keras/{learnId}``, every field
+    a train request carries: :func:`~sweep.study.saved.saved_request`), trained with the seed trial 0 would
+    have; in a whole-impulse study, on the source's DSP settings and window."""
+    body = saved_request(config).wire()
     impulse = source_settings(spec, backend) if spec.space.tunes_impulse else None
     return Item(body=body, seed=trial_seed(spec.name, 0, spec.training_seed), of=None, repeat=0, impulse=impulse)
 
@@ -78,19 +63,32 @@ def run_side(spec: StudySpec, side: optuna.Study, backend: Backend, learn_ids: l
     return Runner(spec, side, backend, learn_ids, options, progress=progress, events=events, side=True).run()
 
 
-def run_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int], options: RunOptions,
-                 progress: Progress, events: JobEvents | None, source_learn_id: int) -> None:
-    """A new study's baseline first (or the one an interrupted run left); an older study begun without one
-    gets none (its source block may hold a trial's configuration by now)."""
+def queue_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, source_learn_id: int,
+                   progress: Progress) -> None:
+    """A new study's baseline, decided before any job: queued in ``<name>:baseline``, or skipped with the reason
+    when the target cannot train what the source block holds (the local studio's refusals). An older study
+    begun without one gets none (its source block may hold a trial's configuration by now)."""
     side = side_study(study, BASELINE)
-    if side is None:
-        if study.get_trials(deepcopy=False):
-            return
-        side = open_side(study, BASELINE)
-    if not side.get_trials(deepcopy=False):
-        item = baseline_item(spec, backend, source_learn_id)
-        enqueue(side, [item])
-        progress.info(f"baseline: the source learn block {source_learn_id}'s own configuration, trained first "
-                      f"on a slot (seed {item.seed}); --no-baseline skips it")
-    if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in side.get_trials(deepcopy=False)):
+    if (side is None and study.get_trials(deepcopy=False)) or (side is not None and side.get_trials(deepcopy=False)):
+        return
+    config = backend.keras_config(source_learn_id)
+    item = baseline_item(spec, config, backend)
+    refused = refusals(spec, saved_request(config))
+    if refused:
+        progress.warn(f"baseline skipped: the local studio cannot train source learn block {source_learn_id}'s "
+                      f"configuration ({'; '.join(refused)}); the study runs without one (--no-baseline: no note)")
+        return
+    enqueue(side or open_side(study, BASELINE), [item])
+    behind = ", ".join(left_behind(config))
+    progress.info(f"baseline: the source learn block {source_learn_id}'s own configuration, trained first on a slot "
+                  f"(seed {item.seed}; {f'not in a train request, so not copied: {behind}; ' if behind else ''}"
+                  "--no-baseline skips it)")
+
+
+def run_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int], options: RunOptions,
+                 progress: Progress, events: JobEvents | None) -> None:
+    """Train the baseline :func:`queue_baseline` queued (or the one an interrupted run left)."""
+    side = side_study(study, BASELINE)
+    if side is not None and any(t.state in (TrialState.WAITING, TrialState.RUNNING)
+                                for t in side.get_trials(deepcopy=False)):
         run_side(spec, side, backend, learn_ids, options, progress, events)

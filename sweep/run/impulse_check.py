@@ -3,7 +3,8 @@
 Each DSP block the study names (by its name, title or id in the source impulse) must exist, and each of
 its parameters must be one the block describes (``GET /api/{projectId}/dsp/{dspId}``: ``config`` groups of
 ``{param, type, selectOptions, minVal, maxVal, readonly}``), of that type, inside that range, among those
-options. A window field must belong to the input block's kind (time series or image). Every refusal is a
+options. A window field must belong to the input block's kind (time series or image), and an image size is
+not one the local studio can make (:func:`refuse_local_image_window`, from the file alone). Every refusal is a
 study-file error naming the file, the field and the value, raised before the study is stored or a clone made.
 """
 
@@ -18,10 +19,26 @@ from sweep.studio.impulse_models import DspParameter, Impulse, dsp_wire_value
 from sweep.study.space import WINDOW_WIRE, Choices, FloatRange, IntRange
 from sweep.study.spec import StudySpec
 
-__all__ = ["check_impulse_space", "dsp_positions"]
+__all__ = ["check_impulse_space", "dsp_positions", "refuse_local_image_window"]
 
 _TIME_SERIES = ("window_size_ms", "window_increase_ms")
 _IMAGE = ("image_width", "image_height")
+
+
+def refuse_local_image_window(spec: StudySpec) -> None:
+    """A study tuning ``image_width``/``image_height`` on the local studio, refused from the file alone (before
+    anything is started or written): its image projects hold features made elsewhere at one size (it imports no
+    raw images to resize), so a trial could only record a size it never trains on."""
+    if spec.target.kind != "local" or spec.space.window is None:
+        return
+    for name in _IMAGE:
+        value = getattr(spec.space.window, name)
+        if value is not None:
+            shown = value.model_dump(exclude_defaults=True) if hasattr(value, "model_dump") else value
+            raise StudyFileError(str(spec.path), f"space.window.{name}", shown,
+                                 "the local studio cannot resize images: its image projects hold features made "
+                                 "at one size (it has no raw images to make them again from); tune image windows "
+                                 "on Edge Impulse Studio (target.kind = \"studio\")")
 
 
 def dsp_positions(spec: StudySpec, source: Impulse) -> dict[str, int]:

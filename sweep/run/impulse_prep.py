@@ -3,10 +3,14 @@
 In order, on the clone that holds the trial's learn block: ``POST /dsp/{dspId}`` (the parameters the trial
 sets, as strings), ``POST /impulse?impulseId=`` (the input block's window, when it changes), one
 generate-features job per DSP block feeding the learn block (waited for: a failed one fails the trial
-with its reason), then the train job. A slot whose features already come from exactly this DSP and
-window configuration (``GET /dsp/{dspId}/metadata``: ``generated``, ``dspConfig``, ``windowSizeMs``,
-``windowIncreaseMs``) skips all of it. A reshape layer that names no ``columns`` gets the columns of a
-frame of the features (``outputConfig``: ``height`` of a spectrogram-like output; ``width`` counts its frames).
+with its reason), then the train job. A slot skips all of it when its features already come from exactly
+this configuration: the input block holds the trial's window (every field it names, time series or image:
+:func:`~sweep.studio.impulse_models.window_differences`), and each DSP block's features
+(``GET /dsp/{dspId}/metadata``) are generated, from the trial's parameters (``dspConfig``) and from the input
+block's whole window as the metadata tells it (``windowSizeMs``, ``windowIncreaseMs``, ``padZeros``, an image
+output's size). ``sweep best --apply`` takes the same path on the user's own impulse. A reshape layer that
+names no ``columns`` gets the columns of a frame of the features (``outputConfig``: ``height`` of a
+spectrogram-like output; ``width`` counts its frames).
 """
 
 from __future__ import annotations
@@ -20,16 +24,13 @@ from sweep.run.impulse_check import dsp_positions
 from sweep.run.progress import Progress
 from sweep.run.work import TrialRun
 from sweep.studio.backend import Backend
-from sweep.studio.impulse_models import DspMetadataResponse, Impulse
+from sweep.studio.impulse_models import DspMetadataResponse, Impulse, window_differences
 from sweep.studio.metrics import dsp_metrics
 from sweep.study.request import TrainRequest
 from sweep.study.space import WINDOW_WIRE, window_fields
 from sweep.study.spec import StudySpec
 
 __all__ = ["ImpulsePrep", "source_settings"]
-
-_METADATA_WINDOW = {"windowSizeMs": "window_size_ms", "windowIncreaseMs": "window_increase_ms"}
-
 
 def _columns(metadata: DspMetadataResponse | None) -> int | None:
     """What a reshape layer's ``columns`` follow: a spectrogram-like output's columns a frame (Studio's
@@ -67,6 +68,14 @@ def source_settings(spec: StudySpec, backend: Backend) -> dict[str, Any]:
     return {"dsp": dsp, "window": window}
 
 
+def _input_of(impulse: Impulse, dsp_id: int) -> dict[str, Any]:
+    """The input block feeding a DSP block (its ``input``; else the impulse's first), or {} if none."""
+    block = next((b for b in impulse.dsp_blocks if b.id == dsp_id), None)
+    inputs = {int(b.get("id", 0)): b for b in impulse.input_blocks}
+    found = inputs.get(block.input) if block is not None and block.input is not None else None
+    return found if found is not None else next(iter(inputs.values()), {})
+
+
 class ImpulsePrep:
     """Sets each trial's impulse settings on its slot's clone; shared by the slots' threads."""
 
@@ -91,7 +100,7 @@ class ImpulsePrep:
         wanted = {impulse.dsp_blocks[self._place(ref)].id: config for ref, config in settings["dsp"].items()}
         window: dict[str, int] = dict(settings["window"])
         metadata = {d: self.backend.dsp_metadata(d) for d in learn.dsp}
-        if all(self._fits(metadata[d], wanted.get(d, {}), window) for d in learn.dsp):
+        if all(self._fits(metadata[d], wanted.get(d, {}), _input_of(impulse, d), window) for d in learn.dsp):
             self.progress.info(f"{label}: features of this DSP and window configuration are there already")
         else:
             self._apply(label, impulse, wanted, window, learn.dsp)
@@ -130,13 +139,15 @@ class ImpulsePrep:
         raise SweepAborted(f"no impulse of the project holds learn block {learn_id} any more")
 
     @staticmethod
-    def _fits(metadata: DspMetadataResponse, config: dict[str, str], window: dict[str, int]) -> bool:
-        if not metadata.generated:
+    def _fits(metadata: DspMetadataResponse, config: dict[str, str], block: dict[str, Any],
+              window: dict[str, int]) -> bool:
+        """Whether a DSP block's features are those of ``config`` on the input ``block`` set to ``window``."""
+        if not metadata.generated or window_differences(block, window):
             return False
         if not all(_same(metadata.dsp_config.get(k), v) for k, v in config.items()):
             return False
-        return all(getattr(metadata, _METADATA_WINDOW[k], None) == v for k, v in window.items()
-                   if k in _METADATA_WINDOW)
+        made_from = {k: v for k, v in metadata.window().items() if k in block}
+        return not window_differences(block, made_from)
 
     def _apply(self, label: str, impulse: Impulse, wanted: dict[int, dict[str, str]], window: dict[str, int],
                dsp_ids: list[int]) -> None:

@@ -109,7 +109,7 @@ class TrialDriver:
         if work.job_id is None:
             if self.stop.is_set():
                 raise Interrupted()
-            if self.impulse is not None and work.request.impulse is not None:
+            if self.impulse is not None:  # a slot's features are this job's to make (run.slots leaves them)
                 work.request = self.impulse.prepare(work)
                 work.trial.set_user_attr("request", work.request.body)  # as sent: its reshape columns set
                 if self.stop.is_set():

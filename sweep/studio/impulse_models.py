@@ -7,6 +7,7 @@ back (the window, a DSP block) must not lose what sweep does not model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ConfigDict, Field
@@ -15,6 +16,7 @@ from pydantic.alias_generators import to_camel
 from sweep.studio.models import GenericApiResponse, WireModel
 
 __all__ = [
+    "WINDOW_FIELDS",
     "CloneImpulseRequest",
     "CreateImpulseResponse",
     "DspConfigResponse",
@@ -38,10 +40,29 @@ __all__ = [
     "SetDspConfigRequest",
     "UpdateImpulseResponse",
     "dsp_wire_value",
+    "input_window",
     "is_keras_learn_block",
+    "window_differences",
 ]
 
 _KEEP_ALL = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+# An input block's *window*: every field of it that its DSP blocks' features depend on, time series and image
+# alike (the official ``ImpulseInputBlock``'s, wire names). A change to any of them makes the features stale.
+# One list for both sides: a run's check of a slot's features, and the local studio's record of their source.
+WINDOW_FIELDS = ("type", "axes", "windowSizeMs", "windowIncreaseMs", "frequencyHz", "padZeros", "imageWidth",
+                 "imageHeight", "resizeMode", "resizeMethod", "cropAnchor", "datasetSubset")
+
+
+def input_window(block: Mapping[str, Any]) -> dict[str, Any]:
+    """An input block's window: the fields of :data:`WINDOW_FIELDS` it sets."""
+    return {k: block[k] for k in WINDOW_FIELDS if block.get(k) is not None}
+
+
+def window_differences(have: Mapping[str, Any], want: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Each field of the window ``want`` that ``have`` (an input block, or a window) does not hold: name ->
+    (held, wanted). Empty: ``have`` is that window, as far as ``want`` names it."""
+    return {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
 
 
 def is_keras_learn_block(block_type: str) -> bool:
@@ -207,8 +228,20 @@ class DspMetadataResponse(GenericApiResponse):
     dsp_config: dict[str, str] = Field(default_factory=dict)
     window_size_ms: int | None = None
     window_increase_ms: int | None = None
+    pad_zeros: bool | None = None
     feature_count: int | None = None
     output_config: DspOutputConfig | None = None
+
+    def window(self) -> dict[str, Any]:
+        """The window the features came from, as far as the metadata tells it: the sliding window (time series),
+        and an image output's size (Studio's image block outputs the input resized to ``imageWidth`` x
+        ``imageHeight``). ``frequency`` is left out: it is the original data's, not the input block's."""
+        out: dict[str, Any] = {k: v for k, v in (("windowSizeMs", self.window_size_ms),
+                                                 ("windowIncreaseMs", self.window_increase_ms),
+                                                 ("padZeros", self.pad_zeros)) if v is not None}
+        if self.output_config is not None and self.output_config.type == "image":
+            out.update(imageWidth=self.output_config.shape.width, imageHeight=self.output_config.shape.height)
+        return out
 
 
 class DspDevicePerformance(WireModel):

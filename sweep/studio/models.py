@@ -110,7 +110,9 @@ class AugmentationPolicySpectrogram(WireModel):
 
 
 class SetKerasParameterRequest(WireModel):
-    """The body of the train and save-config routes; every field optional."""
+    """The body of the train and save-config routes; every field optional. Its fields are the official
+    model's, all of them (``tests/test_baseline.py`` holds them equal): a baseline copies every one a learn
+    block's saved configuration holds (:mod:`sweep.study.saved`)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
@@ -137,6 +139,9 @@ class SetKerasParameterRequest(WireModel):
     anomaly_capacity: Literal["low", "medium", "high"] | None = None
     last_shown_model_variant: Literal["int8", "float32", "akida"] | None = None
     block_parameters: dict[str, Any] | None = None
+    training_processor: str | None = None
+    k_folds_validation_config: dict[str, Any] | None = None
+    assert_gpu_usage_percentage: float | None = None
 
 
 # ---- jobs -------------------------------------------------------------------------------------
