@@ -135,7 +135,7 @@ def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, s
         stored.check_compatible(found.study, spec)
     sources = warm_sources(spec, found, settings)
     given = load_enqueue_file(flags.enqueue, spec) if flags.enqueue is not None else []
-    plan = plan_target(spec, settings, flags.learn_blocks, flags.slots)
+    plan = plan_target(spec, settings, found.study, flags.learn_blocks, flags.slots)
     stale_after_s = _stale_after(flags.stale_after, settings)
     _refuse_busy(found.study, plan, stale_after_s)
     progress = Progress(quiet=flags.quiet, live=flags.live, events=started.events)
@@ -219,7 +219,7 @@ def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int 
     chosen = top_trials(found.study, top)
     if not chosen:
         raise UsageError(f"study {spec.name!r} has no completed feasible trial to confirm yet")
-    plan = plan_target(spec, settings, learn_blocks, slots)
+    plan = plan_target(spec, settings, found.study, learn_blocks, slots)
     stale_after_s = _stale_after(stale_after, settings)
     _refuse_busy(found.study, plan, stale_after_s)
     progress = Progress(quiet=quiet)
@@ -273,6 +273,8 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
             _check_impulse(spec, conn.client, setup)
         opened = stored.create(spec, found, worker=",".join(map(str, worker or [])))
         stored.record_study_attrs(opened, spec)
+        if told := conn.record_studio(spec, opened):  # before any clone: which studio holds them
+            progress.warn(told)
         learn_ids = _learn_ids(opened, plan, setup, conn.client, Follower(
             conn.client, polling=polling, stop=threading.Event(), events=events), progress)
         source = setup[1].source_learn.id if setup is not None else learn_ids[0]

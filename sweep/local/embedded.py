@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from sweep.errors import LocalStudioError
+from sweep.local.identity import StudioIdentity, ensure_identity
 from sweep.local.lifetime import (
     DEFAULT_LINGER_S,
     live_owners,
@@ -84,6 +85,7 @@ class EmbeddedStudio:
         self.log_path = self.data_dir / "server.log"
         self._pid_start: str | None = None
         self._lease: Path | None = None
+        self.identity: StudioIdentity | None = None  # the studio's (DATA/studio.json), known once started
 
     # ---- life cycle
     def __enter__(self) -> EmbeddedStudio:
@@ -96,6 +98,7 @@ class EmbeddedStudio:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.identity = ensure_identity(self.data_dir)  # also for a server started before identities existed
         deadline = time.monotonic() + self.startup_timeout
         for _attempt in range(3):
             try:
