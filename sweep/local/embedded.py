@@ -33,6 +33,7 @@ from sweep.local.lifetime import (
     owners_lock,
     process_alive,
     read_server_info,
+    register_job_lease,
     register_owner,
     remove_server_info,
     unregister_owner,
@@ -135,7 +136,8 @@ class EmbeddedStudio:
                 others = live_owners(self.data_dir)
                 if others or self.standalone:
                     if not self.standalone:
-                        log.info("the local studio (pid %d) stays up for %d other run(s)", pid, len(others))
+                        log.info("the local studio (pid %d) stays up for %d other run(s) or left job(s)", pid,
+                                 len(others))
                     if proc is not None:
                         _reap_later(proc)
                     return
@@ -158,6 +160,15 @@ class EmbeddedStudio:
         elif process_alive(pid, start):
             os.kill(pid, signal.SIGKILL)
             _wait_gone(pid, start, 10.0)
+
+    def keep_job(self, job_id: int) -> None:
+        """Keep the server running for job ``job_id`` after this client stops (``--on-stop leave``): an owned
+        server then stops once the job has finished and no owner is left, ``linger`` s later, unless a later run
+        reuses it and takes the job over. A standalone server runs on anyway."""
+        if self.standalone or self._lease is None:
+            return
+        register_job_lease(self.data_dir, job_id)
+        log.info("the local studio (pid %d) runs on for job %d until it ends", self.pid, job_id)
 
     # ---- use
     def project(self, name: str) -> LocalProject:

@@ -8,7 +8,7 @@ this worker uses (``--slots`` / ``--learn-blocks`` give a worker its share of a 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -65,6 +65,9 @@ class Connection:
     # The local studio's identity and where the study finds it (None for Studio).
     studio: StudioIdentity | None = None
     home: StudioHome | None = None
+    # ``--on-stop leave``: keep a job running past this run, for the next run to re-attach (None: nothing to
+    # do, as on Studio, whose jobs run on anyway).
+    keep_running: Callable[[int], None] | None = None
 
     def record_studio(self, spec: StudySpec, study: optuna.Study) -> str | None:
         """Record on ``study`` the local studio it uses (a no-op on Studio); a line to tell, when that is news."""
@@ -143,7 +146,7 @@ def connect(spec: StudySpec, settings: Settings, plan: TargetPlan) -> Iterator[C
         client = StudioClient(http, plan.local_project_id)
         _check_blocks(spec, client, plan.learn_ids)
         yield Connection(client, f"{target.label} (id {plan.local_project_id}) at {studio.base_url}", poll_max_s=2.0,
-                         studio=studio.identity, home=plan.home)
+                         studio=studio.identity, home=plan.home, keep_running=studio.keep_job)
 
 
 def _check_known(spec: StudySpec, learn_ids: list[int], known: set[int]) -> None:
