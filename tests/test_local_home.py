@@ -130,6 +130,7 @@ def test_a_study_records_its_studio_and_a_run_from_another_directory_uses_it(ws:
     assert again.returncode == 0, again.stderr
     assert not (ws / "studies" / ".sweep" / "studio").exists()  # no second studio beside the study file
     assert "deleted outside this study" not in again.stderr and "cloned impulse" not in again.stderr
+    assert f"local studio: {data}, as study 'digits' recorded" in again.stderr
     assert _study(ws).user_attrs["slots"] == slots  # the same clone, found where it is
     assert _complete(ws) == 3
     jobs = _job_ids(ws)

@@ -73,8 +73,11 @@ def test_a_recorded_study_uses_its_studio_from_any_working_directory(spec: Study
     monkeypatch.chdir(root / "studies")
     home = studio_home(spec, study, Settings())
     assert home.data_dir == data and home.recorded == record
+    default = root / "studies" / ".sweep" / "studio"
+    assert home.note == f"local studio: {data}, as study 'digits' recorded (not {default}, this directory's default)"
     assert not (root / "studies" / ".sweep").exists()
-    assert studio_home(spec, study, Settings(data_dir=data)).data_dir == data  # naming it is fine too
+    named = studio_home(spec, study, Settings(data_dir=data))  # naming it is fine too
+    assert named.data_dir == data and named.note is None
 
 
 def test_naming_another_data_dir_is_refused_naming_both(spec: StudySpec, root: Path) -> None:

@@ -264,6 +264,8 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
     from sweep.session.target import connect
     from sweep.studio.socket import project_socket
 
+    if plan.home is not None and plan.home.note:
+        progress.info(plan.home.note)
     with connect(spec, settings, plan) as conn, \
             project_socket(conn.client.base_url, conn.client.socket_token, enabled=settings.socket) as events:
         polling = Polling.from_settings(settings, conn.poll_max_s)

@@ -53,6 +53,7 @@ class StudioHome:
     data_dir: Path
     recorded: StudioRecord | None = None
     old_study: bool = False  # the study ran before studios were recorded: the record is made now, and said
+    note: str | None = None  # where the studio is, when that is not where the working directory would say
 
 
 def read_record(study: optuna.Study) -> StudioRecord | None:
@@ -81,7 +82,9 @@ def studio_home(spec: StudySpec, study: optuna.Study | None, settings: Settings)
     for candidate in candidates:
         identity = read_identity(candidate)
         if identity is not None and identity.id == record.id:
-            return StudioHome(candidate, record)
+            note = None if candidate == here else (f"local studio: {candidate}, as study {spec.name!r} recorded "
+                                                   f"(not {here}, this directory's default)")
+            return StudioHome(candidate, record, note=note)
     if named:
         raise SettingsError("SWEEP_DATA_DIR", f"names {_describe(here)}, but study {spec.name!r} runs on "
                             f"{record.describe()}, as it recorded: a study's clones, jobs and models live in one "
