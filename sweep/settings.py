@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     project_id: int | None = Field(
         default=None, validation_alias=AliasChoices("EI_PROJECT_ID", "SWEEP_PROJECT_ID")
     )
-    # Where the embedded local studio keeps projects, jobs and models.
+    # Where the embedded local studio keeps projects, jobs and models (relative: to the working directory), for a
+    # study's first command; later ones use the studio the study recorded (sweep.session.home).
     data_dir: Path = Path(".sweep/studio")
     # Where default study storages (journal files) live when a study file names none.
     state_dir: Path | None = None

@@ -418,3 +418,69 @@ def test_workers_die_at_once_when_their_server_is_killed(tmp_path: Path, leftove
     wait_for(lambda: not any(_alive(p) for p in family), 2, f"the workers {sorted(spawned)} to die with their server",
              interval=0.05)
     assert not any(_alive(p) for p in family)
+
+
+# ---- --on-stop leave: the server runs on for the left job ---------------------------------------------------
+
+
+def _job(data: Path, job_id: int) -> dict[str, Any]:
+    return json.loads((data / "jobs" / str(job_id) / "job.json").read_text())
+
+
+def _train_jobs(data: Path) -> list[int]:
+    return sorted(int(p.parent.name) for p in (data / "jobs").glob("*/job.json")
+                  if json.loads(p.read_text()).get("kind") == "train")
+
+
+def _leave_at_a_job(leftovers: Leftovers, ws: Path, data: Path, skip: set[int]) -> tuple[int, int, str]:
+    """Start `sweep run --on-stop leave`, SIGTERM it mid-training: (the left job, its server, the run's stderr)."""
+    run = leftovers.popen([sys.executable, "-m", "sweep.cli", "run", str(ws / "lifetime.toml"), "--no-report",
+                           "--on-stop", "leave"], env=_env(ws, 1.0), cwd=ws, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    job_id = wait_for(lambda: ((j := _running_job(data)) not in skip and j) or run.poll() is not None, 180,
+                      "a job mid-training")
+    assert run.poll() is None, run.communicate()[1]
+    (server,) = _servers(data)
+    leftovers.pids |= {server} | _descendants(server)
+    run.send_signal(signal.SIGTERM)
+    _out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    assert f"job {job_id} left running" in err
+    return job_id, server, err
+
+
+def test_on_stop_leave_keeps_the_server_for_the_left_job_and_the_next_run_completes_it(
+        tmp_path: Path, leftovers: Leftovers) -> None:
+    """The run's own server outlives it for the job it left (1 s linger): the next run reuses it and completes the
+    trial from that job; with no next run, the server stops once the left job has ended, and the run after
+    that completes the trial from the finished job all the same. Nothing is trained twice."""
+    ws, data = tmp_path, tmp_path / "data"
+    leftovers.data_dirs.append(data)
+    (ws / "lifetime.toml").write_text(STUDY)
+
+    # 1. left while running; the next run takes it over on the same server
+    first, server, _err = _leave_at_a_job(leftovers, ws, data, set())
+    time.sleep(2.5)  # well past the 1 s linger: no owner is alive, but the left job is
+    assert _alive(server) and _servers(data) == [server], "the server stopped with the run that left its job"
+    assert _job(data, first)["finished"] is None, "the job ended too soon for this test"
+    info = _server_info(data)
+    second, server_2, err = _leave_at_a_job(leftovers, ws, data, {first})
+    assert server_2 == server and f"at {info['base_url']}" in err  # the same server, reused
+    assert f"trial 0: re-attached to job {first}" in err
+    assert _job(data, first)["finishedSuccessful"] is True
+
+    # 2. left while running, and no run comes: the server stops once that job has ended (and its linger)
+    wait_for(lambda: _job(data, second)["finished"] is not None or not _alive(server), 180, "the left job to end")
+    assert _job(data, second)["finishedSuccessful"] is True, _job(data, second)  # it ran to its end
+    wait_for(lambda: not _alive(server), 15, "the server to stop after the left job ended", interval=0.1)
+    assert not (data / "server.json").exists() and list((data / "owners").iterdir()) == []
+
+    last = _start_run(leftovers, ws, 1.0)
+    _out, err = last.communicate(timeout=300)
+    assert last.returncode == 0, err
+    assert f"trial 1: re-attached to job {second}" in err
+    trials = sorted(_trials(ws), key=lambda t: t.number)
+    assert [(t.state, t.user_attrs["job_id"]) for t in trials] == [(TrialState.COMPLETE, first),
+                                                                  (TrialState.COMPLETE, second)]
+    assert _train_jobs(data) == [first, second]  # neither trial trained again
+    assert _on_data_dir(data) == {} and not (data / "server.json").exists()

@@ -8,6 +8,8 @@ import optuna
 import pytest
 
 from sweep.cli import main
+from sweep.local.identity import ensure_identity
+from sweep.session.home import LOCAL_STUDIO_ATTR
 from sweep.session.storage import open_storage
 
 from study_cases import BAD, BASE, edit
@@ -73,7 +75,7 @@ def test_a_local_project_that_does_not_exist_starts_no_studio(workspace: Path,
     path.write_text(edit(('project = "digits"', 'project = "digitz"')))
     err = _refused(workspace, capsys, "run", str(path))
     assert err == (f"sweep: error: {path}: target.project: no local project named 'digitz' under "
-                   ".sweep/studio/projects "
+                   f"{(workspace / '.sweep' / 'studio' / 'projects').resolve()} "
                    "(projects: digits, keywords, keywords-raw; `sweep import` adds one) (got 'digitz')\n")
 
 
@@ -159,6 +161,9 @@ def test_a_busy_learn_block_is_refused_before_anything_is_written(
     _existing(workspace, ["maximize"], "local studio project 'digits'")
     study = optuna.load_study(study_name="digits-dense",
                               storage=open_storage(f"journal:{workspace / '.sweep' / 'digits-dense.journal'}"))
+    data = (workspace / ".sweep" / "studio").resolve()  # the studio the study ran on, as it recorded it
+    identity = ensure_identity(data)
+    study.set_user_attr(LOCAL_STUDIO_ATTR, {"id": identity.id, "data_dir": str(data), "host": identity.host})
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
         trial = study.ask()
@@ -198,3 +203,24 @@ def test_bad_settings_and_flags_are_named(workspace: Path, capsys: pytest.Captur
         monkeypatch.setenv(name, value)
     err = _refused(workspace, capsys, "run", str(path), *flag)
     assert err == f"sweep: error: {message}\n"
+
+
+def test_a_study_run_on_another_local_studio_is_refused_untouched(
+        workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """SWEEP_DATA_DIR names another studio than the one the study recorded: refused, that data dir not made."""
+    path = workspace / "study.toml"
+    path.write_text(BASE)
+    _existing(workspace, ["maximize"], "local studio project 'digits'")
+    study = optuna.load_study(study_name="digits-dense",
+                              storage=open_storage(f"journal:{workspace / '.sweep' / 'digits-dense.journal'}"))
+    data = (workspace / "first").resolve()
+    identity = ensure_identity(data)
+    study.set_user_attr(LOCAL_STUDIO_ATTR, {"id": identity.id, "data_dir": str(data), "host": identity.host})
+    monkeypatch.setenv("SWEEP_DATA_DIR", str(workspace / "second"))
+    for command in ("run", "cleanup"):
+        err = _refused(workspace, capsys, command, str(path))
+        assert err == (f"sweep: error: SWEEP_DATA_DIR: names {workspace / 'second'}, which does not exist, but study "
+                       f"'digits-dense' runs on the local studio at {data} (id {identity.short}, made on "
+                       f"{identity.host}), as it recorded: a study's clones, jobs and models live in one local studio. "
+                       "Unset SWEEP_DATA_DIR (every command finds that studio from any directory), or run a new "
+                       "study there (another name or storage)\n")

@@ -120,19 +120,20 @@ def best(study_file: Path, settings: Settings, *, storage: str | None = None, ap
                          "choose one with --trial N")
     if train and not apply:
         raise UsageError("--train trains the applied configuration: give --apply too")
+    plan = _plain_plan(spec, settings, study) if apply else None  # the studio checked before anything is done
     write_models(spec, storage, settings, trials, model, sys.stderr)  # --model DIR: each trial's .tflite files
     print(best_json(spec, trials) if as_json else best_text(spec, trials))
     if not as_json:
         _print_verdicts(study, spec, trials, sys.stdout)
-    if apply:
+    if plan is not None:
         attrs = trials[0].user_attrs
-        _apply(spec, study, settings, trials[0].number, attrs.get("request") or {}, train=train,
+        _apply(spec, study, settings, plan, trials[0].number, attrs.get("request") or {}, train=train,
                seed=attrs.get("seed"), impulse=attrs.get("impulse"))
     return 0
 
 
-def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int, body: dict[str, Any], *,
-           train: bool, seed: int | None, impulse: dict[str, Any] | None) -> None:
+def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, plan: TargetPlan, number: int,
+           body: dict[str, Any], *, train: bool, seed: int | None, impulse: dict[str, Any] | None) -> None:
     from sweep.run.finish import apply_best, source_learn_id
     from sweep.run.follow import Polling
     from sweep.run.progress import Progress
@@ -140,7 +141,9 @@ def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int
     from sweep.study.request import TrainRequest
 
     progress = Progress(sys.stderr)
-    with connect(spec, settings, _plain_plan(spec, settings)) as conn:
+    with connect(spec, settings, plan) as conn:
+        if told := conn.record_studio(spec, study):
+            progress.warn(told)
         learn_id = source_learn_id(spec, study, conn.client, progress)
         polling = Polling.from_settings(settings, conn.poll_max_s)
         request = TrainRequest.recorded(body, impulse)
@@ -161,12 +164,12 @@ def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int
             progress.warn(f"trained it there: job {result.job.id}; {shown}")
 
 
-def _plain_plan(spec: StudySpec, settings: Settings) -> TargetPlan:
-    """A plan that reaches the project without claiming slots (the local studio started for one job)."""
+def _plain_plan(spec: StudySpec, settings: Settings, study: optuna.Study) -> TargetPlan:
+    """A plan that reaches the study's project without claiming slots (the local studio started for one job)."""
     from sweep.session.target import TargetPlan, plan_target
 
-    plan = plan_target(spec, settings, slots=[1] if spec.target.slot_count else None)
-    return TargetPlan(learn_ids=plan.learn_ids, local_project_id=plan.local_project_id)
+    plan = plan_target(spec, settings, study, slots=[1] if spec.target.slot_count else None)
+    return TargetPlan(learn_ids=plan.learn_ids, local_project_id=plan.local_project_id, home=plan.home)
 
 
 def cleanup(study_file: Path, settings: Settings, *, storage: str | None = None, dry_run: bool = False) -> int:
@@ -175,7 +178,9 @@ def cleanup(study_file: Path, settings: Settings, *, storage: str | None = None,
     from sweep.session.target import connect
 
     spec, study = open_study(study_file, settings, storage)
-    with connect(spec, settings, _plain_plan(spec, settings)) as conn:
+    with connect(spec, settings, _plain_plan(spec, settings, study)) as conn:
+        if not dry_run and (told := conn.record_studio(spec, study)):
+            print(told, file=sys.stderr)
         doomed = delete_clones(spec, study, conn.client, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for item in doomed:

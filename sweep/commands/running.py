@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,7 +136,7 @@ def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, s
         stored.check_compatible(found.study, spec)
     sources = warm_sources(spec, found, settings)
     given = load_enqueue_file(flags.enqueue, spec) if flags.enqueue is not None else []
-    plan = plan_target(spec, settings, flags.learn_blocks, flags.slots)
+    plan = plan_target(spec, settings, found.study, flags.learn_blocks, flags.slots)
     refuse_local_image_window(spec)
     stale_after_s = _stale_after(flags.stale_after, settings)
     _refuse_busy(found.study, plan, stale_after_s)
@@ -144,16 +144,14 @@ def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, s
     try:
         with _working(spec, settings, plan, found, progress, flags.slots or flags.learn_blocks,
                       baseline=flags.baseline and spec.baseline) as work:
-            options = _options(spec, target_trials, work.polling, stale_after_s, found, flags.on_stop)
+            options = _options(spec, target_trials, work.polling, stale_after_s, found, flags.on_stop,
+                               work.keep_running)
             progress.info(f"study {spec.name!r}: {target_trials} trials on {work.description}")
             started.study = work.study  # the run has really started: a report is due, and study_done
             started.events.run_started(file=str(spec.path), target=work.target, storage=redact_url(found.url),
                                        trials=target_trials, done=_study_counts(work.study)[0],
                                        learn_blocks=work.learn_ids, on_stop=flags.on_stop)
             show_quota(work.client, progress)
-            if flags.on_stop == "leave" and spec.target.kind == "local":
-                progress.warn("--on-stop leave: a job of the local studio outlives this run only while its server "
-                              "runs on (`sweep serve`); a server this run started stops soon after it")
             warm_start(spec, work.study, sources, progress)
             if given:
                 enqueue_configs(work.study, given, str(flags.enqueue), progress)
@@ -222,7 +220,7 @@ def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int 
     chosen = top_trials(found.study, top)
     if not chosen:
         raise UsageError(f"study {spec.name!r} has no completed feasible trial to confirm yet")
-    plan = plan_target(spec, settings, learn_blocks, slots)
+    plan = plan_target(spec, settings, found.study, learn_blocks, slots)
     stale_after_s = _stale_after(stale_after, settings)
     _refuse_busy(found.study, plan, stale_after_s)
     progress = Progress(quiet=quiet)
@@ -254,6 +252,7 @@ class _Work:
     polling: Polling
     description: str  # where it runs, for the first line a run prints
     target: str  # the project it runs on (no secret: names and addresses only)
+    keep_running: Callable[[int], None] | None = None  # keeps a job left running past the run (local studio)
 
 
 @contextlib.contextmanager
@@ -269,6 +268,8 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
     from sweep.session.target import connect
     from sweep.studio.socket import project_socket
 
+    if plan.home is not None and plan.home.note:
+        progress.info(plan.home.note)
     with connect(spec, settings, plan) as conn, \
             project_socket(conn.client.base_url, conn.client.socket_token, enabled=settings.socket) as events:
         polling = Polling.from_settings(settings, conn.poll_max_s)
@@ -277,6 +278,8 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
             _check_impulse(spec, conn.client, setup)
         opened = stored.create(spec, found, worker=",".join(map(str, worker or [])))
         stored.record_study_attrs(opened, spec)
+        if told := conn.record_studio(spec, opened):  # before any clone: which studio holds them
+            progress.warn(told)
         source = setup[1].source_learn.id if setup is not None else plan.learn_ids[0]
         if baseline:  # before any job: the slots' features are made next
             from sweep.run.fixed_runs import queue_baseline
@@ -285,18 +288,21 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
         learn_ids = _learn_ids(opened, plan, setup, conn.client, Follower(
             conn.client, polling=polling, stop=threading.Event(), events=events), progress)
         yield _Work(conn.client, events, opened, learn_ids, source, polling,
-                    f"{conn.description}, learn blocks {learn_ids}; storage {redact_url(found.url)}", conn.description)
+                    f"{conn.description}, learn blocks {learn_ids}; storage {redact_url(found.url)}", conn.description,
+                    conn.keep_running)
 
 
 def _options(spec: StudySpec, target_trials: int, polling: Polling, stale_after_s: float, found: Stored,
-             on_stop: OnStop = "cancel") -> RunOptions:
-    """The run's options; ``found.models``: where complete trials' model files are kept (None: not kept)."""
+             on_stop: OnStop = "cancel", keep_running: Callable[[int], None] | None = None) -> RunOptions:
+    """The run's options; ``found.models``: where complete trials' model files are kept (None: not kept);
+    ``keep_running``: the target's way to keep a job left running (``--on-stop leave``) past the run."""
     from sweep.run.runner import RunOptions
 
     return RunOptions(
         target_trials=target_trials, time_limit_s=spec.time_limit_s, compute_budget_s=spec.compute_budget_s,
         max_consecutive_failures=spec.max_consecutive_failures, job_timeout_s=spec.timeout_per_job_s,
-        polling=polling, stale_after_s=stale_after_s, models=found.models, on_stop=on_stop)
+        polling=polling, stale_after_s=stale_after_s, models=found.models, on_stop=on_stop,
+        keep_running=keep_running if on_stop == "leave" else None)
 
 
 def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: float) -> None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from sweep.errors import LocalStudioError
+from sweep.local.identity import StudioIdentity, ensure_identity
 from sweep.local.lifetime import (
     DEFAULT_LINGER_S,
     live_owners,
@@ -32,6 +33,7 @@ from sweep.local.lifetime import (
     owners_lock,
     process_alive,
     read_server_info,
+    register_job_lease,
     register_owner,
     remove_server_info,
     unregister_owner,
@@ -84,6 +86,7 @@ class EmbeddedStudio:
         self.log_path = self.data_dir / "server.log"
         self._pid_start: str | None = None
         self._lease: Path | None = None
+        self.identity: StudioIdentity | None = None  # the studio's (DATA/studio.json), known once started
 
     # ---- life cycle
     def __enter__(self) -> EmbeddedStudio:
@@ -96,6 +99,7 @@ class EmbeddedStudio:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.identity = ensure_identity(self.data_dir)  # also for a server started before identities existed
         deadline = time.monotonic() + self.startup_timeout
         for _attempt in range(3):
             try:
@@ -132,7 +136,8 @@ class EmbeddedStudio:
                 others = live_owners(self.data_dir)
                 if others or self.standalone:
                     if not self.standalone:
-                        log.info("the local studio (pid %d) stays up for %d other run(s)", pid, len(others))
+                        log.info("the local studio (pid %d) stays up for %d other run(s) or left job(s)", pid,
+                                 len(others))
                     if proc is not None:
                         _reap_later(proc)
                     return
@@ -155,6 +160,15 @@ class EmbeddedStudio:
         elif process_alive(pid, start):
             os.kill(pid, signal.SIGKILL)
             _wait_gone(pid, start, 10.0)
+
+    def keep_job(self, job_id: int) -> None:
+        """Keep the server running for job ``job_id`` after this client stops (``--on-stop leave``): an owned
+        server then stops once the job has finished and no owner is left, ``linger`` s later, unless a later run
+        reuses it and takes the job over. A standalone server runs on anyway."""
+        if self.standalone or self._lease is None:
+            return
+        register_job_lease(self.data_dir, job_id)
+        log.info("the local studio (pid %d) runs on for job %d until it ends", self.pid, job_id)
 
     # ---- use
     def project(self, name: str) -> LocalProject:

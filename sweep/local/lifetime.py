@@ -14,6 +14,8 @@ Files in the data dir (DATA):
     One lease file per client that uses an *owned* server (started by ``EmbeddedStudio``), named
     ``<pid>.<start>.<token>``: the pid, the process start time (``/proc/<pid>/stat`` field 22, so a reused
     pid is not taken for the owner; ``-`` where there is no /proc) and a token (one process may hold two).
+    A job a run left running (``--on-stop leave``) holds a lease too, ``job.<id>.<token>``, alive while
+    ``jobs/<id>/job.json`` says the job has not finished, so the server runs on for it after the run.
     The owned server exits ``linger`` seconds after the last live owner is gone; a standalone server
     (``sweep serve``) has no owners and runs until SIGTERM/SIGINT.
 ``owners.lock``
@@ -41,8 +43,8 @@ from sweep.errors import LocalStudioError
 
 __all__ = ["DEFAULT_LINGER_S", "DEFAULT_LOCK_WAIT_S", "FileLock", "OwnerWatch", "acquire_server_lock",
            "live_owners", "live_server", "lock_holder", "owners_lock", "process_alive", "process_start",
-           "read_server_info", "register_owner", "remove_server_info", "server_info", "server_lock_held",
-           "unregister_owner", "write_server_info"]
+           "read_server_info", "register_job_lease", "register_owner", "remove_server_info", "server_info",
+           "server_lock_held", "unregister_owner", "write_server_info"]
 
 log = logging.getLogger("sweep.local.lifetime")
 
@@ -52,6 +54,7 @@ WATCH_INTERVAL_S = 0.5
 
 SERVER_LOCK, SERVER_JSON, OWNERS_LOCK, OWNERS_DIR = "server.lock", "server.json", "owners.lock", "owners"
 _NO_START = "-"
+_JOB = "job"  # the first part of a job's lease name, where an owner's has its pid
 
 
 # ---- processes ------------------------------------------------------------------------------------
@@ -273,14 +276,35 @@ def register_owner(data_dir: Path, pid: int | None = None) -> Path:
     return path
 
 
+def register_job_lease(data_dir: Path, job_id: int) -> Path:
+    """A lease held by job ``job_id`` (left running by a run that stops): alive until the job finishes."""
+    path = data_dir / OWNERS_DIR / f"{_JOB}.{int(job_id)}.{secrets.token_hex(4)}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"job": int(job_id), "since": datetime.now(UTC).isoformat()}) + "\n",
+                    encoding="utf-8")
+    return path
+
+
 def unregister_owner(lease: Path | None) -> None:
     if lease is not None:
         with contextlib.suppress(FileNotFoundError):
             lease.unlink()
 
 
+def _job_running(data_dir: Path, job_id: str) -> bool:
+    """Has job ``job_id`` of the data dir not finished yet (its job.json has no ``finished`` time)?"""
+    try:
+        record = json.loads((data_dir / "jobs" / job_id / "job.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("finished") is None
+
+
 def _lease_alive(path: Path) -> bool:
     pid, _, rest = path.name.partition(".")
+    if pid == _JOB:
+        job_id = rest.partition(".")[0]
+        return job_id.isdigit() and _job_running(path.parent.parent, job_id)
     start = rest.partition(".")[0]
     return pid.isdigit() and process_alive(int(pid), start or _NO_START)
 

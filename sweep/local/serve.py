@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweep.errors import LocalStudioError
+from sweep.local.identity import ensure_identity
 from sweep.local.lifetime import (
     DEFAULT_LOCK_WAIT_S,
     OwnerWatch,
@@ -71,6 +72,7 @@ def serve(host: str, port: int, data_dir: Path, *, concurrency: int = 1, allow_u
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = acquire_server_lock(data_dir, lock_wait)  # first: a second server must not touch the jobs
     try:
+        ensure_identity(data_dir)  # a new data dir (or one made before identities) gets its id now
         _serve_locked(host, port, data_dir, concurrency=concurrency, allow_user_code=allow_user_code,
                       api_key=api_key, port_file=port_file, profiling_job=profiling_job,
                       job_limit_m=job_limit_m, linger=linger, max_impulses=max_impulses)

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -64,6 +65,9 @@ class RunOptions:
     # Ctrl-C/SIGTERM: cancel the running jobs and fail their trials, or leave the jobs running and their
     # trials RUNNING (job id kept, worker marked gone) for the next run to re-attach
     on_stop: OnStop = "cancel"
+    # With ``leave``: told each job left running, so that the target keeps it running past this run (the local
+    # studio's server runs on for it); None where jobs run on anyway (Studio).
+    keep_running: Callable[[int], None] | None = None
 
 
 class Runner:
@@ -94,7 +98,7 @@ class Runner:
             self.progress.info(f"models: each complete trial's .tflite files are kept in {options.models.describe()}")
         self.driver = TrialDriver(spec, study, backend, follower, self.workers, self.twins, teller, self.progress,
                                   heartbeat_s=options.heartbeat_s, stop=self.stop, keeper=keeper,
-                                  leave_on_stop=options.on_stop == "leave")
+                                  leave_on_stop=options.on_stop == "leave", keep_running=options.keep_running)
         self._lock = threading.Lock()  # one ask at a time; the abort
         self._all_done = threading.Event()
         self._live = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -51,10 +52,12 @@ class TrialDriver:
 
     def __init__(self, spec: StudySpec, study: optuna.Study, backend: Backend, follower: Follower,
                  workers: Workers, twins: Twins, teller: Teller, progress: Progress, *, heartbeat_s: float,
-                 stop: threading.Event, keeper: ModelKeeper | None = None, leave_on_stop: bool = False) -> None:
+                 stop: threading.Event, keeper: ModelKeeper | None = None, leave_on_stop: bool = False,
+                 keep_running: Callable[[int], None] | None = None) -> None:
         self.spec, self.study, self.backend, self.follower = spec, study, backend, follower
         self.workers, self.twins, self.teller, self.progress = workers, twins, teller, progress
         self.heartbeat_s, self.stop, self.leave_on_stop = heartbeat_s, stop, leave_on_stop
+        self.keep_running = keep_running  # tells the target a job is left running (the local studio runs on)
         self.keeper = keeper  # keeps a complete trial's model files before the slot's next job
         self.need_device = any(is_device_metric(m) for m in teller.required)
         # whole-impulse studies set DSP parameters and the window on the slot's clone before each job
@@ -165,6 +168,11 @@ class TrialDriver:
         that the next run (on any host) re-attaches it at once."""
         assert work.job_id is not None
         self.progress.done(work.number)
+        if self.keep_running is not None:
+            try:
+                self.keep_running(work.job_id)
+            except OSError as exc:  # the job may then stop with its server: the next run says so, and trains anew
+                self.progress.warn(f"{work.label}: could not keep the server running for job {work.job_id}: {exc}")
         work.trial.set_user_attr("worker", self.workers.left(work.learn_id))
         self.teller.tally.add(Outcome.LEFT)
         self.progress.warn(f"{work.label}: job {work.job_id} left running on learn block {work.learn_id}; "

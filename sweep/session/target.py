@@ -8,14 +8,21 @@ this worker uses (``--slots`` / ``--learn-blocks`` give a worker its share of a 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sweep.errors import LocalStudioError, SettingsError, StudyFileError
+from sweep.session.home import StudioHome, record_home, studio_home
 from sweep.settings import DEFAULT_STUDIO_URL, Settings
 from sweep.studio.client import StudioClient, make_http_client
 from sweep.studio.impulse_models import ImpulseLearnBlock
 from sweep.study.spec import StudySpec
+
+if TYPE_CHECKING:
+    import optuna
+
+    from sweep.local.identity import StudioIdentity
 
 __all__ = ["Connection", "TargetPlan", "connect", "plan_target"]
 
@@ -32,6 +39,8 @@ class TargetPlan:
     slot_numbers: list[int] = field(default_factory=list)
     # The local project's id (None for Studio, whose project id is in the study file).
     local_project_id: int | None = None
+    # The local studio the study uses (None for Studio): :func:`sweep.session.home.studio_home`.
+    home: StudioHome | None = None
 
     @property
     def uses_slots(self) -> bool:
@@ -53,34 +62,49 @@ class Connection:
     # suits Studio jobs of minutes); the local studio is on loopback, where a late poll only
     # wastes wall clock.
     poll_max_s: float | None = None
+    # The local studio's identity and where the study finds it (None for Studio).
+    studio: StudioIdentity | None = None
+    home: StudioHome | None = None
+    # ``--on-stop leave``: keep a job running past this run, for the next run to re-attach (None: nothing to
+    # do, as on Studio, whose jobs run on anyway).
+    keep_running: Callable[[int], None] | None = None
+
+    def record_studio(self, spec: StudySpec, study: optuna.Study) -> str | None:
+        """Record on ``study`` the local studio it uses (a no-op on Studio); a line to tell, when that is news."""
+        if self.studio is None or self.home is None:
+            return None
+        return record_home(spec, study, self.home, self.studio)
 
 
-def plan_target(spec: StudySpec, settings: Settings, learn_blocks: list[int] | None = None,
+def plan_target(spec: StudySpec, settings: Settings, study: optuna.Study | None, learn_blocks: list[int] | None = None,
                 slots: list[int] | None = None) -> TargetPlan:
-    """Check what can be checked without a server: the key is set (Studio), the local project exists
-    (or is a shipped one) and has the learn blocks asked for, the slots asked for exist. Reads only;
-    starts and writes nothing. ``learn_blocks`` and ``slots`` are the flags of the same names."""
+    """Check what can be checked without a server: the key is set (Studio), the local studio is the one
+    ``study`` (None: not made yet) recorded, the local project exists there (or is a shipped one) and has the
+    learn blocks asked for, the slots asked for exist. Reads only; starts and writes nothing. ``learn_blocks``
+    and ``slots`` are the flags of the same names."""
     target = spec.target
     numbers = _slot_numbers(spec, learn_blocks, slots)
     project_id: int | None = None
     known: set[int] | None = None
+    home: StudioHome | None = None
     if target.kind == "studio":
         if not settings.has_api_key:
             raise SettingsError("EI_API_KEY", f"{spec.path}: target.kind is 'studio' but EI_API_KEY is not set")
     else:
         from sweep.local.datasets import peek_project  # light: numpy, no Keras and no server
 
+        home = studio_home(spec, study, settings)
         try:
-            project = peek_project(settings.data_dir, target.project)
+            project = peek_project(home.data_dir, target.project)
         except LocalStudioError as exc:
             raise StudyFileError(str(spec.path), "target.project", target.project, str(exc)) from None
         project_id, known = project.id, set(project.learn_block_ids)
     if numbers:
-        return TargetPlan(slot_numbers=numbers, local_project_id=project_id)
+        return TargetPlan(slot_numbers=numbers, local_project_id=project_id, home=home)
     learn_ids = list(learn_blocks or target.learn_blocks or [])
     if known is not None:
         _check_known(spec, learn_ids, known)
-    return TargetPlan(learn_ids=learn_ids, local_project_id=project_id)
+    return TargetPlan(learn_ids=learn_ids, local_project_id=project_id, home=home)
 
 
 def _slot_numbers(spec: StudySpec, learn_blocks: list[int] | None, slots: list[int] | None) -> list[int]:
@@ -116,12 +140,13 @@ def connect(spec: StudySpec, settings: Settings, plan: TargetPlan) -> Iterator[C
         return
     from sweep.local.embedded import EmbeddedStudio  # heavy parts stay behind this door
 
-    assert plan.local_project_id is not None
-    with EmbeddedStudio(settings.data_dir, concurrency=max(1, plan.width)) as studio, \
+    assert plan.local_project_id is not None and plan.home is not None
+    with EmbeddedStudio(plan.home.data_dir, concurrency=max(1, plan.width)) as studio, \
             make_http_client(studio.base_url, studio.api_key, timeout=settings.http_timeout_s) as http:
         client = StudioClient(http, plan.local_project_id)
         _check_blocks(spec, client, plan.learn_ids)
-        yield Connection(client, f"{target.label} (id {plan.local_project_id}) at {studio.base_url}", poll_max_s=2.0)
+        yield Connection(client, f"{target.label} (id {plan.local_project_id}) at {studio.base_url}", poll_max_s=2.0,
+                         studio=studio.identity, home=plan.home, keep_running=studio.keep_job)
 
 
 def _check_known(spec: StudySpec, learn_ids: list[int], known: set[int]) -> None:
