@@ -75,6 +75,11 @@ class Twins:
         with self._lock:
             return number in self._inflight
 
+    def key_of(self, trial: FrozenTrial) -> str | None:
+        """The configuration key of a trial that recorded its request (None for one that did not yet)."""
+        with self._lock:
+            return self._key_of(trial)
+
     def _key_of(self, trial: FrozenTrial) -> str | None:
         if trial.number not in self._keys:
             request = trial.user_attrs.get("request")
