@@ -18,7 +18,10 @@
     │   └── Interrupted             Ctrl-C or SIGTERM: running jobs cancelled, their trials recorded (exit 130)
     └── LocalStudioError            the embedded local studio cannot start or serve
 
-What happens next is decided by the class, never by the message text.
+What happens next is decided by the class, never by the message text. ``transient`` (a class attribute, set per
+instance by ``JobFailed``) says that an error tells nothing about the trial's configuration: its job vanished,
+its server stopped under it, or Studio kept answering 5xx; such a trial's configuration is tried once more
+(:mod:`sweep.run.retries`). A job's own errors, refusals and anything unknown are not transient.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class SweepError(Exception):
     """Base of every error sweep raises on purpose."""
 
     exit_code: int = 1
+    transient: bool = False  # says nothing about the trial's configuration (its trial may be retried)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -113,6 +117,8 @@ class ApiError(StudioError):
 class TransientError(StudioError):
     """Connect/read errors, 429 or 5xx that outlasted the retry budget."""
 
+    transient = True
+
 
 class ProtocolError(StudioError):
     """An answer that does not have the official shape."""
@@ -127,18 +133,22 @@ class JobError(SweepError):
 
 
 class JobFailed(JobError):
-    """The job finished unsuccessfully; ``log_tail`` holds its last lines, oldest first, and
-    ``compute_time_s`` the compute it still cost (None when the status did not say)."""
+    """The job finished unsuccessfully; ``log_tail`` holds its last lines, oldest first, ``compute_time_s`` the
+    compute it still cost (None when the status did not say), ``transient`` whether its server stopped under it
+    (the job's status says so: ``Job.stopped_by_server``) rather than the job failing by itself."""
 
     def __init__(self, message: str, *, job_id: int | None = None, log_tail: list[str] | None = None,
-                 compute_time_s: float | None = None) -> None:
+                 compute_time_s: float | None = None, transient: bool = False) -> None:
         super().__init__(message, job_id=job_id)
         self.log_tail = list(log_tail or [])
         self.compute_time_s = compute_time_s
+        self.transient = transient
 
 
 class JobVanished(JobError):
     """The server answers 404 for a job that was submitted: deleted, or the server lost its jobs."""
+
+    transient = True
 
 
 class StaleModelError(JobError):

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from sweep.local import views
 from sweep.local.datasets import LocalProject
 from sweep.studio.models import (
+    FAILURE_CAUSE,
     DeviceBudget,
     GenericApiResponse,
     GetJobResponse,
@@ -66,6 +67,8 @@ class JobScript:
     profiling_delay_s: float = 0.0
     drop_post_answer: bool = False
     status_errors: list[int] = field(default_factory=list)
+    vanish: bool = False  # once submitted, the job is gone: its routes answer 404 (deleted, or the server lost it)
+    failure_cause: str | None = None  # a failed job's metadata.failureCause (the local studio's "server-stopped")
 
 
 @dataclass
@@ -180,6 +183,7 @@ class FakeStudio:
         self.features_duration_s = 0.2  # how long a generate-features job takes
         self.download_ids = {"float32": "tflite-float", "int8": "tflite-int8"}  # the model ids the list gives
         self.model_errors: list[int] = []  # statuses the next model downloads answer instead of the file
+        self.train_errors: list[int] = []  # statuses the next train POSTs answer instead of starting a job
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self.busy_s = 0.0  # time spent answering API requests (for benchmarks: the server's share of a round trip)
         self.jobs: dict[int, FakeJob] = {}
@@ -293,10 +297,12 @@ class FakeStudio:
         end = job.finished_at()
         category = {"train": ("Training model", "keras"), "profile": ("Profiling model", "profile"),
                     "features": ("Generating features", "generate-features")}[job.kind]
+        cause = job.script.failure_cause if done and not job.successful() else None
         return Job(id=job.id, category=category[0], category_key=category[1], key=job.key,
                    created=_iso(job.created), started=_iso(job.created),
                    finished=_iso(end) if done else None, finished_successful=job.successful() if done else None,
-                   compute_time=round(end - job.created, 3) if done else None)
+                   compute_time=round(end - job.created, 3) if done else None,
+                   metadata={FAILURE_CAUSE: cause} if cause else None)
 
     def _latest_done(self, learn_id: int, now: float) -> list[FakeJob]:
         return [j for j in sorted(self.jobs.values(), key=lambda j: j.created)
@@ -442,6 +448,9 @@ class FakeStudio:
     def _train(self, now: float, q: dict[str, str], b: Any, lid: int) -> Answer:
         if err := self._no_block(lid):
             return err
+        if self.train_errors:
+            code = self.train_errors.pop(0)
+            return code, GenericApiResponse(success=False, error=f"HTTP {code}").wire(), {}
         if any(j.kind == "train" and j.learn_id == lid and not j.done(now) for j in self.jobs.values()):
             return 400, GenericApiResponse(success=False, error=f"A training job is already running for "
                                                                 f"learn block {lid}").wire(), {}
@@ -623,7 +632,8 @@ class FakeStudio:
                                               "normalizeData": "none"}, "config": self.dsp.describe(dsp_id)}, {}
 
     def _job(self, jid: int) -> FakeJob | None:
-        return self.jobs.get(jid)
+        job = self.jobs.get(jid)
+        return None if job is None or job.script.vanish else job
 
     def _missing(self, jid: int) -> Answer:
         return 404, GenericApiResponse(success=False, error=f"Job {jid} not found").wire(), {}
@@ -658,7 +668,7 @@ class FakeStudio:
         return 200, GenericApiResponse(success=True).wire(), {}
 
     def _list(self, now: float, q: dict[str, str], b: Any = None) -> Answer:
-        jobs = sorted(self.jobs.values(), key=lambda j: -j.created)
+        jobs = sorted((j for j in self.jobs.values() if not j.script.vanish), key=lambda j: -j.created)
         if q.get("key"):
             jobs = [j for j in jobs if j.key == q["key"]]
         if q.get("finished") in ("true", "false"):

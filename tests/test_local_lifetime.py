@@ -274,9 +274,13 @@ def test_kill_9_of_sweep_run_leaves_no_process_or_one_server_that_the_next_run_r
     assert f"trial 0: re-attached to job {job_id}" in err
     if linger is not None:  # the job ran on in the reused server and the re-attached trial got its result
         assert first.state == TrialState.COMPLETE, first.user_attrs.get("failure")
-    else:  # the server stopped, failing the job with a clear reason
+    else:  # the server stopped, failing the job with a clear reason; not the configuration's fault: tried again
         assert first.state == TrialState.FAIL
         assert "server stopped while the job was running" in first.user_attrs["failure"]
+        (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == first.number]
+        assert retry.state == TrialState.COMPLETE and retry.params == first.params
+        assert retry.user_attrs["seed"] == first.user_attrs["seed"]
+        assert f"trial {retry.number}: retry of trial {first.number}" in err
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 2
     assert all(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in trials)
 

@@ -258,6 +258,8 @@ def test_restart_keeps_everything_and_fails_the_killed_job(tmp_path: Any) -> Non
         killed = _status(http, running)
         assert killed.finished is not None and killed.finished_successful is False
         assert "server stopped while the job was running" in _log(http, running)[0]
+        assert killed.stopped_by_server and (killed.metadata or {})["failureCause"] == "server-stopped"
+        assert not _status(http, done).stopped_by_server
         assert http.get("/api/1/jobs").json()["jobs"] == []
 
         # --profiling-job: device metrics come from a second job, announced on the metadata
@@ -277,7 +279,7 @@ def test_restart_keeps_everything_and_fails_the_killed_job(tmp_path: Any) -> Non
     # a graceful stop (SIGTERM) fails the running job at once, on disk
     record = json.loads((data / "jobs" / str(last) / "job.json").read_text())
     assert record["finished"] is not None and record["finishedSuccessful"] is False
-    assert record["reason"] == "server stopped while the job was running"
+    assert record["reason"] == "server stopped while the job was running" and record["cause"] == "server-stopped"
 
 
 def test_a_server_that_cannot_start_says_why(tmp_path: Any) -> None:

@@ -123,6 +123,8 @@ def test_trial_without_job_id_is_failed_and_replaced(studio: FakeStudio, tmp_pat
     assert trials[trial.number].state == TrialState.FAIL
     assert "before a job was submitted" in trials[trial.number].user_attrs["failure"]
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 2
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == trial.number]  # its configuration, once more
+    assert retry.params == trial.params and retry.state == TrialState.COMPLETE
 
 
 def test_ctrl_c_cancels_the_job_records_the_trial_and_exits_non_zero(studio: FakeStudio, tmp_path: Path) -> None:

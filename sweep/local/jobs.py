@@ -19,6 +19,7 @@ from sweep.local.pool import WorkerPool
 from sweep.local.record import JobKind, JobRecord
 from sweep.local.store import Store, atomic_write_json, read_json
 from sweep.local.worker import MAX_JOBS_PER_WORKER, Worker
+from sweep.studio.models import SERVER_STOPPED
 
 __all__ = ["STOPPED_REASON", "JobManager", "official_metadata"]
 
@@ -93,7 +94,8 @@ class JobManager:
         for rec in self.store.all_jobs():
             if not rec.state.is_finished:
                 started = rec.started is not None
-                self._finish(rec, False, STOPPED_REASON if started else "server stopped before the job started")
+                self._finish(rec, False, STOPPED_REASON if started else "server stopped before the job started",
+                             SERVER_STOPPED)
             self._jobs[rec.id] = rec
         self._thread = threading.Thread(target=self._loop, name="sweep-local-jobs", daemon=True)
         self._thread.start()
@@ -114,10 +116,10 @@ class JobManager:
         with self._lock:
             for job_id, run in list(self._running.items()):
                 run.worker.kill()
-                self._finish(self._jobs[job_id], False, STOPPED_REASON)
+                self._finish(self._jobs[job_id], False, STOPPED_REASON, SERVER_STOPPED)
             self._running.clear()
             for job_id in list(self._queue) + list(self._timed):
-                self._finish(self._jobs[job_id], False, "server stopped before the job finished")
+                self._finish(self._jobs[job_id], False, "server stopped before the job finished", SERVER_STOPPED)
             self._queue.clear()
             self._timed.clear()
             self._pool.stop_all()
@@ -255,8 +257,8 @@ class JobManager:
             reason = f"{type(exc).__name__}: {exc}"
         self._finish(rec, reason is None, reason)
 
-    def _finish(self, rec: JobRecord, success: bool, reason: str | None) -> None:
-        rec.finish(success, reason)
+    def _finish(self, rec: JobRecord, success: bool, reason: str | None, cause: str | None = None) -> None:
+        rec.finish(success, reason, cause)
         self.store.log(rec.id, "Job completed" if success else f"Job failed: {reason}")
         self.store.save_job(rec)
         for listener in self._on_finish:

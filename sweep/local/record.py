@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from sweep.studio.models import Job
+from sweep.studio.models import FAILURE_CAUSE, Job
 
 __all__ = ["JobKind", "JobRecord", "JobState"]
 
@@ -63,6 +63,7 @@ class JobRecord(BaseModel):
     finished_successful: bool | None = None
     compute_time: float | None = None
     reason: str | None = None
+    cause: str | None = None  # why it failed, as a field (``failureCause``): SERVER_STOPPED, else None
     request: dict[str, Any] | None = None
     dsp_id: int | None = None
     seed: int | None = None  # a train job's training seed (the X-Sweep-Seed header, else the job id)
@@ -95,10 +96,10 @@ class JobRecord(BaseModel):
     def start(self) -> None:
         self.started = _now()
 
-    def finish(self, success: bool, reason: str | None) -> None:
+    def finish(self, success: bool, reason: str | None, cause: str | None = None) -> None:
         """Mark it finished; a job that started has used compute from then until now."""
         end = _now()
-        self.finished, self.finished_successful, self.reason = end, success, reason
+        self.finished, self.finished_successful, self.reason, self.cause = end, success, reason, cause
         if self.started is not None:
             self.compute_time = round((end - self.started).total_seconds(), 3)
 
@@ -114,6 +115,8 @@ class JobRecord(BaseModel):
             meta["seed"] = self.seed
         if self.reason:
             meta["failureReason"] = self.reason
+        if self.cause:
+            meta[FAILURE_CAUSE] = self.cause
         return Job(id=self.id, category=self.category, category_key=self.category_key, key=self.key,
                    created=self.created, started=self.started, finished=self.finished,
                    finished_successful=self.finished_successful, compute_time=self.compute_time, metadata=meta)

@@ -43,7 +43,7 @@ __all__ = [
 
 COST_FIELDS = ("latency_ms", "ram_bytes", "rom_bytes")
 _BASE_COLUMNS = ["number", "state", "feasible"]
-_TAIL_COLUMNS = ["job_id", "compute_time_s", "wall_time_s", "duplicate_of", "failure"]
+_TAIL_COLUMNS = ["job_id", "compute_time_s", "wall_time_s", "duplicate_of", "retry_of", "failure"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None,
                  names: ParamNames | None = None) -> pd.DataFrame:
     """One row per trial: number, state, feasible, objective values, ``params_<name>`` (named by ``names``,
     in the study file's order, NaN where the trial did not use it), every flat metric, job id, compute/wall
-    time, duplicate_of and failure reason."""
+    time, duplicate_of, retry_of and failure reason."""
     objectives = objectives_of(study)
     names = names or ParamNames()
     trials = study.get_trials(deepcopy=False) if trials is None else trials
@@ -142,6 +142,7 @@ def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None,
         row["compute_time_s"] = compute if compute is not None else math.nan
         row["wall_time_s"] = _wall_time(t, metrics)
         row["duplicate_of"] = t.user_attrs.get("duplicate_of")
+        row["retry_of"] = t.user_attrs.get("retry_of")  # the trial whose configuration it tried again
         pruned = t.user_attrs.get("pruned")
         row["failure"] = t.user_attrs.get("failure", "") or (pruned_reason(pruned) if pruned else "")
         rows.append(row)
@@ -158,6 +159,7 @@ def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None,
     df = df[order]
     df["job_id"] = df["job_id"].astype("Int64")
     df["duplicate_of"] = df["duplicate_of"].astype("Int64")
+    df["retry_of"] = df["retry_of"].astype("Int64")
     return df.reset_index(drop=True)
 
 

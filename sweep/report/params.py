@@ -1,5 +1,6 @@
 """A study's params as its report shows them: named by layer (``conv2d.neurons``), in the study file's order,
-the values a trial did not use (a block repeated 0 times, augmentation options with augmentation off) left out.
+the values a trial did not use left out, by the rule that also tells twins apart (:mod:`sweep.study.effective`:
+a block repeated 0 times, augmentation options with augmentation off, the learning rate of the learned optimizer).
 
 Optuna keeps the names the space gives (``layers.0.neurons``): stored trials never change, and a study run
 before its outline was recorded reads with its study file's space, or with those names as they are.
@@ -16,6 +17,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from sweep.study.effective import unused_params
 from sweep.study.space import LAYER_FIELDS, SPECTROGRAM_FIELDS, Space, outline
 
 __all__ = ["UNUSED", "ParamNames", "param_names"]
@@ -33,6 +35,7 @@ class ParamNames:
     layer_types: tuple[str, ...] = ()
     fixed_repeat: Mapping[int, int] = field(default_factory=dict)
     spectrogram_enabled: bool | None = None
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # the [fixed] fields the rule reads (useLearnedOptimizer)
 
     def name(self, raw: str) -> str:
         """``layers.0.neurons`` -> ``conv2d.neurons``; the second conv2d of the space is ``conv2d_1``."""
@@ -59,20 +62,14 @@ class ParamNames:
         return sorted(set(raw_names), key=key)
 
     def unused(self, params: Mapping[str, Any]) -> set[str]:
-        """The raw names of ``params`` the trial's model did not use: every field of a layer block repeated
-        0 times, and every spectrogram option while ``spectrogram.enabled`` is false."""
-        out = set()
-        enabled = params.get("spectrogram.enabled", self.spectrogram_enabled)
-        for raw in params:
-            if raw.startswith("spectrogram.") and raw != "spectrogram.enabled" and enabled is False:
-                out.add(raw)
-            m = _LAYER.match(raw)
-            if m and m.group(2) != "repeat":
-                index = int(m.group(1))
-                repeat = params.get(f"layers.{index}.repeat", self.fixed_repeat.get(index, 1))
-                if int(repeat) == 0:
-                    out.add(raw)
-        return out
+        """The raw names of ``params`` the trial's model did not use (:func:`~sweep.study.effective.unused_params`,
+        with the space's constants and ``[fixed]`` as the study recorded them): every field of a layer block
+        repeated 0 times, every spectrogram option while ``spectrogram.enabled`` is false, the learning rate
+        with ``useLearnedOptimizer``."""
+        constants: dict[str, Any] = {f"layers.{i}.repeat": n for i, n in self.fixed_repeat.items()}
+        if self.spectrogram_enabled is not None:
+            constants["spectrogram.enabled"] = self.spectrogram_enabled
+        return unused_params(params, constants, self.fixed)
 
     def used(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Shown name -> value of the params the trial used, in the study file's order."""
@@ -115,7 +112,9 @@ def _from_outline(doc: Any) -> ParamNames | None:
         return None
     repeat = {i: int(x["repeat"]) for i, x in enumerate(layers) if isinstance(x.get("repeat"), int)}
     enabled = doc.get("spectrogram_enabled")
-    return ParamNames(tuple(str(x["type"]) for x in layers), repeat, enabled if isinstance(enabled, bool) else None)
+    fixed = doc.get("fixed")
+    return ParamNames(tuple(str(x["type"]) for x in layers), repeat, enabled if isinstance(enabled, bool) else None,
+                      dict(fixed) if isinstance(fixed, dict) else {})
 
 
 def param_names(study: optuna.Study, space: Space | None = None) -> ParamNames:

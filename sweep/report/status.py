@@ -62,6 +62,8 @@ def status_table(study: optuna.Study, spec: StudySpec, *, wide: bool = False, wi
         row["best"] = "*" if t.number in best else ""
         row["note"] = t.user_attrs.get("failure") or (f"= trial {t.user_attrs['duplicate_of']}"
                                                       if "duplicate_of" in t.user_attrs else _models_note(t))
+        if "retry_of" in t.user_attrs and not t.user_attrs.get("failure"):
+            row["note"] = f"retry of trial {t.user_attrs['retry_of']}" + (f"; {row['note']}" if row["note"] else "")
         rows.append(row)
     if not rows:
         return f"study {spec.name!r}: no trials yet"

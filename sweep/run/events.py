@@ -91,8 +91,8 @@ class Events:
 
     def trial_asked(self, *, trial: int, label: str, params: Mapping[str, Any], learn_block: int, origin: str,
                     seed: int | None = None, job_id: int | None = None) -> None:
-        """A trial this run takes on: ``origin`` sampled, enqueued, warm_start, queued (baseline, repeats) or
-        reattached (then ``job_id`` is the job it follows)."""
+        """A trial this run takes on: ``origin`` sampled, enqueued, warm_start, queued (baseline, repeats), retry
+        (a configuration tried once more) or reattached (then ``job_id`` is the job it follows)."""
         self.emit("trial_asked", trial=trial, label=label, params=dict(params), learn_block=learn_block,
                   origin=origin, seed=seed, job_id=job_id)
 

@@ -214,9 +214,11 @@ class Follower:
         return [item.data.rstrip("\n") for item in reversed(self._log(job_id, self.log_tail_lines))]
 
     def failure(self, job: Job) -> JobFailed:
-        """Why ``job`` failed, told from its error lines (or plainly, when none says), with its log tail."""
+        """Why ``job`` failed, told from its error lines (or plainly, when none says), with its log tail;
+        transient when its status says its server stopped under it."""
         why, tail = self.reason(job)
-        return JobFailed(f"failed: {why}", job_id=job.id, log_tail=tail, compute_time_s=job.compute_time)
+        return JobFailed(f"failed: {why}", job_id=job.id, log_tail=tail, compute_time_s=job.compute_time,
+                         transient=job.stopped_by_server)
 
     def reason(self, job: Job) -> tuple[str, list[str]]:
         """(why ``job`` failed, its last log lines oldest first): the newest error line of its log, else
@@ -272,14 +274,14 @@ class Follower:
                 if not profiling_failed(metadata) and profiling.finished_successful:
                     why = "the device metrics did not arrive after it finished"
                 raise JobFailed(f"its profiling job {pending} failed: {why}", job_id=job.id, log_tail=tail,
-                                compute_time_s=job.compute_time)
+                                compute_time_s=job.compute_time, transient=profiling.stopped_by_server)
             log.info("job %s: waiting for profiling job %s", job.id, pending)
             profiling = self.wait(pending, on_poll=on_poll, cancel_on_stop=cancel_on_stop)
             waited.add(pending)
             if not profiling.finished_successful:
                 why, tail = self.reason(profiling)
                 raise JobFailed(f"its profiling job {pending} failed: {why}", job_id=job.id, log_tail=tail,
-                                compute_time_s=job.compute_time)
+                                compute_time_s=job.compute_time, transient=profiling.stopped_by_server)
             metadata = self._fresh_metadata(job, learn_id, retries)
         return metadata
 

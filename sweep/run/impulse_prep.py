@@ -164,7 +164,7 @@ class ImpulsePrep:
             if not job.finished_successful:
                 why, tail = self.follower.reason(job)
                 raise JobFailed(f"generating the features of DSP block {dsp_id} failed (job {job_id}): {why}",
-                                job_id=job_id, log_tail=tail, compute_time_s=None)
+                                job_id=job_id, log_tail=tail, compute_time_s=None, transient=job.stopped_by_server)
 
     @staticmethod
     def _set_window(impulse: Impulse, window: dict[str, int]) -> bool:

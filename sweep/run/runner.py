@@ -26,6 +26,7 @@ from sweep.run.budget import Budget
 from sweep.run.follow import Follower, Polling
 from sweep.run.keep import ModelKeeper
 from sweep.run.progress import Progress
+from sweep.run.retries import RETRY_OF
 from sweep.run.tally import Outcome, RunSummary, Tally
 from sweep.run.teller import Teller
 from sweep.run.trial import TrialDriver
@@ -221,14 +222,18 @@ class Runner:
         if self.options.time_limit_s is not None and time.monotonic() - self._started > self.options.time_limit_s:
             return "time limit reached"
         exhausted = getattr(self.study.sampler, "is_exhausted", None)
-        if exhausted is not None and exhausted(self.study):
+        if (exhausted is not None and exhausted(self.study)  # a queued trial (a retry) still runs
+                and not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))):
             return "the grid is exhausted"
         return None
 
     def _prepare(self, trial: optuna.Trial, learn_id: int, trials: list[FrozenTrial]) -> TrialRun:
         """The trial's request, built once, and its worker recorded before anything runs."""
         request = TrainRequest.of(train_request(self.spec, trial.params), impulse_settings(self.spec, trial.params))
-        seed = trial_seed(self.spec.name, trial.number, self.spec.training_seed)
+        attrs = trial.user_attrs
+        retry_of = attrs.get(RETRY_OF)  # a retry trains with the seed of the trial it repeats
+        seed = int(attrs["seed"]) if "seed" in attrs else trial_seed(self.spec.name, trial.number,
+                                                                        self.spec.training_seed)
         trial.set_user_attr("request", request.body)
         if request.impulse is not None:  # what it sets on its impulse, and its key (the body alone does not say)
             trial.set_user_attr("impulse", request.impulse)
@@ -236,7 +241,10 @@ class Runner:
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("worker", self.workers.record(learn_id))
         twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
-        origin = next((k for k in ("warm_start", "enqueued") if k in trial.user_attrs), "sampled")
+        origin = "retry" if retry_of is not None else next((k for k in ("warm_start", "enqueued") if k in attrs),
+                                                            "sampled")
+        if retry_of is not None:
+            self.progress.info(f"trial {trial.number}: retry of trial {retry_of} (the same configuration and seed)")
         self.progress.events.trial_asked(trial=trial.number, label=f"trial {trial.number}", params=trial.params,
                                          learn_block=learn_id, origin=origin, seed=seed)
         return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin, seed=seed)
@@ -254,8 +262,10 @@ class Runner:
         twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
         of, repeat = attrs.get("of"), int(attrs.get("repeat", 0))
         name = ("baseline" if of is None else f"trial {of}") + (f" repeat {repeat}" if repeat else "")
+        if RETRY_OF in attrs:
+            self.progress.info(f"{name}: tried once more (its first try failed for a reason outside it)")
         self.progress.events.trial_asked(trial=trial.number, label=name, params=trial.params, learn_block=learn_id,
-                                         origin="queued", seed=seed)
+                                         origin="retry" if RETRY_OF in attrs else "queued", seed=seed)
         return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin, seed=seed,
                         name=name)
 
@@ -279,7 +289,7 @@ class Runner:
 
     def _resume(self) -> None:
         """Re-attach RUNNING trials of dead workers to their jobs (those that never had one are replaced)."""
-        for work in self.workers.orphans(self.backend, self.spec, self.progress):
+        for work in self.workers.orphans(self.backend, self.spec, self.progress, self.driver.teller.retries):
             if self.side and "seed" in work.trial.user_attrs:
                 work.seed = int(work.trial.user_attrs["seed"])
                 work.request = work.request.seeded(work.seed)

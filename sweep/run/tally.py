@@ -42,12 +42,13 @@ class Tally:
         self._consecutive_failures = 0
         self._best: list[tuple[float, int]] = []  # per objective
 
-    def add(self, outcome: Outcome) -> int:
-        """Count ``outcome``; the number of consecutive failures after it (a trial that ended well resets it)."""
+    def add(self, outcome: Outcome, *, in_a_row: bool = True) -> int:
+        """Count ``outcome``; the number of consecutive failures after it (a trial that ended well resets it; a
+        failure with ``in_a_row`` false, one whose configuration is tried again, leaves it as it was)."""
         with self._lock:
             setattr(self.summary, outcome.value, getattr(self.summary, outcome.value) + 1)
             if outcome is Outcome.FAILED:
-                self._consecutive_failures += 1
+                self._consecutive_failures += 1 if in_a_row else 0
             elif outcome not in (Outcome.REATTACHED, Outcome.LEFT):
                 self._consecutive_failures = 0
             return self._consecutive_failures

@@ -10,6 +10,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweep.errors import SweepAborted
 from sweep.run.follow import JobResult
 from sweep.run.progress import Progress
+from sweep.run.retries import Retries
 from sweep.run.tally import Outcome, Tally
 from sweep.run.twins import Twins
 from sweep.run.work import TrialRun
@@ -34,6 +35,7 @@ class Teller:
         self.metric_names = [o.metric for o in spec.objectives]
         self.required = [*self.metric_names, *(c.metric for c in spec.constraints)]
         self._maximize = [d == optuna.study.StudyDirection.MAXIMIZE for d in study.directions]
+        self.retries = Retries(study, twins.key_of)
 
     def complete(self, work: TrialRun, result: JobResult, wall_time_s: float) -> None:
         """A trained model: its metrics, curves and confusion matrices, then its values."""
@@ -61,25 +63,33 @@ class Teller:
         self._tell(work, dict(source.user_attrs["metrics"]), reused=True, twin=twin)
         self.tally.add(Outcome.REUSED)
 
-    def failure(self, work: TrialRun, reason: str, tail: list[str]) -> None:
-        """A failed trial (replaced by a new one); too many in a row stop the sweep."""
-        count = self.fail(work, reason, tail)
+    def failure(self, work: TrialRun, reason: str, tail: list[str], *, transient: bool = False) -> None:
+        """A failed trial (replaced by a new one, or by its retry when ``transient``); too many in a row stop the
+        sweep (a retried configuration counts once: when its retry fails)."""
+        count = self.fail(work, reason, tail, transient=transient)
         if count >= self.max_consecutive_failures:
             raise SweepAborted(f"{count} consecutive trials failed (max_consecutive_failures = "
                                f"{self.max_consecutive_failures}); last: {work.label}: {reason}")
 
-    def fail(self, work: TrialRun, reason: str, tail: list[str]) -> int:
-        """Record FAIL with its reason, log tail and compute; the consecutive failures so far."""
+    def fail(self, work: TrialRun, reason: str, tail: list[str], *, transient: bool = False) -> int:
+        """Record FAIL with its reason, log tail and compute, and queue its configuration's retry when the failure
+        was ``transient`` (:mod:`sweep.run.retries`); the consecutive failures so far."""
         self.progress.done(work.number)
-        work.trial.set_user_attr("failure", reason)
+        why_not = self.retries.why_not(work.number, work.request.key) if transient else None
+        retry = transient and why_not is None
+        note = ("; not the configuration's fault: it is queued to be tried once more" if retry
+                else f"; not tried again: {why_not}" if why_not else "")
+        work.trial.set_user_attr("failure", reason + note)
         if work.compute_s is not None:  # a failed job cost compute too (see sweep.session.records)
             work.trial.set_user_attr(COMPUTE, work.compute_s)
         if tail:
             work.trial.set_user_attr("log_tail", tail[-40:])
         self.study.tell(work.trial, state=TrialState.FAIL)
-        count = self.tally.add(Outcome.FAILED)
-        self.progress.warn(f"{work.label}: FAILED: {reason}")
-        self._finished(work, "FAIL", failure=reason)
+        if retry:  # after our tell: only the worker that failed the trial queues its retry
+            self.retries.queue(work.number, work.trial.params, work.trial.user_attrs, work.seed)
+        count = self.tally.add(Outcome.FAILED, in_a_row=not retry)
+        self.progress.warn(f"{work.label}: FAILED: {reason}{note}")
+        self._finished(work, "FAIL", failure=reason + note)
         return count
 
     def pruned(self, work: TrialRun, info: dict[str, object]) -> None:

@@ -88,16 +88,17 @@ class TrialDriver:
                 self.teller.fail(work, f"interrupted; job {work.job_id} cancelled" if work.job_id
                                  else "interrupted before submission", [])
             raise
-        except (AuthError, TransientError):
-            # The job (if any) runs on: leave the trial RUNNING with its job id for a later re-attach.
+        except (AuthError, TransientError) as exc:
+            # The job (if any) runs on: leave the trial RUNNING with its job id for a later re-attach; without
+            # a job, the next run looks for one its lost submission made, else fails the trial and (transient)
+            # queues its configuration once more: say why it stopped.
+            if work.job_id is None:
+                work.trial.set_user_attr("stopped_by", str(exc))
+                self.progress.warn(f"{work.label}: stopped before its job was submitted; the next `sweep run` "
+                                   "tries its configuration again")
             raise
-        except JobFailed as exc:
-            if exc.compute_time_s is not None:
-                work.compute_s = exc.compute_time_s
-            self.teller.failure(work, exc.message, exc.log_tail)
-            return
         except (JobError, ApiError, ProtocolError) as exc:
-            self.teller.failure(work, str(exc), [])
+            self._failed(work, exc)
             return
         if result is None:
             self._prune(work)
@@ -106,6 +107,16 @@ class TrialDriver:
         if self.keeper is not None:
             self.keeper.keep(work)  # the learn block holds only its latest model: now, before its next job
         self.teller.complete(work, result, wall_time_s)
+
+    def _failed(self, work: TrialRun, exc: JobError | ApiError | ProtocolError) -> None:
+        """The trial failed: with its job's reason, log tail and compute; transient (the job vanished, its server
+        stopped) or not, as the error's type and fields say."""
+        if isinstance(exc, JobFailed):
+            if exc.compute_time_s is not None:
+                work.compute_s = exc.compute_time_s
+            self.teller.failure(work, exc.message, exc.log_tail, transient=exc.transient)
+        else:
+            self.teller.failure(work, str(exc), [], transient=exc.transient)
 
     def _train(self, work: TrialRun) -> JobResult | None:
         """Submit (unless re-attached) and follow the job; its result, or None when its curve said stop."""

@@ -1,7 +1,8 @@
 """Which configuration each trial trains, so each is trained once: a completed twin is reused, a running one awaited.
 
-Two trials whose train requests have the same :func:`~sweep.study.request.config_key` are twins. The
-index covers this worker's trials and, through the storage, every other worker's.
+Two trials whose train requests have the same :func:`~sweep.study.request.config_key` are twins: they train the
+same model (values without effect left out: :mod:`sweep.study.effective`). The index covers this worker's trials
+and, through the storage, every other worker's.
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ class Twins:
         """Whether trial ``number`` is in flight in this worker."""
         with self._lock:
             return number in self._inflight
+
+    def key_of(self, trial: FrozenTrial) -> str | None:
+        """The configuration key of a trial that recorded its request (None for one that did not yet)."""
+        with self._lock:
+            return self._key_of(trial)
 
     def _key_of(self, trial: FrozenTrial) -> str | None:
         if trial.number not in self._keys:

@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import SettingsError
 from sweep.run.progress import Progress
+from sweep.run.retries import Retries
 from sweep.run.work import TrialRun
 from sweep.studio.backend import Training
 from sweep.study.request import TrainRequest, impulse_settings, train_request
@@ -70,8 +71,10 @@ class Workers:
                     f"learn block {lid} is in use by another live worker of this study ({who}); a learn block runs "
                     "one job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13")
 
-    def orphans(self, backend: Training, spec: StudySpec, progress: Progress) -> Iterator[TrialRun]:
-        """Take over RUNNING trials of dead workers that have a job; fail (to be replaced) those that never had one."""
+    def orphans(self, backend: Training, spec: StudySpec, progress: Progress, retries: Retries | None = None
+                ) -> Iterator[TrialRun]:
+        """Take over RUNNING trials of dead workers that have a job; fail those that never had one (a failure
+        that says nothing about the configuration: with ``retries``, it is queued once more, else replaced)."""
         trials = self.study.get_trials(deepcopy=False)
         owned = {int(t.user_attrs["job_id"]) for t in trials if "job_id" in t.user_attrs}
         for ft in trials:
@@ -95,9 +98,7 @@ class Workers:
                     job_id = found.id
                     trial.set_user_attr("job_id", job_id)
             if job_id is None:
-                trial.set_user_attr("failure", "its worker stopped before a job was submitted; replaced")
-                self.study.tell(trial, state=TrialState.FAIL)
-                progress.info(f"trial {ft.number}: worker gone before submission; marked failed and replaced")
+                self._lost(ft, trial, spec, progress, retries)
                 continue
             trial.set_user_attr("worker", self.record(learn_id))
             recorded = ft.user_attrs.get("request")
@@ -105,6 +106,25 @@ class Workers:
                        else TrainRequest.of(train_request(spec, ft.params), impulse_settings(spec, ft.params)))
             yield TrialRun(trial=trial, number=ft.number, learn_id=learn_id, request=request, job_id=int(job_id),
                            started_mono=time.monotonic() - max(_age_s(ft), 0.0))
+
+    def _lost(self, ft: FrozenTrial, trial: optuna.Trial, spec: StudySpec, progress: Progress,
+              retries: Retries | None) -> None:
+        """Fail a trial whose worker stopped before submitting its job (``stopped_by``: why, when it knew), and
+        queue its configuration once more (or say why not)."""
+        why = f" ({ft.user_attrs['stopped_by']})" if ft.user_attrs.get("stopped_by") else ""
+        why_not: str | None = "replaced by a new trial"
+        then = "replaced by a new trial"
+        if retries is not None:  # a trial asked but never prepared has only its params
+            key = None if "request" in ft.user_attrs else TrainRequest.of(
+                train_request(spec, ft.params), impulse_settings(spec, ft.params)).key
+            why_not = retries.why_not(ft.number, key)
+            then = ("its configuration is queued to be tried once more" if why_not is None
+                    else f"not tried again: {why_not}")
+        trial.set_user_attr("failure", f"its worker stopped before a job was submitted{why}; {then}")
+        self.study.tell(trial, state=TrialState.FAIL)
+        if retries is not None and why_not is None:  # after our tell: a worker racing us for it queues nothing
+            retries.queue(ft.number, ft.params, ft.user_attrs)
+        progress.info(f"trial {ft.number}: its worker stopped before submitting its job; marked failed, {then}")
 
 
 def _now() -> datetime:

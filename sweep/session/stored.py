@@ -99,7 +99,7 @@ def record_study_attrs(study: optuna.Study, spec: StudySpec) -> None:
         "directions": spec.directions,
         "constraints": [str(c) for c in spec.constraints],
         "device": spec.device,
-        "space_outline": outline(spec.space),
+        "space_outline": outline(spec.space, spec.fixed),
     }
     current = study.user_attrs
     for key, value in wanted.items():

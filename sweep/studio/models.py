@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "FAILURE_CAUSE",
     "SEED_HEADER",
+    "SERVER_STOPPED",
     "AugmentationPolicySpectrogram",
     "CustomMetric",
     "DeviceBudget",
@@ -151,6 +153,10 @@ class StartJobResponse(GenericApiResponse):
     id: int
 
 
+FAILURE_CAUSE = "failureCause"  # a key of a failed job's metadata (the local studio's): why, as a field
+SERVER_STOPPED = "server-stopped"  # its value for a job that failed because its server stopped
+
+
 class Job(WireModel):
     id: int
     category: str
@@ -164,6 +170,12 @@ class Job(WireModel):
     additional_info: str | None = None
     compute_time: float | None = None
     metadata: dict[str, Any] | None = None
+
+    @property
+    def stopped_by_server(self) -> bool:
+        """Whether the job failed because its server stopped under it (``metadata.failureCause``
+        ``"server-stopped"``, which the local studio sets; Studio's jobs carry no such field)."""
+        return (self.metadata or {}).get(FAILURE_CAUSE) == SERVER_STOPPED
 
 
 class SocketToken(WireModel):

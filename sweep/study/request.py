@@ -11,6 +11,7 @@ from typing import Any
 from sweep.errors import MISSING, StudyFileError
 from sweep.studio.impulse_models import dsp_wire_value
 from sweep.studio.models import SetKerasParameterRequest
+from sweep.study.effective import effective_request
 from sweep.study.space import LAYER_FIELDS, SPECTROGRAM_FIELDS, WINDOW_WIRE, is_tuned, parameters
 from sweep.study.spec import StudySpec
 
@@ -79,13 +80,17 @@ def _visual_layers(layers: list[Any], values: dict[str, Any]) -> list[dict[str, 
 
 
 def config_key(request: TrainRequest | SetKerasParameterRequest | Mapping[str, Any]) -> str:
-    """A canonical hash of a request body: equal keys = the same training configuration. A body as
-    recorded on a trial is hashed as it is, without validating it again; numbers count by value
-    (``32`` and ``32.0`` are one batch size) and unset fields by absence."""
+    """A canonical hash of what a request body trains (:func:`~sweep.study.effective.effective_request`: values
+    without effect left out): equal keys = the same model. A body as recorded on a trial is hashed without
+    validating it again; numbers count by value (``32`` and ``32.0`` are one batch size), unset fields by absence."""
     if isinstance(request, TrainRequest):
         return request.key
     body = request.wire() if isinstance(request, SetKerasParameterRequest) else request
-    text = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _hash(effective_request(body))
+
+
+def _hash(value: Any) -> str:
+    text = json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -105,7 +110,7 @@ def _canonical(value: Any) -> Any:
 
 
 def _key(body: Mapping[str, Any], impulse: Mapping[str, Any] | None) -> str:
-    return config_key(body) if impulse is None else config_key({"request": body, "impulse": impulse})
+    return config_key(body) if impulse is None else _hash({"request": effective_request(body), "impulse": impulse})
 
 
 @dataclass(frozen=True)

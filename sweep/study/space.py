@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeAlias, TypeVar, Union
 
 from pydantic import (
@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sweep.errors import StudyFileError
+from sweep.study.effective import fixed_switches
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -293,9 +294,10 @@ def window_fields(space: Space) -> list[str]:
     return [n for n in WINDOW_WIRE if space.window is not None and getattr(space.window, n) is not None]
 
 
-def outline(space: Space) -> dict[str, Any]:
-    """What a report reads of the space, as JSON: each layer's type and fixed ``repeat``, and a fixed
-    spectrogram ``enabled`` (tuned ones are params). Recorded on the study, so its report names params
+def outline(space: Space, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a report reads of the space, as JSON: each layer's type and fixed ``repeat``, a fixed spectrogram
+    ``enabled`` (tuned ones are params), and the ``[fixed]`` fields that decide whether a param has an effect
+    (``useLearnedOptimizer``: :mod:`sweep.study.effective`). Recorded on the study, so its report names params
     by layer (``conv2d.neurons``) and leaves out those a trial did not use."""
     layers = [{"type": layer.type, **({"repeat": layer.repeat} if isinstance(layer.repeat, int) else {})}
               for layer in space.layers or []]
@@ -303,6 +305,8 @@ def outline(space: Space) -> dict[str, Any]:
     spectrogram = space.augmentation_policy_spectrogram
     if spectrogram is not None and isinstance(spectrogram.enabled, bool):
         out["spectrogram_enabled"] = spectrogram.enabled
+    if switches := fixed_switches(fixed or {}):
+        out["fixed"] = switches
     return out
 
 
