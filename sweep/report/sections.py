@@ -227,7 +227,8 @@ def device_section(r: Report) -> Section:
     objectives = ", ".join(r.objectives.names)
     best = "the best trial" if len(front) == 1 else f"the {len(front)} best trials (tied)"
     label = f"the study's Pareto front ({objectives})" if r.objectives.multi else f"{best} ({objectives})"
-    numbered = ("each point carries its trial number" if len(dev) <= plots.LABEL_ALL_UP_TO else
+    numbered = ("points carry their trial numbers where the numbers fit, the circled ones always" if
+                len(dev) <= plots.LABEL_ALL_UP_TO else
                 f"above {plots.LABEL_ALL_UP_TO} trials only the circled points carry their trial number")
     sec.blocks.append(Text(f"Grey points break a constraint (a dashed line marks a limit on a drawn metric); "
                            f"red circles are {label}, the same trials in every panel; {numbered}. A cost axis "
