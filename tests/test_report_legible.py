@@ -1,5 +1,6 @@
 """What a reader sees in the report's figures and tables, checked on the drawn artists: legends off the data, log
-axes labelled where the data lies, whole histogram bins without error-bar caps, trial numbers that do not collide."""
+axes labelled where the data lies, whole histogram bins without error-bar caps, trial numbers that do not collide,
+and tables that lead with the study's own objectives and constraints."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
-from test_report_frame import DEVICE, build_study
+from optuna.trial import TrialState, create_trial
+from test_report_frame import DEVICE, build_study, make_metrics
 from test_report_plots import _every_figure
 
 from sweep.report import frame as fr
-from sweep.report import fronts, plots
+from sweep.report import fronts, plots, sections
+from sweep.report.params import param_names
+from sweep.report.sections import Report
 
 FRONT_MS = (0.27, 0.29)  # where the digits study's front lay, under a log axis labelled from 0.5 ms only
 
@@ -152,3 +156,74 @@ def test_device_numbers_do_not_collide() -> None:
         assert {0, 6} <= named  # the front always carries its numbers
     latency = [t.get_text() for t in fig.axes[0].texts]
     assert "8, 10" in latency  # twins on one spot share one label
+
+
+def _impulse_study() -> optuna.Study:
+    """A whole-impulse study: objectives int8 accuracy and total latency, a constraint on network RAM."""
+    study = optuna.create_study(directions=["maximize", "minimize"], study_name="impulse")
+    objectives = ["int8.accuracy", f"{DEVICE}.total_latency_ms"]
+    study.set_user_attr("objectives", objectives)
+    study.set_user_attr("device", DEVICE)
+    study.set_user_attr("constraints", [f"{DEVICE}.ram_bytes <= 32768"])
+    dist = {"learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)}
+    ram = f"{DEVICE}.ram_bytes"
+    for i in range(6):
+        metrics = make_metrics(0.8 + 0.02 * i, 0.79 + 0.02 * i, 0.7 + 0.1 * i, 6000.0 + 100 * i, 60_000.0, 3.0)
+        metrics.update({f"{DEVICE}.total_latency_ms": 13.0 + i, f"{DEVICE}.total_ram_bytes": 18_000.0,
+                        f"{DEVICE}.total_rom_bytes": 60_000.0, f"{DEVICE}.dsp.latency_ms": 12.3 + i})
+        study.add_trial(create_trial(state=TrialState.COMPLETE, values=[metrics[o] for o in objectives],
+                                     params={"learning_rate": 1e-3 * (1 + i)}, distributions=dist,
+                                     user_attrs={"metrics": metrics, "job_id": 10 + i},
+                                     constraints={f"{ram} <= 32768": metrics[ram] - 32768}))
+    return study
+
+
+def _report(study: optuna.Study) -> Report:
+    names = param_names(study)
+    df = fr.trials_frame(study, names=names)
+    return Report(study, df, fr.objectives_of(study), names, fr.resolve_device(study, df), fr.top_trials(study, 10))
+
+
+def test_tables_lead_with_the_studys_objectives_and_constraints() -> None:
+    r = _report(_impulse_study())
+    summary = next(b for b in sections.summary_section(r, None).blocks if isinstance(b, sections.Table))
+    settings = list(summary.frame["setting"])
+    assert settings[:3] == ["objective int8.accuracy (maximize)", f"objective {DEVICE}.total_latency_ms (minimize)",
+                            f"constraint on {DEVICE}.ram_bytes"]
+    values = dict(zip(summary.frame["setting"], summary.frame["value"], strict=True))
+    assert values[f"objective {DEVICE}.total_latency_ms (minimize)"] == "18 ms"  # the objective, not the network's
+    top = next(b for b in sections.top_section(r).blocks if isinstance(b, sections.Table)).frame
+    columns = list(top.columns)
+    assert columns[:6] == ["trial", "job", "int8.accuracy", f"{DEVICE}.total_latency_ms", f"{DEVICE}.ram_bytes",
+                           "feasible"]
+    assert "latency" not in columns and "network latency" in columns  # never a bare name for the network's part
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_the_reports_best_never_breaks_a_constraint(multi: bool) -> None:
+    """optuna-dashboard 0.21's "Best Trial" picks a trial that breaks a constraint; the report never does: a
+    trial better in every objective but infeasible is not its best, its front, nor first in its tables."""
+    study = _impulse_study() if multi else optuna.create_study(direction="maximize", study_name="single")
+    objectives = ["int8.accuracy", f"{DEVICE}.total_latency_ms"] if multi else ["int8.accuracy"]
+    if not multi:
+        study.set_user_attr("objectives", objectives)
+        study.set_user_attr("device", DEVICE)
+        study.set_user_attr("constraints", [f"{DEVICE}.ram_bytes <= 32768"])
+        for i in range(4):
+            metrics = make_metrics(0.8 + 0.01 * i, 0.8 + 0.01 * i, 1.0, 8000.0, 60_000.0, 3.0)
+            study.add_trial(create_trial(value=metrics["int8.accuracy"], user_attrs={"metrics": metrics},
+                                         constraints={f"{DEVICE}.ram_bytes <= 32768": 8000.0 - 32768}))
+    metrics = make_metrics(0.99, 0.99, 0.1, 40_000.0, 60_000.0, 3.0)
+    metrics.update({f"{DEVICE}.total_latency_ms": 1.0, f"{DEVICE}.total_ram_bytes": 40_000.0})
+    study.add_trial(create_trial(values=[metrics[o] for o in objectives], user_attrs={"metrics": metrics},
+                                 constraints={f"{DEVICE}.ram_bytes <= 32768": 40_000.0 - 32768}))
+    broken = study.trials[-1].number
+    r = _report(study)
+    assert broken not in fronts.study_front(study) and r.top[0].number != broken
+    texts = [b.text for b in sections.summary_section(r, None).blocks if isinstance(b, sections.Text)]
+    headline = next(t for t in texts if t.startswith(("A Pareto-optimal trial", "The Pareto-optimal", "Best trial")))
+    assert f"#{broken}:" not in headline and "No complete trial satisfies" not in " ".join(texts)
+    top = next(b for b in sections.top_section(r).blocks if isinstance(b, sections.Table)).frame
+    assert top.iloc[0]["feasible"] == "yes" and top.set_index("trial").loc[broken, "feasible"] == "no"
+    dev = fronts.device_frame(r.df, DEVICE, fronts.study_front(study))
+    assert not dev.set_index("number").loc[broken, "front"]
