@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import edgeimpulse_api as ei
@@ -100,3 +101,10 @@ def test_shipped_and_imported_features_were_made_when_they_were_stored(studio: E
         assert datetime.now(UTC) - created < timedelta(hours=1)  # made by this test, not in 1970
         made = _dt(ei.ProjectsApi(api).get_project_info(project_id).project.created)
         assert abs(made - stored) < timedelta(seconds=1), (project_id, made)
+
+
+def test_docs_say_raw_projects_train() -> None:
+    text = (Path(__file__).parents[1] / "docs" / "local-studio.md").read_text(encoding="utf-8")
+    raw = text[text.index("## Raw projects"):]
+    for stale in ("a train job on it fails", "once raw projects can be trained", "created only when asked"):
+        assert stale not in " ".join(raw.split()), stale
