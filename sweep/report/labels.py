@@ -8,6 +8,7 @@ free place around its point is left out, and points drawn on one spot (twins) sh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -20,11 +21,12 @@ __all__ = ["Labels", "place_labels"]
 FONT_SIZE = 7
 _SAME_SPOT_PX = 3.0  # points closer than this (display pixels) are one spot, with one label
 _POINT_PX = 3.5  # a label keeps this far from the centre of any point it does not name
+_Place = tuple[tuple[int, int], Literal["left", "center", "right"], Literal["bottom", "center", "top"]]
 # (dx, dy) offsets in points and the text's alignment: beside the point, the upper right first
-_PLACES = [((4, 3), "left", "bottom"), ((-4, 3), "right", "bottom"), ((4, -3), "left", "top"),
-           ((-4, -3), "right", "top"), ((6, 0), "left", "center"), ((-6, 0), "right", "center"),
-           ((0, 6), "center", "bottom"), ((0, -6), "center", "top"), ((9, 8), "left", "bottom"),
-           ((-9, 8), "right", "bottom"), ((9, -8), "left", "top"), ((-9, -8), "right", "top")]
+_PLACES: list[_Place] = [
+    ((4, 3), "left", "bottom"), ((-4, 3), "right", "bottom"), ((4, -3), "left", "top"), ((-4, -3), "right", "top"),
+    ((6, 0), "left", "center"), ((-6, 0), "right", "center"), ((0, 6), "center", "bottom"), ((0, -6), "center", "top"),
+    ((9, 8), "left", "bottom"), ((-9, 8), "right", "bottom"), ((9, -8), "left", "top"), ((-9, -8), "right", "top")]
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,17 @@ def _free(box: Bbox, frame: Bbox, taken: list[Bbox], points: np.ndarray, own: np
     return inside and not any(box.overlaps(t) for t in taken) and not _covers(box, points, own)
 
 
+def _places(own: np.ndarray, width: float, height: float, scale: float) -> list[Bbox]:
+    """Where the label's box would be at each of ``_PLACES`` (display units; ``scale``: pixels a point)."""
+    boxes = []
+    for (dx, dy), ha, va in _PLACES:
+        x, y = own[0] + dx * scale, own[1] + dy * scale
+        x0 = x if ha == "left" else x - width if ha == "right" else x - width / 2
+        y0 = y if va == "bottom" else y - height if va == "top" else y - height / 2
+        boxes.append(Bbox.from_bounds(x0, y0, width, height))
+    return boxes
+
+
 def place_labels(fig: Figure, panels: list[Labels]) -> None:
     """Write each panel's trial numbers beside its points, none overlapping another label, a point or leaving
     its axes; a label that must show and finds no free place is written at the first place all the same."""
@@ -80,14 +93,18 @@ def place_labels(fig: Figure, panels: list[Labels]) -> None:
         points = panel.ax.transData.transform(drawn[np.isfinite(drawn).all(axis=1)])
         taken: list[Bbox] = []
         for xy, own, text, must in _spots(panel):
-            labels = [panel.ax.annotate(text, xy, xytext=offset, textcoords="offset points", ha=ha, va=va,
-                                        fontsize=FONT_SIZE, alpha=0.85) for offset, ha, va in _PLACES]
-            boxes = [label.get_window_extent(renderer) for label in labels]
+            (offset, ha, va), *_ = _PLACES
+            label = panel.ax.annotate(text, xy, xytext=offset, textcoords="offset points", ha=ha, va=va,
+                                      fontsize=FONT_SIZE, alpha=0.85)
+            size = label.get_window_extent(renderer)
+            boxes = _places(own, size.width, size.height, fig.dpi / 72)
             chosen = next((i for i, box in enumerate(boxes) if _free(box, frame, taken, points, own)),
                           0 if must else None)
-            for i, label in enumerate(labels):
-                if i != chosen:
-                    label.remove()
-            if chosen is not None:
-                taken.append(boxes[chosen])
+            if chosen is None:
+                label.remove()
+                continue
+            label.xyann, (_, ha, va) = _PLACES[chosen][0], _PLACES[chosen]
+            label.set_horizontalalignment(ha)
+            label.set_verticalalignment(va)
+            taken.append(label.get_window_extent(renderer))
     fig.set_layout_engine("none")  # keep the places: a new layout would move the axes under the labels
