@@ -38,6 +38,8 @@ from sweep.studio.models import (
 __all__ = ["FakeBackend"]
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+FAKE_DATA = views.DataSummary(count=1797, length_ms=0.0, stored=T0)  # what the fake project holds: 8x8 images
+FAKE_INPUTS = (["Image"], 1797, 64)  # its learn blocks' DSP block, windows and features a window
 
 
 class FakeBackend:
@@ -122,7 +124,7 @@ class FakeBackend:
 
     def keras_config(self, learn_id: int) -> KerasResponse:
         config = self.configs.get(learn_id, SetKerasParameterRequest()).wire()
-        body = views.keras_body(self._project(), learn_id, config, learn_id in self.models)
+        body = views.keras_body(self._project(), learn_id, config, learn_id in self.models, inputs=FAKE_INPUTS)
         return KerasResponse.model_validate(body)
 
     def save_keras_config(self, learn_id: int, request: SetKerasParameterRequest) -> None:
@@ -134,8 +136,8 @@ class FakeBackend:
         if self.quota_left_ms is None:
             raise ApiError("403: no access to this project's quota", status_code=403)
         quota = 20 * 3600 * 1000
-        body = views.project_info_body(self._project(), period_start=T0, used_ms=quota - self.quota_left_ms,
-                                       quota_ms=quota, job_limit_m=60)
+        body = views.project_info_body(self._project(), FAKE_DATA, period_start=T0,
+                                       used_ms=quota - self.quota_left_ms, quota_ms=quota, job_limit_m=60)
         return ProjectInfoResponse.model_validate(body)
 
     def impulse(self, impulse_id: int | None = None) -> Impulse:

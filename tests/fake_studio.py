@@ -52,6 +52,8 @@ __all__ = ["FakeJob", "FakeStudio", "JobScript", "default_metrics", "fake_studio
 Metrics = dict[str, float]
 Answer = tuple[int, dict[str, Any] | bytes | None, dict[str, str]]  # status, JSON body or a file (None: drop), headers
 QUOTA_MS = 3_600_000 * 20  # the project's compute quota per period
+FAKE_DATA = views.DataSummary(count=1797, length_ms=0.0, stored=datetime(2026, 11, 1, tzinfo=UTC))  # 8x8 images
+FAKE_INPUTS = (["Image"], 1797, 64)  # a learn block's DSP block, its windows and features a window
 DEVICES = [("cortex-m4f-80mhz", "Cortex-M4F 80MHz", True, 1.0), ("cortex-m7-216mhz", "Cortex-M7 216MHz", False, 0.3)]
 
 
@@ -386,7 +388,7 @@ class FakeStudio:
     def _routes(self) -> list[tuple[str, str, Callable[..., Answer]]]:
         return [
             (r"", "GET", lambda now, q, b: (200, views.project_info_body(
-                self._project(), period_start=datetime(2026, 11, 1, tzinfo=UTC),
+                self._project(), FAKE_DATA, period_start=datetime(2026, 11, 1, tzinfo=UTC),
                 used_ms=QUOTA_MS - self.quota_left_ms, quota_ms=QUOTA_MS, job_limit_m=60), {})),
             (r"/socket-token", "GET", self._socket_token),
             (r"/impulse", "GET", self._get_impulse),
@@ -425,7 +427,8 @@ class FakeStudio:
 
     def _get_keras(self, now: float, q: dict[str, str], b: Any, lid: int) -> Answer:
         trained = bool(self._latest_done(lid, now))
-        return self._no_block(lid) or (200, views.keras_body(self._project(), lid, self.configs[lid], trained), {})
+        return self._no_block(lid) or (200, views.keras_body(self._project(), lid, self.configs[lid], trained,
+                                                             inputs=FAKE_INPUTS), {})
 
     def _set_keras(self, now: float, q: dict[str, str], b: Any, lid: int) -> Answer:
         if err := self._no_block(lid):

@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from sweep.errors import ApiError
 from sweep.local import datasets
 from sweep.local.bodies import SEED_HEADER, describe, parse_train_request, train_seed
-from sweep.local.dsp_routes import dsp_routes
+from sweep.local.dsp_routes import dsp_routes, learn_inputs
 from sweep.local.impulse_routes import impulse_routes, train_refusal
 from sweep.local.jobs import JobManager, official_metadata
 from sweep.local.model_routes import model_routes
@@ -99,12 +99,12 @@ def _job_or_404(request: Request, ctx: Ctx, project: datasets.LocalProject) -> J
 
 
 async def project_info(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
-    from sweep.local.views import project_info_body
+    from sweep.local.views import data_summary, project_info_body
 
     ctx.impulses.get(project, int_query(request, "impulseId", None, minimum=1))  # 404 for an unknown impulse
     start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     used = ctx.manager.compute_time_ms(project.id, start)
-    body = project_info_body(project, period_start=start, used_ms=used, quota_ms=QUOTA_MS,
+    body = project_info_body(project, data_summary(project), period_start=start, used_ms=used, quota_ms=QUOTA_MS,
                              job_limit_m=ctx.manager.job_limit_m)
     ProjectInfoResponse.model_validate(body)
     return Json(body)
@@ -114,9 +114,10 @@ async def get_keras(request: Request, ctx: Ctx, project: datasets.LocalProject) 
     from sweep.local.views import keras_body
 
     learn_id = request.path_params["learn_id"]
-    _, block = ctx.learn_block(project, learn_id)
+    impulse, block = ctx.learn_block(project, learn_id)
     trained = ctx.manager.store.load_block(project.id, learn_id, "metadata.json") is not None
-    body = keras_body(project, learn_id, _keras_config(ctx, project, learn_id), trained, name=block.get("name"))
+    body = keras_body(project, learn_id, _keras_config(ctx, project, learn_id), trained,
+                      inputs=learn_inputs(ctx, project, impulse, block), name=block.get("name"))
     return ok(KerasResponse.model_validate(body))
 
 

@@ -7,6 +7,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +35,8 @@ __all__ = [
     "new_project",
     "peek_project",
     "sample_count",
+    "stored_at",
+    "total_length_ms",
     "write_project_file",
 ]
 
@@ -248,6 +251,24 @@ def sample_count(project: LocalProject) -> int:
     try:
         return int(np.load(project.path / "X.npy", mmap_mode="r", allow_pickle=False).shape[0])
     except (OSError, ValueError) as exc:
+        raise LocalStudioError(f"{project.path}: cannot read dataset arrays ({exc})") from exc
+
+
+def total_length_ms(project: LocalProject) -> float:
+    """How long the project's samples are together, in ms: a raw project's signals at its frequency; 0 for
+    features (an image or an exported feature vector has no duration)."""
+    if project.kind != "raw" or not project.frequency_hz:
+        return 0.0
+    return rawdata.total_length(project.path) * 1000.0 / project.frequency_hz
+
+
+def stored_at(project: LocalProject) -> datetime:
+    """When the project's samples were stored (its arrays' modification time): shipped features when the server
+    first made them, imported ones at the import."""
+    arrays = project.path / (rawdata.SIGNALS_FILE if project.kind == "raw" else "X.npy")
+    try:
+        return datetime.fromtimestamp(arrays.stat().st_mtime, UTC)
+    except OSError as exc:
         raise LocalStudioError(f"{project.path}: cannot read dataset arrays ({exc})") from exc
 
 

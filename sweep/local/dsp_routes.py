@@ -5,7 +5,8 @@ them (``config`` groups of ``{param, value, defaultValue, type, selectOptions, m
 ``POST /dsp/{dspId}`` merges ``{config: {param: "value"}}`` after checking each against that description;
 ``GET /dsp/{dspId}/metadata`` says which configuration and window the features came from and their shape;
 ``GET /dsp/{dspId}/performance`` estimates the block's latency and RAM per device. A project of features
-shipped or imported precomputed has no DSP to run: no parameters, no cost.
+shipped or imported precomputed has no DSP to run: no parameters, no cost. ``learn_inputs``: what a learn block
+trains on, from its DSP blocks' features (its ``KerasResponse.dependencies``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sweep.studio.impulse_models import (
 )
 from sweep.studio.models import GenericApiResponse
 
-__all__ = ["dsp_routes"]
+__all__ = ["dsp_routes", "learn_inputs"]
 
 
 def _block(ctx: Ctx, project: datasets.LocalProject, dsp_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -127,6 +128,37 @@ async def dsp_performance(request: Request, ctx: Ctx, project: datasets.LocalPro
                                        len(project.axes or ()), float(project.frequency_hz))
     DspPerformanceResponse.model_validate(body)
     return Json(body)
+
+
+def learn_inputs(ctx: Ctx, project: datasets.LocalProject, impulse: dict[str, Any], learn: dict[str, Any]
+                 ) -> tuple[list[str], int, int]:
+    """What learn block ``learn`` trains on: its DSP blocks' names, their windows (feature vectors; 0 until they
+    are generated, or once stale) and the features of one window."""
+    blocks = {b["id"]: b for b in impulse.get("dspBlocks") or []}
+    names, windows, features = [], 0, 0
+    for dsp in (blocks[i] for i in learn.get("dsp") or [] if i in blocks):
+        names.append(str(dsp.get("name") or dsp["type"]))
+        state = ctx.features.state(project, impulse, dsp)
+        entry = ctx.features.entry(project, dsp["id"]) if state.generated else None
+        windows = max(windows, int(state.count or 0))
+        features += _per_window(ctx, project, impulse, dsp, entry)
+    return names, windows, features
+
+
+def _per_window(ctx: Ctx, project: datasets.LocalProject, impulse: dict[str, Any], dsp: dict[str, Any],
+                entry: dict[str, Any] | None) -> int:
+    """Features of one window: the generated set's, else the block's settings' (a raw project), else the project's."""
+    if entry is not None and entry.get("shape"):
+        return math.prod(int(v) for v in entry["shape"])
+    if project.kind != "raw" or not project.frequency_hz:
+        return math.prod(project.input_shape)
+    from sweep.local import dsp as blocks
+    from sweep.local.raw_features import window_samples
+
+    size, _ = window_samples(input_block(impulse, dsp), project.frequency_hz)
+    shape = blocks.output_shape(str(dsp["type"]), ctx.dsp.values(project, dsp["id"]), size, len(project.axes or ()),
+                                float(project.frequency_hz))
+    return math.prod(int(v) for v in shape)
 
 
 def dsp_routes() -> list[Route]:

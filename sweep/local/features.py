@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep.errors import ApiError
-from sweep.local.datasets import LocalProject, sample_count
+from sweep.local.datasets import LocalProject, sample_count, stored_at
 from sweep.local.dsp_book import DspBook
 from sweep.local.store import atomic_write_json, read_json
 from sweep.local.views import impulse_body
@@ -85,7 +85,8 @@ class FeatureBook:
         dsp = seed["dspBlocks"][0]
         if dsp["id"] != dsp_id or project.kind == "raw":  # a raw project's features come from a job
             return None
-        return {"generated": True, "count": sample_count(project), "source": feature_source(seed, dsp)}
+        return {"generated": True, "count": sample_count(project), "generatedAt": stored_at(project).isoformat(),
+                "source": feature_source(seed, dsp)}
 
     def state(self, project: LocalProject, impulse: dict[str, Any], dsp: dict[str, Any]) -> FeatureState:
         with self._lock:

@@ -196,7 +196,7 @@ def _generate_raw(ctx: Ctx, project: datasets.LocalProject, body: GenerateFeatur
 
 async def list_projects(request: Request, ctx: Ctx) -> Response:
     """Every local project (one key opens them all); the official SDK takes the first as the key's project."""
-    body = {"success": True, "projects": [project_body(p) for p in ctx.all_projects()]}
+    body = {"success": True, "projects": [project_body(p, datasets.stored_at(p)) for p in ctx.all_projects()]}
     ListProjectsResponse.model_validate(body)
     return Json(body)
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from sweep.errors import LocalStudioError
 
-__all__ = ["LENGTHS_FILE", "SIGNALS_FILE", "Y_FILE", "read_signals", "save_npy", "signal_count", "write_signals"]
+__all__ = ["LENGTHS_FILE", "SIGNALS_FILE", "Y_FILE", "read_signals", "save_npy", "signal_count", "total_length",
+           "write_signals"]
 
 SIGNALS_FILE, LENGTHS_FILE, Y_FILE = "signals.npy", "lengths.npy", "y.npy"
 
@@ -73,5 +74,13 @@ def signal_count(directory: Path) -> int:
     """How many samples the project has, read from lengths.npy's header without loading it."""
     try:
         return int(np.load(directory / LENGTHS_FILE, mmap_mode="r", allow_pickle=False).shape[0])
+    except (OSError, ValueError) as exc:
+        raise LocalStudioError(f"{directory}: cannot read raw signals ({exc})") from exc
+
+
+def total_length(directory: Path) -> int:
+    """The samples' lengths together, in values per axis (lengths.npy summed)."""
+    try:
+        return int(np.load(directory / LENGTHS_FILE, mmap_mode="r", allow_pickle=False).sum())
     except (OSError, ValueError) as exc:
         raise LocalStudioError(f"{directory}: cannot read raw signals ({exc})") from exc

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sweep.local.datasets import LocalProject
+from sweep.local.datasets import LocalProject, sample_count, stored_at, total_length_ms
 from sweep.local.devices import DEFAULT_DEVICE, DEVICES
 
-__all__ = ["block_ids", "dsp_body", "impulse_body", "keras_body", "latency_devices", "project_body",
-           "project_info_body"]
+__all__ = ["DataSummary", "block_ids", "data_summary", "dsp_body", "impulse_body", "keras_body", "latency_devices",
+           "project_body", "project_info_body"]
 
 _CREATED = "2026-01-01T00:00:00+00:00"
 
@@ -31,11 +31,27 @@ _USER = {"id": 1, "username": "local", "name": "Local studio", "email": "local@l
          "mfaConfigured": False}
 
 
-def project_body(project: LocalProject) -> dict[str, Any]:
-    """An official ``Project`` (as project info and ``GET /api/projects`` carry it)."""
+@dataclass(frozen=True)
+class DataSummary:
+    """What a project holds: its samples, their length together (ms; 0 for features, which have no duration) and
+    when they were stored."""
+
+    count: int
+    length_ms: float
+    stored: datetime
+
+
+def data_summary(project: LocalProject) -> DataSummary:
+    """The project's ``DataSummary``, read from its files."""
+    return DataSummary(sample_count(project), total_length_ms(project), stored_at(project))
+
+
+def project_body(project: LocalProject, created: datetime) -> dict[str, Any]:
+    """An official ``Project`` (as project info and ``GET /api/projects`` carry it); ``created``: when its samples
+    were stored."""
     return {
         "id": project.id, "name": project.name, "description": f"Local {project.kind} project {project.name}",
-        "created": _CREATED, "owner": "local", "ownerIsDeveloperProfile": True,
+        "created": created.isoformat(), "owner": "local", "ownerIsDeveloperProfile": True,
         "collaborators": [{**_USER, "isOwner": True}], "labelingMethod": "single_label", "metadata": {},
         "isEnterpriseProject": False, "whitelabelId": 1, "tier": "professional", "hasPublicVersion": False,
         "isPublic": False, "allowsLivePublicAccess": False, "indPauseProcessingSamples": False,
@@ -60,16 +76,18 @@ def latency_devices() -> list[dict[str, Any]]:
     return out
 
 
-def project_info_body(project: LocalProject, *, period_start: datetime, used_ms: int, quota_ms: int,
-                      job_limit_m: int) -> dict[str, Any]:
-    """A ``ProjectInfoResponse`` the official model parses; quota and job limit are real."""
+def project_info_body(project: LocalProject, data: DataSummary, *, period_start: datetime, used_ms: int,
+                      quota_ms: int, job_limit_m: int) -> dict[str, Any]:
+    """A ``ProjectInfoResponse`` the official model parses; quota, job limit and the data summary (``data``) are
+    real (every sample of a local project is training data: it holds out its validation split from them)."""
     labels = list(project.labels)
-    summary = {"totalLengthMs": 0.0, "labels": labels, "totalLabels": len(labels), "dataCount": 0}
+    summary = {"totalLengthMs": data.length_ms, "labels": labels, "totalLabels": len(labels),
+               "dataCount": data.count}
     empty = {"totalLengthMs": 0.0, "labels": [], "totalLabels": 0, "dataCount": 0}
     user = _USER
     return {
         "success": True,
-        "project": project_body(project),
+        "project": project_body(project, data.stored),
         "developmentKeys": {},
         "impulse": {"created": True, "configured": True, "complete": True},
         "devices": [],
@@ -146,14 +164,16 @@ _REQUEST_ONLY_ANSWERED = ("augmentationPolicySpectrogram", "useLearnedOptimizer"
 
 
 def keras_body(project: LocalProject, learn_id: int, config: dict[str, Any], trained: bool, *,
-               name: str | None = None) -> dict[str, Any]:
-    """A ``KerasResponse`` from the block's saved configuration; ``name``: the block's, from its impulse."""
+               inputs: tuple[list[str], int, int], name: str | None = None) -> dict[str, Any]:
+    """A ``KerasResponse`` from the block's saved configuration; ``inputs``: what the block trains on
+    (``FeatureBook.inputs``: its DSP blocks' names, their windows, features a window); ``name``: the block's, from
+    its impulse."""
     confidence = float(config.get("minimumConfidenceRating", 0.6))
+    names, windows, features = inputs
     body = {
         "success": True,
-        "dependencies": {"classes": list(project.labels), "blockNames": ["Image" if project.kind == "image" else "MFE"],
-                         "featureCount": int(math.prod(project.input_shape)), "sampleCount": 0,
-                         "outputClasses": list(project.labels)},
+        "dependencies": {"classes": list(project.labels), "blockNames": names, "featureCount": features,
+                         "sampleCount": windows, "outputClasses": list(project.labels)},
         "trained": trained,
         "name": name or _learn_name(project, learn_id),
         "type": "keras",

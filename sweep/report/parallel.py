@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 from sweep.report.frame import Objectives
 from sweep.report.fronts import pareto_ranks
 from sweep.report.params import UNUSED, ParamNames
-from sweep.report.plots import log_scale
+from sweep.report.scales import log_scale
 from sweep.report.style import BETTER, INFEASIBLE, figure, styled
 from sweep.units import axis_label, unit_of
 

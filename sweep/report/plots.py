@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import MaxNLocator
 
 from sweep.report.frame import COST_FIELDS, Objectives
-from sweep.report.style import FEASIBLE, FRONT, INFEASIBLE, LIMIT, figure, styled
+from sweep.report.labels import Labels, place_labels
+from sweep.report.scales import log_axis, log_scale
+from sweep.report.style import FEASIBLE, FRONT, INFEASIBLE, LIMIT, PALETTE, figure, legend_below, legend_beside, styled
 from sweep.units import axis_label, unit_of
 
 __all__ = [
@@ -32,34 +34,11 @@ __all__ = [
     "history_figure",
     "hypervolume_figure",
     "importance_figure",
-    "log_scale",
     "pareto_figure",
 ]
 
 LABEL_ALL_UP_TO = 50  # points per panel written with their trial number; above it, only the study's best
 _COST_NAMES = {"latency_ms": "latency", "ram_bytes": "RAM", "rom_bytes": "ROM"}
-
-
-def log_scale(values: pd.Series) -> bool:
-    """A log axis when the values drawn (NaN is not) are all positive and span more than 10x: a log axis would
-    hide a value at or below 0."""
-    drawn = values.dropna()
-    return bool(len(drawn)) and bool((drawn > 0).all()) and float(drawn.max()) > 10 * float(drawn.min())
-
-
-def _log_axis(ax: Axes, which: str) -> None:
-    """Log scale with ticks at 1, 2 and 5 of each decade, written as plain numbers (``0.5``, not 5x10^-1)."""
-    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
-    axis = ax.xaxis if which == "x" else ax.yaxis
-    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axis.set_minor_formatter(NullFormatter())
-
-
-def _number_points(ax: Axes, numbers: pd.Series, x: pd.Series, y: pd.Series) -> None:
-    for n, xi, yi in zip(numbers, x, y, strict=True):
-        if np.isfinite(xi) and np.isfinite(yi):
-            ax.annotate(str(int(n)), (xi, yi), xytext=(3, 3), textcoords="offset points", fontsize=7, alpha=0.8)
 
 
 def _trials(ax: Axes, x: pd.Series, y: pd.Series, feasible: pd.Series, size: float = 16) -> None:
@@ -80,11 +59,11 @@ def history_figure(frames: dict[str, pd.DataFrame], objectives: Objectives) -> F
         _trials(ax, data["number"], data["value"] * scale, data["feasible"])
         ax.step(data["number"], data["best"] * scale, where="post", color=FRONT, label="best so far (feasible)")
         if log_scale(data["value"]):
-            _log_axis(ax, "y")
+            log_axis(ax, "y", data["value"] * scale)
         ax.set_title(f"{name} ({direction})")
         ax.set_ylabel(axis_label(name))
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[-1].set_xlabel("trial number")
+    legend_beside(fig)
     return fig
 
 
@@ -106,7 +85,8 @@ def importance_figure(importances: pd.DataFrame, warning: str | None = None) -> 
     ax.set_xlabel("importance (share of the total, per objective)")
     ax.grid(False, axis="y")
     if len(table.columns) > 1:
-        ax.legend(loc="lower right")
+        handles, labels = ax.get_legend_handles_labels()  # listed top down, as the bars of each param
+        fig.legend(handles[::-1], labels[::-1], loc="outside lower center", ncols=len(labels))
     fig.suptitle("Hyperparameter importance" + (f" for {table.columns[0]}" if len(table.columns) == 1 else
                                                 " per objective"))
     if warning:
@@ -114,20 +94,24 @@ def importance_figure(importances: pd.DataFrame, warning: str | None = None) -> 
     return fig
 
 
-def _limit(ax: Axes, which: str, bound: float, values: pd.Series) -> None:
-    """A constraint's limit as a dashed line, when it falls within (or near) the values drawn."""
+def _limit(ax: Axes, which: str, bound: float, values: pd.Series) -> pd.Series:
+    """A constraint's limit as a dashed line, when it falls within (or near) the values drawn; returns the
+    values the axis shows, the limit among them when drawn."""
     low, high = float(values.min()), float(values.max())
     margin = 0.25 * (high - low or abs(high) or 1.0)
-    if low - margin <= bound <= high + margin:
-        (ax.axvline if which == "x" else ax.axhline)(bound, color=LIMIT, ls="--", lw=1, label="constraint limit")
+    if not low - margin <= bound <= high + margin:
+        return values
+    (ax.axvline if which == "x" else ax.axhline)(bound, color=LIMIT, ls="--", lw=1, label="constraint limit")
+    return pd.concat([values, pd.Series([bound])], ignore_index=True)
 
 
 @styled
 def device_figure(data: pd.DataFrame, device: str, front_label: str,
                   limits: dict[str, float] | None = None) -> Figure:
     """Accuracy vs latency, RAM and ROM on ``device`` (``fronts.device_frame``): the study's best trials
-    circled (``front_label``) in every panel, points numbered by trial, a log cost axis over a 10x span,
-    and the limit of a constraint on a drawn metric (``limits``: metric key -> bound, stored units)."""
+    circled (``front_label``) in every panel, points numbered by trial where the number fits (the circled ones
+    always; above ``LABEL_ALL_UP_TO`` trials only those), a log cost axis over a 10x span, and the limit of a
+    constraint on a drawn metric (``limits``: metric key -> bound, stored units)."""
     limits = limits or {}
     fields = [f for f in COST_FIELDS if data[f].notna().any()]
     fig = figure(4.3 * max(len(fields), 1), 4.4)
@@ -136,6 +120,7 @@ def device_figure(data: pd.DataFrame, device: str, front_label: str,
     total = bool(data.attrs.get("total"))
     y = data["accuracy"] * unit_of(acc).scale
     label_all = len(data) <= LABEL_ALL_UP_TO
+    numbers = []
     for ax, f in zip(axes, fields, strict=False):
         key = f"{device}.total_{f}" if total else f"{device}.{f}"
         x = data[f] * unit_of(key).scale
@@ -143,22 +128,21 @@ def device_figure(data: pd.DataFrame, device: str, front_label: str,
         best = data["front"].astype(bool)
         ax.scatter(x[best], y[best], s=70, facecolors="none", edgecolors=FRONT, linewidths=1.4, label=front_label)
         shown = data.index if label_all else data.index[best]
-        _number_points(ax, data.loc[shown, "number"], x[shown], y[shown])
-        if key in limits:
-            _limit(ax, "x", limits[key] * unit_of(key).scale, x)
+        numbers.append(Labels(ax, data.loc[shown, "number"], x[shown], y[shown], best[shown]))
+        drawn = _limit(ax, "x", limits[key] * unit_of(key).scale, x) if key in limits else x
         if acc in limits:
             _limit(ax, "y", limits[acc] * unit_of(acc).scale, y)
         if log_scale(x):
-            _log_axis(ax, "x")
+            log_axis(ax, "x", drawn)
         # total ROM is the network's: Studio reports no ROM for DSP blocks (docs/study-file.md)
         what = (f"{_COST_NAMES[f]} (network only)" if f == "rom_bytes" else
                 f"{_COST_NAMES[f]} (DSP + network)") if total else _COST_NAMES[f]
         ax.set_xlabel(axis_label(key, f"{what} on {device}"))
         ax.set_ylabel(axis_label(acc))
         ax.set_title(f"{acc} vs {what}")
-    handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles))
+    legend_below(fig)
     fig.suptitle(f"Accuracy vs cost on {device}")
+    place_labels(fig, numbers)
     return fig
 
 
@@ -173,6 +157,7 @@ def pareto_figure(frame: pd.DataFrame, objectives: Objectives) -> Figure:
     pairs = _pairs(len(objectives.names))
     fig = figure(6.5 if len(pairs) == 1 else 13.5, 4.8)
     axes = fig.subplots(1, len(pairs), squeeze=False)[0]
+    numbers = []
     for ax, (i, j) in zip(axes, pairs, strict=True):
         xname, yname = objectives.names[i], objectives.names[j]
         x, y = frame[xname] * unit_of(xname).scale, frame[yname] * unit_of(yname).scale
@@ -180,15 +165,16 @@ def pareto_figure(frame: pd.DataFrame, objectives: Objectives) -> Figure:
         _trials(ax, x[rest], y[rest], frame["feasible"][rest])
         best = frame["front"]
         ax.scatter(x[best], y[best], s=30, color=FRONT, label="the study's Pareto front", zorder=3)
-        _number_points(ax, frame["number"][best], x[best], y[best])
+        numbers.append(Labels(ax, frame["number"][best], x[best], y[best], best[best]))
         if log_scale(x):
-            _log_axis(ax, "x")
+            log_axis(ax, "x", x)
         if log_scale(y):
-            _log_axis(ax, "y")
+            log_axis(ax, "y", y)
         ax.set_xlabel(axis_label(xname) + f", {objectives.directions[i]}")
         ax.set_ylabel(axis_label(yname) + f", {objectives.directions[j]}")
-    axes[0].legend(loc="best")
+    legend_below(fig)
     fig.suptitle("Pareto front of the objectives (the front counts feasible trials only)")
+    place_labels(fig, numbers)
     return fig
 
 
@@ -215,20 +201,22 @@ def hypervolume_figure(history: pd.DataFrame, objectives: Objectives) -> Figure:
 
 @styled
 def curves_figure(curves: pd.DataFrame) -> Figure:
-    """Per-epoch validation accuracy and loss of some trials (``curves_frame``)."""
+    """Per-epoch validation accuracy and loss of some trials (``curves_frame``), one colour per trial in both
+    panels, named in one legend beside them."""
     fig = figure(11, 4.2)
     axes = fig.subplots(1, 2)
+    colours = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(sorted(curves["number"].unique()))}
     for ax, series, label in zip(axes, ("val_accuracy", "val_loss"), ("validation accuracy", "validation loss"),
                                  strict=True):
         part = curves[curves["series"] == series]
         for number, g in part.groupby("number", sort=True):
-            ax.plot(g["epoch"], g["value"] * unit_of(series).scale, marker="o", ms=3, label=f"trial {number}")
+            ax.plot(g["epoch"], g["value"] * unit_of(series).scale, marker="o", ms=3, color=colours[number],
+                    label=f"trial {number}")
         ax.set_title(label)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no "2.5"
         ax.set_ylabel(axis_label(series, label))
-        if len(part):
-            ax.legend()
+    legend_beside(fig)
     fig.suptitle("Learning curves of the top trials")
     return fig
 
@@ -261,7 +249,9 @@ def confusion_figure(frames: dict[str, pd.DataFrame], trial_number: int) -> Figu
 
 @styled
 def accuracy_drop_figure(drop: pd.DataFrame) -> Figure:
-    """float32 - int8 accuracy per trial and its distribution (``accuracy_drop``), in percentage points."""
+    """float32 - int8 accuracy per trial and its distribution (``accuracy_drop``), in percentage points: a bar
+    per trial (a dot on 0 for a trial that lost nothing; no caps, which would read as error bars), and a
+    histogram whose bins, each edged, hold every value with room around the outermost."""
     unit = unit_of("int8.accuracy_drop")
     fig = figure(11, 4)
     per_trial, hist = fig.subplots(1, 2, width_ratios=[2, 1])
@@ -269,20 +259,25 @@ def accuracy_drop_figure(drop: pd.DataFrame) -> Figure:
     worse = points > 0
     if len(drop) <= 60:
         per_trial.bar(drop["number"], points, color=np.where(worse, FRONT, FEASIBLE), width=0.8)
-        per_trial.plot(drop["number"], points, ls="none", marker="_", ms=8, color="black")  # 0 shows too
+        same = points == 0
+        per_trial.scatter(drop["number"][same], points[same], s=14, color=FEASIBLE, zorder=3)  # a 0 bar is not seen
+        title = "per trial (red: int8 is worse; a dot: no change)"
     else:
         per_trial.scatter(drop["number"], points, s=8, c=np.where(worse, FRONT, FEASIBLE))
+        title = "per trial (red: int8 is worse)"
     per_trial.axhline(0, color="black", lw=0.8)
     per_trial.set_xlabel("trial number")
     per_trial.set_ylabel(axis_label("int8.accuracy_drop", "accuracy drop"))
-    per_trial.set_title("per trial (red: int8 is worse)")
+    per_trial.set_title(title)
     edges = centred_bins(points, min(30, max(5, len(points) // 3)))
-    hist.hist(points, bins=edges, color=FEASIBLE, orientation="horizontal")
+    hist.hist(points, bins=edges, color=FEASIBLE, orientation="horizontal", edgecolor="white", linewidth=0.8)
     hist.axhline(0, color="black", lw=0.8)
     hist.set_xlabel("trials")
+    hist.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts are whole
     hist.set_title("distribution")
     hist.sharey(per_trial)
-    per_trial.set_ylim(float(edges[0]), float(edges[-1]))  # the outermost bins whole, not cut at the last bar
+    room = float(edges[1] - edges[0]) / 2  # the outermost bins whole, clear of the frame
+    per_trial.set_ylim(float(edges[0]) - room, float(edges[-1]) + room)
     fig.suptitle("Quantization: float32 accuracy - int8 accuracy")
     return fig
 
@@ -326,8 +321,7 @@ def ecdf_figure(frames: dict[str, pd.DataFrame], name: str) -> Figure:
     ax.set_xlabel(axis_label(name))
     ax.set_ylabel("share of complete trials <= value")
     ax.set_ylim(0, 1.02)
-    if frames:
-        ax.legend(loc="upper left")
+    legend_beside(fig)
     fig.suptitle(f"Empirical distribution of {name}")
     return fig
 
@@ -342,10 +336,9 @@ def compare_history_figure(frames: dict[str, pd.DataFrame], name: str, direction
         ax.step(data["number"], data["best"] * scale, where="post", label=study_name)
     best = pd.concat([data["best"] for data in frames.values()]) if frames else pd.Series(dtype=float)
     if log_scale(best):
-        _log_axis(ax, "y")
+        log_axis(ax, "y", best * scale)
     ax.set_xlabel("trial number")
     ax.set_ylabel(axis_label(name, f"best {name} so far"))
     fig.suptitle(f"Best-so-far {name} ({direction})")
-    if frames:
-        ax.legend()
+    legend_beside(fig)
     return fig

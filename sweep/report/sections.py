@@ -68,16 +68,29 @@ def plot(section: Section, name: str, alt: str, draw: Callable[[], Figure]) -> N
     section.blocks.append(Image(name, alt, png))
 
 
+def _study_metrics(r: Report) -> list[str]:
+    """The metrics the study is about, whatever they are: its objectives, then those its constraints name."""
+    return [*r.objectives.names, *(m for m in fr.limits(r.study) if m not in r.objectives.names)]
+
+
 def _key_metrics(device: str | None) -> list[str]:
+    """The metrics every table shows after the study's own: accuracies, the device's costs (DSP + network
+    first on a whole-impulse study), compute."""
+    totals = [f"{device}.total_{f}" for f in fr.COST_FIELDS] if device else []
     costs = [f"{device}.{f}" for f in fr.COST_FIELDS] if device else []
-    return ["float32.accuracy", "int8.accuracy", "int8.accuracy_drop", *costs, "compute_time_s", "wall_time_s"]
+    return ["float32.accuracy", "int8.accuracy", "int8.accuracy_drop", *totals, *costs, "compute_time_s",
+            "wall_time_s"]
 
 
-def _short(key: str, device: str | None) -> str:
-    """A compact column title: ``{device}.ram_bytes`` -> ``RAM``, ``compute_time_s`` -> ``compute``."""
+def _short(key: str, device: str | None, total: bool) -> str:
+    """A compact column title: ``{device}.ram_bytes`` -> ``RAM`` (``network RAM`` beside the DSP + network
+    totals), ``{device}.total_ram_bytes`` -> ``total RAM``, ``compute_time_s`` -> ``compute``."""
     names = {"latency_ms": "latency", "ram_bytes": "RAM", "rom_bytes": "ROM"}
-    if device and key.startswith(f"{device}."):
-        return names.get(key[len(device) + 1:], key)
+    field = key[len(device) + 1:] if device and key.startswith(f"{device}.") else ""
+    if field.startswith("total_") and field[6:] in names:
+        return f"total {names[field[6:]]}"
+    if field in names:
+        return f"network {names[field]}" if total else names[field]
     return {"compute_time_s": "compute", "int8.accuracy_drop": "int8 drop"}.get(key, key)
 
 
@@ -142,12 +155,16 @@ def confirmed_section(r: Report) -> Section | None:
 
 
 def _best_rows(r: Report, best: FrozenTrial) -> list[dict[str, str]]:
-    rows = [{"setting": f"parameter {k}", "value": plain(v)} for k, v in r.params_row(best).items()]
+    """The study's objectives and constraints first, then the params, then the other key metrics."""
     metrics = best.user_attrs.get("metrics") or {}
-    rows += [{"setting": k, "value": metric_text(k, float(metrics[k]))} for k in _key_metrics(r.device)
-             if k in metrics]
+    directions = dict(zip(r.objectives.names, r.objectives.directions, strict=False))
+    rows = [{"setting": f"objective {k} ({directions[k]})", "value": v} for k, v in r.values_text(best).items()]
     rows += [{"setting": f"constraint on {k.rsplit(' ', 2)[0]}", "value": fr.constraint_text(k, v, metrics)}
              for k, v in sorted(best.constraints.items())]
+    rows += [{"setting": f"parameter {k}", "value": plain(v)} for k, v in r.params_row(best).items()]
+    shown = {*r.objectives.names, *(k.rsplit(" ", 2)[0] for k in best.constraints)}
+    rows += [{"setting": k, "value": metric_text(k, float(metrics[k]))} for k in _key_metrics(r.device)
+             if k in metrics and k not in shown]
     return rows
 
 
@@ -227,7 +244,8 @@ def device_section(r: Report) -> Section:
     objectives = ", ".join(r.objectives.names)
     best = "the best trial" if len(front) == 1 else f"the {len(front)} best trials (tied)"
     label = f"the study's Pareto front ({objectives})" if r.objectives.multi else f"{best} ({objectives})"
-    numbered = ("each point carries its trial number" if len(dev) <= plots.LABEL_ALL_UP_TO else
+    numbered = ("points carry their trial numbers where the numbers fit, the circled ones always" if
+                len(dev) <= plots.LABEL_ALL_UP_TO else
                 f"above {plots.LABEL_ALL_UP_TO} trials only the circled points carry their trial number")
     sec.blocks.append(Text(f"Grey points break a constraint (a dashed line marks a limit on a drawn metric); "
                            f"red circles are {label}, the same trials in every panel; {numbered}. A cost axis "
@@ -308,14 +326,17 @@ def top_section(r: Report) -> Section:
         sec.blocks.append(Text("No complete trial yet.", "note"))
         return sec
     rows = []
+    own = _study_metrics(r)  # the objectives and the constraints' metrics, first, under their own names
+    total = any(f"{r.device}.total_{f}" in r.df.columns for f in fr.COST_FIELDS)
     for t in r.top:
         row: dict[str, object] = {"trial": t.number, "job": t.user_attrs.get("job_id", "")}
+        metrics = t.user_attrs.get("metrics") or {}
         row.update(r.values_text(t))
+        row.update({k: metric_text(k, float(metrics[k])) for k in own if k not in row and k in metrics})
         row["feasible"] = "yes" if fr.is_feasible(t) else "no"
         row.update({k: plain(v) for k, v in r.params_row(t).items()})
-        metrics = t.user_attrs.get("metrics") or {}
-        row.update({_short(k, r.device): metric_text(k, float(metrics[k])) for k in _key_metrics(r.device)
-                    if k in metrics and k not in row and k != "wall_time_s"})
+        row.update({_short(k, r.device, total): metric_text(k, float(metrics[k])) for k in _key_metrics(r.device)
+                    if k in metrics and k not in own and k != "wall_time_s"})
         rows.append(row)
     sec.blocks.append(Table(pd.DataFrame(rows)))
     sec.blocks.append(Text("The exact train request body that reproduces each trial "

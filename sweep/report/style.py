@@ -18,10 +18,23 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.rcsetup import cycler
 from matplotlib.typing import RcKeyType
 
-__all__ = ["BETTER", "FEASIBLE", "FRONT", "INFEASIBLE", "LIMIT", "PALETTE", "RC", "figure", "styled"]
+__all__ = [
+    "BETTER",
+    "FEASIBLE",
+    "FRONT",
+    "INFEASIBLE",
+    "LIMIT",
+    "PALETTE",
+    "RC",
+    "figure",
+    "legend_below",
+    "legend_beside",
+    "styled",
+]
 
 FEASIBLE = "#1f77b4"  # a trial that meets every constraint
 INFEASIBLE = "#a8a8a8"  # a trial that breaks one (drawn dotted where lines are drawn)
@@ -86,3 +99,24 @@ def figure(width: float = 8.0, height: float = 4.5, **kw: Any) -> Figure:
     fig = Figure(figsize=(width, height), **kw)
     FigureCanvasAgg(fig)
     return fig
+
+
+def _handles(fig: Figure) -> dict[str, Any]:
+    """One handle per label over all the figure's axes, in drawing order (a label on several panels once)."""
+    return {label: h for ax in fig.axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)
+            if not label.startswith("_")}
+
+
+def legend_below(fig: Figure) -> Legend | None:
+    """The figure's one legend, under its panels (constrained layout makes room): a legend never sits on data."""
+    handles = _handles(fig)
+    if not handles:
+        return None
+    return fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                      ncols=min(len(handles), 4))
+
+
+def legend_beside(fig: Figure) -> Legend | None:
+    """The figure's one legend, right of its panels, for a long list (trials, studies)."""
+    handles = _handles(fig)
+    return fig.legend(list(handles.values()), list(handles), loc="outside right upper") if handles else None
