@@ -262,15 +262,18 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
 
     from sweep.run.follow import Follower, Polling
     from sweep.session import stored
+    from sweep.session.resolver import check_connected, check_planned
     from sweep.session.target import connect
     from sweep.studio.socket import project_socket
 
+    check_planned(spec, plan)  # the metric names a local project cannot report: before its server starts
     with connect(spec, settings, plan) as conn, \
             project_socket(conn.client.base_url, conn.client.socket_token, enabled=settings.socket) as events:
         polling = Polling.from_settings(settings, conn.poll_max_s)
         setup = _plan_slots(spec, conn.client, plan, found.study, progress)
         if spec.space.tunes_impulse:
             _check_impulse(spec, conn.client, setup)
+        check_connected(spec, conn.client, plan.learn_ids, [setup[1].source_learn.type] if setup else None)
         opened = stored.create(spec, found, worker=",".join(map(str, worker or [])))
         stored.record_study_attrs(opened, spec)
         learn_ids = _learn_ids(opened, plan, setup, conn.client, Follower(

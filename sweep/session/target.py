@@ -10,12 +10,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sweep.errors import LocalStudioError, SettingsError, StudyFileError
 from sweep.settings import DEFAULT_STUDIO_URL, Settings
 from sweep.studio.client import StudioClient, make_http_client
 from sweep.studio.impulse_models import ImpulseLearnBlock
 from sweep.study.spec import StudySpec
+
+if TYPE_CHECKING:
+    from sweep.local.datasets import LocalProject
 
 __all__ = ["Connection", "TargetPlan", "connect", "plan_target"]
 
@@ -32,6 +36,7 @@ class TargetPlan:
     slot_numbers: list[int] = field(default_factory=list)
     # The local project's id (None for Studio, whose project id is in the study file).
     local_project_id: int | None = None
+    local_project: LocalProject | None = None  # the local project as its server will serve it (None for Studio)
 
     @property
     def uses_slots(self) -> bool:
@@ -63,6 +68,7 @@ def plan_target(spec: StudySpec, settings: Settings, learn_blocks: list[int] | N
     target = spec.target
     numbers = _slot_numbers(spec, learn_blocks, slots)
     project_id: int | None = None
+    project: LocalProject | None = None
     known: set[int] | None = None
     if target.kind == "studio":
         if not settings.has_api_key:
@@ -76,11 +82,11 @@ def plan_target(spec: StudySpec, settings: Settings, learn_blocks: list[int] | N
             raise StudyFileError(str(spec.path), "target.project", target.project, str(exc)) from None
         project_id, known = project.id, set(project.learn_block_ids)
     if numbers:
-        return TargetPlan(slot_numbers=numbers, local_project_id=project_id)
+        return TargetPlan(slot_numbers=numbers, local_project_id=project_id, local_project=project)
     learn_ids = list(learn_blocks or target.learn_blocks or [])
     if known is not None:
         _check_known(spec, learn_ids, known)
-    return TargetPlan(learn_ids=learn_ids, local_project_id=project_id)
+    return TargetPlan(learn_ids=learn_ids, local_project_id=project_id, local_project=project)
 
 
 def _slot_numbers(spec: StudySpec, learn_blocks: list[int] | None, slots: list[int] | None) -> list[int]:
