@@ -205,7 +205,7 @@ def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int 
     from sweep.run.fixed_runs import confirm_items, run_side, top_trials
     from sweep.run.progress import Progress
     from sweep.session import stored
-    from sweep.session.side import CONFIRM, enqueue, open_side
+    from sweep.session.side import CONFIRM, enqueue, open_side, pending
     from sweep.session.target import plan_target
 
     for flag, value in (("--top", top), ("--repeats", repeats)):
@@ -230,8 +230,12 @@ def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int 
         progress.info(f"confirm: trials {', '.join(str(t.number) for t in chosen)}"
                       + (" and the baseline" if baseline_trial(work.study) else "")
                       + f", {repeats} more trainings each with other seeds ({queued} queued now) on {work.description}")
-        run_side(spec, side, work.client, work.learn_ids, _options(spec, len(items), work.polling, stale_after_s,
-                                                                   found), progress, work.events)
+        ran = run_side(spec, work.study, side, work.client, work.learn_ids,
+                       _options(spec, len(items), work.polling, stale_after_s, found), progress, work.events)
+    if ran.stopped_reason and (left := pending(side)):
+        progress.warn(f"confirm stopped: {ran.stopped_reason}; {left} of {len(items)} training(s) not run, queued "
+                      "for the next `sweep confirm` (repeats count against compute_budget, with the study's "
+                      "trials, baseline, feature and profiling jobs)")
     for line in confirmed_lines(work.study, [o.metric for o in spec.objectives]):
         progress.warn(line)
     if write_report:
@@ -262,6 +266,7 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
 
     from sweep.run.follow import Follower, Polling
     from sweep.session import stored
+    from sweep.session.compute import Account, settle
     from sweep.session.resolver import check_connected, check_planned
     from sweep.session.target import connect
     from sweep.studio.socket import project_socket
@@ -276,8 +281,10 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
         check_connected(spec, conn.client, plan.learn_ids, [setup[1].source_learn.type] if setup else None)
         opened = stored.create(spec, found, worker=",".join(map(str, worker or [])))
         stored.record_study_attrs(opened, spec)
+        settle(opened, conn.client)  # the compute of jobs an earlier run followed but did not see end
         learn_ids = _learn_ids(opened, plan, setup, conn.client, Follower(
-            conn.client, polling=polling, stop=threading.Event(), events=events), progress)
+            conn.client, polling=polling, stop=threading.Event(), events=events, account=Account(opened, "setup")),
+            progress)
         source = setup[1].source_learn.id if setup is not None else learn_ids[0]
         yield _Work(conn.client, events, opened, learn_ids, source, polling,
                     f"{conn.description}, learn blocks {learn_ids}; storage {redact_url(found.url)}", conn.description)

@@ -12,6 +12,7 @@ from sweep.run.impulse_prep import source_settings
 from sweep.run.progress import Progress
 from sweep.run.runner import Runner, RunOptions
 from sweep.run.tally import RunSummary
+from sweep.session.compute import Account
 from sweep.session.side import BASELINE, Item, enqueue, open_side, side_study
 from sweep.studio.backend import Backend, JobEvents
 from sweep.studio.models import KerasResponse, SetKerasParameterRequest
@@ -71,11 +72,14 @@ def confirm_items(study: optuna.Study, spec: StudySpec, top: list[FrozenTrial], 
     return items
 
 
-def run_side(spec: StudySpec, side: optuna.Study, backend: Backend, learn_ids: list[int], options: RunOptions,
-             progress: Progress, events: JobEvents | None) -> RunSummary:
-    """Train what ``side`` has queued on the run's slots (its study's compute budget is not charged)."""
-    options = replace(options, compute_budget_s=None, max_consecutive_failures=max(options.max_consecutive_failures, 2))
-    return Runner(spec, side, backend, learn_ids, options, progress=progress, events=events, side=True).run()
+def run_side(spec: StudySpec, study: optuna.Study, side: optuna.Study, backend: Backend, learn_ids: list[int],
+             options: RunOptions, progress: Progress, events: JobEvents | None) -> RunSummary:
+    """Train what ``side`` (a side study of ``study``) has queued on the run's slots; its jobs are charged to
+    ``study``, and count against its compute budget."""
+    options = replace(options, max_consecutive_failures=max(options.max_consecutive_failures, 2))
+    account = Account(study, side.study_name.rsplit(":", 1)[-1])
+    return Runner(spec, side, backend, learn_ids, options, progress=progress, events=events, side=True,
+                  account=account).run()
 
 
 def run_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int], options: RunOptions,
@@ -93,4 +97,4 @@ def run_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, learn_i
         progress.info(f"baseline: the source learn block {source_learn_id}'s own configuration, trained first "
                       f"on a slot (seed {item.seed}); --no-baseline skips it")
     if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in side.get_trials(deepcopy=False)):
-        run_side(spec, side, backend, learn_ids, options, progress, events)
+        run_side(spec, study, side, backend, learn_ids, options, progress, events)
