@@ -95,6 +95,27 @@ def test_compute_budget_counts_the_baseline_and_stops_confirm(studio: FakeStudio
     assert repeats is not None and all(t.state == TrialState.WAITING for t in repeats.get_trials())
 
 
+def test_a_profiling_job_no_trial_waited_for_is_counted_when_it_has_ended(studio: FakeStudio, tmp_path: Path) -> None:
+    """No objective needs device figures, so no trial waits for the profiling job its training started; the
+    quota counts it all the same: charged as followed, its compute read once it has ended (at the end of the run,
+    or by the next run)."""
+    import time
+
+    studio.default_script = JobScript(duration_s=0.1, profiling_delay_s=1.0)
+    path = write_study(tmp_path, studio.base_url, trials=2, space=NETWORK)
+    env = sweep_env(KEY, SWEEP_POLL_INITIAL_S="0.02")
+    run = run_sweep("run", str(path), "--no-report", env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    spent = totals(load(tmp_path))
+    assert len(studio.jobs) == 4 and spent.jobs + spent.unknown == 4 and spent.unknown >= 1  # the last one runs on
+    time.sleep(1.0)
+    again = run_sweep("run", str(path), "--no-report", env=env, cwd=tmp_path)  # nothing left to train
+    assert again.returncode == 0, again.stderr
+    spent = totals(load(tmp_path))
+    assert spent.unknown == 0 and spent.by_kind["profiling"] == pytest.approx(2 * 1.1, abs=0.01)
+    assert spent.total_s == pytest.approx(_quota_counts(studio), abs=0.01)
+
+
 LOCAL_STUDY = """
 name = "quota"
 trials = 1

@@ -288,6 +288,7 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
         source = setup[1].source_learn.id if setup is not None else learn_ids[0]
         yield _Work(conn.client, events, opened, learn_ids, source, polling,
                     f"{conn.description}, learn blocks {learn_ids}; storage {redact_url(found.url)}", conn.description)
+        settle(opened, conn.client)  # the profiling jobs no trial waited for, ended by now
 
 
 def _options(spec: StudySpec, target_trials: int, polling: Polling, stale_after_s: float, found: Stored,
