@@ -387,9 +387,7 @@ class FakeStudio:
 
     def _routes(self) -> list[tuple[str, str, Callable[..., Answer]]]:
         return [
-            (r"", "GET", lambda now, q, b: (200, views.project_info_body(
-                self._project(), FAKE_DATA, period_start=datetime(2026, 11, 1, tzinfo=UTC),
-                used_ms=QUOTA_MS - self.quota_left_ms, quota_ms=QUOTA_MS, job_limit_m=60), {})),
+            (r"", "GET", self._project_info),
             (r"/socket-token", "GET", self._socket_token),
             (r"/impulse", "GET", self._get_impulse),
             (r"/impulses", "GET", lambda now, q, b: (200, {"success": True, "impulses": self.imp.listing(),
@@ -414,6 +412,14 @@ class FakeStudio:
             (r"/jobs", "GET", lambda now, q, b: self._list(now, {**q, "finished": "false"})),
             (r"/jobs/all", "GET", self._list),
         ]
+
+    def _project_info(self, now: float, q: dict[str, str], b: Any) -> Answer:
+        body = views.project_info_body(self._project(), FAKE_DATA, period_start=datetime(2026, 11, 1, tzinfo=UTC),
+                                       used_ms=QUOTA_MS - self.quota_left_ms, quota_ms=QUOTA_MS, job_limit_m=60)
+        # the devices its models report on-device figures for
+        body["latencyDevices"] = [{**views.latency_devices()[0], "mcu": mcu, "name": name, "selected": default}
+                                  for mcu, name, default, _ in self.devices]
+        return 200, body, {}
 
     def _socket_token(self, now: float, q: dict[str, str], b: Any) -> Answer:
         if self.socket is None:

@@ -12,9 +12,11 @@ from pydantic import SecretStr
 
 from sweep.errors import ApiError, AuthError, TransientError
 from sweep.local.embedded import EmbeddedStudio
+from sweep.session.resolver import TargetFacts
 from sweep.studio.client import StudioClient, make_http_client
 from sweep.studio.joblog import curves_from_log
-from sweep.studio.metrics import curves_from_metadata
+from sweep.studio.metric_names import parse
+from sweep.studio.metrics import curves_from_metadata, flatten_metadata
 from sweep.studio.models import SetKerasParameterRequest, VisualLayer
 from sweep.studio.retry import RetryPolicy
 
@@ -63,6 +65,10 @@ def test_every_route_against_the_local_studio(client: StudioClient) -> None:
     curves = curves_from_log([item.data for item in reversed(client.job_log(job_id))])
     assert len(curves["val_accuracy"]) == len(curves["val_loss"]) == TINY.training_cycles
     assert curves["val_accuracy"] == pytest.approx(curves_from_metadata(metadata)["val_accuracy"], abs=1e-3)
+    # every name its model reports is one the resolver accepts for this project, by the one grammar
+    facts = TargetFacts.of_project(info, "digits", [b.type for b in client.impulse().learn_blocks])
+    for key in flatten_metadata(metadata):
+        assert (name := parse(key)) is not None and facts.refusal(name, tunes_impulse=False) is None, key
     found = client.find_train_job(LEARN, created_after=submitted)
     assert found is not None and found.id == job_id
     assert job_id in [j.id for j in client.list_jobs(key=f"keras-{LEARN}", finished="successful")]

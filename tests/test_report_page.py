@@ -69,7 +69,7 @@ def test_summary_shows_best_trial_counts_and_config(single_report: tuple[optuna.
     assert f">{metric_text('float32.accuracy', metrics['float32.accuracy'])}</td>" in summary
     assert f">{metrics[DEVICE + '.ram_bytes'] / 1024:.1f} KiB</td>" in summary
     assert f"(job {best.user_attrs['job_id']})" in summary
-    assert "Elapsed" in summary and "training compute time" in summary
+    assert "Elapsed" in summary and "job compute time" in summary
     ram = metrics["default.ram_bytes"] / 1024
     assert (f"<td class=t>constraint on default.ram_bytes</td><td class=t>{ram:.1f} KiB &lt;= 117.2 KiB (met)</td>"
             in summary)

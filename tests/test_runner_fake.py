@@ -303,7 +303,7 @@ def test_lost_post_answer_does_not_create_a_second_job(studio: FakeStudio, tmp_p
 def test_compute_time_is_one_figure_each_job_once_reused_trials_zero(studio: FakeStudio, tmp_path: Path) -> None:
     """One failed job, one trained, five reused: the report, `sweep status` and the budget say the same sum."""
     from sweep.report.frame import summary, trials_frame
-    from sweep.session.records import total_compute_s
+    from sweep.session.compute import totals
 
     studio.script(JobScript(duration_s=0.3, succeed=False, log_lines=["ERROR: boom"]), JobScript(duration_s=0.5))
     space = "\n[space]\nbatch_size = { choices = [32] }\nlearning_rate = 0.01\ntraining_cycles = 5\n"
@@ -318,12 +318,13 @@ def test_compute_time_is_one_figure_each_job_once_reused_trials_zero(studio: Fak
     jobs = {j.id: j for j in studio.jobs.values()}
     assert len(jobs) == 2
     expected = sum(j.finished_at() - j.created for j in jobs.values())
-    assert total_compute_s(trials) == pytest.approx(expected, abs=0.01)
+    assert totals(study).total_s == pytest.approx(expected, abs=0.01)
     assert summary(study, trials_frame(study), []).compute_time_s == pytest.approx(expected, abs=0.01)
     report = (tmp_path / "reports" / "fake" / "report.md").read_text()
-    assert f"training compute time {expected:.1f} s" in report
+    assert f"job compute time {expected:.1f} s over 2 job(s): train {expected:.1f} s (every job" in report
     status = run_sweep("status", str(path), env=env, cwd=tmp_path)
-    assert f"job compute {expected:.1f} s over 2 finished job(s) (reused trials cost none)" in status.stdout
+    assert f"job compute {expected:.1f} s over 2 job(s): train {expected:.1f} s (reused trials cost none)" in " ".join(
+        status.stdout.split())
     frame = trials_frame(study)
     assert (frame.loc[frame["duplicate_of"].notna(), "compute_time_s"] == 0).all()
 

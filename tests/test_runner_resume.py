@@ -80,6 +80,12 @@ def test_kill_9_then_resume_reattaches_to_the_same_job(studio: FakeStudio, tmp_p
     # the killed trial's job was not submitted again; only the two remaining trials were
     assert _train_posts(studio) == posts_before + 2
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+    # the re-attached job counts once in the study's compute, as in the project's quota
+    from sweep.session.compute import totals
+
+    spent = totals(load(tmp_path))
+    assert spent.jobs == len(studio.jobs) == 3 and spent.unknown == 0
+    assert spent.total_s == pytest.approx(sum(j.finished_at() - j.created for j in studio.jobs.values()), abs=0.01)
 
 
 def test_a_reattached_job_that_failed_says_why_not_its_last_line(studio: FakeStudio, tmp_path: Path) -> None:

@@ -137,10 +137,12 @@ def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, plan: Targe
     from sweep.run.finish import apply_best, source_learn_id
     from sweep.run.follow import Polling
     from sweep.run.progress import Progress
+    from sweep.session.compute import Account
     from sweep.session.target import connect
     from sweep.study.request import TrainRequest
 
     progress = Progress(sys.stderr)
+    account = Account(study, "apply")  # its feature and train jobs count in the study's compute
     with connect(spec, settings, plan) as conn:
         if told := conn.record_studio(spec, study):
             progress.warn(told)
@@ -151,12 +153,12 @@ def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, plan: Targe
             from sweep.run.follow import Follower
             from sweep.run.impulse_prep import ImpulsePrep
 
-            follower = Follower(conn.client, polling=polling, stop=threading.Event())
+            follower = Follower(conn.client, polling=polling, stop=threading.Event(), account=account)
             request = ImpulsePrep(spec, conn.client, follower, progress).prepare_block(learn_id, request,
                                                                                        f"trial {number}")
         if train:
             progress.warn(f"training trial {number}'s configuration on learn block {learn_id}...")
-        result = apply_best(conn.client, learn_id, request, train=train, polling=polling, seed=seed)
+        result = apply_best(conn.client, learn_id, request, train=train, polling=polling, seed=seed, account=account)
         progress.warn(f"applied trial {number}'s configuration to learn block {learn_id} ({conn.description})")
         if result is not None:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items()) if k.count(".") == 1

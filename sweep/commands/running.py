@@ -206,7 +206,7 @@ def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int 
     from sweep.run.fixed_runs import confirm_items, run_side, top_trials
     from sweep.run.progress import Progress
     from sweep.session import stored
-    from sweep.session.side import CONFIRM, enqueue, open_side
+    from sweep.session.side import CONFIRM, enqueue, open_side, pending
     from sweep.session.target import plan_target
 
     for flag, value in (("--top", top), ("--repeats", repeats)):
@@ -231,8 +231,12 @@ def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int 
         progress.info(f"confirm: trials {', '.join(str(t.number) for t in chosen)}"
                       + (" and the baseline" if baseline_trial(work.study) else "")
                       + f", {repeats} more trainings each with other seeds ({queued} queued now) on {work.description}")
-        run_side(spec, side, work.client, work.learn_ids, _options(spec, len(items), work.polling, stale_after_s,
-                                                                   found), progress, work.events)
+        ran = run_side(spec, work.study, side, work.client, work.learn_ids,
+                       _options(spec, len(items), work.polling, stale_after_s, found), progress, work.events)
+    if ran.stopped_reason and (left := pending(side)):
+        progress.warn(f"confirm stopped: {ran.stopped_reason}; {left} of {len(items)} training(s) not run, queued "
+                      "for the next `sweep confirm` (repeats count against compute_budget, with the study's "
+                      "trials, baseline, feature and profiling jobs)")
     for line in confirmed_lines(work.study, [o.metric for o in spec.objectives]):
         progress.warn(line)
     if write_report:
@@ -265,31 +269,38 @@ def _working(spec: StudySpec, settings: Settings, plan: TargetPlan, found: Store
 
     from sweep.run.follow import Follower, Polling
     from sweep.session import stored
+    from sweep.session.compute import Account, settle
+    from sweep.session.resolver import check_connected, check_planned
     from sweep.session.target import connect
     from sweep.studio.socket import project_socket
 
     if plan.home is not None and plan.home.note:
         progress.info(plan.home.note)
+    check_planned(spec, plan)  # the metric names a local project cannot report: before its server starts
     with connect(spec, settings, plan) as conn, \
             project_socket(conn.client.base_url, conn.client.socket_token, enabled=settings.socket) as events:
         polling = Polling.from_settings(settings, conn.poll_max_s)
         setup = _plan_slots(spec, conn.client, plan, found.study, progress)
         if spec.space.tunes_impulse:
             _check_impulse(spec, conn.client, setup)
+        check_connected(spec, conn.client, plan.learn_ids, [setup[1].source_learn.type] if setup else None)
         opened = stored.create(spec, found, worker=",".join(map(str, worker or [])))
         stored.record_study_attrs(opened, spec)
         if told := conn.record_studio(spec, opened):  # before any clone: which studio holds them
             progress.warn(told)
+        settle(opened, conn.client)  # the compute of jobs an earlier run followed but did not see end
         source = setup[1].source_learn.id if setup is not None else plan.learn_ids[0]
         if baseline:  # before any job: the slots' features are made next
             from sweep.run.fixed_runs import queue_baseline
 
             queue_baseline(spec, opened, conn.client, source, progress)
         learn_ids = _learn_ids(opened, plan, setup, conn.client, Follower(
-            conn.client, polling=polling, stop=threading.Event(), events=events), progress)
+            conn.client, polling=polling, stop=threading.Event(), events=events, account=Account(opened, "setup")),
+            progress)
         yield _Work(conn.client, events, opened, learn_ids, source, polling,
                     f"{conn.description}, learn blocks {learn_ids}; storage {redact_url(found.url)}", conn.description,
                     conn.keep_running)
+        settle(opened, conn.client)  # the profiling jobs no trial waited for, ended by now
 
 
 def _options(spec: StudySpec, target_trials: int, polling: Polling, stale_after_s: float, found: Stored,

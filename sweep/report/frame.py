@@ -14,7 +14,9 @@ from optuna.importance import BaseImportanceEvaluator
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.report.params import ParamNames
-from sweep.session.records import class_names, confusion, curves, job_compute_s, total_compute_s
+from sweep.session.compute import ComputeTotals
+from sweep.session.compute import totals as compute_totals
+from sweep.session.records import class_names, confusion, curves, job_compute_s
 from sweep.study.pruner import pruned_reason
 from sweep.study.schema import parse_constraint
 from sweep.units import metric_text
@@ -284,8 +286,9 @@ class Summary:
     counts: dict[str, int]
     total: int
     wall_time_s: float
-    compute_time_s: float
+    compute_time_s: float  # every job the study started, once (:func:`sweep.session.compute.totals`)
     best: list[FrozenTrial] = field(default_factory=list)
+    compute: ComputeTotals = field(default_factory=ComputeTotals)  # the same, by kind and by what for
 
 
 def summary(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTrial]) -> Summary:
@@ -298,5 +301,6 @@ def summary(study: optuna.Study, df: pd.DataFrame, top: list[FrozenTrial]) -> Su
     starts = [t.datetime_start for t in trials if t.datetime_start]
     ends = [t.datetime_complete for t in trials if t.datetime_complete]
     wall = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
-    compute = total_compute_s(trials)
-    return Summary(counts=counts, total=len(df), wall_time_s=max(wall, 0.0), compute_time_s=compute, best=top[:1])
+    compute = compute_totals(study)
+    return Summary(counts=counts, total=len(df), wall_time_s=max(wall, 0.0), compute_time_s=compute.total_s,
+                   best=top[:1], compute=compute)

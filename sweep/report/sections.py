@@ -106,7 +106,8 @@ def summary_section(r: Report, study_file: str | None) -> Section:
     trial_time = float(pd.to_numeric(r.df["wall_time_s"], errors="coerce").sum()) if len(r.df) else 0.0
     sec.blocks.append(Text(f"{s.total} trials ({counts or 'none yet'}). Elapsed {duration(s.wall_time_s)} "
                            f"(first start to last finish); trial wall time {duration(trial_time)} in total, "
-                           f"training compute time {duration(s.compute_time_s)}."))
+                           f"job compute time {s.compute.text()} (every job the study started: its trials, "
+                           "baseline and confirmation repeats, with their feature and profiling jobs)."))
     goal = ", ".join(f"{n} ({d})" for n, d in zip(r.objectives.names, r.objectives.directions, strict=False))
     target = r.study.user_attrs.get("target")
     sec.blocks.append(Text(f"Objectives: {goal}.{_limits(r.study)} Device: {r.device or 'unknown'}."

@@ -11,10 +11,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import UsageError
 from sweep.session.artifacts import artifact_place, export_models, kept_models
-from sweep.session.records import compute_used_s
+from sweep.session.compute import totals as compute_totals
 from sweep.settings import Settings
 from sweep.study.spec import StudySpec
-from sweep.units import duration
 
 __all__ = ["best_trials", "chosen_trials", "status_table", "write_models"]
 
@@ -81,9 +80,8 @@ def status_table(study: optuna.Study, spec: StudySpec, *, wide: bool = False, wi
     if hidden:
         notes.append(f"({len(hidden)} param column(s) not shown: {', '.join(hidden)}; `sweep status --wide` shows all)")
     counts = frame["state"].value_counts().to_dict()
-    jobs = compute_used_s(trials)
     notes.append(", ".join(f"{n} {s.lower()}" for s, n in counts.items())
-                 + f"; job compute {duration(sum(jobs))} over {len(jobs)} finished job(s) (reused trials cost none)")
+                 + f"; job compute {compute_totals(study).text()} (reused trials cost none)")
     fill = (lambda text: text) if wide else (lambda text: textwrap.fill(text, width))
     return _render(frame) + "\n\n" + "\n".join(fill(n) for n in notes)
 

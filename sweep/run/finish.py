@@ -17,6 +17,7 @@ from sweep.run.follow import Follower, JobResult, Polling
 from sweep.run.progress import Progress
 from sweep.run.slots import Slots
 from sweep.session.clones import forget_slots, read_slots, slot_name
+from sweep.session.compute import Account
 from sweep.studio.backend import Backend
 from sweep.study.request import TrainRequest
 from sweep.study.spec import StudySpec
@@ -35,14 +36,14 @@ def source_learn_id(spec: StudySpec, study: optuna.Study, backend: Backend, prog
 
 
 def apply_best(backend: Backend, learn_id: int, request: TrainRequest, *, train: bool, polling: Polling,
-               seed: int | None = None) -> JobResult | None:
-    """Save ``request`` on ``learn_id``; with ``train``, train it there (with the trial's ``seed``) and wait
-    for the model (its result)."""
+               seed: int | None = None, account: Account | None = None) -> JobResult | None:
+    """Save ``request`` on ``learn_id``; with ``train``, train it there (with the trial's ``seed``, its compute
+    charged to ``account``) and wait for the model (its result)."""
     backend.save_keras_config(learn_id, request.model)
     if not train:
         return None
     job_id = backend.start_training(learn_id, request.model, seed=seed)
-    follower = Follower(backend, polling=polling, stop=threading.Event())
+    follower = Follower(backend, polling=polling, stop=threading.Event(), account=account)
     job = follower.wait(job_id, cancel_on_stop=False)
     if not job.finished_successful:
         raise follower.failure(job)

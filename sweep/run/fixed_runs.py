@@ -11,6 +11,7 @@ from sweep.run.impulse_prep import source_settings
 from sweep.run.progress import Progress
 from sweep.run.runner import Runner, RunOptions
 from sweep.run.tally import RunSummary
+from sweep.session.compute import Account
 from sweep.session.side import BASELINE, Item, enqueue, open_side, side_study
 from sweep.session.trainable import refusals
 from sweep.studio.backend import Backend, JobEvents
@@ -56,11 +57,14 @@ def confirm_items(study: optuna.Study, spec: StudySpec, top: list[FrozenTrial], 
     return items
 
 
-def run_side(spec: StudySpec, side: optuna.Study, backend: Backend, learn_ids: list[int], options: RunOptions,
-             progress: Progress, events: JobEvents | None) -> RunSummary:
-    """Train what ``side`` has queued on the run's slots (its study's compute budget is not charged)."""
-    options = replace(options, compute_budget_s=None, max_consecutive_failures=max(options.max_consecutive_failures, 2))
-    return Runner(spec, side, backend, learn_ids, options, progress=progress, events=events, side=True).run()
+def run_side(spec: StudySpec, study: optuna.Study, side: optuna.Study, backend: Backend, learn_ids: list[int],
+             options: RunOptions, progress: Progress, events: JobEvents | None) -> RunSummary:
+    """Train what ``side`` (a side study of ``study``) has queued on the run's slots; its jobs are charged to
+    ``study``, and count against its compute budget."""
+    options = replace(options, max_consecutive_failures=max(options.max_consecutive_failures, 2))
+    account = Account(study, side.study_name.rsplit(":", 1)[-1])
+    return Runner(spec, side, backend, learn_ids, options, progress=progress, events=events, side=True,
+                  account=account).run()
 
 
 def queue_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, source_learn_id: int,
@@ -91,4 +95,4 @@ def run_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, learn_i
     side = side_study(study, BASELINE)
     if side is not None and any(t.state in (TrialState.WAITING, TrialState.RUNNING)
                                 for t in side.get_trials(deepcopy=False)):
-        run_side(spec, side, backend, learn_ids, options, progress, events)
+        run_side(spec, study, side, backend, learn_ids, options, progress, events)

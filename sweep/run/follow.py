@@ -18,6 +18,7 @@ from sweep.errors import (
     JobVanished,
     StaleModelError,
 )
+from sweep.session.compute import Account, Kind
 from sweep.settings import Settings, choose
 from sweep.studio.backend import JobEvents, Jobs, Training
 from sweep.studio.joblog import curves_from_log, failure_reason, first_epoch, last_epoch
@@ -117,7 +118,8 @@ class JobResult:
 
 
 class Follower:
-    """Follows jobs of one client; ``stop`` (shared by all slots) interrupts any wait."""
+    """Follows jobs of one client; ``stop`` (shared by all slots) interrupts any wait. Each job it follows is
+    charged to ``account`` (when given): as followed when the wait begins, with its compute once it has ended."""
 
     def __init__(
         self,
@@ -130,14 +132,16 @@ class Follower:
         log_tail_lines: int = 40,
         events: JobEvents | None = None,
         tick_s: float = 1.0,
+        account: Account | None = None,
     ) -> None:
-        self.client, self.polling, self.stop = client, polling, stop
+        self.client, self.polling, self.stop, self.account = client, polling, stop, account
         self.events, self.tick_s = events, tick_s
         self.job_timeout_s, self.clock, self.log_tail_lines = job_timeout_s, clock, log_tail_lines
 
-    def wait(self, job_id: int, *, on_poll: OnPoll | None = None, cancel_on_stop: bool = True) -> Job:
-        """Follow the job until it is finished, or until ``on_poll`` says to stop following it (the job is
-        then returned unfinished); cancel it on timeout or when ``stop`` is set.
+    def wait(self, job_id: int, *, on_poll: OnPoll | None = None, cancel_on_stop: bool = True,
+             kind: Kind = "train") -> Job:
+        """Follow the job (a ``kind`` job, as charged) until it is finished, or until ``on_poll`` says to stop
+        following it (the job is then returned unfinished); cancel it on timeout or when ``stop`` is set.
 
         With the project socket, its finish is noticed when the socket says so and the status route is
         read slowly, as the safety net; without it (or once it drops), the status route is polled with
@@ -147,10 +151,14 @@ class Follower:
         joblog = JobLog(self.client, job_id, stream)
         backoff = self.polling.intervals()
         lagged = self.polling.delays(lambda: self.clock() - started)
+        self._charge(job_id, None, kind)
         try:
             job, due = self._status(job_id), 0.0
             while True:
-                if job.finished is not None or (on_poll is not None and on_poll(job, joblog)):
+                if job.finished is not None:
+                    self._charge(job_id, job.compute_time, kind)
+                    return job
+                if on_poll is not None and on_poll(job, joblog):
                     return job
                 if self.job_timeout_s is not None and self.clock() - started > self.job_timeout_s:
                     self._cancel(job_id)
@@ -176,6 +184,10 @@ class Follower:
         finally:
             if stream is not None and self.events is not None:
                 self.events.forget(job_id)
+
+    def _charge(self, job_id: int, compute_s: float | None, kind: Kind) -> None:
+        if self.account is not None:
+            self.account.charge(job_id, compute_s, kind)
 
     def _pause(self, stream: JobStream | None, seconds: float) -> bool:
         """Wait ``seconds`` (or until the socket says the job ended); True when ``stop`` was set."""
@@ -251,6 +263,8 @@ class Follower:
         metadata = self._fresh_metadata(job, learn_id, stale_retries)
         if need_device:
             metadata = self._profiled(job, learn_id, metadata, stale_retries, on_poll, cancel_on_stop)
+        elif (profiling := profiling_pending(metadata)) is not None:
+            self._charge(profiling, None, "profiling")  # not waited for, still counted: settled by a later run
         curves = curves_from_metadata(metadata)
         if not curves:
             curves = curves_from_log(list(reversed([i.data for i in self.client.job_log(job.id)])))
@@ -270,13 +284,15 @@ class Follower:
         while (pending := profiling_pending(metadata)) is not None:
             if pending in waited or profiling_failed(metadata):
                 profiling = self._status(pending)
+                if profiling.finished is not None:
+                    self._charge(pending, profiling.compute_time, "profiling")
                 why, tail = self.reason(profiling)
                 if not profiling_failed(metadata) and profiling.finished_successful:
                     why = "the device metrics did not arrive after it finished"
                 raise JobFailed(f"its profiling job {pending} failed: {why}", job_id=job.id, log_tail=tail,
                                 compute_time_s=job.compute_time, transient=profiling.stopped_by_server)
             log.info("job %s: waiting for profiling job %s", job.id, pending)
-            profiling = self.wait(pending, on_poll=on_poll, cancel_on_stop=cancel_on_stop)
+            profiling = self.wait(pending, on_poll=on_poll, cancel_on_stop=cancel_on_stop, kind="profiling")
             waited.add(pending)
             if not profiling.finished_successful:
                 why, tail = self.reason(profiling)

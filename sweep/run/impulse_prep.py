@@ -160,7 +160,7 @@ class ImpulsePrep:
                            + ", ".join(f"{k}={v}" for k, v in window.items()) + "); generating its features")
         for dsp_id in dsp_ids:
             job_id = self.backend.generate_features(dsp_id)
-            job = self.follower.wait(job_id)
+            job = self.follower.wait(job_id, kind="features")
             if not job.finished_successful:
                 why, tail = self.follower.reason(job)
                 raise JobFailed(f"generating the features of DSP block {dsp_id} failed (job {job_id}): {why}",

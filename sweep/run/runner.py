@@ -34,6 +34,8 @@ from sweep.run.twins import Twins
 from sweep.run.work import TrialRun
 from sweep.run.workers import Workers
 from sweep.session.artifacts import ArtifactPlace
+from sweep.session.compute import Account
+from sweep.session.compute import totals as compute_totals
 from sweep.studio.backend import Backend, JobEvents
 from sweep.study.request import TrainRequest, impulse_settings, train_request
 from sweep.study.schema import PrunerSpec
@@ -76,11 +78,15 @@ class Runner:
 
     def __init__(self, spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int],
                  options: RunOptions, *, progress: Progress | None = None, events: JobEvents | None = None,
-                 side: bool = False) -> None:
+                 side: bool = False, account: Account | None = None) -> None:
         # side: ``study`` is a side study (sweep.session.side): its queued trials carry their request and
         # seed; nothing is sampled, nothing pruned, and a repeat with another seed is not a twin.
+        # account: where its jobs' compute is charged (its study's; a side study's jobs to the study it serves).
         if side:
             spec = replace(spec, pruner=PrunerSpec())
+            if account is None:
+                raise ValueError("a side study's jobs are charged to its study: give its account")
+        self.account = account or Account(study, "study")
         self.spec, self.study, self.backend, self.learn_ids = spec, study, backend, list(learn_ids)
         self.options, self.side = options, side
         self.progress = progress or Progress(quiet=True)
@@ -89,9 +95,9 @@ class Runner:
         self.tally = Tally()
         self.twins = Twins(seeded=side)
         self.workers = Workers(study, self.learn_ids, options.stale_after_s)
-        self.budget = Budget(backend, options.compute_budget_s)
+        self.budget = Budget(backend, options.compute_budget_s, lambda: compute_totals(self.account.study))
         follower = Follower(backend, polling=options.polling, stop=self.stop, job_timeout_s=options.job_timeout_s,
-                            events=events)
+                            events=events, account=self.account)
         teller = Teller(spec, study, self.tally, self.twins, self.progress, options.max_consecutive_failures,
                         live_best=not side)
         keeper = ModelKeeper(study, backend, options.models.path, self.progress) if options.models else None
@@ -206,7 +212,7 @@ class Runner:
             return None  # a side study runs what was queued, nothing more
         if not self.side and done + running >= self.options.target_trials:
             return None
-        if reason := self.budget.exhausted(trials, running):
+        if reason := self.budget.exhausted(running):
             self._stop_reason(reason)
             return None
         self.twins.remember(trials)

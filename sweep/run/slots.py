@@ -165,7 +165,7 @@ class Slots:
                     self.progress.info(f"slot {slot.number}: generating the features of DSP block {dsp_id} "
                                        f"(job {jobs[-1][2]})")
         for slot, dsp_id, job_id in jobs:
-            job = follower.wait(job_id)
+            job = follower.wait(job_id, kind="features")
             if not job.finished_successful:
                 why, _ = follower.reason(job)
                 raise SweepAborted(f"slot {slot.number}: generating the features of DSP block {dsp_id} failed "

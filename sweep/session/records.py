@@ -5,19 +5,18 @@ A completed trial keeps ``metrics`` (flat numbers) and ``model`` (curves, confus
 names, in one attribute: one storage write, not three); studies written before ``model`` existed
 kept them as ``curves``, ``confusion`` and ``class_names``, which are read the same way.
 
-One figure for the budget, ``sweep status`` and the report: each job's compute counted once, failed
-and pruned jobs included (they cost compute too), a reused twin's zero (nothing was trained for it).
+Each trial's own job's compute, failed and pruned jobs included (they cost compute too), a reused twin's
+zero (nothing was trained for it); the study's total, every job it started once, is
+:func:`sweep.session.compute.totals`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["MODEL", "class_names", "compute_used_s", "confusion", "curves", "job_compute_s", "model_attr",
-           "total_compute_s"]
+__all__ = ["MODEL", "class_names", "confusion", "curves", "job_compute_s", "model_attr"]
 
 COMPUTE = "compute_time_s"  # user attr: the compute (s) of the trial's own job, when it ended unsuccessfully
 MODEL = "model"  # user attr: {"curves": ..., "confusion": ..., "class_names": ...} of a completed trial
@@ -67,11 +66,5 @@ def job_compute_s(trial: FrozenTrial) -> float | None:
     return None
 
 
-def compute_used_s(trials: Iterable[FrozenTrial]) -> list[float]:
-    """The compute of every job that ran and ended (a reused twin ran none: it is left out)."""
-    return [cost for t in trials if "duplicate_of" not in t.user_attrs and (cost := job_compute_s(t)) is not None]
 
 
-def total_compute_s(trials: Iterable[FrozenTrial]) -> float:
-    """The study's compute so far: the one figure the budget, ``sweep status`` and the report give."""
-    return float(sum(compute_used_s(trials)))

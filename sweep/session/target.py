@@ -22,6 +22,7 @@ from sweep.study.spec import StudySpec
 if TYPE_CHECKING:
     import optuna
 
+    from sweep.local.datasets import LocalProject
     from sweep.local.identity import StudioIdentity
 
 __all__ = ["Connection", "TargetPlan", "connect", "plan_target"]
@@ -41,6 +42,7 @@ class TargetPlan:
     local_project_id: int | None = None
     # The local studio the study uses (None for Studio): :func:`sweep.session.home.studio_home`.
     home: StudioHome | None = None
+    local_project: LocalProject | None = None  # the local project as its server will serve it (None for Studio)
 
     @property
     def uses_slots(self) -> bool:
@@ -85,6 +87,7 @@ def plan_target(spec: StudySpec, settings: Settings, study: optuna.Study | None,
     target = spec.target
     numbers = _slot_numbers(spec, learn_blocks, slots)
     project_id: int | None = None
+    project: LocalProject | None = None
     known: set[int] | None = None
     home: StudioHome | None = None
     if target.kind == "studio":
@@ -100,11 +103,11 @@ def plan_target(spec: StudySpec, settings: Settings, study: optuna.Study | None,
             raise StudyFileError(str(spec.path), "target.project", target.project, str(exc)) from None
         project_id, known = project.id, set(project.learn_block_ids)
     if numbers:
-        return TargetPlan(slot_numbers=numbers, local_project_id=project_id, home=home)
+        return TargetPlan(slot_numbers=numbers, local_project_id=project_id, home=home, local_project=project)
     learn_ids = list(learn_blocks or target.learn_blocks or [])
     if known is not None:
         _check_known(spec, learn_ids, known)
-    return TargetPlan(learn_ids=learn_ids, local_project_id=project_id, home=home)
+    return TargetPlan(learn_ids=learn_ids, local_project_id=project_id, home=home, local_project=project)
 
 
 def _slot_numbers(spec: StudySpec, learn_blocks: list[int] | None, slots: list[int] | None) -> list[int]:

@@ -1,6 +1,7 @@
 """Learn-block metadata -> flat metrics, curves and confusion matrices (pure, no I/O).
 
-Flat keys (the names objectives, constraints and reports use)::
+Flat keys (the names objectives, constraints and reports use; their grammar, the parts written here and the
+parser that reads a study's names back, is :mod:`sweep.studio.metric_names`)::
 
     {mt}.accuracy  {mt}.loss  {mt}.f1.{class}  {mt}.precision.{class}  {mt}.recall.{class}
     {mt}.f1.macro_avg  {mt}.f1.weighted_avg
@@ -21,14 +22,21 @@ Flat keys (the names objectives, constraints and reports use)::
 
 from __future__ import annotations
 
-import re
-
 from sweep.studio.impulse_models import DspDevicePerformance
+from sweep.studio.metric_names import (
+    AVERAGES,
+    CLASS_FIELDS,
+    DEFAULT,
+    DEVICE_FIELDS,
+    is_device_metric,
+    is_metric,
+    parse,
+    segment,
+)
 from sweep.studio.models import DeviceBudget, KerasModelMetadata, ModelMetrics, ModelType, OnDevicePerformance
 
 __all__ = [
     "DEVICE_FIELDS",
-    "METRIC_RE",
     "confusion_matrices",
     "curves_from_metadata",
     "dsp_metrics",
@@ -39,13 +47,6 @@ __all__ = [
     "profiling_pending",
 ]
 
-DEVICE_FIELDS = ("latency_ms", "ram_bytes", "rom_bytes", "model_bytes", "arena_bytes")
-_AVERAGES = {"macro avg": "macro_avg", "weighted avg": "weighted_avg"}
-
-
-def _key(text: str) -> str:
-    """A class name as it appears inside a metric key (spaces and dots would be ambiguous)."""
-    return re.sub(r"[\s.]+", "_", str(text).strip())
 
 
 def _model_metrics(mm: ModelMetrics) -> dict[str, float]:
@@ -56,8 +57,8 @@ def _model_metrics(mm: ModelMetrics) -> dict[str, float]:
     for label, row in mm.report.items():
         if not isinstance(row, dict):
             continue
-        name = _AVERAGES.get(label, _key(label))
-        for field, short in (("f1-score", "f1"), ("precision", "precision"), ("recall", "recall")):
+        name = AVERAGES.get(label, segment(label))
+        for field, short in CLASS_FIELDS.items():
             value = row.get(field)
             if isinstance(value, (int, float)):
                 out[f"{mt}.{short}.{name}"] = float(value)
@@ -82,14 +83,14 @@ def _device_metrics(out: dict[str, float], mt: str, perf: OnDevicePerformance) -
         values.update({f"eon_ram_optimized.{k}": v for k, v in _budget(perf.eon_ram_optimized).items()})
     for custom in perf.custom_metrics or []:
         try:
-            values[f"custom.{_key(custom.name)}"] = float(custom.value)
+            values[f"custom.{segment(custom.name)}"] = float(custom.value)
         except ValueError:
             continue  # a text value is not a metric
-    device = _key(perf.mcu)
+    device = segment(perf.mcu)
     for field, value in values.items():
         out[f"{mt}.{device}.{field}"] = value
         if perf.is_default:
-            out[f"{mt}.default.{field}"] = value
+            out[f"{mt}.{DEFAULT}.{field}"] = value
 
 
 def flatten_metadata(
@@ -105,9 +106,9 @@ def flatten_metadata(
     chosen = ModelType(selected).value if selected else _preferred_type(metadata)
     prefix = f"{chosen}."
     for key, value in list(flat.items()):
-        rest = key[len(prefix):] if key.startswith(prefix) else None
-        if rest and is_device_metric(rest) and _DEVICE_KEY.match(rest):
-            flat[rest] = value
+        short = parse(key[len(prefix):]) if key.startswith(prefix) else None
+        if short is not None and short.device is not None and short.model_type is None:
+            flat[short.text] = value  # ``{device}.…``: the selected model type's
     if "float32.accuracy" in flat and "int8.accuracy" in flat:
         flat["int8.accuracy_drop"] = flat["float32.accuracy"] - flat["int8.accuracy"]
     if compute_time_s is not None:
@@ -162,7 +163,7 @@ def dsp_metrics(per_block: list[list[DspDevicePerformance]], metrics: dict[str, 
     out: dict[str, float] = {}
     for block in per_block:
         for perf in block:
-            device = _key(perf.mcu)
+            device = segment(perf.mcu)
             for field, value in (("latency_ms", perf.latency), ("ram_bytes", perf.ram)):
                 out[f"{device}.dsp.{field}"] = out.get(f"{device}.dsp.{field}", 0.0) + float(value)
     for device in {key.split(".")[0] for key in out}:
@@ -172,31 +173,3 @@ def dsp_metrics(per_block: list[list[DspDevicePerformance]], metrics: dict[str, 
         if f"{device}.rom_bytes" in metrics:
             out[f"{device}.total_rom_bytes"] = metrics[f"{device}.rom_bytes"]
     return out
-
-
-# ---- the grammar of flat keys (what a study file may name) ------------------------------------
-
-_FIELDS_RE = "(?:" + "|".join(DEVICE_FIELDS) + ")"
-_BUDGET_RE = r"(?:ram_bytes|rom_bytes|model_bytes|arena_bytes)"
-_MT = r"(?:float32|int8|akida)"
-_SEG = r"[^\s.]+"
-# What follows the device in a device metric: a TFLite figure, an EON compiler budget, a custom metric.
-_DEVICE_TAIL = rf"(?:{_FIELDS_RE}|eon\.{_BUDGET_RE}|eon_ram_optimized\.{_BUDGET_RE}|custom\.{_SEG})"
-_DEVICE_KEY = re.compile(rf"^{_SEG}\.{_DEVICE_TAIL}$")
-_IMPULSE_TAIL = r"(?:dsp\.(?:latency_ms|ram_bytes)|total_(?:latency_ms|ram_bytes|rom_bytes))"
-METRIC_RE = re.compile(
-    rf"^(?:compute_time_s|wall_time_s|int8\.accuracy_drop|{_MT}\.(?:accuracy|loss)"
-    rf"|{_MT}\.(?:f1|precision|recall)\.{_SEG}|(?:{_MT}\.)?{_SEG}\.{_DEVICE_TAIL}|{_SEG}\.{_IMPULSE_TAIL})$"
-)
-
-
-def is_metric(name: str) -> bool:
-    """Whether ``name`` follows the grammar of the flat keys above."""
-    return METRIC_RE.match(name) is not None
-
-
-def is_device_metric(name: str) -> bool:
-    """Whether ``name`` is an on-device figure (it needs profiling to have finished)."""
-    parts = name.split(".")
-    return (parts[-1] in DEVICE_FIELDS or parts[-1].startswith("total_")
-            or (len(parts) >= 3 and parts[-2] == "custom"))

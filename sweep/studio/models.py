@@ -32,6 +32,7 @@ __all__ = [
     "KerasModelMetadataGraphSeries",
     "KerasModelMetadataResponse",
     "KerasResponse",
+    "LatencyDevice",
     "LayerType",
     "ListJobsResponse",
     "LogStdoutResponse",
@@ -39,6 +40,7 @@ __all__ = [
     "ModelType",
     "OnDevicePerformance",
     "ProjectComputeTime",
+    "ProjectDataSummary",
     "ProjectInfoResponse",
     "ProjectPerformance",
     "SetKerasParameterRequest",
@@ -229,12 +231,27 @@ class ProjectComputeTime(WireModel):
     time_left_ms: int
 
 
+class LatencyDevice(WireModel):
+    """A device the project's on-device estimates are made for (``mcu`` names it in the metrics)."""
+
+    mcu: str
+    name: str
+    selected: bool = False
+
+
+class ProjectDataSummary(WireModel):
+    labels: list[str] = Field(default_factory=list)  # the labels in the training set: the model's classes
+
+
 class ProjectInfoResponse(GenericApiResponse):
-    """Only the parts a sweep reads: the project, its quota and per-job limit."""
+    """Only the parts a sweep reads: the project, its quota and per-job limit, its devices and training labels
+    (the official model requires both; an answer without them leaves the names they check unchecked)."""
 
     project: dict[str, Any]
     performance: ProjectPerformance
     compute_time: ProjectComputeTime
+    latency_devices: list[LatencyDevice] = Field(default_factory=list)
+    data_summary: ProjectDataSummary = Field(default_factory=ProjectDataSummary)
 
 
 class KerasResponse(GenericApiResponse):

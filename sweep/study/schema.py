@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from sweep.studio.metrics import is_metric
+from sweep.studio.metric_names import is_metric
 from sweep.study.space import Space
 
 __all__ = [
