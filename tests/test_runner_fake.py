@@ -406,6 +406,27 @@ def test_a_warm_start_from_a_study_that_never_ran_is_refused_writing_nothing(stu
     assert not (tmp_path / ".sweep").exists() and not (tmp_path / "reports").exists() and not _posts(studio)
 
 
+def test_enqueue_says_how_many_it_queued_and_which_were_already_there(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=2, space=NARROW_SPACE)
+    given = tmp_path / "mine.toml"
+    given.write_text("[[trial]]\nlearning_rate = 0.004\n\n[[trial]]\nlearning_rate = 0.02\n\n"
+                     "[[trial]]\nlearning_rate = 0.004\n")
+    proc = run_sweep("run", str(path), "--enqueue", str(given), "--no-report", env=sweep_env(studio.api_key),
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (f"enqueued 2 of 3 configuration(s) from {given}; they run first; not queued again: trial[2] is the "
+            f"same as {given}[0] (trial 0, queued)") in proc.stderr
+    assert [t.params["learning_rate"] for t in load(tmp_path).get_trials()] == [0.004, 0.02]
+    # the same command again (a resumed run given the same file): nothing queued twice, and it says so
+    again = run_sweep("run", str(path), "--enqueue", str(given), "--trials", "3", "--no-report",
+                      env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (f"enqueued 0 of 3 configuration(s) from {given}; not queued again: trial[0] is the same as {given}[0] "
+            f"(trial 0, COMPLETE); trial[1] is the same as {given}[1] (trial 1, COMPLETE); trial[2] is the same as "
+            f"{given}[0] (trial 0, COMPLETE)") in again.stderr
+    assert "enqueued" not in load(tmp_path).get_trials()[2].user_attrs
+
+
 def test_enqueue_file_runs_hand_written_configurations_first_and_checks_them(studio: FakeStudio, tmp_path: Path
                                                                             ) -> None:
     path = write_study(tmp_path, studio.base_url, trials=3, space=NARROW_SPACE)
