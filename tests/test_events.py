@@ -101,7 +101,8 @@ def test_a_runs_events_follow_the_schema_and_tell_what_the_study_holds(studio: F
     done = events[-1]
     assert done["exit_code"] == 0 and done["complete_in_study"] == 2
     assert done["summary"] | {"stopped_reason": ""} == {"completed": 2, "failed": 1, "reused": 0, "reattached": 0,
-                                                        "pruned": 0, "left": 0, "stopped_reason": ""}
+                                                        "pruned": 0, "left": 0, "stopped_reason": "",
+                                                        "baseline": None}
     study = load(tmp_path)
     assert done["best"] == [{"trial": study.best_trial.number, "values": pytest.approx(study.best_trial.values)}]
 

@@ -92,11 +92,13 @@ def run_study(study: Path | StudySpec, settings: Settings, flags: RunFlags | Non
 
 @dataclass
 class _Started:
-    """How far a run got, for what its end reports: the study's name, its runner, its study once open."""
+    """How far a run got, for what its end reports: the study's name, its runners (the baseline's, the study's),
+    its study once open."""
 
     events: Events
     name: str | None = None
     runner: Runner | None = None
+    baseline: Runner | None = None
     study: optuna.Study | None = None
     report: Path | None = None
 
@@ -106,6 +108,8 @@ class _Started:
         if self.study is None:
             return RunResult(self.name, file, code, outcome_text(code, None, error=error), error=error)
         summary = self.runner.summary if self.runner is not None else RunSummary()
+        if self.baseline is not None:  # the baseline's trainings are this run's too: say what they did
+            summary = dataclasses.replace(summary, baseline=dataclasses.replace(self.baseline.summary))
         done, best = _study_counts(self.study)
         return RunResult(self.name, file, code, outcome_text(code, summary, done, error), summary, done, best,
                          self.report, error)
@@ -167,9 +171,12 @@ def _trials(spec: StudySpec, work: _Work, options: RunOptions, progress: Progres
     from sweep.run.runner import Runner
 
     if baseline and spec.baseline:
-        from sweep.run.fixed_runs import run_baseline
+        from sweep.run.fixed_runs import baseline_runner
 
-        run_baseline(spec, work.study, work.client, work.learn_ids, options, progress, work.events, work.source)
+        started.baseline = baseline_runner(spec, work.study, work.client, work.learn_ids, options, progress,
+                                           work.events, work.source)
+        if started.baseline is not None:
+            started.baseline.run()
     started.runner = Runner(spec, work.study, work.client, work.learn_ids, options, progress=progress,
                             events=work.events)
     started.runner.run()

@@ -18,7 +18,8 @@ from sweep.studio.models import KerasResponse, SetKerasParameterRequest
 from sweep.study.seeds import trial_seed
 from sweep.study.spec import StudySpec
 
-__all__ = ["baseline_item", "baseline_request", "confirm_items", "run_baseline", "run_side", "top_trials"]
+__all__ = ["baseline_item", "baseline_request", "baseline_runner", "confirm_items", "run_side", "side_runner",
+           "top_trials"]
 
 # The saved configuration's fields that are also train request fields (a baseline trains exactly these).
 _REQUEST_FIELDS = ("mode", "script", "visual_layers", "training_cycles", "learning_rate", "batch_size",
@@ -71,26 +72,36 @@ def confirm_items(study: optuna.Study, spec: StudySpec, top: list[FrozenTrial], 
     return items
 
 
+def side_runner(spec: StudySpec, side: optuna.Study, backend: Backend, learn_ids: list[int], options: RunOptions,
+                progress: Progress, events: JobEvents | None) -> Runner:
+    """The runner that trains what ``side`` has queued on the run's slots (its study's compute budget is not
+    charged); its summary is the side study's part of the run."""
+    options = replace(options, compute_budget_s=None, max_consecutive_failures=max(options.max_consecutive_failures, 2))
+    return Runner(spec, side, backend, learn_ids, options, progress=progress, events=events, side=True)
+
+
 def run_side(spec: StudySpec, side: optuna.Study, backend: Backend, learn_ids: list[int], options: RunOptions,
              progress: Progress, events: JobEvents | None) -> RunSummary:
-    """Train what ``side`` has queued on the run's slots (its study's compute budget is not charged)."""
-    options = replace(options, compute_budget_s=None, max_consecutive_failures=max(options.max_consecutive_failures, 2))
-    return Runner(spec, side, backend, learn_ids, options, progress=progress, events=events, side=True).run()
+    """Train what ``side`` has queued on the run's slots (see :func:`side_runner`)."""
+    return side_runner(spec, side, backend, learn_ids, options, progress, events).run()
 
 
-def run_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int], options: RunOptions,
-                 progress: Progress, events: JobEvents | None, source_learn_id: int) -> None:
-    """A new study's baseline first (or the one an interrupted run left); an older study begun without one
-    gets none (its source block may hold a trial's configuration by now)."""
+def baseline_runner(spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int],
+                    options: RunOptions, progress: Progress, events: JobEvents | None,
+                    source_learn_id: int) -> Runner | None:
+    """The runner of a new study's baseline (or of the one an interrupted run left: re-attached, its trial
+    counted in the runner's summary), queued first; None when there is nothing to train. An older study
+    begun without one gets none (its source block may hold a trial's configuration by now)."""
     side = side_study(study, BASELINE)
     if side is None:
         if study.get_trials(deepcopy=False):
-            return
+            return None
         side = open_side(study, BASELINE)
     if not side.get_trials(deepcopy=False):
         item = baseline_item(spec, backend, source_learn_id)
         enqueue(side, [item])
         progress.info(f"baseline: the source learn block {source_learn_id}'s own configuration, trained first "
                       f"on a slot (seed {item.seed}); --no-baseline skips it")
-    if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in side.get_trials(deepcopy=False)):
-        run_side(spec, side, backend, learn_ids, options, progress, events)
+    if not any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in side.get_trials(deepcopy=False)):
+        return None
+    return side_runner(spec, side, backend, learn_ids, options, progress, events)

@@ -32,6 +32,7 @@ from sweep.run.twins import Twins
 from sweep.run.work import TrialRun
 from sweep.run.workers import Workers
 from sweep.session.artifacts import ArtifactPlace
+from sweep.session.side import label as side_label
 from sweep.studio.backend import Backend, JobEvents
 from sweep.study.request import TrainRequest, impulse_settings, train_request
 from sweep.study.schema import PrunerSpec
@@ -248,8 +249,7 @@ class Runner:
         request = TrainRequest.recorded(attrs["request"], attrs.get("impulse")).seeded(seed)
         trial.set_user_attr("worker", self.workers.record(learn_id))
         twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
-        of, repeat = attrs.get("of"), int(attrs.get("repeat", 0))
-        name = ("baseline" if of is None else f"trial {of}") + (f" repeat {repeat}" if repeat else "")
+        name = side_label(attrs)
         self.progress.events.trial_asked(trial=trial.number, label=name, params=trial.params, learn_block=learn_id,
                                          origin="queued", seed=seed)
         return TrialRun(trial=trial, number=trial.number, learn_id=learn_id, request=request, twin=twin, seed=seed,
@@ -279,9 +279,10 @@ class Runner:
             if self.side and "seed" in work.trial.user_attrs:
                 work.seed = int(work.trial.user_attrs["seed"])
                 work.request = work.request.seeded(work.seed)
+                work.name = side_label(work.trial.user_attrs)
             self._reattach.append(work)
             self.tally.add(Outcome.REATTACHED)
-            self.progress.info(f"trial {work.number}: re-attached to job {work.job_id} on learn block {work.learn_id}")
+            self.progress.info(f"{work.label}: re-attached to job {work.job_id} on learn block {work.learn_id}")
             self.progress.events.trial_asked(trial=work.number, label=work.label, params=work.trial.params,
                                              learn_block=work.learn_id, origin="reattached",
                                              seed=work.trial.user_attrs.get("seed"), job_id=work.job_id)
