@@ -122,6 +122,14 @@ def test_a_worker_on_a_busy_slot_is_refused(studio: FakeStudio, tmp_path: Path) 
         assert second.returncode == 2
         learn = _clones(studio)["sweep:fake:1"]["learnBlocks"][0]["id"]
         assert f"--slots: slot 1 (learn block {learn}) is in use by another live worker" in second.stderr
+        # the study has no other slot: nothing like "--slots 1,2" (refused as no slot 2), but what would help
+        assert second.stderr.endswith("a slot runs one job at a time: its only slot is taken (target.slots = 1): "
+                                      "wait for that worker to end, or raise target.slots for another worker (each "
+                                      "slot is a clone of your impulse)\n"), second.stderr
+        path.write_text(path.read_text().replace("slots = 1", "slots = 3"))
+        third = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
+        assert third.returncode == 2 and third.stderr.endswith(
+            "a slot runs one job at a time: give this worker a free one, --slots 2,3\n"), third.stderr
     finally:
         first.kill()
         first.communicate(timeout=10)

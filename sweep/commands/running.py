@@ -141,7 +141,7 @@ def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, s
     given = load_enqueue_file(flags.enqueue, spec) if flags.enqueue is not None else []
     plan = plan_target(spec, settings, flags.learn_blocks, flags.slots)
     stale_after_s = _stale_after(flags.stale_after, settings)
-    _refuse_busy(found.study, plan, stale_after_s)
+    _refuse_busy(found.study, plan, stale_after_s, spec.target.slot_count)
     progress = Progress(quiet=flags.quiet, live=flags.live, events=started.events)
     try:
         with _working(spec, settings, plan, found, progress, flags.slots or flags.learn_blocks) as work:
@@ -228,7 +228,7 @@ def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int 
         raise UsageError(f"study {spec.name!r} has no completed feasible trial to confirm yet")
     plan = plan_target(spec, settings, learn_blocks, slots)
     stale_after_s = _stale_after(stale_after, settings)
-    _refuse_busy(found.study, plan, stale_after_s)
+    _refuse_busy(found.study, plan, stale_after_s, spec.target.slot_count)
     progress = Progress(quiet=quiet)
     with _working(spec, settings, plan, found, progress, slots or learn_blocks) as work:
         side = open_side(work.study, CONFIRM)
@@ -298,7 +298,7 @@ def _options(spec: StudySpec, target_trials: int, polling: Polling, stale_after_
         polling=polling, stale_after_s=stale_after_s, models=found.models, on_stop=on_stop)
 
 
-def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: float) -> None:
+def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: float, slot_count: int) -> None:
     """One job per learn block across the study's workers: a block (or slot) a live worker uses is refused."""
     from sweep.run.slots import recorded_learn_ids
     from sweep.run.workers import Workers
@@ -306,8 +306,9 @@ def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: fl
     if study is None:
         return
     if plan.uses_slots:
-        slot_of = {lid: number for number, lid in recorded_learn_ids(study, plan.slot_numbers).items()}
-        Workers(study, list(slot_of), stale_after_s, slot_of).refuse_busy_blocks()
+        slot_of = {lid: number for number, lid in recorded_learn_ids(study, range(1, slot_count + 1)).items()}
+        mine = [lid for lid, number in slot_of.items() if number in plan.slot_numbers]
+        Workers(study, mine, stale_after_s, slot_of).refuse_busy_blocks(slot_count)
     else:
         Workers(study, plan.learn_ids, stale_after_s).refuse_busy_blocks()
 
