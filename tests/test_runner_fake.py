@@ -234,6 +234,23 @@ def test_a_lagging_curve_is_pruned_and_its_job_cancelled(
     assert "done: 4 completed, 0 failed, 1 pruned, 0 reused" in proc.stderr
 
 
+def test_a_pruner_on_logs_without_epoch_lines_says_once_that_it_cannot_prune(studio: FakeStudio, tmp_path: Path
+                                                                            ) -> None:
+    quiet = JobScript(duration_s=0.4, log_lines=["Scheduling job in cluster...", "Training model...", "Job completed"])
+    studio.script(quiet, quiet, quiet)
+    path = write_study(tmp_path, studio.base_url, trials=3, space=BASE_SPACE + _PRUNER)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if line.startswith("pruning:")]
+    first = load(tmp_path).get_trials()[0].user_attrs["job_id"]
+    assert warned == [f"pruning: trial 0's job {first} trained to the end, and its log shows no val_accuracy per epoch "
+                      "(Keras lines `Epoch i/n` ... `val_accuracy: 0.9`): the median pruner cannot judge such a job, "
+                      "nor stop it early (said once)"]
+    # jobs whose logs have their epochs: not a word
+    again = run_sweep("run", str(path), "--no-report", "--trials", "5", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert again.returncode == 0 and "pruning:" not in again.stderr, again.stderr
+
+
 def test_identical_configuration_is_not_trained_again(studio: FakeStudio, tmp_path: Path) -> None:
     space = """
 [space]
