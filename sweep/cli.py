@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
-from sweep.errors import SettingsError, SweepError
+from sweep.errors import SettingsError, SweepError, Terminated, interrupt_reason
 from sweep.version import __version__
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
     (or one a batch passes on) does not break into the stop under way, nor kill the process as it exits;
     SIGKILL still ends it."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -311,8 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SweepError as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("sweep: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"sweep: {interrupt_reason(exc)}", file=sys.stderr)
         return 130
 
 

@@ -18,6 +18,9 @@
     │   └── Interrupted             Ctrl-C or SIGTERM: running jobs cancelled, their trials recorded (exit 130)
     └── LocalStudioError            the embedded local studio cannot start or serve
 
+    KeyboardInterrupt               (Python's) Ctrl-C, SIGINT
+    └── Terminated                  SIGTERM, raised where Ctrl-C raises: stops the run the same way
+
 What happens next is decided by the class, never by the message text.
 """
 
@@ -41,8 +44,10 @@ __all__ = [
     "StudyFileError",
     "SweepAborted",
     "SweepError",
+    "Terminated",
     "TransientError",
     "UsageError",
+    "interrupt_reason",
 ]
 
 
@@ -162,6 +167,15 @@ class Interrupted(SweepAborted):
 
     def __init__(self, message: str = "interrupted") -> None:
         super().__init__(message, exit_code=130)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's stop, ``kill``): handled as Ctrl-C is, and told apart from it in messages."""
+
+
+def interrupt_reason(exc: BaseException) -> str:
+    """What stopped the run, for its messages: ``interrupted by SIGTERM``, or by Ctrl-C (SIGINT)."""
+    return "interrupted by SIGTERM" if isinstance(exc, Terminated) else "interrupted by Ctrl-C (SIGINT)"
 
 
 class LocalStudioError(SweepError):

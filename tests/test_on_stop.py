@@ -72,6 +72,9 @@ def test_sigterm_with_cancel_cancels_the_job_and_records_the_trial(studio: FakeS
     assert trial.number == number and trial.state == TrialState.FAIL
     assert trial.user_attrs["failure"] == f"interrupted; job {job_id} cancelled"
     assert "cancelling running jobs" in err and "Traceback" not in err and KEY not in out + err
+    # which signal stopped it, not "the user"
+    assert "interrupted by SIGTERM: cancelling running jobs and recording their trials..." in err
+    assert err.endswith("sweep: error: interrupted by SIGTERM\n") and "by the user" not in err
 
 
 def test_sigterm_with_leave_leaves_the_job_and_the_next_run_reattaches(studio: FakeStudio, tmp_path: Path) -> None:

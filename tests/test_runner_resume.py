@@ -140,6 +140,7 @@ def test_ctrl_c_cancels_the_job_records_the_trial_and_exits_non_zero(studio: Fak
     assert len(trials) == 1 and trials[0].state == TrialState.FAIL
     assert f"job {job_id} cancelled" in trials[0].user_attrs["failure"]
     assert KEY not in out + err
+    assert err.endswith("sweep: error: interrupted by Ctrl-C (SIGINT)\n")
 
 
 def test_api_key_never_written_anywhere(studio: FakeStudio, tmp_path: Path) -> None:

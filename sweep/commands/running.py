@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweep.commands.outcome import RunResult, outcome_text
-from sweep.errors import SettingsError, SweepError, UsageError
+from sweep.errors import SettingsError, SweepError, UsageError, interrupt_reason
 from sweep.settings import Settings, choose
 from sweep.study.load import load_study
 from sweep.study.spec import StudySpec
@@ -80,7 +80,7 @@ def run_study(study: Path | StudySpec, settings: Settings, flags: RunFlags | Non
     try:
         return _run(study, settings, flags or RunFlags(), started)
     except (SweepError, KeyboardInterrupt) as exc:
-        code, message = (exc.exit_code, str(exc)) if isinstance(exc, SweepError) else (130, "interrupted")
+        code, message = (exc.exit_code, str(exc)) if isinstance(exc, SweepError) else (130, interrupt_reason(exc))
         started.events.error(message=message, exit_code=code, file=str(file))
         result = started.result(file, code, message)
         if started.study is not None:

@@ -20,7 +20,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.errors import Interrupted, SweepAborted, SweepError
+from sweep.errors import Interrupted, SweepAborted, SweepError, interrupt_reason
 from sweep.run.budget import Budget
 from sweep.run.follow import Follower, Polling
 from sweep.run.keep import ModelKeeper
@@ -124,13 +124,13 @@ class Runner:
             try:
                 if self._all_done.wait(0.2):
                     break
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
                 if not interrupted:
-                    interrupted = True
-                    self.progress.warn("interrupted: leaving running jobs to run on; the next `sweep run` "
-                                       "re-attaches their trials..." if self.options.on_stop == "leave" else
-                                       "interrupted: cancelling running jobs and recording their trials...")
-                    self._set_abort(Interrupted("interrupted by the user"))
+                    interrupted, why = True, interrupt_reason(exc)
+                    self.progress.warn(f"{why}: leaving running jobs to run on; the next `sweep run` re-attaches "
+                                       "their trials..." if self.options.on_stop == "leave" else
+                                       f"{why}: cancelling running jobs and recording their trials...")
+                    self._set_abort(Interrupted(why))
         if self._abort is not None:
             self.summary.stopped_reason = str(self._abort)
             raise self._abort
