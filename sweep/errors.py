@@ -47,6 +47,7 @@ __all__ = [
     "Terminated",
     "TransientError",
     "UsageError",
+    "install_hint",
     "interrupt_reason",
 ]
 
@@ -167,6 +168,12 @@ class Interrupted(SweepAborted):
 
     def __init__(self, message: str = "interrupted") -> None:
         super().__init__(message, exit_code=130)
+
+
+def install_hint(extra: str) -> str:
+    """How an error tells to install a missing extra: the README's command, from the clone (the distribution is
+    not installed from PyPI by name): ``pip install -e '.[dashboard]'``."""
+    return f"pip install -e '.[{extra}]'"
 
 
 class Terminated(KeyboardInterrupt):

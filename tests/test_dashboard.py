@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from sweep.cli import main
 
 from fake_studio import FakeStudio
 from runner_support import load, run_sweep, sweep_cmd, sweep_env, write_study
@@ -53,3 +56,15 @@ def test_the_dashboard_serves_the_study_with_named_objectives_and_its_constraint
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_without_the_extra_the_dashboard_names_the_readmes_install_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "optuna_dashboard", None)  # as if the extra were not installed
+    monkeypatch.chdir(tmp_path)
+    assert main(["dashboard", "study.toml"]) == 2
+    err = capsys.readouterr().err
+    assert err == "sweep: error: sweep dashboard: needs the dashboard extra: pip install -e '.[dashboard]'\n"
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "`pip install -e '.[dashboard]'`" in readme  # the hint is the README's own command
+    assert not list(tmp_path.iterdir())

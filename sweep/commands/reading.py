@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sweep.errors import SettingsError, UsageError
+from sweep.errors import SettingsError, UsageError, install_hint
 from sweep.settings import Settings
 from sweep.study.load import load_study
 from sweep.study.spec import StudySpec
@@ -79,7 +79,7 @@ def dashboard(study_file: Path, settings: Settings, *, storage: str | None = Non
 
         from sweep.report.dashboard import serve_dashboard
     except ImportError:
-        raise SettingsError("sweep dashboard", "needs the dashboard extra: pip install 'ei-sweep[dashboard]'") from None
+        raise SettingsError("sweep dashboard", f"needs the dashboard extra: {install_hint('dashboard')}") from None
     from optuna.artifacts import FileSystemArtifactStore
 
     from sweep.session.artifacts import artifact_place

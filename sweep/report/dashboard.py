@@ -104,7 +104,7 @@ class ConstraintListView(BaseStorage):
 
 def serve_dashboard(storage: BaseStorage, constraints: Sequence[str], *, host: str, port: int,
                     artifact_store: Any = None) -> None:
-    """Serve optuna-dashboard until interrupted (the ``dashboard`` extra: ``pip install 'ei-sweep[dashboard]'``)."""
+    """Serve optuna-dashboard until interrupted (the ``dashboard`` extra: ``pip install -e '.[dashboard]'``)."""
     from optuna_dashboard import run_server
 
     run_server(ConstraintListView(storage, constraints), host=host, port=port, artifact_store=artifact_store)
