@@ -298,7 +298,9 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    signal.signal(signal.SIGTERM, _sigterm)
+    # The dashboard has nothing to wind down, and its server (wsgiref) swallows an exception raised while it
+    # answers a request: SIGTERM ends it at once, as it ends optuna-dashboard itself.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL if args.command == "dashboard" else _sigterm)
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # here, so a closed pipe is seen below and not at interpreter exit

@@ -77,7 +77,7 @@ def dashboard(study_file: Path, settings: Settings, *, storage: str | None = Non
     try:
         import optuna_dashboard  # noqa: F401 - the extra, checked before the study is opened
 
-        from sweep.report.dashboard import serve_dashboard
+        from sweep.report.dashboard import ConstraintListView, best_lines, panel_trials, serve_dashboard
     except ImportError:
         raise SettingsError("sweep dashboard", f"needs the dashboard extra: {install_hint('dashboard')}") from None
     from optuna.artifacts import FileSystemArtifactStore
@@ -87,10 +87,13 @@ def dashboard(study_file: Path, settings: Settings, *, storage: str | None = Non
 
     spec, study = open_study(study_file, settings, storage)
     models = artifact_place(spec, storage_url(spec, storage, settings), settings).path  # the trials' .tflite files
+    view = ConstraintListView(study._storage, [str(c) for c in spec.constraints])
+    shown = panel_trials(view, study._study_id)
+    for line in best_lines(study, shown, [o.metric for o in spec.objectives]):
+        print(line, file=sys.stderr)
     print(f"optuna-dashboard on study {spec.name!r}: http://{host}:{port}/dashboard/ (Ctrl-C stops it); "
           f"model files from {models}", file=sys.stderr)
-    serve_dashboard(study._storage, [str(c) for c in spec.constraints], host=host, port=port,
-                    artifact_store=FileSystemArtifactStore(models))
+    serve_dashboard(view, host=host, port=port, artifact_store=FileSystemArtifactStore(models))
     return 0
 
 
