@@ -48,6 +48,9 @@ def test_full_sweep_records_params_job_ids_and_metrics(studio: FakeStudio, tmp_p
         assert records.confusion(t)["int8"] and records.class_names(t)
         assert {"curves", "confusion", "class_names"}.isdisjoint(t.user_attrs)  # one "model" attr holds them
     assert "best: trial" in proc.stderr
+    # accuracy in %, as `best`, `confirm` and the report show it; never a fraction on one line and % on another
+    assert re.search(r"^trial 0: complete int8\.accuracy \d\d(\.\d+)? % \(\d+\.\d s\) \[1/5\]$", proc.stderr, re.M)
+    assert re.search(r"^best: trial \d: int8\.accuracy \d\d(\.\d+)? % \(job \d+\)$", proc.stderr, re.M)
     status = run_sweep("status", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
     assert status.returncode == 0 and "COMPLETE" in status.stdout and "*" in status.stdout
     assert max(len(line) for line in status.stdout.splitlines()) <= 100  # fits a terminal by default

@@ -314,6 +314,16 @@ def test_confirm_retrains_the_top_trials_and_the_baseline_with_other_seeds(studi
     assert again.returncode == 0 and len(_posts(studio, "/jobs/train/keras/")) == posts_before + 6  # all done
     best = run_sweep("best", str(path), env=sweep_env(KEY), cwd=tmp_path)
     assert "confirmed: trial" in best.stdout and "against the baseline" in best.stdout
+    status = run_sweep("status", str(path), env=sweep_env(KEY), cwd=tmp_path)
+    lines = status.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)  # the summary lines too, as promised
+    assert any(line.startswith("confirmed: leader trial") for line in lines)
+    # accuracy in %, as `best` and `confirm` show it: the table's header says so, the best line too
+    assert "int8.accuracy (%)" in lines[0] and re.search(r"^best: trial \d+: int8.accuracy \d+(\.\d+)? %",
+                                                          status.stdout, re.M)
+    accuracy = lines[0].index("int8.accuracy (%)")
+    shown = {line.split()[0]: line[accuracy:].split()[0] for line in lines[1:] if "COMPLETE" in line}
+    assert all(float(v) > 1 for v in shown.values()), shown  # 93.93, never 0.9393
     (shown,) = json.loads(run_sweep("best", str(path), "--json", env=sweep_env(KEY), cwd=tmp_path).stdout)
     assert shown["request"] == study.best_trial.user_attrs["request"]
     assert run_sweep("report", str(path), env=sweep_env(KEY), cwd=tmp_path).returncode == 0

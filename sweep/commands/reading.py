@@ -12,6 +12,7 @@ from sweep.errors import SettingsError, UsageError, install_hint
 from sweep.settings import Settings
 from sweep.study.load import load_study
 from sweep.study.spec import StudySpec
+from sweep.units import metrics_text
 
 if TYPE_CHECKING:
     import optuna
@@ -40,13 +41,15 @@ def refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, pro
 
 
 def print_best(study: optuna.Study, spec: StudySpec, stream: TextIO) -> None:
+    """The best trials, then the best against the baseline and what confirmation said (the end of ``run`` and
+    ``status``), each line fitted to 100 columns."""
     from sweep.report.status import best_trials
 
     names = [o.metric for o in spec.objectives]
     chosen = best_trials(study)
     for t in chosen:
-        shown = " ".join(f"{n}={v:.4g}" for n, v in zip(names, t.values or [], strict=False))
-        print(f"best: trial {t.number} {shown} job {t.user_attrs.get('job_id')}", file=stream)
+        shown = metrics_text(zip(names, t.values or [], strict=False))
+        _say(f"best: trial {t.number}: {shown} (job {t.user_attrs.get('job_id')})", stream)
     _print_verdicts(study, spec, chosen, stream)
 
 
@@ -58,9 +61,16 @@ def _print_verdicts(study: optuna.Study, spec: StudySpec, chosen: list[FrozenTri
     up = spec.objectives[0].direction == "maximize"
     lead = sorted(chosen, key=lambda t: ((-1 if up else 1) * (t.values or [0.0])[0], t.number))  # as the report
     if lead and (against := versus_baseline(study, lead[0], names, spec.device)):
-        print(against, file=stream)
+        _say(against, stream)
     for line in confirmed_lines(study, names):
-        print(f"confirmed: {line}", file=stream)
+        _say(f"confirmed: {line}", stream)
+
+
+def _say(line: str, stream: TextIO, width: int = 100) -> None:
+    """One line for people, wrapped to ``width`` columns (the rest indented), as ``sweep status`` promises."""
+    import textwrap
+
+    print(textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False), file=stream)
 
 
 def open_study(study: Path | StudySpec, settings: Settings, storage: str | None) -> tuple[StudySpec, optuna.Study]:
@@ -159,8 +169,8 @@ def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, number: int
         result = apply_best(conn.client, learn_id, request, train=train, polling=polling, seed=seed)
         progress.warn(f"applied trial {number}'s configuration to learn block {learn_id} ({conn.description})")
         if result is not None:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items()) if k.count(".") == 1
-                              and k.endswith(("accuracy", "loss")))
+            shown = metrics_text((k, v) for k, v in sorted(result.metrics.items()) if k.count(".") == 1
+                                 and k.endswith(("accuracy", "loss")))
             progress.warn(f"trained it there: job {result.job.id}; {shown}")
 
 
