@@ -314,6 +314,10 @@ def test_confirm_retrains_the_top_trials_and_the_baseline_with_other_seeds(studi
     assert again.returncode == 0 and len(_posts(studio, "/jobs/train/keras/")) == posts_before + 6  # all done
     best = run_sweep("best", str(path), env=sweep_env(KEY), cwd=tmp_path)
     assert "confirmed: trial" in best.stdout and "against the baseline" in best.stdout
+    # `best` ends with the best against the baseline (after the trials' blocks), as the README says it does
+    assert best.stdout.index("against the baseline") > best.stdout.rindex("  request:")
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    assert "`sweep run`, `sweep status` and `sweep best` then end with the best against it" in readme
     status = run_sweep("status", str(path), env=sweep_env(KEY), cwd=tmp_path)
     lines = status.stdout.splitlines()
     assert max(len(line) for line in lines) <= 100, max(lines, key=len)  # the summary lines too, as promised
