@@ -82,7 +82,7 @@ def test_the_live_line_on_100_columns_drops_the_least_useful_parts_first(monkeyp
     assert len(wide) > 150  # what the line was on every terminal
     line = _two_slots(100, monkeypatch)
     assert "block" not in line and "int8.accuracy" not in line  # the first to go
-    assert line == "5/12 done | trial 6 epoch 12/30 | trial 7 epoch 2/20 | best 99.17 %, 0.294 ms | ETA 0:02:20"
+    assert line == "5/12 done | trial 6 12/30 | trial 7 2/20 | best 99.17 % (trial 7), 0.294 ms (trial 4) | ETA 0:02:20"
     monkeypatch.setenv("COLUMNS", "100")
     one = Progress(out := _Terminal())
     one.plan(total=12, done=4, slots=1)

@@ -8,7 +8,7 @@ The status line (drawn only on a terminal) reads, with every timer labelled::
 and always fits the terminal's width (it is redrawn in place, and a line that wrapped would leave its
 first rows behind): where it is too long, the block ids go first, then the best's metric names (the
 values keep their units, in the objectives' order), the timers' labels and the trials' job ids, the
-trials' own timers, the best's trial numbers, the elapsed time, the word "epoch", the best itself; the
+trials' own timers, the word "epoch", the elapsed time, the best's trial numbers, the best itself; the
 count done, each running trial's epoch and the ETA stay to the last (and past that the line is cut).
 The ETA is the trials still to finish times the mean wall time of those this run finished, over
 the slots; it is left out until one has finished. The status line is drawn only when stderr and stdout
@@ -65,7 +65,7 @@ class _Running:
 
 
 # The live line's detail, least cut first: (elapsed, each trial, best) levels of detail; see _Line.
-_LEVELS = ((0, 0, 0), (0, 1, 0), (0, 1, 1), (1, 2, 1), (1, 3, 1), (1, 3, 2), (2, 3, 2), (2, 4, 2), (2, 4, 3),
+_LEVELS = ((0, 0, 0), (0, 1, 0), (0, 1, 1), (1, 2, 1), (1, 3, 1), (1, 4, 1), (2, 4, 1), (2, 4, 2), (2, 4, 3),
            (2, 5, 3))
 
 
