@@ -112,9 +112,10 @@ def test_the_dashboard_says_the_best_feasible_trials_and_warns_when_its_panel_ig
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert said.splitlines()[:4] == [
-        "best feasible trials (constraints met; `sweep best` shows them): trial 1 (int8.accuracy 97 %, "
-        "cortex-m4f-80mhz.latency_ms 0.6 ms); trial 2 (int8.accuracy 95 %, cortex-m4f-80mhz.latency_ms 0.3 ms)",
+    assert said.splitlines()[:6] == [
+        "best feasible trials (constraints met; `sweep best` shows them):",
+        "  trial 1: int8.accuracy 97 %, cortex-m4f-80mhz.latency_ms 0.6 ms",
+        "  trial 2: int8.accuracy 95 %, cortex-m4f-80mhz.latency_ms 0.3 ms",
         "warning: optuna-dashboard's Best Trial panel ignores the constraints and will show trial 0, trial 2",
         "  trial 0 breaks cortex-m4f-80mhz.ram_bytes 39.1 KiB <= 32 KiB (broken)",
         f"optuna-dashboard on study 'fake': {base}/dashboard/ (Ctrl-C stops it); model files from "
@@ -130,5 +131,5 @@ def test_a_one_objective_dashboard_shows_the_best_feasible_trial(tmp_path: Path)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert said.startswith("best feasible trials (constraints met; `sweep best` shows them): trial 1 "
-                           "(int8.accuracy 97 %)\noptuna-dashboard on study")
+    assert said.startswith("best feasible trials (constraints met; `sweep best` shows them):\n"
+                           "  trial 1: int8.accuracy 97 %\noptuna-dashboard on study")

@@ -27,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweep.report.frame import constraint_text
 from sweep.report.status import best_trials
 from sweep.study.schema import parse_constraint
-from sweep.units import metric_text
+from sweep.units import metrics_text
 
 __all__ = ["ConstraintListView", "best_lines", "panel_trials", "serve_dashboard"]
 
@@ -150,12 +150,8 @@ def best_lines(study: optuna.Study, shown: Sequence[FrozenTrial], names: Sequenc
     best = best_trials(study)
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}  # each constraint by name, as Optuna keeps it
 
-    def one(t: FrozenTrial) -> str:
-        values = ", ".join(f"{n} {metric_text(n, v)}" for n, v in zip(names, t.values or [], strict=False))
-        return f"trial {t.number} ({values})"
-
-    lines = ["best feasible trials (constraints met; `sweep best` shows them): "
-             + ("; ".join(one(t) for t in best) if best else "none yet")]
+    lines = ["best feasible trials (constraints met; `sweep best` shows them):" + ("" if best else " none yet")]
+    lines += [f"  trial {t.number}: {metrics_text(zip(names, t.values or [], strict=False))}" for t in best]
     ours, theirs = {t.number for t in best}, sorted(t.number for t in shown)
     if set(theirs) != ours:
         lines.append("warning: optuna-dashboard's Best Trial panel ignores the constraints and will show "
