@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -51,6 +52,17 @@ def _serve(path: Path, folder: Path) -> tuple[subprocess.Popen[str], str, list[d
     return server, base, studies, said
 
 
+def _stop(server: subprocess.Popen[str]) -> None:
+    """SIGTERM ends it (a hang is a failure, and still leaves nothing running)."""
+    server.terminate()
+    try:
+        assert server.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=30)
+
+
 def test_the_dashboard_serves_the_study_with_named_objectives_and_its_constraints(tmp_path: Path) -> None:
     with FakeStudio(api_key="ei_secret_fake_key_0123456789") as studio:
         path = write_study(tmp_path, studio.base_url, trials=3, constraints=CONSTRAINTS,
@@ -68,8 +80,7 @@ def test_the_dashboard_serves_the_study_with_named_objectives_and_its_constraint
             assert served[t.number] == pytest.approx([t.constraints[c] for c in CONSTRAINTS])  # in the file's order
         assert httpx.get(f"{base}/dashboard/", timeout=10).status_code == 200  # the page itself
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        _stop(server)
 
 
 def test_without_the_extra_the_dashboard_names_the_readmes_install_command(
@@ -110,8 +121,7 @@ def test_the_dashboard_says_the_best_feasible_trials_and_warns_when_its_panel_ig
         detail = httpx.get(f"{base}/api/studies/{studies[0]['study_id']}", timeout=10).json()
         assert sorted(t["number"] for t in detail["best_trials"]) == [0, 2]  # what its Best Trial panel shows
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        _stop(server)
     assert said.splitlines()[:6] == [
         "best feasible trials (constraints met; `sweep best` shows them):",
         "  trial 1: int8.accuracy 97 %, cortex-m4f-80mhz.latency_ms 0.6 ms",
@@ -129,7 +139,6 @@ def test_a_one_objective_dashboard_shows_the_best_feasible_trial(tmp_path: Path)
         detail = httpx.get(f"{base}/api/studies/{studies[0]['study_id']}", timeout=10).json()
         assert [t["number"] for t in detail["best_trials"]] == [1]  # not trial 0, which breaks the RAM limit
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        _stop(server)
     assert said.startswith("best feasible trials (constraints met; `sweep best` shows them):\n"
                            "  trial 1: int8.accuracy 97 %\noptuna-dashboard on study")
