@@ -4,7 +4,26 @@
 # needed), and creates a throwaway test role/database. Installing and starting need root; a server
 # that already answers with the test role is used as it is. The password is a fixed test-only value
 # for a server listening on 127.0.0.1 only: nothing secret is created or exported.
+#
+#   bash scripts/postgres.sh [--started-file FILE]   the URL; FILE gets "VERSION CLUSTER" if this run started it
+#   bash scripts/postgres.sh --stop FILE             stop the cluster FILE names (nothing when FILE is empty)
+#
+# scripts/test.sh uses both, so it stops the server only when it was the one that started it.
 set -euo pipefail
+STARTED_FILE=""
+case "${1:-}" in
+  --started-file) STARTED_FILE="$2" ;;
+  --stop)
+    if [ -s "$2" ]; then
+      read -r VERSION CLUSTER < "$2"
+      pg_ctlcluster "$VERSION" "$CLUSTER" stop >&2
+      echo "stopped PostgreSQL $VERSION/$CLUSTER, which scripts/postgres.sh had started" >&2
+    fi
+    exit 0 ;;
+  "") ;;
+  *) echo "usage: bash $0 [--started-file FILE | --stop FILE]" >&2; exit 2 ;;
+esac
+PG_LIB="${SWEEP_TEST_PG_LIB:-/usr/lib/postgresql}"  # where Debian installs PostgreSQL's versions
 ROLE=sweep_test
 PASSWORD=sweep_test
 DB=sweep_test
@@ -26,11 +45,11 @@ start_server() {
     exit 1
   fi
 
-  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v pg_ctlcluster >/dev/null 2>&1; then
+  if ! ls "$PG_LIB"/*/bin/postgres >/dev/null 2>&1 || ! command -v pg_ctlcluster >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   fi
-  VERSION="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+  VERSION="$(ls "$PG_LIB" | sort -V | tail -n 1)"
   # Debian's package creates the `main` cluster (it cannot start it without an init system); make one
   # if a minimal image skipped that.
   if ! pg_lsclusters -h | awk -v v="$VERSION" '$1 == v && $2 == "main" {found = 1} END {exit !found}'; then
@@ -38,6 +57,7 @@ start_server() {
   fi
   if ! pg_ctlcluster "$VERSION" main status >/dev/null 2>&1; then
     pg_ctlcluster "$VERSION" main start
+    if [ -n "$STARTED_FILE" ]; then echo "$VERSION main" > "$STARTED_FILE"; fi
   fi
   for _ in $(seq 1 60); do
     pg_isready -q -h 127.0.0.1 -p "$PORT" && break

@@ -13,9 +13,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 # PostgreSQL for tests/test_workers.py (several workers on one study): installed and started as root,
-# idempotent; a server named by SWEEP_TEST_PG_URL is used as it is.
+# idempotent; a server named by SWEEP_TEST_PG_URL is used as it is. A server this script started is
+# stopped when it ends (however it ends); one that was already running is left running.
 if [ -z "${SWEEP_TEST_PG_URL:-}" ]; then
-  SWEEP_TEST_PG_URL="$(bash scripts/postgres.sh)"
+  PG_STARTED="$(mktemp)"
+  trap 'bash scripts/postgres.sh --stop "$PG_STARTED"; rm -f "$PG_STARTED"' EXIT
+  SWEEP_TEST_PG_URL="$(bash scripts/postgres.sh --started-file "$PG_STARTED")"
   case "$SWEEP_TEST_PG_URL" in
     postgresql*://*) ;;
     *) echo "scripts/postgres.sh printed no PostgreSQL URL (got: ${SWEEP_TEST_PG_URL})" >&2; exit 1 ;;

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
-from sweep.errors import SettingsError, SweepError
+from sweep.errors import SettingsError, SweepError, Terminated, interrupt_reason
 from sweep.version import __version__
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
     (or one a batch passes on) does not break into the stop under way, nor kill the process as it exits;
     SIGKILL still ends it."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -298,7 +298,9 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    signal.signal(signal.SIGTERM, _sigterm)
+    # The dashboard has nothing to wind down, and its server (wsgiref) swallows an exception raised while it
+    # answers a request: SIGTERM ends it at once, as it ends optuna-dashboard itself.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL if args.command == "dashboard" else _sigterm)
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # here, so a closed pipe is seen below and not at interpreter exit
@@ -311,8 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SweepError as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("sweep: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"sweep: {interrupt_reason(exc)}", file=sys.stderr)
         return 130
 
 

@@ -18,6 +18,9 @@
     │   └── Interrupted             Ctrl-C or SIGTERM: running jobs cancelled, their trials recorded (exit 130)
     └── LocalStudioError            the embedded local studio cannot start or serve
 
+    KeyboardInterrupt               (Python's) Ctrl-C, SIGINT
+    └── Terminated                  SIGTERM, raised where Ctrl-C raises: stops the run the same way
+
 What happens next is decided by the class, never by the message text. ``transient`` (a class attribute, set per
 instance by ``JobFailed``) says that an error tells nothing about the trial's configuration: its job vanished,
 its server stopped under it, or Studio kept answering 5xx; such a trial's configuration is tried once more
@@ -44,8 +47,11 @@ __all__ = [
     "StudyFileError",
     "SweepAborted",
     "SweepError",
+    "Terminated",
     "TransientError",
     "UsageError",
+    "install_hint",
+    "interrupt_reason",
 ]
 
 
@@ -172,6 +178,21 @@ class Interrupted(SweepAborted):
 
     def __init__(self, message: str = "interrupted") -> None:
         super().__init__(message, exit_code=130)
+
+
+def install_hint(extra: str) -> str:
+    """How an error tells to install a missing extra: the README's command, from the clone (the distribution is
+    not installed from PyPI by name): ``pip install -e '.[dashboard]'``."""
+    return f"pip install -e '.[{extra}]'"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's stop, ``kill``): handled as Ctrl-C is, and told apart from it in messages."""
+
+
+def interrupt_reason(exc: BaseException) -> str:
+    """What stopped the run, for its messages: ``interrupted by SIGTERM``, or by Ctrl-C (SIGINT)."""
+    return "interrupted by SIGTERM" if isinstance(exc, Terminated) else "interrupted by Ctrl-C (SIGINT)"
 
 
 class LocalStudioError(SweepError):

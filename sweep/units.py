@@ -3,15 +3,18 @@
 The study stores metrics as Edge Impulse reports them: accuracy, F1, precision and recall as fractions
 (0-1), sizes in bytes, latency in ms, times in s. People read them as ``98.61 %`` (a difference of two
 accuracies, ``int8.accuracy_drop``, in percentage points: ``0.28 pp``), ``5.9 KiB``, ``2.718 ms`` and
-``21.4 s``; every report plot, table and text goes through :func:`unit_of`.
+``21.4 s``; every report plot, table and text, and every line a command prints (the run's lines and live
+line, ``status``, ``best``, ``confirm``, ``dashboard``) goes through :func:`unit_of`. Study files, the study's
+storage, ``trials.csv``, ``--json`` and the run's events keep the stored values.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Unit", "axis_label", "duration", "metric_text", "unit_of"]
+__all__ = ["Unit", "axis_label", "duration", "metric_text", "metrics_text", "unit_of"]
 
 _SHARE = re.compile(r"(^|[._])accuracy$|(^|\.)(f1|precision|recall)(\.|$)")
 
@@ -75,6 +78,11 @@ def unit_of(key: str) -> Unit:
 def metric_text(key: str, value: float) -> str:
     """``int8.accuracy`` 0.9861 -> ``98.61 %``; ``ram_bytes`` 6042 -> ``5.9 KiB``; ``latency_ms`` -> ``2.718 ms``."""
     return unit_of(key).text(value)
+
+
+def metrics_text(pairs: Iterable[tuple[str, float]]) -> str:
+    """Metrics named, each in its unit: ``int8.accuracy 96.11 %, cortex-m4f-80mhz.latency_ms 0.294 ms``."""
+    return ", ".join(f"{key} {metric_text(key, value)}" for key, value in pairs)
 
 
 def axis_label(key: str, name: str | None = None) -> str:

@@ -194,7 +194,7 @@ BAD = [
     pytest.param('storage = "mysql://me:secret@db.example/sweep"\n' + BASE, "storage",
                  "mysql://me:***@db.example/sweep",
                  "storage: the database driver for 'mysql' is not installed (Python module 'MySQLdb'); for "
-                 "PostgreSQL install the postgres extra and use postgresql+psycopg:// "
+                 "PostgreSQL install the postgres extra (pip install -e '.[postgres]') and use postgresql+psycopg:// "
                  "(got 'mysql://me:***@db.example/sweep')", id="storage-driver-missing"),
     pytest.param('storage = "postgresql+psycopg://me@db:fivefour/sweep"\n' + BASE, "storage",
                  "postgresql+psycopg://me:***@db:fivefour/sweep",

@@ -101,7 +101,8 @@ def test_a_runs_events_follow_the_schema_and_tell_what_the_study_holds(studio: F
     done = events[-1]
     assert done["exit_code"] == 0 and done["complete_in_study"] == 2
     assert done["summary"] | {"stopped_reason": ""} == {"completed": 2, "failed": 1, "reused": 0, "reattached": 0,
-                                                        "pruned": 0, "left": 0, "stopped_reason": ""}
+                                                        "pruned": 0, "left": 0, "stopped_reason": "",
+                                                        "baseline": None}
     study = load(tmp_path)
     assert done["best"] == [{"trial": study.best_trial.number, "values": pytest.approx(study.best_trial.values)}]
 
@@ -139,6 +140,35 @@ def test_errors_are_events_too_and_never_show_the_key(studio: FakeStudio, tmp_pa
     (error,) = events_of(refused.stdout)
     assert error["exit_code"] == 3 and error["study"] == "fake" and "EI_API_KEY" in error["message"]
     assert wrong not in refused.stdout + refused.stderr
+
+
+def _doc_examples() -> dict[str, dict[str, Any]]:
+    doc = (Path(__file__).parent.parent / "docs" / "events.md").read_text()
+    return {e["event"]: e for e in (json.loads(line) for line in doc.splitlines() if line.startswith('{"event":'))}
+
+
+def test_the_docs_error_examples_are_what_sweep_says(studio: FakeStudio, tmp_path: Path) -> None:
+    """docs/events.md's error texts, produced for real: its bad study file (the demo's, with trials = 0), and a job
+    that fails with its out-of-memory line."""
+    examples = _doc_examples()
+    (tmp_path / "studies").mkdir()
+    digits = (Path(__file__).parent.parent / "studies" / "digits.toml").read_text()
+    (tmp_path / "studies" / "bad.toml").write_text(digits.replace("trials = 12", "trials = 0"))
+    proc = run_sweep("run", "studies/bad.toml", "--log-format", "json", env=sweep_env(KEY), cwd=tmp_path)
+    (error,) = events_of(proc.stdout)
+    assert error["message"] == examples["error"]["message"] and error["file"] == examples["error"]["file"]
+    shown = next(s for s in examples["batch_done"]["studies"] if s["study"] is None)
+    assert shown["outcome"] == f"error: {error['message']}"
+
+    oom = "ResourceExhaustedError: OOM when allocating tensor"
+    studio.script(JobScript(succeed=False, duration_s=0.2, log_lines=["Epoch 1/20", oom]))
+    path = write_study(tmp_path, studio.base_url, trials=1)
+    run = run_sweep("run", str(path), "--no-report", "--log-format", "json", env=sweep_env(KEY), cwd=tmp_path)
+    failed = next(e for e in events_of(run.stdout) if e["event"] == "trial_finished")
+    doc = next(line for line in (Path(__file__).parent.parent / "docs" / "events.md").read_text().splitlines()
+               if '"state":"FAIL"' in line)
+    assert failed["failure"] == f"job {failed['job_id']}: failed: {oom}"
+    assert json.loads(doc)["failure"] == f"job {json.loads(doc)['job_id']}: failed: {oom}"
 
 
 def test_a_log_file_without_json_is_refused(tmp_path: Path) -> None:

@@ -10,11 +10,15 @@ import subprocess
 import time
 from pathlib import Path
 
+import optuna
 import pytest
 from optuna.trial import TrialState
 
+from sweep.commands.outcome import outcome_text, summary_from
+from sweep.session.storage import open_storage
+
 from fake_studio import FakeStudio, JobScript
-from runner_support import load, run_sweep, sweep_cmd, sweep_env, write_study
+from runner_support import journal, load, run_sweep, sweep_cmd, sweep_env, write_study
 
 KEY = "ei_secret_on_stop_key_1357924680"
 
@@ -68,6 +72,9 @@ def test_sigterm_with_cancel_cancels_the_job_and_records_the_trial(studio: FakeS
     assert trial.number == number and trial.state == TrialState.FAIL
     assert trial.user_attrs["failure"] == f"interrupted; job {job_id} cancelled"
     assert "cancelling running jobs" in err and "Traceback" not in err and KEY not in out + err
+    # which signal stopped it, not "the user"
+    assert "interrupted by SIGTERM: cancelling running jobs and recording their trials..." in err
+    assert err.endswith("sweep: error: interrupted by SIGTERM\n") and "by the user" not in err
 
 
 def test_sigterm_with_leave_leaves_the_job_and_the_next_run_reattaches(studio: FakeStudio, tmp_path: Path) -> None:
@@ -98,3 +105,45 @@ def test_sigterm_with_leave_leaves_the_job_and_the_next_run_reattaches(studio: F
     assert trials[number].state == TrialState.COMPLETE and trials[number].user_attrs["job_id"] == job_id
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
     assert _posts(studio) == posts + 1  # only the other trial was submitted; the left job was not trained again
+
+
+def test_a_left_baseline_job_is_reattached_and_the_summary_says_so(studio: FakeStudio, tmp_path: Path) -> None:
+    studio.script(JobScript(duration_s=4.0), JobScript(), JobScript())
+    path = write_study(tmp_path, studio.base_url, trials=1, baseline=True)
+    proc = _start(path, tmp_path, "--on-stop", "leave", "--log-format", "json")
+    side = journal(tmp_path)
+    end = time.monotonic() + 30
+    while not [t for t in _trials(side, "fake:baseline") if "job_id" in t.user_attrs]:
+        assert time.monotonic() < end, "the baseline got no job in time"
+        time.sleep(0.05)
+    (baseline,) = _trials(side, "fake:baseline")
+    job_id = baseline.user_attrs["job_id"]
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert f"baseline: job {job_id} left running" in err
+    stopped = json.loads(out.splitlines()[-1])
+    assert stopped["event"] == "study_done" and stopped["summary"]["baseline"]["left"] == 1
+    assert outcome_text(130, summary_from(stopped["summary"])) == (
+        "interrupted: 0 completed, 0 failed, 0 reused, 0 re-attached in this run; the baseline: 1 left running; "
+        "0 complete in the study; 1 job(s) left running, their trials RUNNING for the next run to re-attach")
+
+    again = run_sweep("run", str(path), "--no-report", "--log-format", "json", env=sweep_env(KEY), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"baseline: re-attached to job {job_id}" in again.stderr
+    assert ("done: 1 completed, 0 failed, 0 reused, 0 re-attached in this run; the baseline: 1 re-attached, "
+            "1 completed; 1 complete in the study") in again.stderr
+    done = json.loads(again.stdout.splitlines()[-1])
+    assert done["event"] == "study_done" and done["summary"]["reattached"] == 0
+    assert done["summary"]["baseline"] | {"stopped_reason": ""} == {
+        "completed": 1, "failed": 0, "reused": 0, "reattached": 1, "pruned": 0, "left": 0, "stopped_reason": "",
+        "baseline": None}
+    (baseline,) = _trials(side, "fake:baseline")
+    assert baseline.state == TrialState.COMPLETE and baseline.user_attrs["job_id"] == job_id
+
+
+def _trials(storage: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    try:
+        return optuna.load_study(study_name=name, storage=open_storage(storage)).get_trials()
+    except (KeyError, OSError, ValueError):  # no study (or journal) yet
+        return []

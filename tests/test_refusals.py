@@ -95,7 +95,10 @@ def test_learn_blocks_for_a_study_on_slots_are_refused(workspace: Path, capsys: 
     path.write_text(BASE)
     err = _refused(workspace, capsys, "run", str(path), "--learn-blocks", "3")
     assert err == (f"sweep: error: --learn-blocks: {path} trains on 1 cloned slot(s) (target.slots), never on your "
-                   "own learn blocks: give this worker some of them with --slots, e.g. --slots 1,2\n")
+                   "own learn blocks: give this worker some of them with --slots, e.g. --slots 1\n")  # all it has
+    path.write_text(edit(('project = "digits"', 'project = "digits"\nslots = 2')))
+    err = _refused(workspace, capsys, "run", str(path), "--learn-blocks", "3")
+    assert err.endswith("give this worker some of them with --slots, e.g. --slots 1,2\n")
     path.write_text(edit(('project = "digits"', 'project = "digits"\nlearn_blocks = [3]')))
     err = _refused(workspace, capsys, "run", str(path), "--slots", "1")
     assert err == (f"sweep: error: --slots: {path} trains on its learn blocks (target.learn_blocks), not on cloned "

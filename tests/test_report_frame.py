@@ -336,7 +336,7 @@ def test_a_pruned_trial_says_where_it_stopped() -> None:
         user_attrs={"job_id": 9, "pruned": {"epoch": 2, "curve": "val_accuracy", "value": 0.1234567}}))
     row = fr.trials_frame(study).iloc[0]
     assert (row["state"], row["job_id"]) == ("PRUNED", 9)
-    assert row["failure"] == "pruned at epoch 2 (val_accuracy = 0.1235)"
+    assert row["failure"] == "pruned at epoch 2 (val_accuracy = 12.35 %)"
     assert fr.failures(fr.trials_frame(study)).empty  # pruning is not a failure
 
 

@@ -15,6 +15,7 @@ from optuna.trial import TrialState, create_trial
 from test_report_frame import DEVICE, make_metrics
 
 from sweep.report import frame as fr
+from sweep.report.page import write_csv
 from sweep.report.params import UNUSED, ParamNames, param_names
 from sweep.study.load import load_study
 from sweep.study.space import outline
@@ -168,6 +169,19 @@ def test_trials_frame_names_params_by_layer_and_blanks_unused_ones() -> None:
     raw = fr.trials_frame(study)  # no names: Optuna's own; an unused value is still told by the repeat's value
     assert "params_layers.0.neurons" in raw.columns
     assert list(raw["params_layers.0.neurons"].isna()) == [t.params["layers.0.repeat"] == 0 for t in study.trials]
+
+
+def test_trials_csv_keeps_int_params_of_optional_layers_as_ints(tmp_path: Path) -> None:
+    study = build_layered_study(12)
+    df = fr.trials_frame(study, names=param_names(study))
+    csv = pd.read_csv(write_csv(df, tmp_path / "trials.csv"), dtype=str, keep_default_na=False)
+    neurons = [t.params["layers.0.neurons"] for t in study.trials]
+    repeats = [t.params["layers.0.repeat"] for t in study.trials]
+    expected = ["" if r == 0 else str(n) for n, r in zip(neurons, repeats, strict=True)]
+    assert list(csv["params_conv2d.neurons"]) == expected
+    assert all("." not in v for v in csv["params_conv2d.neurons"])  # 8, never 8.0
+    assert df["params_conv2d.neurons"].dtype == "Int64" and df["params_learning_rate"].dtype == float
+    assert all("." in v for v in csv["params_learning_rate"])
 
 
 def test_importance_counts_a_param_only_where_it_was_used() -> None:

@@ -48,6 +48,9 @@ def test_full_sweep_records_params_job_ids_and_metrics(studio: FakeStudio, tmp_p
         assert records.confusion(t)["int8"] and records.class_names(t)
         assert {"curves", "confusion", "class_names"}.isdisjoint(t.user_attrs)  # one "model" attr holds them
     assert "best: trial" in proc.stderr
+    # accuracy in %, as `best`, `confirm` and the report show it; never a fraction on one line and % on another
+    assert re.search(r"^trial 0: complete int8\.accuracy \d\d(\.\d+)? % \(\d+\.\d s\) \[1/5\]$", proc.stderr, re.M)
+    assert re.search(r"^best: trial \d: int8\.accuracy \d\d(\.\d+)? % \(job \d+\)$", proc.stderr, re.M)
     status = run_sweep("status", str(path), env=sweep_env(studio.api_key), cwd=tmp_path)
     assert status.returncode == 0 and "COMPLETE" in status.stdout and "*" in status.stdout
     assert max(len(line) for line in status.stdout.splitlines()) <= 100  # fits a terminal by default
@@ -234,6 +237,23 @@ def test_a_lagging_curve_is_pruned_and_its_job_cancelled(
     assert "done: 4 completed, 0 failed, 1 pruned, 0 reused" in proc.stderr
 
 
+def test_a_pruner_on_logs_without_epoch_lines_says_once_that_it_cannot_prune(studio: FakeStudio, tmp_path: Path
+                                                                            ) -> None:
+    quiet = JobScript(duration_s=0.4, log_lines=["Scheduling job in cluster...", "Training model...", "Job completed"])
+    studio.script(quiet, quiet, quiet)
+    path = write_study(tmp_path, studio.base_url, trials=3, space=BASE_SPACE + _PRUNER)
+    proc = run_sweep("run", str(path), "--no-report", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if line.startswith("pruning:")]
+    first = load(tmp_path).get_trials()[0].user_attrs["job_id"]
+    assert warned == [f"pruning: trial 0's job {first} trained to the end, and its log shows no val_accuracy per epoch "
+                      "(Keras lines `Epoch i/n` ... `val_accuracy: 0.9`): the median pruner cannot judge such a job, "
+                      "nor stop it early (said once)"]
+    # jobs whose logs have their epochs: not a word
+    again = run_sweep("run", str(path), "--no-report", "--trials", "5", env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert again.returncode == 0 and "pruning:" not in again.stderr, again.stderr
+
+
 def test_identical_configuration_is_not_trained_again(studio: FakeStudio, tmp_path: Path) -> None:
     space = """
 [space]
@@ -405,6 +425,27 @@ def test_a_warm_start_from_a_study_that_never_ran_is_refused_writing_nothing(stu
     assert proc.returncode == 2
     assert "warm_start.studies[0]" in proc.stderr and "'nowhere'" in proc.stderr and str(path) in proc.stderr
     assert not (tmp_path / ".sweep").exists() and not (tmp_path / "reports").exists() and not _posts(studio)
+
+
+def test_enqueue_says_how_many_it_queued_and_which_were_already_there(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, trials=2, space=NARROW_SPACE)
+    given = tmp_path / "mine.toml"
+    given.write_text("[[trial]]\nlearning_rate = 0.004\n\n[[trial]]\nlearning_rate = 0.02\n\n"
+                     "[[trial]]\nlearning_rate = 0.004\n")
+    proc = run_sweep("run", str(path), "--enqueue", str(given), "--no-report", env=sweep_env(studio.api_key),
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (f"enqueued 2 of 3 configuration(s) from {given}; they run first; not queued again: trial[2] is the "
+            f"same as {given}[0] (trial 0, queued)") in proc.stderr
+    assert [t.params["learning_rate"] for t in load(tmp_path).get_trials()] == [0.004, 0.02]
+    # the same command again (a resumed run given the same file): nothing queued twice, and it says so
+    again = run_sweep("run", str(path), "--enqueue", str(given), "--trials", "3", "--no-report",
+                      env=sweep_env(studio.api_key), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (f"enqueued 0 of 3 configuration(s) from {given}; not queued again: trial[0] is the same as {given}[0] "
+            f"(trial 0, COMPLETE); trial[1] is the same as {given}[1] (trial 1, COMPLETE); trial[2] is the same as "
+            f"{given}[0] (trial 0, COMPLETE)") in again.stderr
+    assert "enqueued" not in load(tmp_path).get_trials()[2].user_attrs
 
 
 def test_enqueue_file_runs_hand_written_configurations_first_and_checks_them(studio: FakeStudio, tmp_path: Path

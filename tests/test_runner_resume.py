@@ -148,6 +148,7 @@ def test_ctrl_c_cancels_the_job_records_the_trial_and_exits_non_zero(studio: Fak
     assert len(trials) == 1 and trials[0].state == TrialState.FAIL
     assert f"job {job_id} cancelled" in trials[0].user_attrs["failure"]
     assert KEY not in out + err
+    assert err.endswith("sweep: error: interrupted by Ctrl-C (SIGINT)\n")
 
 
 def test_api_key_never_written_anywhere(studio: FakeStudio, tmp_path: Path) -> None:
@@ -162,3 +163,22 @@ def test_api_key_never_written_anywhere(studio: FakeStudio, tmp_path: Path) -> N
     assert any(p.suffix == ".journal" for p in written) and any(p.name == "index.html" for p in written)
     for p in written:
         assert KEY.encode() not in p.read_bytes(), p
+
+
+def test_the_same_seed_proposes_the_same_only_in_a_run_that_was_never_interrupted(studio: FakeStudio,
+                                                                                  tmp_path: Path) -> None:
+    proposed = {}
+    for name, runs in (("once", [4]), ("again", [4]), ("resumed", [2, 4])):
+        folder = tmp_path / name
+        folder.mkdir()
+        path = write_study(folder, studio.base_url, trials=4)
+        for trials in runs:
+            proc = run_sweep("run", str(path), "--no-report", "--trials", str(trials), env=sweep_env(KEY), cwd=folder)
+            assert proc.returncode == 0, proc.stderr
+        proposed[name] = [t.params for t in load(folder).get_trials()]
+    assert proposed["once"] == proposed["again"]
+    assert proposed["resumed"][:2] == proposed["once"][:2] and proposed["resumed"][2] != proposed["once"][2]
+    # ... which is what the study file's reference says of `seed`
+    doc = (Path(__file__).parent.parent / "docs" / "study-file.md").read_text()
+    row = next(line for line in doc.splitlines() if line.startswith("| `seed` |"))
+    assert "never interrupted" in row and "resumed after an interrupt proposes other configurations" in row

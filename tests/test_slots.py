@@ -122,6 +122,14 @@ def test_a_worker_on_a_busy_slot_is_refused(studio: FakeStudio, tmp_path: Path) 
         assert second.returncode == 2
         learn = _clones(studio)["sweep:fake:1"]["learnBlocks"][0]["id"]
         assert f"--slots: slot 1 (learn block {learn}) is in use by another live worker" in second.stderr
+        # the study has no other slot: nothing like "--slots 1,2" (refused as no slot 2), but what would help
+        assert second.stderr.endswith("a slot runs one job at a time: its only slot is taken (target.slots = 1): "
+                                      "wait for that worker to end, or raise target.slots for another worker (each "
+                                      "slot is a clone of your impulse)\n"), second.stderr
+        path.write_text(path.read_text().replace("slots = 1", "slots = 3"))
+        third = run_sweep("run", str(path), "--no-report", env=sweep_env(KEY), cwd=tmp_path)
+        assert third.returncode == 2 and third.stderr.endswith(
+            "a slot runs one job at a time: give this worker a free one, --slots 2,3\n"), third.stderr
     finally:
         first.kill()
         first.communicate(timeout=10)
@@ -306,6 +314,20 @@ def test_confirm_retrains_the_top_trials_and_the_baseline_with_other_seeds(studi
     assert again.returncode == 0 and len(_posts(studio, "/jobs/train/keras/")) == posts_before + 6  # all done
     best = run_sweep("best", str(path), env=sweep_env(KEY), cwd=tmp_path)
     assert "confirmed: trial" in best.stdout and "against the baseline" in best.stdout
+    # `best` ends with the best against the baseline (after the trials' blocks), as the README says it does
+    assert best.stdout.index("against the baseline") > best.stdout.rindex("  request:")
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    assert "`sweep run`, `sweep status` and `sweep best` then end with the best against it" in readme
+    status = run_sweep("status", str(path), env=sweep_env(KEY), cwd=tmp_path)
+    lines = status.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)  # the summary lines too, as promised
+    assert any(line.startswith("confirmed: leader trial") for line in lines)
+    # accuracy in %, as `best` and `confirm` show it: the table's header says so, the best line too
+    assert "int8.accuracy (%)" in lines[0] and re.search(r"^best: trial \d+: int8.accuracy \d+(\.\d+)? %",
+                                                          status.stdout, re.M)
+    accuracy = lines[0].index("int8.accuracy (%)")
+    shown = {line.split()[0]: line[accuracy:].split()[0] for line in lines[1:] if "COMPLETE" in line}
+    assert all(float(v) > 1 for v in shown.values()), shown  # 93.93, never 0.9393
     (shown,) = json.loads(run_sweep("best", str(path), "--json", env=sweep_env(KEY), cwd=tmp_path).stdout)
     assert shown["request"] == study.best_trial.user_attrs["request"]
     assert run_sweep("report", str(path), env=sweep_env(KEY), cwd=tmp_path).returncode == 0

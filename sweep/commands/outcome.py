@@ -40,10 +40,22 @@ class RunResult:
 
 
 def counts_text(summary: RunSummary, complete_in_study: int) -> str:
-    """``5 completed, 0 failed, 0 reused, 0 re-attached in this run; 5 complete in the study``."""
+    """``5 completed, 0 failed, 0 reused, 0 re-attached in this run; 5 complete in the study``, with what the
+    baseline did in this run, when it trained (``...; the baseline: 1 re-attached, 1 completed; ...``)."""
     return (f"{summary.completed} completed, {summary.failed} failed, "
             + (f"{summary.pruned} pruned, " if summary.pruned else "") + f"{summary.reused} reused, "
-            f"{summary.reattached} re-attached in this run; {complete_in_study} complete in the study")
+            f"{summary.reattached} re-attached in this run; " + _baseline_text(summary.baseline)
+            + f"{complete_in_study} complete in the study")
+
+
+def _baseline_text(baseline: RunSummary | None) -> str:
+    """The baseline's counts in this run, those that are not 0 (re-attached first: it began so)."""
+    if baseline is None:
+        return ""
+    counts = [(baseline.reattached, "re-attached"), (baseline.completed, "completed"), (baseline.failed, "failed"),
+              (baseline.left, "left running")]
+    shown = [f"{n} {word}" for n, word in counts if n]
+    return f"the baseline: {', '.join(shown)}; " if shown else ""
 
 
 def outcome_text(exit_code: int, summary: RunSummary | None, complete_in_study: int = 0,
@@ -56,8 +68,9 @@ def outcome_text(exit_code: int, summary: RunSummary | None, complete_in_study: 
     if exit_code == 0:
         return f"done: {counts}" + (f" ({summary.stopped_reason})" if summary.stopped_reason else "")
     if exit_code == INTERRUPTED:
-        left = (f"; {summary.left} job(s) left running, their trials RUNNING for the next run to re-attach"
-                if summary.left else "; running jobs cancelled, their trials recorded")
+        jobs = summary.left + (summary.baseline.left if summary.baseline is not None else 0)
+        left = (f"; {jobs} job(s) left running, their trials RUNNING for the next run to re-attach"
+                if jobs else "; running jobs cancelled, their trials recorded")
         return f"interrupted: {counts}{left}"
     return f"stopped: {error or summary.stopped_reason or f'exit code {exit_code}'}; {counts}"
 
@@ -65,4 +78,7 @@ def outcome_text(exit_code: int, summary: RunSummary | None, complete_in_study: 
 def summary_from(record: Mapping[str, Any]) -> RunSummary:
     """A RunSummary from a ``study_done`` event's ``summary`` (unknown keys ignored, missing ones 0)."""
     names = {f.name for f in dataclasses.fields(RunSummary)}
-    return RunSummary(**{k: v for k, v in record.items() if k in names and v is not None})
+    given = {k: v for k, v in record.items() if k in names and v is not None}
+    if isinstance(given.get("baseline"), Mapping):
+        given["baseline"] = summary_from(given["baseline"])
+    return RunSummary(**given)

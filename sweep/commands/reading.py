@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sweep.errors import SettingsError, UsageError
+from sweep.errors import SettingsError, UsageError, install_hint
 from sweep.settings import Settings
 from sweep.study.load import load_study
 from sweep.study.spec import StudySpec
+from sweep.units import metrics_text
 
 if TYPE_CHECKING:
     import optuna
@@ -40,13 +41,15 @@ def refresh_report(study: optuna.Study, spec: StudySpec, settings: Settings, pro
 
 
 def print_best(study: optuna.Study, spec: StudySpec, stream: TextIO) -> None:
+    """The best trials, then the best against the baseline and what confirmation said (the end of ``run`` and
+    ``status``), each line fitted to 100 columns."""
     from sweep.report.status import best_trials
 
     names = [o.metric for o in spec.objectives]
     chosen = best_trials(study)
     for t in chosen:
-        shown = " ".join(f"{n}={v:.4g}" for n, v in zip(names, t.values or [], strict=False))
-        print(f"best: trial {t.number} {shown} job {t.user_attrs.get('job_id')}", file=stream)
+        shown = metrics_text(zip(names, t.values or [], strict=False))
+        _say(f"best: trial {t.number}: {shown} (job {t.user_attrs.get('job_id')})", stream)
     _print_verdicts(study, spec, chosen, stream)
 
 
@@ -58,9 +61,16 @@ def _print_verdicts(study: optuna.Study, spec: StudySpec, chosen: list[FrozenTri
     up = spec.objectives[0].direction == "maximize"
     lead = sorted(chosen, key=lambda t: ((-1 if up else 1) * (t.values or [0.0])[0], t.number))  # as the report
     if lead and (against := versus_baseline(study, lead[0], names, spec.device)):
-        print(against, file=stream)
+        _say(against, stream)
     for line in confirmed_lines(study, names):
-        print(f"confirmed: {line}", file=stream)
+        _say(f"confirmed: {line}", stream)
+
+
+def _say(line: str, stream: TextIO, width: int = 100) -> None:
+    """One line for people, wrapped to ``width`` columns (the rest indented), as ``sweep status`` promises."""
+    import textwrap
+
+    print(textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False), file=stream)
 
 
 def open_study(study: Path | StudySpec, settings: Settings, storage: str | None) -> tuple[StudySpec, optuna.Study]:
@@ -77,9 +87,9 @@ def dashboard(study_file: Path, settings: Settings, *, storage: str | None = Non
     try:
         import optuna_dashboard  # noqa: F401 - the extra, checked before the study is opened
 
-        from sweep.report.dashboard import serve_dashboard
+        from sweep.report.dashboard import ConstraintListView, best_lines, panel_trials, serve_dashboard
     except ImportError:
-        raise SettingsError("sweep dashboard", "needs the dashboard extra: pip install 'ei-sweep[dashboard]'") from None
+        raise SettingsError("sweep dashboard", f"needs the dashboard extra: {install_hint('dashboard')}") from None
     from optuna.artifacts import FileSystemArtifactStore
 
     from sweep.session.artifacts import artifact_place
@@ -87,10 +97,13 @@ def dashboard(study_file: Path, settings: Settings, *, storage: str | None = Non
 
     spec, study = open_study(study_file, settings, storage)
     models = artifact_place(spec, storage_url(spec, storage, settings), settings).path  # the trials' .tflite files
+    view = ConstraintListView(study._storage, [str(c) for c in spec.constraints])
+    shown = panel_trials(view, study._study_id)
+    for line in best_lines(study, shown, [o.metric for o in spec.objectives]):
+        print(line, file=sys.stderr)
     print(f"optuna-dashboard on study {spec.name!r}: http://{host}:{port}/dashboard/ (Ctrl-C stops it); "
           f"model files from {models}", file=sys.stderr)
-    serve_dashboard(study._storage, [str(c) for c in spec.constraints], host=host, port=port,
-                    artifact_store=FileSystemArtifactStore(models))
+    serve_dashboard(view, host=host, port=port, artifact_store=FileSystemArtifactStore(models))
     return 0
 
 
@@ -161,8 +174,8 @@ def _apply(spec: StudySpec, study: optuna.Study, settings: Settings, plan: Targe
         result = apply_best(conn.client, learn_id, request, train=train, polling=polling, seed=seed, account=account)
         progress.warn(f"applied trial {number}'s configuration to learn block {learn_id} ({conn.description})")
         if result is not None:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items()) if k.count(".") == 1
-                              and k.endswith(("accuracy", "loss")))
+            shown = metrics_text((k, v) for k, v in sorted(result.metrics.items()) if k.count(".") == 1
+                                 and k.endswith(("accuracy", "loss")))
             progress.warn(f"trained it there: job {result.job.id}; {shown}")
 
 

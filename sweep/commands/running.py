@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweep.commands.outcome import RunResult, outcome_text
-from sweep.errors import SettingsError, SweepError, UsageError
+from sweep.errors import SettingsError, SweepError, UsageError, interrupt_reason
 from sweep.settings import Settings, choose
 from sweep.study.load import load_study
 from sweep.study.spec import StudySpec
@@ -80,7 +80,7 @@ def run_study(study: Path | StudySpec, settings: Settings, flags: RunFlags | Non
     try:
         return _run(study, settings, flags or RunFlags(), started)
     except (SweepError, KeyboardInterrupt) as exc:
-        code, message = (exc.exit_code, str(exc)) if isinstance(exc, SweepError) else (130, "interrupted")
+        code, message = (exc.exit_code, str(exc)) if isinstance(exc, SweepError) else (130, interrupt_reason(exc))
         started.events.error(message=message, exit_code=code, file=str(file))
         result = started.result(file, code, message)
         if started.study is not None:
@@ -92,11 +92,13 @@ def run_study(study: Path | StudySpec, settings: Settings, flags: RunFlags | Non
 
 @dataclass
 class _Started:
-    """How far a run got, for what its end reports: the study's name, its runner, its study once open."""
+    """How far a run got, for what its end reports: the study's name, its runners (the baseline's, the study's),
+    its study once open."""
 
     events: Events
     name: str | None = None
     runner: Runner | None = None
+    baseline: Runner | None = None
     study: optuna.Study | None = None
     report: Path | None = None
 
@@ -106,6 +108,8 @@ class _Started:
         if self.study is None:
             return RunResult(self.name, file, code, outcome_text(code, None, error=error), error=error)
         summary = self.runner.summary if self.runner is not None else RunSummary()
+        if self.baseline is not None:  # the baseline's trainings are this run's too: say what they did
+            summary = dataclasses.replace(summary, baseline=dataclasses.replace(self.baseline.summary))
         done, best = _study_counts(self.study)
         return RunResult(self.name, file, code, outcome_text(code, summary, done, error), summary, done, best,
                          self.report, error)
@@ -139,7 +143,7 @@ def _run(study_or_file: Path | StudySpec, settings: Settings, flags: RunFlags, s
     plan = plan_target(spec, settings, found.study, flags.learn_blocks, flags.slots)
     refuse_local_image_window(spec)
     stale_after_s = _stale_after(flags.stale_after, settings)
-    _refuse_busy(found.study, plan, stale_after_s)
+    _refuse_busy(found.study, plan, stale_after_s, spec.target.slot_count)
     progress = Progress(quiet=flags.quiet, live=flags.live, events=started.events)
     try:
         with _working(spec, settings, plan, found, progress, flags.slots or flags.learn_blocks,
@@ -168,9 +172,12 @@ def _trials(spec: StudySpec, work: _Work, options: RunOptions, progress: Progres
     from sweep.run.runner import Runner
 
     if baseline and spec.baseline:
-        from sweep.run.fixed_runs import run_baseline
+        from sweep.run.fixed_runs import baseline_runner
 
-        run_baseline(spec, work.study, work.client, work.learn_ids, options, progress, work.events)
+        started.baseline = baseline_runner(spec, work.study, work.client, work.learn_ids, options, progress,
+                                           work.events)
+        if started.baseline is not None:
+            started.baseline.run()
     started.runner = Runner(spec, work.study, work.client, work.learn_ids, options, progress=progress,
                             events=work.events)
     started.runner.run()
@@ -222,7 +229,7 @@ def confirm(study_file: Path, settings: Settings, *, top: int = 3, repeats: int 
         raise UsageError(f"study {spec.name!r} has no completed feasible trial to confirm yet")
     plan = plan_target(spec, settings, found.study, learn_blocks, slots)
     stale_after_s = _stale_after(stale_after, settings)
-    _refuse_busy(found.study, plan, stale_after_s)
+    _refuse_busy(found.study, plan, stale_after_s, spec.target.slot_count)
     progress = Progress(quiet=quiet)
     with _working(spec, settings, plan, found, progress, slots or learn_blocks) as work:
         side = open_side(work.study, CONFIRM)
@@ -316,7 +323,7 @@ def _options(spec: StudySpec, target_trials: int, polling: Polling, stale_after_
         keep_running=keep_running if on_stop == "leave" else None)
 
 
-def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: float) -> None:
+def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: float, slot_count: int) -> None:
     """One job per learn block across the study's workers: a block (or slot) a live worker uses is refused."""
     from sweep.run.slots import recorded_learn_ids
     from sweep.run.workers import Workers
@@ -324,8 +331,9 @@ def _refuse_busy(study: optuna.Study | None, plan: TargetPlan, stale_after_s: fl
     if study is None:
         return
     if plan.uses_slots:
-        slot_of = {lid: number for number, lid in recorded_learn_ids(study, plan.slot_numbers).items()}
-        Workers(study, list(slot_of), stale_after_s, slot_of).refuse_busy_blocks()
+        slot_of = {lid: number for number, lid in recorded_learn_ids(study, range(1, slot_count + 1)).items()}
+        mine = [lid for lid, number in slot_of.items() if number in plan.slot_numbers]
+        Workers(study, mine, stale_after_s, slot_of).refuse_busy_blocks(slot_count)
     else:
         Workers(study, plan.learn_ids, stale_after_s).refuse_busy_blocks()
 

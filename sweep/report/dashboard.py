@@ -4,6 +4,11 @@ Optuna 5 keeps each constraint under its own system attr (``constraints:<name>``
 (0.21) shows only the older list under ``constraints``. The dashboard is given a read-through view
 of the storage that presents each trial's constraints as that list, in the study file's order;
 everything else (writes too: notes, artifacts) goes to the storage unchanged.
+
+Its "Best Trial" panel ignores constraints: with one objective it asks the storage for the best trial,
+which the view answers with the best feasible one; with several it draws its own Pareto front of every
+complete trial, which a storage cannot change. :func:`best_lines` says before it starts which trials are
+the study's best (``study.best_trials``, constraints met) and warns when the panel will show others.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Container, Sequence
 from typing import Any
 
+import optuna
 from optuna._typing import JSONSerializable
 from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage
@@ -18,7 +24,12 @@ from optuna.study import StudyDirection
 from optuna.study._frozen import FrozenStudy
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["ConstraintListView", "serve_dashboard"]
+from sweep.report.frame import constraint_text
+from sweep.report.status import best_trials
+from sweep.study.schema import parse_constraint
+from sweep.units import metrics_text
+
+__all__ = ["ConstraintListView", "best_lines", "panel_trials", "serve_dashboard"]
 
 _PREFIX = "constraints:"
 
@@ -93,6 +104,16 @@ class ConstraintListView(BaseStorage):
     def set_trial_system_attr(self, trial_id: int, key: str, value: JSONSerializable) -> None:
         self._inner.set_trial_system_attr(trial_id, key, value)
 
+    def get_best_trial(self, study_id: int) -> FrozenTrial:
+        """The best feasible complete trial, as ``study.best_trial`` picks it (the dashboard's Best Trial panel
+        of a one-objective study reads this); with no feasible one, the best of all (the panel needs one)."""
+        done = self._inner.get_all_trials(study_id, deepcopy=False, states=(TrialState.COMPLETE,))
+        feasible = [t for t in done if all(v <= 0 for v in t.constraints.values())]
+        if not feasible:
+            return self._fix(self._inner.get_best_trial(study_id))
+        sign = -1.0 if self.get_study_directions(study_id)[0] == StudyDirection.MAXIMIZE else 1.0
+        return self._fix(min(feasible, key=lambda t: (sign * float(t.values[0]), t.number)))
+
     # ---- the trials, read with their constraints as the dashboard reads them
     def get_trial(self, trial_id: int) -> FrozenTrial:
         return self._fix(self._inner.get_trial(trial_id))
@@ -102,9 +123,50 @@ class ConstraintListView(BaseStorage):
         return [self._fix(t) for t in self._inner.get_all_trials(study_id, deepcopy=deepcopy, states=states)]
 
 
-def serve_dashboard(storage: BaseStorage, constraints: Sequence[str], *, host: str, port: int,
-                    artifact_store: Any = None) -> None:
-    """Serve optuna-dashboard until interrupted (the ``dashboard`` extra: ``pip install 'ei-sweep[dashboard]'``)."""
+def serve_dashboard(view: ConstraintListView, *, host: str, port: int, artifact_store: Any = None) -> None:
+    """Serve optuna-dashboard on ``view`` until interrupted (the extra: ``pip install -e '.[dashboard]'``)."""
     from optuna_dashboard import run_server
 
-    run_server(ConstraintListView(storage, constraints), host=host, port=port, artifact_store=artifact_store)
+    run_server(view, host=host, port=port, artifact_store=artifact_store)
+
+
+def panel_trials(view: BaseStorage, study_id: int) -> list[FrozenTrial]:
+    """The trials optuna-dashboard 0.21's Best Trial panel shows, worked out as it does (its own code for
+    several objectives: the Pareto front of every complete trial, constraints ignored)."""
+    from optuna_dashboard._pareto_front import get_pareto_front_trials  # the extra, pinned to 0.21
+
+    directions = view.get_study_directions(study_id)
+    done = view.get_all_trials(study_id, deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done:
+        return []
+    if len(directions) == 1:
+        return [view.get_best_trial(study_id)]
+    return sorted(get_pareto_front_trials(trials=done, directions=directions), key=lambda t: t.number)
+
+
+def best_lines(study: optuna.Study, shown: Sequence[FrozenTrial], names: Sequence[str]) -> list[str]:
+    """What ``sweep dashboard`` says first: the study's best trials (``study.best_trials``, constraints met), and
+    a warning when the dashboard's Best Trial panel (``shown``, from :func:`panel_trials`) will show others."""
+    best = best_trials(study)
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}  # each constraint by name, as Optuna keeps it
+
+    lines = ["best feasible trials (constraints met; `sweep best` shows them):" + ("" if best else " none yet")]
+    lines += [f"  trial {t.number}: {metrics_text(zip(names, t.values or [], strict=False))}" for t in best]
+    ours, theirs = {t.number for t in best}, sorted(t.number for t in shown)
+    if set(theirs) != ours:
+        lines.append("warning: optuna-dashboard's Best Trial panel ignores the constraints and will show "
+                     + (", ".join(f"trial {n}" for n in theirs) or "no trial"))
+        for n in (n for n in theirs if n not in ours):
+            metrics = trials[n].user_attrs.get("metrics") or {}
+            broken = [f"{_metric(k)} {constraint_text(k, v, metrics)}" for k, v in trials[n].constraints.items()
+                      if v > 0]
+            lines.append(f"  trial {n} breaks " + ", ".join(broken) if broken else f"  trial {n} is not feasible")
+    return lines
+
+
+def _metric(constraint: str) -> str:
+    """The metric a constraint limits (``cortex-m4f-80mhz.ram_bytes <= 32768`` -> its metric), else the text."""
+    try:
+        return parse_constraint(constraint).metric
+    except ValueError:
+        return constraint

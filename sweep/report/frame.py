@@ -162,7 +162,14 @@ def trials_frame(study: optuna.Study, trials: list[FrozenTrial] | None = None,
     df["job_id"] = df["job_id"].astype("Int64")
     df["duplicate_of"] = df["duplicate_of"].astype("Int64")
     df["retry_of"] = df["retry_of"].astype("Int64")
+    for column in params:  # an int param some trial did not use stays an int (8, not 8.0), its gaps <NA>
+        if all(_is_int(row.get(column)) for row in rows if row.get(column) is not None):
+            df[column] = df[column].astype("Int64")
     return df.reset_index(drop=True)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:

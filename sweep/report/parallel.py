@@ -49,7 +49,7 @@ class Axis:
 
     def position(self, value: Any) -> float:
         """0..1 along the axis; ``UNUSED_AT`` for a value the trial did not use (None or NaN)."""
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
             return UNUSED_AT
         if self.kind == "choice":
             index = next(i for i, c in enumerate(self.choices)
@@ -95,7 +95,7 @@ def _param_axis(name: str, dist: BaseDistribution) -> Axis:
 
 def _fit(axis: Axis, column: pd.Series) -> Axis:
     """Widen the space's range to values older trials took (a study file's space may have changed)."""
-    seen = [v for v in column if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    seen = [v for v in column if v is not None and v is not pd.NA and not (isinstance(v, float) and math.isnan(v))]
     if axis.kind == "choice":
         extra = [v for v in dict.fromkeys(seen) if not any(
             c == v and isinstance(c, bool) == isinstance(v, bool) for c in axis.choices)]

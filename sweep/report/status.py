@@ -14,6 +14,7 @@ from sweep.session.artifacts import artifact_place, export_models, kept_models
 from sweep.session.compute import totals as compute_totals
 from sweep.settings import Settings
 from sweep.study.spec import StudySpec
+from sweep.units import axis_label, unit_of
 
 __all__ = ["best_trials", "chosen_trials", "status_table", "write_models"]
 
@@ -56,8 +57,8 @@ def status_table(study: optuna.Study, spec: StudySpec, *, wide: bool = False, wi
     for t in trials:
         row: dict[str, Any] = {"trial": t.number, "state": t.state.name, "job": t.user_attrs.get("job_id")}
         row.update(t.params)
-        for i, n in enumerate(names):
-            row[n] = t.values[i] if t.values else None
+        for i, n in enumerate(names):  # in the unit people read it in (sweep.units), named in the header
+            row[axis_label(n)] = unit_of(n).shown(t.values[i]) if t.values else None
         row["best"] = "*" if t.number in best else ""
         row["note"] = t.user_attrs.get("failure") or (f"= trial {t.user_attrs['duplicate_of']}"
                                                       if "duplicate_of" in t.user_attrs else _models_note(t))
@@ -70,7 +71,7 @@ def status_table(study: optuna.Study, spec: StudySpec, *, wide: bool = False, wi
     hidden: list[str] = []
     if not wide:
         frame["note"] = frame["note"].map(lambda s: s if len(s) <= 24 else s[:23] + "…")
-        params = [c for c in frame.columns if c not in ("state", "job", "best", "note", *names)]
+        params = [c for c in frame.columns if c not in ("state", "job", "best", "note", *map(axis_label, names))]
         while params and _width(frame) > width:
             hidden.insert(0, params.pop())
             frame = frame.drop(columns=hidden[0])

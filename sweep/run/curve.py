@@ -52,6 +52,16 @@ class CurveWatch:
         curve = curves_from_log(lines).get(self.spec.curve, [])
         return (len(curve), curve[-1]) if self.update(curve) else None
 
+    def blind(self, joblog: JobLog) -> bool:
+        """Whether a finished job's whole log shows no epoch of the curve (no ``Epoch i/n`` line followed by
+        ``<curve>: value``): then no check could ever have judged it. False when the log cannot be read."""
+        try:
+            lines = joblog.lines()
+        except (ApiError, ProtocolError, TransientError) as exc:
+            log.info("job %s: log unreadable (%s)", joblog.job_id, exc)
+            return False
+        return not curves_from_log(lines).get(self.spec.curve)
+
     def update(self, curve: list[float]) -> bool:
         """Report the epochs not reported yet; True when the trial should stop now."""
         new = curve[self.reported:]

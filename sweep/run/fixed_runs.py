@@ -20,7 +20,8 @@ from sweep.study.saved import left_behind, saved_request
 from sweep.study.seeds import trial_seed
 from sweep.study.spec import StudySpec
 
-__all__ = ["baseline_item", "confirm_items", "queue_baseline", "run_baseline", "run_side", "top_trials"]
+__all__ = ["baseline_item", "baseline_runner", "confirm_items", "queue_baseline", "run_side", "side_runner",
+           "top_trials"]
 
 def baseline_item(spec: StudySpec, config: KerasResponse, backend: Backend) -> Item:
     """The baseline: a learn block's configuration as saved now (``GET /training/keras/{learnId}``, every field
@@ -57,14 +58,20 @@ def confirm_items(study: optuna.Study, spec: StudySpec, top: list[FrozenTrial], 
     return items
 
 
-def run_side(spec: StudySpec, study: optuna.Study, side: optuna.Study, backend: Backend, learn_ids: list[int],
-             options: RunOptions, progress: Progress, events: JobEvents | None) -> RunSummary:
-    """Train what ``side`` (a side study of ``study``) has queued on the run's slots; its jobs are charged to
-    ``study``, and count against its compute budget."""
+def side_runner(spec: StudySpec, study: optuna.Study, side: optuna.Study, backend: Backend, learn_ids: list[int],
+                options: RunOptions, progress: Progress, events: JobEvents | None) -> Runner:
+    """The runner that trains what ``side`` (a side study of ``study``) has queued on the run's slots; its jobs
+    are charged to ``study`` and count against its compute budget; its summary is the side study's part of the run."""
     options = replace(options, max_consecutive_failures=max(options.max_consecutive_failures, 2))
     account = Account(study, side.study_name.rsplit(":", 1)[-1])
     return Runner(spec, side, backend, learn_ids, options, progress=progress, events=events, side=True,
-                  account=account).run()
+                  account=account)
+
+
+def run_side(spec: StudySpec, study: optuna.Study, side: optuna.Study, backend: Backend, learn_ids: list[int],
+             options: RunOptions, progress: Progress, events: JobEvents | None) -> RunSummary:
+    """Train what ``side`` has queued on the run's slots (see :func:`side_runner`)."""
+    return side_runner(spec, study, side, backend, learn_ids, options, progress, events).run()
 
 
 def queue_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, source_learn_id: int,
@@ -89,10 +96,12 @@ def queue_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, sourc
                   "--no-baseline skips it)")
 
 
-def run_baseline(spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int], options: RunOptions,
-                 progress: Progress, events: JobEvents | None) -> None:
-    """Train the baseline :func:`queue_baseline` queued (or the one an interrupted run left)."""
+def baseline_runner(spec: StudySpec, study: optuna.Study, backend: Backend, learn_ids: list[int],
+                    options: RunOptions, progress: Progress, events: JobEvents | None) -> Runner | None:
+    """The runner of the baseline :func:`queue_baseline` queued (or of the one an interrupted run left:
+    re-attached, its trial counted in the runner's summary); None when there is nothing to train."""
     side = side_study(study, BASELINE)
-    if side is not None and any(t.state in (TrialState.WAITING, TrialState.RUNNING)
-                                for t in side.get_trials(deepcopy=False)):
-        run_side(spec, study, side, backend, learn_ids, options, progress, events)
+    if side is None or not any(t.state in (TrialState.WAITING, TrialState.RUNNING)
+                               for t in side.get_trials(deepcopy=False)):
+        return None
+    return side_runner(spec, study, side, backend, learn_ids, options, progress, events)

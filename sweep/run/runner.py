@@ -21,7 +21,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.errors import Interrupted, SweepAborted, SweepError
+from sweep.errors import Interrupted, SweepAborted, SweepError, interrupt_reason
 from sweep.run.budget import Budget
 from sweep.run.follow import Follower, Polling
 from sweep.run.keep import ModelKeeper
@@ -36,6 +36,7 @@ from sweep.run.workers import Workers
 from sweep.session.artifacts import ArtifactPlace
 from sweep.session.compute import Account
 from sweep.session.compute import totals as compute_totals
+from sweep.session.side import label as side_label
 from sweep.studio.backend import Backend, JobEvents
 from sweep.study.request import TrainRequest, impulse_settings, train_request
 from sweep.study.schema import PrunerSpec
@@ -134,13 +135,13 @@ class Runner:
             try:
                 if self._all_done.wait(0.2):
                     break
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
                 if not interrupted:
-                    interrupted = True
-                    self.progress.warn("interrupted: leaving running jobs to run on; the next `sweep run` "
-                                       "re-attaches their trials..." if self.options.on_stop == "leave" else
-                                       "interrupted: cancelling running jobs and recording their trials...")
-                    self._set_abort(Interrupted("interrupted by the user"))
+                    interrupted, why = True, interrupt_reason(exc)
+                    self.progress.warn(f"{why}: leaving running jobs to run on; the next `sweep run` re-attaches "
+                                       "their trials..." if self.options.on_stop == "leave" else
+                                       f"{why}: cancelling running jobs and recording their trials...")
+                    self._set_abort(Interrupted(why))
         if self._abort is not None:
             self.summary.stopped_reason = str(self._abort)
             raise self._abort
@@ -266,8 +267,7 @@ class Runner:
         request = TrainRequest.recorded(attrs["request"], attrs.get("impulse")).seeded(seed)
         trial.set_user_attr("worker", self.workers.record(learn_id))
         twin = self.twins.start(trial.number, request.key, trials, self.workers.alive)
-        of, repeat = attrs.get("of"), int(attrs.get("repeat", 0))
-        name = ("baseline" if of is None else f"trial {of}") + (f" repeat {repeat}" if repeat else "")
+        name = side_label(attrs)
         if RETRY_OF in attrs:
             self.progress.info(f"{name}: tried once more (its first try failed for a reason outside it)")
         self.progress.events.trial_asked(trial=trial.number, label=name, params=trial.params, learn_block=learn_id,
@@ -299,9 +299,10 @@ class Runner:
             if self.side and "seed" in work.trial.user_attrs:
                 work.seed = int(work.trial.user_attrs["seed"])
                 work.request = work.request.seeded(work.seed)
+                work.name = side_label(work.trial.user_attrs)
             self._reattach.append(work)
             self.tally.add(Outcome.REATTACHED)
-            self.progress.info(f"trial {work.number}: re-attached to job {work.job_id} on learn block {work.learn_id}")
+            self.progress.info(f"{work.label}: re-attached to job {work.job_id} on learn block {work.learn_id}")
             self.progress.events.trial_asked(trial=work.number, label=work.label, params=work.trial.params,
                                              learn_block=work.learn_id, origin="reattached",
                                              seed=work.trial.user_attrs.get("seed"), job_id=work.job_id)

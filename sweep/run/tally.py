@@ -20,6 +20,8 @@ class RunSummary:
     pruned: int = 0
     left: int = 0  # jobs left running when the run stopped (--on-stop leave), their trials RUNNING
     stopped_reason: str = ""
+    # the baseline's own trainings in this run (its side study's counts), None when it trained nothing here
+    baseline: RunSummary | None = None
 
 
 class Outcome(Enum):

@@ -18,6 +18,7 @@ from sweep.session.artifacts import MODEL_FILES
 from sweep.session.records import COMPUTE, MODEL, model_attr
 from sweep.study.pruner import pruned_reason
 from sweep.study.spec import StudySpec
+from sweep.units import metrics_text
 
 __all__ = ["Teller"]
 
@@ -125,7 +126,7 @@ class Teller:
         values = [metrics[m] for m in self.metric_names]
         self.study.tell(work.trial, values)
         self.twins.told(work.request.key, work.number)
-        shown = " ".join(f"{m}={v:.4g}" for m, v in zip(self.metric_names, values, strict=True))
+        shown = metrics_text(zip(self.metric_names, values, strict=True))
         wall = None if reused else metrics.get("wall_time_s")  # (not work.trial.user_attrs: a deep copy of all)
         count = self.progress.counted(wall)
         self.progress.info(f"{work.label}: complete {shown} ({metrics.get('wall_time_s', 0):.1f} s){count}")
@@ -133,9 +134,7 @@ class Teller:
         # the live line's best of each objective (study.best_trial would copy every trial)
         if self.live_best and feasible:
             best = self.tally.best(work.number, values, self._maximize)
-            pairs = list(zip(self.metric_names, best, strict=True))
-            self.progress.best(", ".join(f"{m} {v:.4g} (trial {n})" for m, (v, n) in pairs),
-                               {m: {"value": v, "trial": n} for m, (v, n) in pairs})
+            self.progress.best({m: {"value": v, "trial": n} for m, (v, n) in zip(self.metric_names, best, strict=True)})
 
     def _finished(self, work: TrialRun, state: str, *, values: list[float] | None = None,
                   metrics: dict[str, float] | None = None, failure: str | None = None,

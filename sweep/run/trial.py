@@ -62,6 +62,7 @@ class TrialDriver:
         self.need_device = any(is_device_metric(m) for m in teller.required)
         # whole-impulse studies set DSP parameters and the window on the slot's clone before each job
         self.impulse = ImpulsePrep(spec, backend, follower, progress) if spec.space.tunes_impulse else None
+        self._blind_told = threading.Lock()  # held for good once a log without epochs was warned about
 
     def run(self, work: TrialRun) -> None:
         try:
@@ -149,7 +150,18 @@ class TrialDriver:
         self.progress.done(work.number)
         if self.impulse is not None:
             result.metrics.update(self.impulse.device_metrics(work.learn_id, result.metrics))
+        self._warn_if_blind(work)
         return result
+
+    def _warn_if_blind(self, work: TrialRun) -> None:
+        """Once per run: a pruner is set, yet a job that trained to the end showed it no epoch of its curve."""
+        if work.watch is None or work.watch.reported or work.job_id is None or self._blind_told.locked():
+            return
+        if work.watch.blind(JobLog(self.backend, work.job_id)) and self._blind_told.acquire(blocking=False):
+            pruner = self.spec.pruner
+            self.progress.warn(f"pruning: {work.label}'s job {work.job_id} trained to the end, and its log shows no "
+                               f"{pruner.curve} per epoch (Keras lines `Epoch i/n` ... `{pruner.curve}: 0.9`): the "
+                               f"{pruner.name} pruner cannot judge such a job, nor stop it early (said once)")
 
     def _on_poll(self, work: TrialRun, what: str = "") -> OnPoll:
         """Refresh the live line; every ``heartbeat_s`` the trial's worker record; every

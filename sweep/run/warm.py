@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
+from optuna.trial import FrozenTrial, TrialState
 
 from sweep.errors import StudyFileError
 from sweep.run.fixed_runs import top_trials
@@ -51,7 +52,8 @@ def warm_sources(spec: StudySpec, found: Stored, settings: Settings) -> list[opt
 
 def warm_start(spec: StudySpec, study: optuna.Study, sources: list[optuna.Study], progress: Progress) -> int:
     """A new study's first trials: each source study's ``top`` best configurations that fit this space
-    (params it does not tune are dropped; a value outside its range skips that configuration, with a note)."""
+    (params it does not tune are dropped; a value outside its range skips that configuration, with a note;
+    one already queued, from another source, is not queued twice: said too)."""
     if spec.warm_start is None or not sources or study.get_trials(deepcopy=False):
         return 0
     queued = 0
@@ -62,15 +64,44 @@ def warm_start(spec: StudySpec, study: optuna.Study, sources: list[optuna.Study]
             if params is None:
                 progress.info(f"warm start: {origin} skipped: {note}")
                 continue
-            study.enqueue_trial(params, user_attrs={"warm_start": origin}, skip_if_exists=True)
+            there = _enqueue(study, params, {"warm_start": origin})
+            if there is not None:
+                progress.info(f"warm start: {origin} not queued: the same configuration as {_named(there)}")
+                continue
             queued += 1
             progress.info(f"warm start: {origin} queued" + (f" ({note})" if note else ""))
     return queued
 
 
 def enqueue_configs(study: optuna.Study, configs: list[dict[str, Any]], source: str, progress: Progress) -> int:
-    """Hand-written configurations (checked by :func:`sweep.study.configs.load_enqueue_file`), each once."""
+    """Hand-written configurations (checked by :func:`sweep.study.configs.load_enqueue_file`), each once: one
+    that repeats an earlier one of the file, or a trial the study already has (a resumed run given the same
+    file), is not queued again, and the message says how many were queued and why the others were not."""
+    queued, left = 0, []
     for i, params in enumerate(configs):
-        study.enqueue_trial(params, user_attrs={"enqueued": f"{source}[{i}]"}, skip_if_exists=True)
-    progress.info(f"enqueued {len(configs)} configuration(s) from {source}; they run first")
-    return len(configs)
+        there = _enqueue(study, params, {"enqueued": f"{source}[{i}]"})
+        if there is None:
+            queued += 1
+        else:
+            left.append(f"trial[{i}] is the same as {_named(there)}")
+    said = f"enqueued {queued} of {len(configs)} configuration(s) from {source}"
+    said += "; they run first" if queued else ""
+    progress.info(said + (f"; not queued again: {'; '.join(left)}" if left else ""))
+    return queued
+
+
+def _enqueue(study: optuna.Study, params: dict[str, Any], attrs: dict[str, Any]) -> FrozenTrial | None:
+    """Queue ``params`` unless a trial of the study (queued, running or finished) was given or took the same
+    values: then that trial, and nothing is queued (Optuna's ``skip_if_exists`` rule, but saying which)."""
+    for t in study.get_trials(deepcopy=False):
+        if t.system_attrs.get("fixed_params", t.params) == params:
+            return t
+    study.enqueue_trial(params, user_attrs=attrs)
+    return None
+
+
+def _named(trial: FrozenTrial) -> str:
+    """How a message names an existing trial: by what gave it (``mine.toml[0]``, a warm start) and its number."""
+    given = trial.user_attrs.get("enqueued") or trial.user_attrs.get("warm_start")
+    state = "queued" if trial.state == TrialState.WAITING else trial.state.name
+    return f"{given} (trial {trial.number}, {state})" if given else f"trial {trial.number} ({state})"

@@ -54,22 +54,41 @@ class Workers:
             return False
         return _now() - beat < timedelta(seconds=self.stale_after_s)
 
-    def refuse_busy_blocks(self) -> None:
-        """One job per learn block: a block a live worker is using is not this worker's to train on."""
+    def busy(self) -> dict[int, str]:
+        """Learn block -> who is using it (a live worker's RUNNING trial), over the whole study."""
+        taken: dict[int, str] = {}
         for ft in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             worker = ft.user_attrs.get("worker") or {}
-            if worker.get("learn_id") in self.learn_ids and self.alive(worker):
-                lid = worker["learn_id"]
-                who = (f"host {worker.get('host')}, pid {worker.get('pid')}, trial {ft.number}")
-                if lid in self.slot_of:
-                    raise SettingsError(
-                        "--slots", f"slot {self.slot_of[lid]} (learn block {lid}) is in use by another live worker "
-                        f"of this study ({who}); a slot runs one job at a time: give each worker its own slots, "
-                        "e.g. --slots 1,2")
-                raise SettingsError(
-                    "--learn-blocks",
-                    f"learn block {lid} is in use by another live worker of this study ({who}); a learn block runs "
-                    "one job at a time: give each worker its own blocks, e.g. --learn-blocks 12,13")
+            if worker.get("learn_id") is not None and self.alive(worker):
+                who = f"host {worker.get('host')}, pid {worker.get('pid')}, trial {ft.number}"
+                taken[int(worker["learn_id"])] = who
+        return taken
+
+    def refuse_busy_blocks(self, slot_count: int = 0) -> None:
+        """One job per learn block: a block a live worker is using is not this worker's to train on. On a study
+        of ``slot_count`` slots (``slot_of`` names the recorded ones), the refusal names the slots still free."""
+        taken = self.busy()
+        for lid in self.learn_ids:
+            if lid not in taken:
+                continue
+            who = f"in use by another live worker of this study ({taken[lid]})"
+            if lid in self.slot_of:
+                raise SettingsError("--slots", f"slot {self.slot_of[lid]} (learn block {lid}) is {who}; a slot runs "
+                                    f"one job at a time: {self._free_slots(taken, slot_count)}")
+            raise SettingsError(
+                "--learn-blocks",
+                f"learn block {lid} is {who}; a learn block runs one job at a time: give each worker its own "
+                "blocks, e.g. --learn-blocks 12,13")
+
+    def _free_slots(self, taken: dict[int, str], slot_count: int) -> str:
+        """What to do instead: the study's slots no live worker uses, or how to get another."""
+        busy = {self.slot_of[lid] for lid in taken if lid in self.slot_of}
+        free = [n for n in range(1, slot_count + 1) if n not in busy]
+        if free:
+            return f"give this worker a free one, --slots {','.join(map(str, free))}"
+        only = "its only slot is" if slot_count == 1 else f"all {slot_count} slots of the study are"
+        return (f"{only} taken (target.slots = {slot_count}): wait for that worker to end, or raise target.slots "
+                "for another worker (each slot is a clone of your impulse)")
 
     def orphans(self, backend: Training, spec: StudySpec, progress: Progress, retries: Retries | None = None
                 ) -> Iterator[TrialRun]:

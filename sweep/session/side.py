@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 
 from sweep.session.storage import load_or_create
 
-__all__ = ["BASELINE", "CONFIRM", "Item", "enqueue", "open_side", "pending", "side_name", "side_study"]
+__all__ = ["BASELINE", "CONFIRM", "Item", "enqueue", "label", "open_side", "pending", "side_name", "side_study"]
 
 BASELINE: Literal["baseline"] = "baseline"
 CONFIRM: Literal["confirm"] = "confirm"
@@ -42,6 +42,12 @@ class Item:
     def attrs(self) -> dict[str, Any]:
         attrs = {"request": self.body, "seed": self.seed, "of": self.of, "repeat": self.repeat}
         return attrs if self.impulse is None else {**attrs, "impulse": self.impulse}
+
+
+def label(attrs: dict[str, Any]) -> str:
+    """How a side trial is named in messages, from its attrs: ``baseline``, ``trial 5 repeat 2``."""
+    of, repeat = attrs.get("of"), int(attrs.get("repeat", 0))
+    return ("baseline" if of is None else f"trial {of}") + (f" repeat {repeat}" if repeat else "")
 
 
 def side_name(study_name: str, kind: Kind) -> str:

@@ -18,7 +18,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.study import StudyDirection
 
-from sweep.errors import SettingsError
+from sweep.errors import SettingsError, install_hint
 from sweep.study.storage_url import JOURNAL, journal_path, redact_url, storage_problem
 
 __all__ = [
@@ -62,7 +62,8 @@ def open_storage(url: str) -> BaseStorage:
         try:
             return RDBStorage(url, engine_kwargs=_engine_kwargs(url))
         except (ImportError, ModuleNotFoundError) as exc:
-            raise SettingsError("storage", f"{redact_url(url)}: driver not installed ({exc.name})") from None
+            raise SettingsError("storage", f"{redact_url(url)}: driver not installed ({exc.name}); for PostgreSQL: "
+                                           f"{install_hint('postgres')}") from None
         except (IntegrityError, ProgrammingError) as exc:
             # Several workers creating the schema of an empty database at once: the losers see the
             # winner's tables (or version row) as duplicates; on retry create_all finds them in place.

@@ -119,8 +119,10 @@ def _slot_numbers(spec: StudySpec, learn_blocks: list[int] | None, slots: list[i
                                 "cloned slots: give this worker some of them with --learn-blocks")
         return []
     if learn_blocks:
+        example = ",".join(str(n) for n in range(1, min(count, 2) + 1))  # slots this study has
         raise SettingsError("--learn-blocks", f"{spec.path} trains on {count} cloned slot(s) (target.slots), never "
-                            "on your own learn blocks: give this worker some of them with --slots, e.g. --slots 1,2")
+                            "on your own learn blocks: give this worker some of them with --slots, e.g. --slots "
+                            + example)
     numbers = list(slots or range(1, count + 1))
     outside = [n for n in numbers if not 1 <= n <= count]
     if outside:

@@ -8,6 +8,7 @@ Optuna cannot prune multi-objective studies: there the median rule is applied by
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import optuna
@@ -15,6 +16,7 @@ from optuna.pruners import BasePruner
 
 from sweep.errors import StudyFileError
 from sweep.study.spec import StudySpec
+from sweep.units import metric_text
 
 __all__ = ["MULTI_OPTIONS", "PRUNERS", "make_pruner", "pruned_reason"]
 
@@ -59,4 +61,5 @@ def make_pruner(spec: StudySpec) -> BasePruner | None:
 
 def pruned_reason(info: dict[str, Any]) -> str:
     """Where a pruned trial stopped (its ``pruned`` user attr), as the log and the reports say it."""
-    return f"pruned at epoch {info.get('epoch')} ({info.get('curve')} = {float(info.get('value', float('nan'))):.4g})"
+    curve = str(info.get("curve"))
+    return f"pruned at epoch {info.get('epoch')} ({curve} = {metric_text(curve, float(info.get('value', math.nan)))})"

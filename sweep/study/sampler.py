@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.samplers import BaseSampler, GridSampler
 
-from sweep.errors import StudyFileError
+from sweep.errors import StudyFileError, install_hint
 from sweep.study.space import grid
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def make_sampler(sampler_spec: SamplerSpec, spec: StudySpec, *, n_existing_trial
                              "use tpe, nsga2, gp, random or qmc for several objectives")
     for package, extra in _NEEDS.get(name, ()):
         if importlib.util.find_spec(package) is None:
-            how = f" (install the {extra} extra: pip install -e '.[{extra}]')" if extra else ""
+            how = f" (install the {extra} extra: {install_hint(extra)})" if extra else ""
             raise StudyFileError(file, "sampler.name", name,
                                  f"the {name} sampler needs the Python package {package}, which is not installed{how}")
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]

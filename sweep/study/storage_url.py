@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sweep.errors import install_hint
+
 __all__ = ["JOURNAL", "journal_path", "redact_url", "storage_problem"]
 
 JOURNAL = "journal:"
@@ -52,7 +54,7 @@ def storage_problem(url: str) -> str | None:
     except ImportError as exc:
         missing = getattr(exc, "name", None) or str(exc)
         return (f"the database driver for {parsed.drivername!r} is not installed (Python module {missing!r}); "
-                "for PostgreSQL install the postgres extra and use postgresql+psycopg://")
+                f"for PostgreSQL install the postgres extra ({install_hint('postgres')}) and use postgresql+psycopg://")
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         return "an in-memory SQLite database keeps nothing after the command ends: give a file, sqlite:///PATH"
     return None
