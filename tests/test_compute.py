@@ -49,9 +49,9 @@ def _quota_counts(studio: FakeStudio) -> float:
 
 
 def test_every_job_the_sweep_started_counts_once(studio: FakeStudio, tmp_path: Path) -> None:
-    """A whole-impulse study: slot set-up features, each trial's features, train and profiling jobs, the baseline,
-    then confirmation repeats: the study's total is the quota's, by kind and by purpose, and `sweep status` says
-    so (the report's summary says the same: test_runner_fake)."""
+    """A whole-impulse study: each trial's features (its slot's set-up makes none: the trial sets its own), train
+    and profiling jobs, the baseline, then confirmation repeats: the study's total is the quota's, by kind and by
+    purpose, and `sweep status` says so (the report's summary says the same: test_runner_fake)."""
     path = write_study(tmp_path, studio.base_url, trials=2, slots=1, space=WHOLE, sampler="grid", baseline=True)
     env = sweep_env(KEY, SWEEP_POLL_INITIAL_S="0.02")
     run = run_sweep("run", str(path), "--no-report", env=env, cwd=tmp_path)
@@ -65,7 +65,7 @@ def test_every_job_the_sweep_started_counts_once(studio: FakeStudio, tmp_path: P
     assert spent.unknown == 0 and spent.jobs == len(studio.jobs)
     assert spent.total_s == pytest.approx(_quota_counts(studio), abs=0.01)
     assert set(spent.by_kind) == {"train", "features", "profiling"}
-    assert set(spent.by_purpose) == {"study", "setup", "baseline", CONFIRM}
+    assert set(spent.by_purpose) == {"study", "baseline", CONFIRM}
     status = run_sweep("status", str(path), env=env, cwd=tmp_path)
     shown = " ".join(status.stdout.split())  # the note wraps at 100 columns
     assert f"job compute {spent.text()} (reused trials cost none)" in shown, status.stdout
