@@ -1,0 +1,127 @@
+"""`sweep test` against the fake Studio over real HTTP: the finalists' kept (real) .tflite models scored on the
+testing windows of the study's slot (GET /dsp-data/{dspId}/x|y/testing), a whole-impulse finalist's DSP values set
+on the slot and its features generated first (their compute recorded and held to compute_budget), resumed without
+testing anything twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from optuna.trial import TrialState
+
+from sweep.session import tested
+from sweep.session.side import BASELINE, side_study
+
+from fake_studio import FakeStudio, JobScript
+from runner_support import load, run_sweep, sweep_env, write_study
+from tflite_models import argmax_models
+
+KEY = "ei_secret_finals_key_0123456789"
+NETWORK = """
+[space]
+learning_rate = { low = 1e-3, high = 1e-1, log = true }
+training_cycles = 5
+
+[[space.layers]]
+type = "dense"
+neurons = { choices = [8, 16] }
+"""
+WHOLE = """
+[space]
+learning_rate = 0.005
+training_cycles = 5
+
+[space.dsp.MFE]
+num_filters = { choices = [20, 32] }
+
+[[space.layers]]
+type = "dense"
+neurons = 8
+"""
+
+
+@pytest.fixture
+def studio() -> Iterator[FakeStudio]:
+    with FakeStudio(api_key=KEY, default_script=JobScript(duration_s=0.1)) as fake:
+        fake.features_duration_s = 0.05
+        fake.tflite = dict(zip(("float32", "int8"), argmax_models(8, 3), strict=True))
+        yield fake
+
+
+def top_trial(study: Any) -> int:
+    return int(study.best_trial.number)
+
+
+def _slot(studio: FakeStudio, name: str) -> tuple[int, int]:
+    clone = next(i for i in studio.imp.listing() if i["name"] == f"sweep:{name}:1")
+    return int(clone["dspBlocks"][0]["id"]), int(clone["learnBlocks"][0]["id"])
+
+
+def test_the_finalists_are_scored_on_the_slots_testing_windows(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, name="net", trials=3, slots=1, space=NETWORK, baseline=True)
+    env = sweep_env(KEY)
+    assert run_sweep("run", str(path), "--no-report", env=env, cwd=tmp_path).returncode == 0
+    done = run_sweep("test", str(path), "--top", "2", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    study = load(tmp_path, "net")
+    records = tested.records(study)
+    top = sorted(records)
+    assert len(top) == 2
+    dsp_id, _ = _slot(studio, "net")
+    for number in top:
+        got = records[number]
+        # 9 of the 12 testing windows are the one-hot of their class: the argmax models get exactly those
+        assert {k: (m.correct, m.windows) for k, m in got.models.items()} == {"int8": (9, 12), "float32": (9, 12)}
+        assert got.dsp_id == dsp_id and got.samples == 12 and got.before_split is None and got.feature_jobs == []
+    base = tested.records(side_study(study, BASELINE))
+    assert list(base) == [0] and base[0].models["int8"].accuracy == 0.75
+    assert {d for d, _, _ in studio.dsp_downloads} == {dsp_id}
+    assert len(studio.dsp_downloads) == 2, "one configuration: its testing windows downloaded once"
+    out = done.stdout
+    assert "75 % [46.8, 91.1] of 12" in out  # Wilson's 95 % interval of 9 of 12
+    assert "validation - test gap" in out and "accuracy_drop" in out
+    assert f"The winner (trial {top_trial(study)}) and the other finalists were chosen on validation" in out
+    assert "baseline" in out and all(len(line) <= 100 for line in out.splitlines()), out
+
+    again = run_sweep("test", str(path), "--top", "2", env=env, cwd=tmp_path)  # resumed: nothing tested twice
+    assert again.returncode == 0, again.stderr
+    assert "tested already" in again.stderr and len(studio.dsp_downloads) == 2
+    assert tested.records(load(tmp_path, "net")) == records
+
+
+def test_a_whole_impulse_finalist_is_tested_on_its_own_dsp_values(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, name="whole", trials=2, slots=1, space=WHOLE, sampler="grid")
+    env = sweep_env(KEY)
+    assert run_sweep("run", str(path), "--no-report", env=env, cwd=tmp_path).returncode == 0
+    study = load(tmp_path, "whole")
+    trials = {t.number: t for t in study.get_trials(states=(TrialState.COMPLETE,))}
+    done = run_sweep("test", str(path), "--top", "2", "--no-report", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    records = tested.records(load(tmp_path, "whole"))
+    assert sorted(records) == sorted(trials)
+    downloads = [(config.get("num_filters"), part) for _, part, config in studio.dsp_downloads]
+    wanted = [trials[n].user_attrs["impulse"]["dsp"]["MFE"]["num_filters"] for n in sorted(trials)]
+    assert sorted({d for d, _ in downloads}) == sorted(wanted)  # each finalist's windows from its own DSP values
+    made = [job for r in records.values() for job in r.feature_jobs]
+    assert made, "the slot held the last trial's DSP values: the other finalist's features were generated"
+    assert all(job.compute_s is not None and job.compute_s >= 0 for job in made)
+    assert tested.feature_compute_s([load(tmp_path, "whole")]) == sum(j.compute_s or 0.0 for j in made)
+
+
+def test_feature_jobs_of_sweep_test_stay_within_the_compute_budget(studio: FakeStudio, tmp_path: Path) -> None:
+    path = write_study(tmp_path, studio.base_url, name="capped", trials=2, slots=1, space=WHOLE, sampler="grid")
+    env = sweep_env(KEY)
+    assert run_sweep("run", str(path), "--no-report", env=env, cwd=tmp_path).returncode == 0
+    study = load(tmp_path, "capped")
+    last = max(t.number for t in study.get_trials())  # the slot holds its DSP values: testing it needs no job
+    path.write_text(path.read_text().replace("trials = 2", 'trials = 2\ncompute_budget = "0.1s"'))
+    jobs_before = len(studio.jobs)
+    done = run_sweep("test", str(path), "--no-report", env=env, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "compute budget spent" in done.stderr and "no feature job is started" in done.stderr
+    assert len(studio.jobs) == jobs_before, "no feature job was started past the budget"
+    assert list(tested.records(load(tmp_path, "capped"))) == [last]  # what needed no job was tested and kept
+    assert f"trial {last}" in done.stdout
