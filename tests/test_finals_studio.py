@@ -5,6 +5,7 @@ testing anything twice."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,16 @@ def test_the_finalists_are_scored_on_the_slots_testing_windows(studio: FakeStudi
     assert "validation - test gap" in out and "accuracy_drop" in out
     assert f"The winner (trial {top_trial(study)}) and the other finalists were chosen on validation" in out
     assert "baseline" in out and all(len(line) <= 100 for line in out.splitlines()), out
+
+    report = (tmp_path / "reports" / "net" / "report.md").read_text()  # sweep test refreshed the report
+    assert "## Finals: validation beside test" in report and "75 % [46.8, 91.1] of 12" in report
+    assert "validation - test gap" in report and "were chosen on validation" in report
+    best = run_sweep("best", str(path), env=env, cwd=tmp_path)
+    assert best.returncode == 0 and "validation - test gap" in best.stdout and "of 12" in best.stdout, best.stderr
+    as_json = json.loads(run_sweep("best", str(path), "--json", env=env, cwd=tmp_path).stdout)
+    shown = as_json[0]["test"]["int8"]
+    assert (shown["accuracy"], shown["windows"]) == (0.75, 12) and shown["interval_95"][0] == pytest.approx(0.468, 1e-3)
+    assert shown["validation_test_gap"] == pytest.approx(as_json[0]["metrics"]["int8.accuracy"] - 0.75, abs=0.006)
 
     again = run_sweep("test", str(path), "--top", "2", env=env, cwd=tmp_path)  # resumed: nothing tested twice
     assert again.returncode == 0, again.stderr
