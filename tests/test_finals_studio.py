@@ -103,36 +103,35 @@ def test_the_finalists_are_scored_on_the_slots_testing_windows(studio: FakeStudi
     assert tested.records(load(tmp_path, "net")) == records
 
 
-def test_a_whole_impulse_finalist_is_tested_on_its_own_dsp_values(studio: FakeStudio, tmp_path: Path) -> None:
+def test_a_whole_impulse_finalist_is_tested_on_its_own_dsp_values_within_the_budget(studio: FakeStudio,
+                                                                                    tmp_path: Path) -> None:
     path = write_study(tmp_path, studio.base_url, name="whole", trials=2, slots=1, space=WHOLE, sampler="grid")
     env = sweep_env(KEY)
     assert run_sweep("run", str(path), "--no-report", env=env, cwd=tmp_path).returncode == 0
-    study = load(tmp_path, "whole")
-    trials = {t.number: t for t in study.get_trials(states=(TrialState.COMPLETE,))}
+    trials = {t.number: t for t in load(tmp_path, "whole").get_trials(states=(TrialState.COMPLETE,))}
+    last = max(trials)  # the slot holds its DSP values: testing it needs no feature job
+
+    # 1. a spent compute_budget: no feature job starts (and the slot is left as it was); what needs none is tested
+    plain = path.read_text()
+    path.write_text(plain.replace("trials = 2", 'trials = 2\ncompute_budget = "0.1s"'))
+    jobs_before = len(studio.jobs)
+    capped = run_sweep("test", str(path), "--top", "2", "--no-report", env=env, cwd=tmp_path)
+    assert capped.returncode == 1, capped.stderr
+    assert "compute budget spent" in capped.stderr and "no feature job is started" in capped.stderr
+    assert len(studio.jobs) == jobs_before, "no feature job was started past the budget"
+    assert list(tested.records(load(tmp_path, "whole"))) == [last] and f"trial {last}" in capped.stdout
+
+    # 2. within the budget: the other finalist's DSP values set on the slot, its features generated, then tested;
+    # the one tested before is not tested again (an interrupted sweep test resumes)
+    path.write_text(plain)
     done = run_sweep("test", str(path), "--top", "2", "--no-report", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    assert "tested already" in done.stderr
     records = tested.records(load(tmp_path, "whole"))
     assert sorted(records) == sorted(trials)
-    downloads = [(config.get("num_filters"), part) for _, part, config in studio.dsp_downloads]
-    wanted = [trials[n].user_attrs["impulse"]["dsp"]["MFE"]["num_filters"] for n in sorted(trials)]
-    assert sorted({d for d, _ in downloads}) == sorted(wanted)  # each finalist's windows from its own DSP values
+    downloads = {config.get("num_filters") for _, _, config in studio.dsp_downloads}
+    assert downloads == {trials[n].user_attrs["impulse"]["dsp"]["MFE"]["num_filters"] for n in trials}
     made = [job for r in records.values() for job in r.feature_jobs]
-    assert made, "the slot held the last trial's DSP values: the other finalist's features were generated"
-    assert all(job.compute_s is not None and job.compute_s >= 0 for job in made)
-    assert tested.feature_compute_s([load(tmp_path, "whole")]) == sum(j.compute_s or 0.0 for j in made)
-
-
-def test_feature_jobs_of_sweep_test_stay_within_the_compute_budget(studio: FakeStudio, tmp_path: Path) -> None:
-    path = write_study(tmp_path, studio.base_url, name="capped", trials=2, slots=1, space=WHOLE, sampler="grid")
-    env = sweep_env(KEY)
-    assert run_sweep("run", str(path), "--no-report", env=env, cwd=tmp_path).returncode == 0
-    study = load(tmp_path, "capped")
-    last = max(t.number for t in study.get_trials())  # the slot holds its DSP values: testing it needs no job
-    path.write_text(path.read_text().replace("trials = 2", 'trials = 2\ncompute_budget = "0.1s"'))
-    jobs_before = len(studio.jobs)
-    done = run_sweep("test", str(path), "--no-report", env=env, cwd=tmp_path)
-    assert done.returncode == 1, done.stderr
-    assert "compute budget spent" in done.stderr and "no feature job is started" in done.stderr
-    assert len(studio.jobs) == jobs_before, "no feature job was started past the budget"
-    assert list(tested.records(load(tmp_path, "capped"))) == [last]  # what needed no job was tested and kept
-    assert f"trial {last}" in done.stdout
+    assert len(made) == 1 and made[0].compute_s is not None and made[0].compute_s >= 0
+    assert records[last].feature_jobs == [] and len(studio.jobs) == jobs_before + 1
+    assert tested.feature_compute_s([load(tmp_path, "whole")]) == made[0].compute_s

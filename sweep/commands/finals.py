@@ -31,7 +31,10 @@ def _pending(chosen: list[Finalist], progress: Progress) -> tuple[list[Finalist]
         files = kept.files() if kept is not None else {}
         if set(files) != {"float32", "int8"}:
             why = kept.error if kept is not None and kept.error else "no model files were recorded on it"
-            problems.append(f"{finalist.label} is not tested: it kept no float32 and int8 models ({why})")
+            if finalist.of is None:  # the baseline is tested when it kept models, and said to be left out otherwise
+                progress.warn(f"{finalist.label} is not tested: it kept no float32 and int8 models ({why})")
+            else:
+                problems.append(f"{finalist.label} is not tested: it kept no float32 and int8 models ({why})")
             continue
         record = done[id(finalist.owner)].get(finalist.trial.number)
         if record is not None and {k: m.sha256 for k, m in record.models.items()} == \
