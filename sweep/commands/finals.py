@@ -99,8 +99,10 @@ def _test_all(spec: StudySpec, work: _Work, store_dir: Path, todo: list[Finalist
     tester = Tester(spec, work.client, work.learn_ids[0], store_dir, follower, progress,
                     lambda: compute_used_s(work.study))
     problems = []
-    progress.info(f"test: {', '.join(f.label for f in todo)} on the testing data of learn block {work.learn_ids[0]}'s "
-                  f"impulse ({work.description})")
+    repeats = sum(f.repeat > 0 for f in todo)
+    named = ", ".join(f.label for f in todo if not f.repeat)
+    named += f"{' and ' if named else ''}{repeats} confirmation repeat(s)" if repeats else ""
+    progress.info(f"test: {named or 'nothing'}, on the testing data of learn block {work.learn_ids[0]}'s impulse")
     for finalist in todo:
         try:
             result = tester.test(finalist)
