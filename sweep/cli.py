@@ -102,6 +102,17 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     confirm.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     _add_workers(confirm)
 
+    test = sub.add_parser("test", help="the finalists' models on the project's testing data", description=(
+        "Score each finalist's kept float32 and int8 models (the best K trials by validation, the baseline, and "
+        "their confirmation repeats) on the project's testing data, never trained on nor used to choose, and "
+        "show validation beside test with 95 % intervals. Resumable: tested models are not tested again."))
+    test.add_argument("study", type=Path, help="study file (TOML)")
+    test.add_argument("--top", type=int, default=3, metavar="K", help="how many of the best trials (default 3)")
+    _add_storage(test)
+    test.add_argument("--no-report", action="store_true", help="do not refresh reports/<study>/ at the end")
+    test.add_argument("--quiet", action="store_true", help="print only failures and the results")
+    _add_workers(test)
+
 
 def _add_workers(p: argparse.ArgumentParser) -> None:
     """Which slots or learn blocks this worker takes, and when another worker counts as gone."""
@@ -220,6 +231,12 @@ def _dispatch(args: argparse.Namespace) -> int:
                                 learn_blocks=_ids("--learn-blocks", args.learn_blocks) if args.learn_blocks else None,
                                 slots=_ids("--slots", args.slots) if args.slots else None,
                                 stale_after=args.stale_after, write_report=not args.no_report, quiet=args.quiet)
+    if args.command == "test":
+        blocks = _ids("--learn-blocks", args.learn_blocks) if args.learn_blocks else None
+        return commands.score_finalists(args.study, settings, top=args.top, storage=args.storage, learn_blocks=blocks,
+                                        slots=_ids("--slots", args.slots) if args.slots else None,
+                                        stale_after=args.stale_after, write_report=not args.no_report,
+                                        quiet=args.quiet)
     if args.command == "dashboard":
         return commands.dashboard(args.study, settings, storage=args.storage, host=args.host, port=args.port)
     if args.command == "status":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import math
 import re
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import pytest
 from fake_dsp import FakeDsp
 from fake_impulses import FakeImpulses
@@ -47,7 +49,7 @@ from sweep.studio.models import (
     StartJobResponse,
 )
 
-__all__ = ["FakeJob", "FakeStudio", "JobScript", "default_metrics", "fake_studio", "model_bytes"]
+__all__ = ["FakeJob", "FakeStudio", "JobScript", "default_metrics", "fake_studio", "held_out_windows", "model_bytes"]
 
 Metrics = dict[str, float]
 Answer = tuple[int, dict[str, Any] | bytes | None, dict[str, str]]  # status, JSON body or a file (None: drop), headers
@@ -186,6 +188,11 @@ class FakeStudio:
         self.download_ids = {"float32": "tflite-float", "int8": "tflite-int8"}  # the model ids the list gives
         self.model_errors: list[int] = []  # statuses the next model downloads answer instead of the file
         self.train_errors: list[int] = []  # statuses the next train POSTs answer instead of starting a job
+        # GET /dsp-data/{dspId}/x|y/testing: the testing windows' features and labels ([class (1-based), sample id]),
+        # the same for every DSP block; each download is logged with the block's config at that moment
+        self.testing = held_out_windows(len(self.class_names))
+        self.dsp_downloads: list[tuple[int, str, dict[str, str]]] = []
+        self.tflite: dict[str, bytes] | None = None  # real .tflite files to serve as every job's models (None: fakes)
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self.busy_s = 0.0  # time spent answering API requests (for benchmarks: the server's share of a round trip)
         self.jobs: dict[int, FakeJob] = {}
@@ -400,6 +407,7 @@ class FakeStudio:
             (r"/dsp/(\d+)", "POST", self._set_dsp),
             (r"/dsp/(\d+)/metadata", "GET", self._dsp_metadata),
             (r"/dsp/(\d+)/performance", "GET", self._dsp_performance),
+            (r"/dsp-data/(\d+)/(x|y)/([a-z-]+)", "GET", self._dsp_data),
             (r"/training/keras/(\d+)", "GET", self._get_keras),
             (r"/training/keras/(\d+)", "POST", self._set_keras),
             (r"/training/keras/(\d+)/metadata", "GET", self._get_metadata),
@@ -525,6 +533,8 @@ class FakeStudio:
         if not done or download_id not in kinds:
             error = f"No model {download_id} for learn block {lid}"
             return 404, GenericApiResponse(success=False, error=error).wire(), {}
+        if self.tflite is not None:
+            return 200, self.tflite[kinds[download_id]], {}
         return 200, model_bytes(done[-1].id, lid, kinds[download_id]), {}
 
     # ---- impulses -------------------------------------------------------------------------------
@@ -582,6 +592,20 @@ class FakeStudio:
         if dsp_id not in self.imp.dsp_ids():
             return 404, GenericApiResponse(success=False, error=f"DSP block {dsp_id} not found").wire(), {}
         return 200, {"success": True, "performance": self.dsp.performance(dsp_id, self.devices)}, {}
+
+    def _dsp_data(self, now: float, q: dict[str, str], b: Any, dsp_id: int, part: str, category: str) -> Answer:
+        """As the official client asks: ``application/octet-stream``, NumPy; 400 while the features are not there."""
+        if dsp_id not in self.imp.dsp_ids():
+            return 404, GenericApiResponse(success=False, error=f"DSP block {dsp_id} not found").wire(), {}
+        if category not in ("training", "testing", "validation", "post-processing"):
+            return 400, GenericApiResponse(success=False, error=f"Invalid category {category}").wire(), {}
+        if not self._generated(dsp_id, now):
+            return 400, GenericApiResponse(success=False, error="Features have not been generated").wire(), {}
+        x, y = self.testing if category == "testing" else (self.testing[0][:0], self.testing[1][:0])
+        self.dsp_downloads.append((dsp_id, f"{part}/{category}", dict(self.dsp.values.get(dsp_id) or {})))
+        buffer = io.BytesIO()
+        np.save(buffer, x if part == "x" else y, allow_pickle=False)
+        return 200, buffer.getvalue(), {}
 
     def _get_impulse(self, now: float, q: dict[str, str], b: Any) -> Answer:
         impulse = self.imp.get(int(q["impulseId"]) if "impulseId" in q else None)
@@ -689,6 +713,16 @@ class FakeStudio:
         limit = int(q.get("limit", 20))
         models = [self._job_model(j, now) for j in jobs[:limit]]
         return 200, ListJobsResponse(success=True, jobs=models, total_job_count=len(jobs)).wire(), {}
+
+
+def held_out_windows(n_classes: int, n: int = 12, features: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Testing windows a model of :mod:`tflite_models` classifies by its first ``n_classes`` features: each window
+    is the one-hot of its class, but every fourth is the one-hot of the next class (so 3 of 4 are right)."""
+    labels = np.arange(n) % n_classes
+    shown = np.where(np.arange(n) % 4 == 3, (labels + 1) % n_classes, labels)
+    x = np.zeros((n, features), dtype=np.float32)
+    x[np.arange(n), shown] = 1.0
+    return x, np.stack([labels + 1, 500 + np.arange(n)], axis=1).astype(np.int64)
 
 
 def _budget(params: int, scale: int, overhead: float) -> DeviceBudget:

@@ -10,7 +10,7 @@ import pytest
 
 from sweep.cli import build_parser
 
-COMMANDS = ["run", "confirm", "status", "best", "report", "dashboard", "cleanup", "compare", "serve", "import"]
+COMMANDS = ["run", "confirm", "test", "status", "best", "report", "dashboard", "cleanup", "compare", "serve", "import"]
 
 
 def _sweep(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -48,6 +48,15 @@ def test_bad_study_file_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"{bad}: trials" in proc.stderr
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_sweep_test_of_a_study_never_run_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    study = Path(__file__).parent / "study_files" / "digits-dense.toml"
+    for args in (["--top", "0"], []):
+        proc = _sweep("test", str(study), "--storage", f"journal:{tmp_path / 'x.journal'}", *args, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert ("--top: must be at least 1" if args else "no study named") in proc.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_study_file(tmp_path: Path) -> None:

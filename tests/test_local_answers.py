@@ -14,7 +14,7 @@ import edgeimpulse_api as ei
 import numpy as np
 import pytest
 
-from sweep.local import datasets, rawdata
+from sweep.local import datasets, featureimport, rawdata
 from sweep.local.embedded import EmbeddedStudio
 
 from local_fixtures import official_client, start_studio, wait_for
@@ -28,7 +28,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStudio]
     rng = np.random.default_rng(3)
     np.save(data_dir / "x.npy", rng.normal(size=(45, 12)).astype(np.float32))
     np.save(data_dir / "y.npy", np.arange(45) % 3 + 1)
-    datasets.import_features(data_dir, "flat", data_dir / "x.npy", data_dir / "y.npy", ["a", "b", "c"], None)
+    featureimport.import_features(data_dir, "flat", data_dir / "x.npy", data_dir / "y.npy", ["a", "b", "c"], None)
     with start_studio(data_dir) as server:
         yield server
 

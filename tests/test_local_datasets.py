@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sweep.errors import ApiError, LocalStudioError
-from sweep.local import datasets
+from sweep.local import datasets, featureimport
 from sweep.local.validate import plan_layers, total_macs, validate_request
 from sweep.studio.models import SetKerasParameterRequest, VisualLayer
 
@@ -29,11 +29,13 @@ def test_default_projects(data_dir: Path) -> None:
     assert (raw.id, raw.name, raw.kind, raw.learn_block_ids) == (3, "keywords-raw", "raw", [6])
     assert (digits.id, digits.name, digits.learn_block_ids, digits.impulse_id) == (1, "digits", [3, 4], 1)
     assert (keywords.id, keywords.name, keywords.learn_block_ids, keywords.kind) == (2, "keywords", [5], "spectrogram")
-    x, y = datasets.load_arrays(digits)
+    x, y = datasets.load_arrays(digits, None)  # every sample; a train job reads the training category only
     assert x.shape == (1797, 8, 8, 1) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
     assert sorted(set(y.tolist())) == list(range(10)) and digits.labels == [str(i) for i in range(10)]
-    kx, ky = datasets.load_arrays(keywords)
+    assert len(datasets.load_arrays(digits)[0]) == 1797 - 360 and len(datasets.load_arrays(digits, "testing")[0]) == 360
+    kx, ky = datasets.load_arrays(keywords, None)
     assert kx.shape[1:] == (32, 16, 1) and np.bincount(ky).tolist() == [150] * 4
+    assert np.bincount(datasets.load_arrays(keywords, "testing")[1]).tolist() == [30] * 4  # stratified by class
     assert datasets.find_project(data_dir, "keywords").id == 2
     with pytest.raises(LocalStudioError):
         datasets.get_project(data_dir, 99)
@@ -68,23 +70,23 @@ def test_import_features_round_trip(tmp_path: Path, data_dir: Path) -> None:
     np.save(tmp_path / "X_train_features.npy", x)
     np.save(tmp_path / "y_train.npy", y1)
     (tmp_path / "labels.txt").write_text("a\nb\nc\n")
-    p = datasets.import_features(data_dir, "imp1", tmp_path / "X_train_features.npy", tmp_path / "y_train.npy",
+    p = featureimport.import_features(data_dir, "imp1", tmp_path / "X_train_features.npy", tmp_path / "y_train.npy",
                                  None, (3, 4))
     assert p.labels == ["a", "b", "c"] and p.input_shape == (3, 4) and p.kind == "features"
     assert p.learn_block_ids[0] not in (3, 4, 5)
-    got_x, got_y = datasets.load_arrays(datasets.get_project(data_dir, p.id))
+    got_x, got_y = datasets.load_arrays(datasets.get_project(data_dir, p.id), None)
     assert np.array_equal(got_x.reshape(30, 12), x) and np.array_equal(got_y, y1 - 1)
     onehot = np.eye(3)[y1 - 1]
     np.save(tmp_path / "y_onehot.npy", onehot)
-    q = datasets.import_features(data_dir, "imp2", tmp_path / "X_train_features.npy", tmp_path / "y_onehot.npy",
+    q = featureimport.import_features(data_dir, "imp2", tmp_path / "X_train_features.npy", tmp_path / "y_onehot.npy",
                                  ["x", "y", "z"], None)
     assert q.id != p.id and q.input_shape == (12,)
-    assert np.array_equal(datasets.load_arrays(q)[1], y1 - 1)
+    assert np.array_equal(datasets.load_arrays(q, None)[1], y1 - 1)
     with pytest.raises(LocalStudioError, match="imp1"):
-        datasets.import_features(data_dir, "imp1", tmp_path / "X_train_features.npy", tmp_path / "y_train.npy",
+        featureimport.import_features(data_dir, "imp1", tmp_path / "X_train_features.npy", tmp_path / "y_train.npy",
                                  None, None)
     with pytest.raises(LocalStudioError, match="input_shape"):
-        datasets.import_features(data_dir, "imp3", tmp_path / "X_train_features.npy", tmp_path / "y_train.npy",
+        featureimport.import_features(data_dir, "imp3", tmp_path / "X_train_features.npy", tmp_path / "y_train.npy",
                                  None, (5, 5))
 
 
@@ -118,7 +120,7 @@ def test_validate_conv_on_flat_features_needs_reshape(data_dir: Path, tmp_path: 
     x, y = np.zeros((4, 12), np.float32), np.array([1, 2, 1, 2])
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
-    p = datasets.import_features(data_dir, "flat", tmp_path / "x.npy", tmp_path / "y.npy", ["a", "b"], None)
+    p = featureimport.import_features(data_dir, "flat", tmp_path / "x.npy", tmp_path / "y.npy", ["a", "b"], None)
     with pytest.raises(ApiError, match="reshape"):
         validate_request(_req(visualLayers=[{"type": "conv2d"}]), p)
     validate_request(_req(visualLayers=[{"type": "reshape", "columns": 4}, {"type": "conv2d"}]), p)

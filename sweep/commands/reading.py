@@ -135,9 +135,13 @@ def best(study_file: Path, settings: Settings, *, storage: str | None = None, ap
         raise UsageError("--train trains the applied configuration: give --apply too")
     plan = _plain_plan(spec, settings, study) if apply else None  # the studio checked before anything is done
     write_models(spec, storage, settings, trials, model, sys.stderr)  # --model DIR: each trial's .tflite files
-    print(best_json(spec, trials) if as_json else best_text(spec, trials))
+    print(best_json(spec, trials, study) if as_json else best_text(spec, trials))
     if not as_json:
         _print_verdicts(study, spec, trials, sys.stdout)
+        from sweep.report.finals import finals_lines
+
+        for line in finals_lines(study):  # `sweep test`: validation beside test, never used to choose
+            print(line)
     if plan is not None:
         attrs = trials[0].user_attrs
         _apply(spec, study, settings, plan, trials[0].number, attrs.get("request") or {}, train=train,
@@ -240,7 +244,7 @@ def best_records(study: Path | StudySpec, settings: Settings, *, storage: str | 
     from sweep.report.status import chosen_trials
 
     spec, opened = open_study(study, settings, storage)
-    records: list[dict[str, Any]] = json.loads(best_json(spec, chosen_trials(opened, spec, trial)))
+    records: list[dict[str, Any]] = json.loads(best_json(spec, chosen_trials(opened, spec, trial), opened))
     return records
 
 

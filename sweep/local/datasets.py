@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -15,32 +15,38 @@ import numpy as np
 
 from sweep.errors import LocalStudioError
 from sweep.local import keywords_raw, rawdata
+from sweep.local.test_split import HeldOut, make_split, next_job_id
 
 __all__ = [
     "DEFAULT_SPLIT_SEED",
     "DIGITS_ID",
     "KEYWORDS_ID",
     "KEYWORDS_RAW_ID",
+    "Category",
     "LocalProject",
+    "Rows",
     "check_new_name",
     "default_projects",
     "ensure_default_projects",
+    "ensure_test_splits",
     "find_project",
     "get_project",
-    "import_features",
     "keywords_arrays",
     "list_projects",
     "load_arrays",
+    "load_rows",
     "load_signals",
     "new_project",
     "peek_project",
     "sample_count",
     "stored_at",
     "total_length_ms",
+    "write_arrays",
     "write_project_file",
 ]
 
 Kind = Literal["image", "spectrogram", "features", "raw"]
+Category = Literal["training", "testing"]  # a project's samples: the testing ones no train job reads (test_split.py)
 DIGITS_ID, KEYWORDS_ID, KEYWORDS_RAW_ID = 1, 2, 3
 _FIRST_FREE_BLOCK = 7  # learn blocks 3, 4 (digits), 5 (keywords) and 6 (keywords-raw) are the shipped ones
 KEYWORDS_SEED = 20240611
@@ -70,13 +76,16 @@ class LocalProject:
     # Its input_shape is (the longest sample's length, axes): the features' shape comes from its DSP block.
     frequency_hz: float | None = None
     axes: tuple[str, ...] | None = None
+    test_split: HeldOut | None = None  # its testing category (None: a project made before test splits)
 
     def to_json(self) -> dict[str, Any]:
-        d = {"id": self.id, "name": self.name, "kind": self.kind, "inputShape": list(self.input_shape),
-             "labels": list(self.labels), "impulseId": self.impulse_id,
-             "learnBlockIds": list(self.learn_block_ids), "splitSeed": self.split_seed}
+        d: dict[str, Any] = {"id": self.id, "name": self.name, "kind": self.kind, "inputShape": list(self.input_shape),
+                             "labels": list(self.labels), "impulseId": self.impulse_id,
+                             "learnBlockIds": list(self.learn_block_ids), "splitSeed": self.split_seed}
         if self.kind == "raw":
             d.update(frequencyHz=self.frequency_hz, axes=list(self.axes or ()))
+        if self.test_split is not None:
+            d["testSplit"] = self.test_split.to_json()
         return d
 
 
@@ -94,16 +103,20 @@ def _read(path: Path) -> LocalProject:
                             learn_block_ids=[int(v) for v in d["learnBlockIds"]], path=path,
                             split_seed=int(d.get("splitSeed", DEFAULT_SPLIT_SEED)),
                             frequency_hz=float(d["frequencyHz"]) if d["kind"] == "raw" else None,
-                            axes=tuple(str(v) for v in d["axes"]) if d["kind"] == "raw" else None)
+                            axes=tuple(str(v) for v in d["axes"]) if d["kind"] == "raw" else None,
+                            test_split=HeldOut.from_json(d["testSplit"]) if "testSplit" in d else None)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LocalStudioError(f"{file}: unreadable project file ({exc})") from exc
 
 
-def _write(project: LocalProject, x: np.ndarray, y: np.ndarray) -> None:
+def write_arrays(project: LocalProject, x: np.ndarray, y: np.ndarray) -> LocalProject:
+    """Store a project of features with its test split (made now); the project as written."""
     project.path.mkdir(parents=True, exist_ok=True)
     for name, arr in (("X.npy", x.astype(np.float32)), ("y.npy", y.astype(np.int64))):
         rawdata.save_npy(project.path / name, arr)
+    project = dataclasses.replace(project, test_split=make_split(y, next_job_id(project.path.parent.parent)))
     write_project_file(project)
+    return project
 
 
 def write_project_file(project: LocalProject) -> None:
@@ -178,10 +191,24 @@ def ensure_default_projects(data_dir: Path, *, raw: bool = True) -> None:
             continue
         if project.kind == "raw":
             project.path.mkdir(parents=True, exist_ok=True)
-            rawdata.write_signals(project.path, *keywords_raw.keywords_raw())
-            write_project_file(project)
+            signals, y = keywords_raw.keywords_raw()
+            rawdata.write_signals(project.path, signals, y)
+            write_project_file(dataclasses.replace(project, test_split=make_split(y, next_job_id(data_dir))))
         else:
-            _write(project, *arrays[project.name]())
+            write_arrays(project, *arrays[project.name]())
+
+
+def ensure_test_splits(data_dir: Path) -> list[LocalProject]:
+    """Give every project of ``data_dir`` made before test splits existed its split (recorded with the first job id
+    run with it in place); the projects that got one. Run by the local studio as it starts, before any job."""
+    upgraded = []
+    for project in list_projects(data_dir):
+        if project.test_split is None:
+            y = rawdata.read_signals(project.path)[1] if project.kind == "raw" else load_rows(project, None).y
+            project = dataclasses.replace(project, test_split=make_split(y, next_job_id(data_dir)))
+            write_project_file(project)
+            upgraded.append(project)
+    return upgraded
 
 
 def peek_project(data_dir: Path, name: str) -> LocalProject:
@@ -223,21 +250,49 @@ def find_project(data_dir: Path, name: str) -> LocalProject:
     raise LocalStudioError(f"no local project named {name!r} under {_projects_dir(data_dir)}")
 
 
-def load_arrays(project: LocalProject) -> tuple[np.ndarray, np.ndarray]:
-    """X as float32 (N, *input_shape) and y as int64 class indices (0-based)."""
+@dataclass(frozen=True)
+class Rows:
+    """Feature rows of one category: x (float32, (N, *input_shape)), y (int64 class indices), each row's sample id,
+    and whether rows are windows (several of a sample: a raw project's features)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    samples: np.ndarray
+    windows: bool
+
+
+def load_rows(project: LocalProject, category: Category | None = "training") -> Rows:
+    """The rows of the project's ``category`` (None: every row), in stored order. The one reader of feature rows:
+    a train job reads the training category, so no testing sample ever reaches it."""
     if project.kind == "raw":
         raise LocalStudioError(f"{project.path}: project {project.name!r} holds raw signals, not features "
                                "(load_signals reads them; its DSP block makes the features)")
     try:
         x = np.load(project.path / "X.npy", allow_pickle=False).astype(np.float32)
         y = np.load(project.path / "y.npy", allow_pickle=False).astype(np.int64)
+        windows = (project.path / "groups.npy").exists()  # a raw project's windows: each row's sample
+        samples = np.load(project.path / "groups.npy", allow_pickle=False).astype(np.int64) if windows \
+            else np.arange(len(y), dtype=np.int64)
     except (OSError, ValueError) as exc:
         raise LocalStudioError(f"{project.path}: cannot read dataset arrays ({exc})") from exc
-    return x.reshape((len(x), *project.input_shape)), y
+    x = x.reshape((len(x), *project.input_shape))
+    if category is not None:
+        testing = project.test_split.mask(samples) if project.test_split is not None else np.zeros(len(y), bool)
+        keep = testing if category == "testing" else ~testing
+        x, y, samples = x[keep], y[keep], samples[keep]
+    return Rows(x, y, samples, windows)
+
+
+def load_arrays(project: LocalProject, category: Category | None = "training") -> tuple[np.ndarray, np.ndarray]:
+    """X as float32 (N, *input_shape) and y as int64 class indices (0-based) of the category (see load_rows)."""
+    rows = load_rows(project, category)
+    return rows.x, rows.y
 
 
 def load_signals(project: LocalProject) -> tuple[list[np.ndarray], np.ndarray]:
-    """A raw project's signals, one float32 (length, axes) array per sample, and y as int64 class indices."""
+    """A raw project's signals, one float32 (length, axes) array per sample (a sample's id is its index), and y as
+    int64 class indices: every sample, of both categories (its DSP block windows them all; the windows' rows are
+    then read by category, see load_rows)."""
     if project.kind != "raw":
         raise LocalStudioError(f"{project.path}: project {project.name!r} holds {project.kind} features, "
                                "not raw signals")
@@ -270,71 +325,6 @@ def stored_at(project: LocalProject) -> datetime:
         return datetime.fromtimestamp(arrays.stat().st_mtime, UTC)
     except OSError as exc:
         raise LocalStudioError(f"{project.path}: cannot read dataset arrays ({exc})") from exc
-
-
-def _labels_from_file(y_path: Path) -> list[str] | None:
-    for name in ("labels.txt", "labels.json"):
-        file = y_path.parent / name
-        if file.exists():
-            text = file.read_text()
-            if name.endswith(".json"):
-                return [str(v) for v in json.loads(text)]
-            return [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return None
-
-
-def _decode_labels(y: np.ndarray, n_labels: int | None, y_path: Path) -> np.ndarray:
-    """One-hot (N, C) -> argmax; 1-D ints are 1-based as Edge Impulse exports them, unless a 0 occurs."""
-    if y.ndim == 2 and y.shape[1] > 1:
-        if not np.allclose(y.sum(axis=1), 1.0):
-            raise LocalStudioError(f"{y_path}: 2-D labels must be one-hot rows (got row sums != 1)")
-        decoded: np.ndarray = y.argmax(axis=1).astype(np.int64)
-        return decoded
-    y = y.reshape(-1)
-    if not np.issubdtype(y.dtype, np.number) or not np.all(np.equal(np.mod(y, 1), 0)):
-        raise LocalStudioError(f"{y_path}: labels must be integers or one-hot rows (got dtype {y.dtype})")
-    y = y.astype(np.int64)
-    if y.min() < 0:
-        raise LocalStudioError(f"{y_path}: negative label {int(y.min())}")
-    if y.min() >= 1:  # Edge Impulse exports 1-based class numbers
-        y = y - 1
-    if n_labels is not None and y.max() >= n_labels:
-        raise LocalStudioError(f"{y_path}: label {int(y.max()) + 1} but only {n_labels} label names")
-    return y
-
-
-def import_features(data_dir: Path, name: str, x_path: Path, y_path: Path, labels: list[str] | None,
-                    input_shape: tuple[int, ...] | None) -> LocalProject:
-    """Import an Edge Impulse dashboard export (X_train_features.npy, y_train.npy) as a new local project.
-
-    y: one-hot rows, or 1-based class numbers as Edge Impulse exports them (0-based if any 0
-    occurs). labels: the given list, else labels.txt (one per line) / labels.json beside y_path,
-    else "1".."C" (the exported class numbers). input_shape: default (F,) -> kind "features";
-    a 3-D shape makes an "image" project.
-    """
-    check_new_name(data_dir, name)
-    try:
-        x = np.load(x_path, allow_pickle=False)
-        y_raw = np.load(y_path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise LocalStudioError(f"cannot read {x_path} / {y_path}: {exc}") from exc
-    if x.ndim < 2 or len(x) == 0:
-        raise LocalStudioError(f"{x_path}: expected (N, F) features, got shape {x.shape}")
-    x = x.reshape(len(x), -1).astype(np.float32)
-    if len(y_raw) != len(x):
-        raise LocalStudioError(f"{y_path}: {len(y_raw)} labels for {len(x)} samples in {x_path}")
-    if labels is None:
-        labels = _labels_from_file(Path(y_path))
-    y = _decode_labels(y_raw, len(labels) if labels else None, Path(y_path))
-    if labels is None:
-        n = int(y_raw.shape[1]) if y_raw.ndim == 2 and y_raw.shape[1] > 1 else int(y.max()) + 1
-        labels = [str(i + 1) for i in range(n)]
-    shape = tuple(int(v) for v in input_shape) if input_shape else (x.shape[1],)
-    if math.prod(shape) != x.shape[1]:
-        raise LocalStudioError(f"input_shape {shape} has {math.prod(shape)} values, features have {x.shape[1]}")
-    project = new_project(data_dir, name, "image" if len(shape) == 3 else "features", shape, list(labels))
-    _write(project, x.reshape((len(x), *shape)), y)
-    return project
 
 
 def check_new_name(data_dir: Path, name: str) -> None:

@@ -4,13 +4,17 @@
 them (``config`` groups of ``{param, value, defaultValue, type, selectOptions, minVal, maxVal, readonly}``);
 ``POST /dsp/{dspId}`` merges ``{config: {param: "value"}}`` after checking each against that description;
 ``GET /dsp/{dspId}/metadata`` says which configuration and window the features came from and their shape;
-``GET /dsp/{dspId}/performance`` estimates the block's latency and RAM per device. A project of features
-shipped or imported precomputed has no DSP to run: no parameters, no cost. ``learn_inputs``: what a learn block
-trains on, from its DSP blocks' features (its ``KerasResponse.dependencies``).
+``GET /dsp/{dspId}/performance`` estimates the block's latency and RAM per device;
+``GET /dsp-data/{dspId}/x|y/{category}`` serves the block's features of one category (training or testing, see
+test_split.py) as NumPy arrays: x one row per window, y ``[class (1-based), sample id]`` per window, the project's
+test split described in the ``X-Sweep-Test-Split`` header. A project of features shipped or imported
+precomputed has no DSP to run: no parameters, no cost. ``learn_inputs``: what a learn block trains on, from its
+DSP blocks' features (its ``KerasResponse.dependencies``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -25,6 +29,7 @@ from sweep.local.bodies import describe, json_depth
 from sweep.local.features import input_block
 from sweep.local.routing import Ctx, Json, ok, read_body, route
 from sweep.local.views import dsp_body
+from sweep.studio.dsp_data import TEST_SPLIT_HEADER
 from sweep.studio.impulse_models import (
     DspConfigResponse,
     DspMetadataResponse,
@@ -161,8 +166,56 @@ def _per_window(ctx: Ctx, project: datasets.LocalProject, impulse: dict[str, Any
     return math.prod(int(v) for v in shape)
 
 
+_CATEGORIES = ("training", "testing", "validation", "post-processing")  # RawDataCategory, as the official client
+
+
+def _rows(ctx: Ctx, project: datasets.LocalProject, impulse: dict[str, Any], dsp: dict[str, Any],
+          category: str) -> datasets.Rows:
+    """The block's feature rows of ``category`` (ApiError when they are not generated, or stale)."""
+    if category not in _CATEGORIES:
+        raise ApiError(f"category must be one of {', '.join(_CATEGORIES)} (got {category!r})", status_code=400)
+    state = ctx.features.state(project, impulse, dsp)
+    if not state.generated:
+        why = "stale (its input block or DSP block changed since)" if state.stale else "not generated"
+        raise ApiError(f"the features of DSP block {dsp['id']} are {why}: run a generate-features job first",
+                       status_code=400)
+    view = project
+    if project.kind == "raw":
+        from sweep.local.raw_features import feature_project
+
+        view = feature_project(project, str((ctx.features.entry(project, dsp["id"]) or {})["key"]))
+    rows = datasets.load_rows(view, "testing" if category == "testing" else "training")
+    if category in ("validation", "post-processing"):  # a local project has no samples in these categories
+        return datasets.Rows(rows.x[:0], rows.y[:0], rows.samples[:0], rows.windows)
+    return rows
+
+
+async def dsp_data(request: Request, ctx: Ctx, project: datasets.LocalProject) -> Response:
+    """``GET /dsp-data/{dspId}/x|y/{category}``: the features (x) or labels (y) of the category's windows."""
+    import io
+
+    import numpy as np
+
+    if request.path_params["part"] not in ("x", "y"):
+        raise ApiError(f"no route {request.url.path}: dsp-data serves x (features) or y (labels)", status_code=404)
+    impulse, dsp = _block(ctx, project, request.path_params["dsp_id"])
+    if request.query_params.get("raw", "").lower() == "true":
+        raise ApiError("raw=true (the raw data of each window) is not served by the local studio: it serves the "
+                       "DSP block's output", status_code=400)
+    rows = _rows(ctx, project, impulse, dsp, request.path_params["category"])
+    if request.path_params["part"] == "x":
+        array = rows.x.reshape(len(rows.x), -1).astype(np.float32)
+    else:
+        array = np.stack([rows.y + 1, rows.samples], axis=1).astype(np.int64)
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    headers = {TEST_SPLIT_HEADER: json.dumps(project.test_split.header())} if project.test_split else {}
+    return Response(buffer.getvalue(), media_type="application/octet-stream", headers=headers)
+
+
 def dsp_routes() -> list[Route]:
     return [
+        route("/dsp-data/{dsp_id:int}/{part:str}/{category:str}", dsp_data, ["GET"]),
         route("/dsp/{dsp_id:int}", get_dsp, ["GET"]),
         route("/dsp/{dsp_id:int}", set_dsp, ["POST"]),
         route("/dsp/{dsp_id:int}/metadata", dsp_metadata, ["GET"]),

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from sweep.local.devices import TensorLife, peak_live_bytes
-from sweep.local.scores import classification_report, confusion_matrix
+from sweep.local.inference import make_interpreter, probabilities, score
 
 __all__ = ["Evaluation", "convert", "evaluate_tflite", "make_interpreter"]
 
@@ -40,17 +40,6 @@ class Evaluation:
     report: dict[str, Any]
     model_bytes: int
     arena_bytes: int
-
-
-def make_interpreter(model: bytes) -> Any:
-    """ai_edge_litert's interpreter when installed, else tf.lite.Interpreter."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return tf.lite.Interpreter(model_content=model, num_threads=1)
-    return Interpreter(model_content=model, num_threads=1)
 
 
 def convert(model: Any, x_train: np.ndarray, seed: int = 0) -> tuple[bytes, bytes]:
@@ -115,24 +104,8 @@ def arena_bytes(model: bytes) -> int:
 
 
 def evaluate_tflite(model: bytes, x: np.ndarray, y: np.ndarray, labels: list[str]) -> Evaluation:
-    """Run the whole validation split through the interpreter; loss = mean categorical cross-entropy."""
-    it = make_interpreter(model)
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    it.resize_tensor_input(inp["index"], [len(x), x.shape[1]])
-    it.allocate_tensors()
-    feed = x.astype(np.float32)
-    if inp["dtype"] == np.int8:
-        scale, zero = inp["quantization"]
-        feed = np.clip(np.round(feed / scale + zero), -128, 127).astype(np.int8)
-    it.set_tensor(inp["index"], feed)
-    it.invoke()
-    probs = it.get_tensor(out["index"]).astype(np.float32)
-    if out["dtype"] == np.int8:
-        scale, zero = out["quantization"]
-        probs = (probs - zero) * scale
-    pred = probs.argmax(axis=1)
-    p_true = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)
-    report = classification_report(y, pred, labels)
-    cm = confusion_matrix(y, pred, len(labels)).astype(float).tolist()
-    return Evaluation(loss=float(-np.log(p_true).mean()), accuracy=float((pred == y).mean()), confusion=cm,
-                      report=report, model_bytes=len(model), arena_bytes=arena_bytes(model))
+    """Run the whole validation split through the interpreter (inference.py: the statistic ``sweep test`` uses on
+    the testing windows too); loss = mean categorical cross-entropy."""
+    got = score(probabilities(model, x), y, labels)
+    return Evaluation(loss=got.loss, accuracy=got.accuracy, confusion=got.confusion, report=got.report,
+                      model_bytes=len(model), arena_bytes=arena_bytes(model))

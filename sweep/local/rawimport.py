@@ -8,6 +8,10 @@ key is the project's). WAV: PCM of 8, 16, 24 or 32 bits or IEEE float, plain or 
 number of channels; the axes are ``audio`` (mono) or ``audio1``..``audioN``, and values are kept in int16 units
 (full scale 32768) whatever the bit depth, as Studio shows audio.
 
+Categories: a file is in the testing category when Studio's ``info.labels`` says so (its ``category``), or else
+when a folder between it and the folder given is named ``testing`` (Studio's export: ``training/`` and
+``testing/``); the project's test split is then those files (see test_split.py), else one is made.
+
 Labels: an ``info.labels`` file (Studio's exporter format) in a file's folder, or above it up to the folder
 given, names the label of each file it lists; otherwise ``label_from``: ``name`` takes the file name up to its
 first dot (Studio exports ``label.xxxx.json``), ``folder`` the folder the file is in, ``auto`` (the default) the
@@ -17,6 +21,7 @@ axes. Everything is read and checked before anything is written: a refused impor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -31,6 +36,7 @@ import numpy as np
 
 from sweep.errors import LocalStudioError
 from sweep.local import datasets, rawdata
+from sweep.local.test_split import make_split, next_job_id
 
 __all__ = ["LabelFrom", "import_raw"]
 
@@ -181,11 +187,13 @@ def _files(paths: Sequence[Path]) -> dict[Path, Path]:
     return found
 
 
-def _info_labels(files: dict[Path, Path]) -> dict[Path, str]:
-    """The labels Studio's ``info.labels`` files give the files, from the files' folders up to the folder given."""
+def _info_labels(files: dict[Path, Path]) -> tuple[dict[Path, str], dict[Path, str]]:
+    """The labels and categories Studio's ``info.labels`` files give the files, from the files' folders up to the
+    folder given."""
     folders = {d for file, root in files.items() for d in (file.parent, *file.parent.parents)
                if d == root or root in d.parents}
     labels: dict[Path, str] = {}
+    categories: dict[Path, str] = {}
     for info in sorted(d / "info.labels" for d in folders if (d / "info.labels").is_file()):
         try:
             entries = json.loads(info.read_text(encoding="utf-8"))["files"]
@@ -197,9 +205,19 @@ def _info_labels(files: dict[Path, Path]) -> dict[Path, str]:
                 if label.get("type") != "label" or not isinstance(label.get("label"), str):
                     raise _bad(info, f"files[{i}].label", "only single-label samples can be imported", label)
                 labels[target] = label["label"]
+                if entry.get("category") is not None:
+                    categories[target] = str(entry["category"])
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise LocalStudioError(f"{info}: not a readable info.labels file ({exc!r})") from exc
-    return labels
+    return labels, categories
+
+
+def _category(file: Path, root: Path, given: dict[Path, str]) -> str:
+    """``testing`` or ``training``: as info.labels says, else by a ``testing`` folder under the folder given."""
+    if file in given:
+        return "testing" if given[file] == "testing" else "training"
+    inside = file.parent.relative_to(root).parts if root in file.parents else ()
+    return "testing" if "testing" in inside else "training"
 
 
 def _label(file: Path, label_from: LabelFrom, given: dict[Path, str]) -> str:
@@ -207,6 +225,9 @@ def _label(file: Path, label_from: LabelFrom, given: dict[Path, str]) -> str:
         return given[file]
     by_name = label_from == "name" or (label_from == "auto" and len(file.name.split(".")) >= 3)
     label = file.name.split(".")[0] if by_name else file.parent.name
+    if not by_name and label in ("training", "testing"):
+        raise _bad(file, "label", f"its folder {label!r} is a category, not a label: name the file "
+                   f"<label>.<anything>{file.suffix} or put it in {label}/<label>/")
     if not label.strip():
         raise _bad(file, "label", f"the file's {'name' if by_name else 'folder'} gives no label", label)
     return label
@@ -221,10 +242,11 @@ def _check_alike(file: Path, signal: _Signal, first_file: Path, first: _Signal) 
                    "must have the same axes")
 
 
-def read_samples(paths: Sequence[Path], label_from: LabelFrom = "auto") -> tuple[list[_Signal], list[str]]:
-    """Every file's signal and label, checked alike; LocalStudioError naming the first bad file."""
+def read_samples(paths: Sequence[Path], label_from: LabelFrom = "auto"
+                 ) -> tuple[list[_Signal], list[str], list[str]]:
+    """Every file's signal, label and category, checked alike; LocalStudioError naming the first bad file."""
     found = _files(paths)
-    given = _info_labels(found)
+    given, categories = _info_labels(found)
     files = list(found)
     signals: list[_Signal] = []
     labels: list[str] = []
@@ -237,19 +259,22 @@ def read_samples(paths: Sequence[Path], label_from: LabelFrom = "auto") -> tuple
     if len(set(labels)) < 2:
         raise LocalStudioError(f"{len(files)} files with the one label {labels[0]!r}: a classifier needs at "
                                "least two (see --label-from)")
-    return signals, labels
+    return signals, labels, [_category(file, found[file], categories) for file in files]
 
 
 def import_raw(data_dir: Path, name: str, paths: Sequence[Path],
                label_from: LabelFrom = "auto") -> tuple[datasets.LocalProject, Counter[str]]:
     """Import the files as the new raw project ``name``; returns it and how many samples each label has."""
     datasets.check_new_name(data_dir, name)
-    signals, labels = read_samples(paths, label_from)
+    signals, labels, categories = read_samples(paths, label_from)
     names = sorted(set(labels))  # Studio orders classes alphabetically
     y = np.asarray([names.index(label) for label in labels], dtype=np.int64)
     first = signals[0]
     project = datasets.new_project(data_dir, name, "raw", (max(len(s.values) for s in signals), len(first.axes)),
                                    names, frequency_hz=first.hz, axes=first.axes)
+    testing = np.asarray([c == "testing" for c in categories])
+    project = dataclasses.replace(project, test_split=make_split(y, next_job_id(data_dir),
+                                                                 testing if testing.any() else None))
     created = not project.path.exists()
     try:
         project.path.mkdir(parents=True, exist_ok=True)

@@ -121,6 +121,7 @@ def _build_app(data_dir: Path, api_key: str | None, *, max_impulses: int, **mana
     from sweep.local.store import load_or_create_api_key
 
     datasets.ensure_default_projects(data_dir)
+    datasets.ensure_test_splits(data_dir)  # projects made before test splits: theirs, before any job runs
     key = api_key or load_or_create_api_key(data_dir)
     manager = JobManager(data_dir, **manager_options)
     project_socket = ProjectSocket(manager)

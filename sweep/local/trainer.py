@@ -2,6 +2,8 @@
 
 How request fields are honoured (anything not listed that the local studio cannot do fails the job):
 - visualLayers: see sweep/local/validate.py for the layer rules; transfer_* layers -> JobFailed.
+- The data: the project's training category only (its testing category, test_split.py, is never read by a
+  train job); ``samples.json`` in the job's directory names the sample ids of the training and validation sides.
 - trainingCycles / learningRate (Adam) / batchSize / trainTestSplit (validation fraction, stratified
   by label; unstratified with a log note if a class is too small): defaults 30 / 0.005 / 32 / 0.2. The
   split is seeded by the project (``splitSeed``), so all its jobs share one validation set for a given
@@ -29,6 +31,7 @@ How request fields are honoured (anything not listed that the local studio canno
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import time
@@ -45,7 +48,7 @@ import numpy as np
 
 from sweep.errors import ApiError, JobFailed
 from sweep.local import augment, devices, evaluate, fitting, scores
-from sweep.local.datasets import LocalProject, load_arrays
+from sweep.local.datasets import LocalProject, load_rows
 from sweep.local.layers import build_model, layer_summary
 from sweep.local.validate import plan_layers, refusals, total_macs, validate_request
 from sweep.studio.models import (
@@ -175,19 +178,25 @@ def _convert_and_evaluate(core: keras.Model, r: SetKerasParameterRequest, projec
     return metrics
 
 
-def _data(project: LocalProject, split: float, log: Callable[[str], None]
+def _data(project: LocalProject, split: float, log: Callable[[str], None], workdir: Path
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x_train, y_train, x_val, y_val), flat features; the log says the sizes and which validation samples."""
-    x, y = load_arrays(project)
-    groups_file = project.path / "groups.npy"  # windows of a raw project's samples: split by sample
-    if groups_file.exists():
-        tr, val = _split_by_sample(y, np.load(groups_file), split, project.split_seed, log)
+    """(x_train, y_train, x_val, y_val), flat features, from the project's training category only (its testing
+    category is never read here); the log says the sizes and which validation samples, and ``samples.json`` in
+    ``workdir`` names the sample ids each side used."""
+    rows = load_rows(project, "training")
+    x, y = rows.x, rows.y
+    if rows.windows:  # windows of a raw project's samples: split by sample
+        tr, val = _split_by_sample(y, rows.samples, split, project.split_seed, log)
     else:
         tr, val = _split(y, split, project.split_seed, log)
     x = x.reshape(len(x), math.prod(project.input_shape))
-    log(f"Dataset {project.name}: {len(tr)} training, {len(val)} validation samples, {len(project.labels)} classes")
+    held = len(project.test_split.samples) if project.test_split is not None else 0
+    log(f"Dataset {project.name}: {len(tr)} training, {len(val)} validation samples, {len(project.labels)} classes"
+        f" ({held} testing samples held out, never read by a train job)")
     log(f"Validation split: {len(val)} samples, split seed {project.split_seed}, "
         f"indices sha256 {validation_digest(val)}")
+    used = {side: sorted({int(v) for v in rows.samples[at]}) for side, at in (("training", tr), ("validation", val))}
+    (workdir / "samples.json").write_text(json.dumps(used))
     return x[tr], y[tr], x[val], y[val]
 
 
@@ -217,7 +226,7 @@ def train(request: SetKerasParameterRequest, project: LocalProject, *, workdir: 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
-    x_tr, y_tr, x_val, y_val = _data(project, r.train_test_split or DEFAULTS["train_test_split"], log)
+    x_tr, y_tr, x_val, y_val = _data(project, r.train_test_split or DEFAULTS["train_test_split"], log, workdir)
     n_classes, n_features = len(project.labels), x_tr.shape[1]
     log(f"Training seed {seed}")
     keras.utils.set_random_seed(seed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import optuna
 from optuna.trial import FrozenTrial
 
 from sweep.report.versus import quantity
@@ -37,10 +38,25 @@ def _one(spec: StudySpec, trial: FrozenTrial) -> dict[str, Any]:
     }
 
 
-def best_json(spec: StudySpec, trials: list[FrozenTrial]) -> str:
+def _test(study: optuna.Study | None, trial: FrozenTrial) -> dict[str, Any]:
+    """``sweep test``'s figures of the trial (``test``: per model type the accuracy, windows, 95 % Wilson interval
+    and the validation - test gap), when it was tested."""
+    from sweep.report.finals import finals, wilson
+
+    final = next((f for f in finals(study) if f.of == trial.number and f.repeat == 0), None) if study else None
+    if final is None:
+        return {}
+    return {"test": {kind: {"accuracy": fig.accuracy, "windows": fig.n, "interval_95": list(wilson(fig.correct, fig.n)),
+                            "validation_test_gap": final.gap(kind), "trained_before_split": final.before_split}
+                     for kind, fig in final.test.items()}}
+
+
+def best_json(spec: StudySpec, trials: list[FrozenTrial], study: optuna.Study | None = None) -> str:
     """A JSON list, in trial order: ``trial``, ``objectives``, ``metrics``, ``seed``, ``job_id``, ``request``
-    (and ``impulse``: the DSP parameters and window a whole-impulse trial set first)."""
-    return json.dumps([_one(spec, t) for t in sorted(trials, key=lambda t: t.number)], indent=2, sort_keys=True)
+    (and ``impulse``: the DSP parameters and window a whole-impulse trial set first; ``test``: what ``sweep test``
+    measured on the testing data, never used to choose)."""
+    return json.dumps([{**_one(spec, t), **_test(study, t)} for t in sorted(trials, key=lambda t: t.number)],
+                      indent=2, sort_keys=True)
 
 
 def best_text(spec: StudySpec, trials: list[FrozenTrial]) -> str:

@@ -43,6 +43,8 @@ def write_report(study: optuna.Study, out_dir: Path, *, study_file: str | None =
     page_sections = [sections.summary_section(r, study_file or study.user_attrs.get("study_file"))]
     if (confirmed := sections.confirmed_section(r)) is not None:
         page_sections.append(confirmed)
+    if (finals := sections.finals_section(r)) is not None:
+        page_sections.append(finals)
     page_sections += _page_sections(r)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = Page(f"Sweep report: {study.study_name}",

@@ -24,7 +24,8 @@ from sweep.report.params import ParamNames
 from sweep.report.versus import confirmed_lines, versus_baseline
 from sweep.units import POINTS, duration, metric_text
 
-__all__ = ["IMPORTANCE_MAX_TRIALS", "IMPORTANCE_RELIABLE_TRIALS", "Report", "failed_section", "front_sections",
+__all__ = ["IMPORTANCE_MAX_TRIALS", "IMPORTANCE_RELIABLE_TRIALS", "Report", "failed_section", "finals_section",
+           "front_sections",
            "history_section", "importance_section", "model_sections", "parameters_section", "summary_section",
            "top_section"]
 
@@ -152,6 +153,35 @@ def confirmed_section(r: Report) -> Section | None:
     sec = Section("Confirmed", [Text("Each configuration retrained with other seeds (its original training "
                                      "first): mean ± standard deviation over its trainings.")])
     sec.blocks.extend(Text(line) for line in lines)
+    return sec
+
+
+def finals_section(r: Report) -> Section | None:
+    """``sweep test``: each tested finalist's validation beside its test accuracy, and what the gap means."""
+    from sweep.report.finals import GAP_MEANS, KINDS, chosen_on_validation, finals, repeat_lines
+
+    tested = [f for f in finals(r.study) if f.repeat == 0]
+    if not tested:
+        return None
+    rows = []
+    for final in tested:
+        for kind in (k for k in KINDS if k in final.test):
+            validation, gap = final.validation.get(kind), final.gap(kind)
+            rows.append({"finalist": final.label + (" *" if final.before_split else ""), "model": kind,
+                         "validation": validation.text() if validation else "-", "test": final.test[kind].text(),
+                         "validation - test gap": "-" if gap is None else POINTS.text(gap)})
+    record = tested[0].record
+    sec = Section("Finals: validation beside test", [
+        Text("Each finalist's kept models on the project's testing data (`sweep test`), held out of every train job: "
+             "accuracy (argmax per window, as validation), with its 95 % Wilson interval and the number of windows. "
+             f"{chosen_on_validation(r.study)}"),
+        Table(pd.DataFrame(rows)),
+        Text(f"{GAP_MEANS} Testing data: DSP block {record.dsp_id}"
+             + (f", {record.samples} samples." if record.samples is not None else "."))])
+    sec.blocks += [Text(line) for line in repeat_lines(r.study)]
+    if any(f.before_split for f in finals(r.study)):
+        sec.blocks.append(Text("* trained before the project's test split was made: it may have trained on what is "
+                               "now the testing data, so its test figure is not a held-out one.", "note"))
     return sec
 
 

@@ -16,6 +16,7 @@ spectrogram-like output; ``width`` counts its frames).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sweep.errors import JobFailed, SweepAborted
@@ -85,6 +86,9 @@ class ImpulsePrep:
         self._positions: dict[str, int] | None = None
         self._impulse_of: dict[int, int] = {}  # learn block -> the impulse that holds it
         self._dsp_of: dict[int, list[int]] = {}  # learn block -> the DSP blocks feeding it (from prepare)
+        self.started: list[int] = []  # the generate-features jobs it started, in order (their compute is counted)
+        self.before_job: Callable[[], None] | None = None  # called before the slot is changed for new features
+        # (may refuse by raising: then nothing was changed)
 
     def prepare(self, work: TrialRun) -> TrainRequest:
         """Make the slot's impulse and features match the trial's settings; the request to send (columns set)."""
@@ -151,6 +155,8 @@ class ImpulsePrep:
 
     def _apply(self, label: str, impulse: Impulse, wanted: dict[int, dict[str, str]], window: dict[str, int],
                dsp_ids: list[int]) -> None:
+        if self.before_job is not None:  # before anything changes: a refusal leaves the slot as it was
+            self.before_job()
         for dsp_id, config in wanted.items():
             self.backend.set_dsp_config(dsp_id, config)
         if window and self._set_window(impulse, window):
@@ -160,6 +166,8 @@ class ImpulsePrep:
                            + ", ".join(f"{k}={v}" for k, v in window.items()) + "); generating its features")
         for dsp_id in dsp_ids:
             job_id = self.backend.generate_features(dsp_id)
+            with self._lock:
+                self.started.append(job_id)
             job = self.follower.wait(job_id, kind="features")
             if not job.finished_successful:
                 why, tail = self.follower.reason(job)

@@ -29,7 +29,7 @@ from sweep.study.spec import StudySpec
 from sweep.study.storage_url import journal_path
 
 __all__ = ["MODEL_FILES", "ArtifactPlace", "KeptFile", "KeptModels", "artifact_place", "export_models",
-           "kept_models"]
+           "kept_models", "model_bytes"]
 
 MODEL_FILES = "model_files"  # user attr of a complete trial: the model files kept (KeptModels)
 SUFFIX = ".artifacts"
@@ -107,24 +107,35 @@ def kept_models(trial: FrozenTrial) -> KeptModels | None:
         return None
 
 
-def _export(store_dir: Path, trial: FrozenTrial, kept: KeptModels, out: Path) -> list[Path]:
-    """The trial's kept files copied into ``out``, their sha256 checked."""
+def model_bytes(store_dir: Path, trial: FrozenTrial, kept: KeptModels, kind: str) -> bytes:
+    """The trial's kept ``kind`` model file, read from the store and its sha256 checked (UsageError otherwise)."""
     from optuna.artifacts import FileSystemArtifactStore, download_artifact
     from optuna.artifacts.exceptions import ArtifactNotFound
 
-    store, written = FileSystemArtifactStore(store_dir), []
+    item = kept.files()[kind]
+    with tempfile.TemporaryDirectory() as tmp:
+        part = Path(tmp) / "part"
+        try:
+            download_artifact(artifact_store=FileSystemArtifactStore(store_dir), file_path=str(part),
+                              artifact_id=item.artifact_id)
+        except ArtifactNotFound:
+            raise UsageError(f"trial {trial.number}'s {kind} model (artifact {item.artifact_id}) is not in "
+                             f"{store_dir}; is SWEEP_ARTIFACTS_DIR the directory the run kept it in?") from None
+        data = part.read_bytes()
+    if hashlib.sha256(data).hexdigest() != item.sha256:
+        raise UsageError(f"trial {trial.number}'s {kind} model in {store_dir} is not the file it kept "
+                         f"(its sha256 is not {item.sha256})")
+    return data
+
+
+def _export(store_dir: Path, trial: FrozenTrial, kept: KeptModels, out: Path) -> list[Path]:
+    """The trial's kept files copied into ``out``, their sha256 checked."""
+    written = []
     for kind, item in kept.files().items():
         target = out / Path(item.file).name
         with tempfile.TemporaryDirectory(dir=out) as tmp:
             part = Path(tmp) / "part"
-            try:
-                download_artifact(artifact_store=store, file_path=str(part), artifact_id=item.artifact_id)
-            except ArtifactNotFound:
-                raise UsageError(f"trial {trial.number}'s {kind} model (artifact {item.artifact_id}) is not in "
-                                 f"{store_dir}; is SWEEP_ARTIFACTS_DIR the directory the run kept it in?") from None
-            if hashlib.sha256(part.read_bytes()).hexdigest() != item.sha256:
-                raise UsageError(f"trial {trial.number}'s {kind} model in {store_dir} is not the file it kept "
-                                 f"(its sha256 is not {item.sha256})")
+            part.write_bytes(model_bytes(store_dir, trial, kept, kind))
             part.replace(target)
         written.append(target)
     return written

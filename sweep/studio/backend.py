@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sweep.studio.downloads import Download
+from sweep.studio.dsp_data import WindowData
 from sweep.studio.impulse_models import (
     DspConfigResponse,
     DspDevicePerformance,
@@ -32,7 +33,7 @@ from sweep.studio.models import (
 )
 from sweep.studio.socket import JobStream
 
-__all__ = ["Backend", "ImpulseSettings", "Impulses", "JobEvents", "Jobs", "Models", "Project", "Training"]
+__all__ = ["Backend", "DspData", "ImpulseSettings", "Impulses", "JobEvents", "Jobs", "Models", "Project", "Training"]
 
 
 class Jobs(Protocol):
@@ -140,6 +141,13 @@ class Models(Protocol):
 
     def download_model(self, learn_id: int, model_download_id: str) -> bytes:
         """A file of the learn block's latest trained model (``model_download_id`` from :meth:`downloads`)."""
+
+
+class DspData(Protocol):
+    """A DSP block's output over a category's windows (``sweep test`` reads the testing category's)."""
+
+    def dsp_data(self, dsp_id: int, category: str, n_classes: int) -> WindowData:
+        """Features and labels of the category's windows, checked against the learn block's ``n_classes``."""
 
 
 class Backend(Jobs, Training, Project, Impulses, ImpulseSettings, Models, Protocol):

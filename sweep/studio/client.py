@@ -19,6 +19,7 @@ import httpx
 
 from sweep.errors import ApiError, ProtocolError, TransientError
 from sweep.studio.downloads import Download, ProjectDownloadsResponse
+from sweep.studio.dsp_data import TEST_SPLIT_HEADER, WindowData, window_data
 from sweep.studio.impulse_models import (
     CloneImpulseRequest,
     CreateImpulseResponse,
@@ -226,6 +227,14 @@ class StudioClient:
     def download_model(self, learn_id: int, model_download_id: str) -> bytes:
         """A file of the learn block's latest trained model, by its id in :meth:`downloads`."""
         return self._t.fetch(self._route("learn-data", learn_id, "model", quote(model_download_id, safe="")))
+
+    def dsp_data(self, dsp_id: int, category: str, n_classes: int) -> WindowData:
+        """A DSP block's output over one category's windows (``GET /dsp-data/{dspId}/x|y/{category}``: NumPy
+        features and labels, see :mod:`sweep.studio.dsp_data`), checked against the block's ``n_classes``."""
+        x_route = self._route("dsp-data", dsp_id, "x", category)
+        features = self._t.fetch(x_route)
+        labels = self._t.fetch_response(self._route("dsp-data", dsp_id, "y", category))
+        return window_data(features, labels.content, labels.headers.get(TEST_SPLIT_HEADER), x_route, n_classes)
 
     # ---- impulses and DSP blocks ----------------------------------------------------------------
 

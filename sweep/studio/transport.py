@@ -119,6 +119,10 @@ class Transport:
     def fetch(self, route: str, *, params: dict[str, str] | None = None) -> bytes:
         """A file's bytes (a GET, retried as :meth:`call` is). A redirect is followed once, without the key
         when it leaves the API's host; a JSON answer is an error (``success: false``), never the file."""
+        return self.fetch_response(route, params=params).content
+
+    def fetch_response(self, route: str, *, params: dict[str, str] | None = None) -> httpx.Response:
+        """The answer holding a file, checked as :meth:`fetch` checks it (its headers too, for the caller)."""
         started, retry = self.clock(), 0
         while True:
             try:
@@ -143,13 +147,13 @@ class Transport:
         request.headers.pop("x-api-key", None)  # a storage host (a signed URL) must never see the key
         return self.http.send(request, auth=None)
 
-    def _file(self, response: httpx.Response, route: str) -> bytes:
+    def _file(self, response: httpx.Response, route: str) -> httpx.Response:
         self.check(response, "GET", route)
         if "json" in response.headers.get("content-type", "").lower():
             self.parse(response, _Answer, "GET", route)  # Studio's error inside a 200
             raise ProtocolError("the answer is JSON, not the file asked for", method="GET", route=route,
                                 status_code=response.status_code)
-        return response.content
+        return response
 
     def check(self, response: httpx.Response, method: str, route: str) -> None:
         """An error for any answer but a 2xx: refused key, refusal (4xx), server trouble, or an odd status."""
