@@ -45,14 +45,27 @@ def append_log(path: Path, text: str) -> None:
 
 
 def read_log(path: Path) -> list[tuple[str, str]]:
-    """All log lines, oldest first, as (created, data)."""
+    """All log lines, oldest first, as (created, data).
+
+    The file's order is the order the lines were written; two writers (the server and a job's worker) take
+    their stamps before their appends, so a stamp can come out a fraction of a millisecond before the line
+    above it: such a stamp is raised to the one above, and ``created`` never goes back in file order."""
     try:
         raw = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return []
     out = []
+    latest: datetime | None = None
     for line in raw.splitlines():
         stamp, _, data = line.partition("\t")
+        if stamp:
+            try:
+                when = datetime.fromisoformat(stamp)
+            except ValueError:
+                when = None
+            if when is not None and latest is not None and when < latest:
+                stamp, when = latest.isoformat(), latest
+            latest = when or latest
         out.append((stamp, data))
     return out
 
