@@ -253,10 +253,12 @@ def test_a_trial_retrained_with_its_seed_gives_its_metrics_again(ws: Path, digit
     proc = _sweep(ws, "best", str(digits_run.path), "--trial", str(trial.number), "--apply", "--train", "--json")
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stderr.splitlines() if "trained it there: job" in x)
-    shown = dict(part.rsplit(" ", 1) for part in line.split("; ", 1)[1].split(", "))
+    # "float32.accuracy 97.22 %, float32.loss 0.0912, ...": accuracy in %, as every line of sweep shows it
+    shown = {key: float(value) / (100 if unit else 1) for key, value, unit in
+             re.findall(r"([\w.-]+) (-?[\d.]+)( %)?", line.split("; ", 1)[1])}
     metrics = trial.user_attrs["metrics"]
     assert {"float32.accuracy", "int8.accuracy", "float32.loss", "int8.loss"} <= set(shown)
-    assert all(float(v) == pytest.approx(metrics[k], abs=5e-4) for k, v in shown.items()), (shown, metrics)
+    assert all(v == pytest.approx(metrics[k], abs=5e-4) for k, v in shown.items()), (shown, metrics)
     assert int(line.split("trained it there: job ")[1].split(";")[0]) != trial.user_attrs["job_id"]
 
 
