@@ -23,6 +23,7 @@ from sweep.local.logtail import LogTail
 from sweep.local.socket_tokens import SocketTokens, query_token
 from sweep.local.store import append_log, read_log
 from sweep.studio.models import GetJobResponse, LogStdoutResponse, SocketTokenResponse, StartJobResponse
+from sweep.studio.socket import in_order_client
 
 from local_fixtures import (  # noqa: F401
     http_client,
@@ -78,10 +79,14 @@ def _finished(http: httpx.Client, job_id: int, timeout: float = 120.0) -> Any:
 
 
 class Follower:
-    """A plain socket.io client (websocket transport) on the project socket; records each event and when it came."""
+    """A socket.io client (websocket transport) on the project socket; records each event and when it came.
+
+    python-socketio's plain Client handles each message in a thread of its own, so under load it can record a
+    burst of lines out of the order they came in; what the server sent is checked here, so the follower handles
+    them in the connection's reading thread, as sweep's own client does (``in_order_client``)."""
 
     def __init__(self) -> None:
-        self.sio = socketio.Client(reconnection=False)
+        self.sio = in_order_client()(reconnection=False)
         self._lock = threading.Lock()
         self.events: list[tuple[float, str, Any]] = []
         self.disconnected = threading.Event()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["JobStream", "ProjectSocket"]
+__all__ = ["JobStream", "ProjectSocket", "in_order_client"]
 
 log = logging.getLogger("sweep.studio.socket")
 
@@ -25,7 +25,7 @@ log = logging.getLogger("sweep.studio.socket")
 _EVENT_PACKET = "2"  # socket.io's packet type of an event (a disconnect, "1", joins the reading thread)
 
 
-def _in_order_client() -> Any:
+def in_order_client() -> Any:
     """python-socketio's Client, but handling each message in the connection's reading thread: engine.io's
     client starts a thread per message, which can reorder a burst of a job's lines (an epoch's numbers
     must follow its ``Epoch i/n`` line). Our handlers only append to a list, so nothing waits on them."""
@@ -83,7 +83,7 @@ class ProjectSocket:
         root = f"{parts.scheme}://{parts.netloc}"
         self._streams: dict[int, JobStream] = {}
         self._lock = threading.Lock()
-        self._sio = _in_order_client()(reconnection=True, logger=False, engineio_logger=False)
+        self._sio = in_order_client()(reconnection=True, logger=False, engineio_logger=False)
         self._sio.on("connect", self._on_connect)
         self._sio.on("*", self._on_any)
         self._sio.on("job-finished", self._on_finished)
