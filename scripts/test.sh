@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs (Chromium for the report test, a venv with sweep[test]),
 # run the code checks (scripts/check.sh: ruff, mypy --strict, import contracts, sizes), then the
-# tests. Extra arguments go to pytest. Used by .ci/run and the README.
+# tests. Extra arguments go to pytest (run as given, in one process). Used by .ci/run and the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -31,10 +31,24 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[test]'
 bash scripts/check.sh
 set +e
-.venv/bin/python -m pytest "$@"
-rc=$?
-if [ "$rc" -eq 5 ]; then
-  echo "pytest collected no tests: failing on purpose" >&2
-  exit 1
+# pytest's exit code 5 (no tests collected) fails on purpose: a suite that ran nothing did not pass.
+run_pytest() {
+  .venv/bin/python -m pytest "$@"
+  local rc=$?
+  if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests ($*): failing on purpose" >&2
+    return 1
+  fi
+  return "$rc"
+}
+if [ "$#" -gt 0 ]; then  # the tests asked for, as pytest takes them
+  run_pytest "$@"
+  exit $?
 fi
-exit "$rc"
+# The whole suite: two files at a time on the 2 cores, then the files that bound wall-clock times alone
+# (the `serial` mark, tests/conftest.py), so no other test's training skews their clocks.
+run_pytest -n 2 --dist loadfile -m "not serial"
+parallel_rc=$?
+run_pytest -m serial
+serial_rc=$?
+[ "$parallel_rc" -eq 0 ] && [ "$serial_rc" -eq 0 ]
