@@ -10,8 +10,11 @@ a model is run, so importing it costs NumPy alone.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +43,6 @@ def make_interpreter(model: bytes) -> Any:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        import os
-
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
@@ -51,9 +52,30 @@ def make_interpreter(model: bytes) -> Any:
     return Interpreter(model_content=model, num_threads=1)
 
 
-def probabilities(model: bytes, x: np.ndarray) -> np.ndarray:
+@contextlib.contextmanager
+def _native_logs_muted() -> Iterator[None]:
+    """File descriptor 2 to /dev/null: what TensorFlow's and TFLite's C++ write there on first use (absl's
+    "before InitializeLog", oneDNN, the XNNPACK delegate) ignores TF_CPP_MIN_LOG_LEVEL. For a command's own
+    terminal; a Python exception is raised after the descriptor is back, so nothing of ours is lost."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def probabilities(model: bytes, x: np.ndarray, *, mute_native_logs: bool = False) -> np.ndarray:
     """The model's class probabilities (float32, (N, classes)) for rows ``x`` (each reshaped to the model's input
-    when its size matches; ValueError naming both sizes when it does not)."""
+    when its size matches; ValueError naming both sizes when it does not). ``mute_native_logs``: for a command
+    run in a terminal (``sweep test``), keep the interpreter's C++ start-up lines off it."""
+    with _native_logs_muted() if mute_native_logs else contextlib.nullcontext():
+        return _probabilities(model, x)
+
+
+def _probabilities(model: bytes, x: np.ndarray) -> np.ndarray:
     it = make_interpreter(model)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     per_row = [int(v) for v in inp["shape"][1:]]

@@ -113,7 +113,7 @@ class Tester:
         for kind, item in kept.files().items():
             model = model_bytes(self.store_dir, trial, kept, kind)
             try:
-                got = score(probabilities(model, data.windows.x), data.windows.y, labels)
+                got = score(probabilities(model, data.windows.x, mute_native_logs=True), data.windows.y, labels)
             except ValueError as exc:
                 raise UsageError(f"{finalist.label}'s {kind} model cannot score the testing windows of DSP block "
                                  f"{data.dsp_id}: {exc}") from None
