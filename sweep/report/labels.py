@@ -16,11 +16,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
-__all__ = ["Labels", "place_labels"]
+__all__ = ["LABEL_GAP_PT", "Labels", "place_labels"]
 
 FONT_SIZE = 7
 _SAME_SPOT_PX = 3.0  # points closer than this (display pixels) are one spot, with one label
 _POINT_PX = 3.5  # a label keeps this far from the centre of any point it does not name
+# two labels keep at least this gap (points): "21" flush against "4, 17" reads as trial 214
+LABEL_GAP_PT = 3.0
 _Place = tuple[tuple[int, int], Literal["left", "center", "right"], Literal["bottom", "center", "top"]]
 # (dx, dy) offsets in points and the text's alignment: beside the point, the upper right first
 _PLACES: list[_Place] = [
@@ -66,9 +68,10 @@ def _covers(box: Bbox, points: np.ndarray, own: np.ndarray) -> bool:
     return bool(inside.any())
 
 
-def _free(box: Bbox, frame: Bbox, taken: list[Bbox], points: np.ndarray, own: np.ndarray) -> bool:
+def _free(box: Bbox, frame: Bbox, taken: list[Bbox], points: np.ndarray, own: np.ndarray, gap: float) -> bool:
+    """Inside the axes, ``gap`` (display units) clear of every label placed, covering no other point."""
     inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
-    return inside and not any(box.overlaps(t) for t in taken) and not _covers(box, points, own)
+    return inside and not any(box.padded(gap).overlaps(t) for t in taken) and not _covers(box, points, own)
 
 
 def _places(own: np.ndarray, width: float, height: float, scale: float) -> list[Bbox]:
@@ -98,7 +101,8 @@ def place_labels(fig: Figure, panels: list[Labels]) -> None:
                                       fontsize=FONT_SIZE, alpha=0.85)
             size = label.get_window_extent(renderer)
             boxes = _places(own, size.width, size.height, fig.dpi / 72)
-            chosen = next((i for i, box in enumerate(boxes) if _free(box, frame, taken, points, own)),
+            gap = LABEL_GAP_PT * fig.dpi / 72
+            chosen = next((i for i, box in enumerate(boxes) if _free(box, frame, taken, points, own, gap)),
                           0 if must else None)
             if chosen is None:
                 label.remove()
