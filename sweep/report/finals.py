@@ -38,7 +38,8 @@ def wilson(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
     p = correct / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at 0 of n and n of n the interval ends exactly at 0 and 1 (in floating point, centre + half is 1 - 1e-16)
+    return (0.0 if correct == 0 else max(0.0, centre - half)), (1.0 if correct == n else min(1.0, centre + half))
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,15 @@ def _finals_of(study: optuna.Study | None, label: str) -> list[Final]:
 
 
 def chosen_on_validation(study: optuna.Study) -> str:
-    """What picked the winner, said once wherever test figures are shown."""
+    """What picked the winner, said once wherever test figures are shown; a best trial that came after the last
+    ``sweep test`` is named as not tested yet (the table's top is not the study's winner then)."""
     objectives = ", ".join(study.user_attrs.get("objectives") or study.metric_names or ["its objectives"])
     winner = _ranked(study)[:1]
+    tested_trials = set(tested.records(study))
+    if winner and winner[0].number not in tested_trials:
+        who = (f"The finalists were chosen on validation ({objectives}, the study's own ranking) when they were "
+               f"tested; the study's best now, trial {winner[0].number}, is not tested yet (`sweep test` tests it). ")
+        return who + "The test figures were not used to choose, and must not be."
     who = f"The winner (trial {winner[0].number})" if winner else "The winner"
     return (f"{who} and the other finalists were chosen on validation ({objectives}, the study's own ranking); "
             "the test figures were not used to choose, and must not be.")
