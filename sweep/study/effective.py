@@ -17,16 +17,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SPECTROGRAM_WIRE", "SWITCHES", "Switch", "effective_request", "fixed_switches", "param_path",
+from sweep.studio.models import AugmentationPolicySpectrogram
+
+__all__ = ["SPECTROGRAM_WIRE", "SWITCHES", "TOP_WIRE", "Switch", "effective_request", "fixed_switches", "param_path",
            "unused_params"]
 
 Path = tuple[str, ...]
 SPECTROGRAM = "augmentationPolicySpectrogram"
-# a spectrogram param's field (``spectrogram.freq_masking``) -> its wire name in the policy
-SPECTROGRAM_WIRE = {"enabled": "enabled", "warping": "warping", "freq_masking": "freqMasking",
-                    "time_masking": "timeMasking", "gaussian_noise": "gaussianNoise"}
-_TOP_WIRE = {"learning_rate": "learningRate", "batch_size": "batchSize", "training_cycles": "trainingCycles",
-             "augmentation_policy_image": "augmentationPolicyImage"}
+# a spectrogram param's field (``spectrogram.freq_masking``) -> its wire name in the policy, as the wire model says
+SPECTROGRAM_WIRE = {name: info.alias or name for name, info in AugmentationPolicySpectrogram.model_fields.items()}
+# a top-level param -> the train request field it sets (the one table train_request and this rule both read)
+TOP_WIRE = {"learning_rate": "learningRate", "batch_size": "batchSize", "training_cycles": "trainingCycles",
+            "augmentation_policy_image": "augmentationPolicyImage"}
 _LAYER = re.compile(r"^layers\.(\d+)\.(\w+)$")
 
 
@@ -97,8 +99,8 @@ def _put(body: dict[str, Any], path: Path, value: Any) -> None:
 def param_path(name: str) -> Path | None:
     """Where a param's value goes in the train request (``spectrogram.freq_masking`` ->
     ``augmentationPolicySpectrogram.freqMasking``); None for a layer's, the impulse's, or an unknown param."""
-    if name in _TOP_WIRE:
-        return (_TOP_WIRE[name],)
+    if name in TOP_WIRE:
+        return (TOP_WIRE[name],)
     if name.startswith("spectrogram.") and name[12:] in SPECTROGRAM_WIRE:
         return (SPECTROGRAM, SPECTROGRAM_WIRE[name[12:]])
     return None

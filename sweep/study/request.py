@@ -11,7 +11,7 @@ from typing import Any
 from sweep.errors import MISSING, StudyFileError
 from sweep.studio.impulse_models import dsp_wire_value
 from sweep.studio.models import SetKerasParameterRequest
-from sweep.study.effective import effective_request
+from sweep.study.effective import TOP_WIRE, effective_request
 from sweep.study.space import LAYER_FIELDS, SPECTROGRAM_FIELDS, WINDOW_WIRE, is_tuned, parameters
 from sweep.study.spec import StudySpec
 
@@ -30,8 +30,7 @@ def train_request(spec: StudySpec, params: Mapping[str, Any]) -> SetKerasParamet
             raise StudyFileError(str(spec.path), field, MISSING,
                                  f"the trial has no value for param {name!r} (was the space changed?)")
     body: dict[str, Any] = dict(spec.fixed)
-    for name, wire in (("learning_rate", "learningRate"), ("batch_size", "batchSize"),
-                       ("training_cycles", "trainingCycles"), ("augmentation_policy_image", "augmentationPolicyImage")):
+    for name, wire in TOP_WIRE.items():
         if name in values:
             body[wire] = values[name]
     for wire in ("batchSize", "trainingCycles"):

@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sweep.errors import StudyFileError
-from sweep.study.effective import fixed_switches
+from sweep.study.effective import SPECTROGRAM_WIRE, fixed_switches
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -257,7 +257,7 @@ class Space(_Strict):
 # ---- space -> parameters ----------------------------------------------------------------------
 
 LAYER_FIELDS = ("neurons", "kernel_size", "stack", "dropout_rate", "columns", "repeat")
-SPECTROGRAM_FIELDS = ("enabled", "warping", "freq_masking", "time_masking", "gaussian_noise")
+SPECTROGRAM_FIELDS = tuple(SPECTROGRAM_WIRE)  # the spectrogram policy's fields, in the wire model's order
 
 
 def parameters(space: Space) -> Iterator[tuple[str, str, Any]]:
